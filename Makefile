@@ -1,0 +1,41 @@
+# TicketDrop: `make run` starts everything, `make test` tests everything.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: venv run test unit integration e2e seed init-db sweep lint bench bench-waiting-room bench-reserve drop drop-chaos clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv ## start embedded Redis + web + worker + scheduler on http://localhost:8080
+	@$(PY) -m models.cli run
+
+test: venv ## every test (integration tests skip without servers locally; CI=true makes them required)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: venv
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+init-db: venv
+	@$(PY) -m models.cli init-db
+
+seed: venv
+	@$(PY) -m models.cli seed
+
+sweep: venv ## run one expiry & recovery sweep by hand
+	@$(PY) -m models.cli sweep
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf var/*.db var/*.db-* var/metrics .pytest_cache

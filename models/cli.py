@@ -1,0 +1,133 @@
+"""Command line: ``python -m models.cli {init-db,seed,sweep,run}``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from models.settings import ROOT, VAR_DIR, Settings
+
+SECRETS_FILE = VAR_DIR / "secrets.env"
+
+
+def _bind(settings: Settings) -> None:
+    from models.db import bind_database, open_database
+
+    bind_database(open_database(settings.database_url, max_connections=4))
+
+
+def cmd_init_db(settings: Settings) -> None:
+    from models.db import create_schema
+
+    _bind(settings)
+    create_schema()
+    print("schema ready")
+
+
+def cmd_seed(settings: Settings, *, if_empty: bool) -> None:
+    from models.db import create_schema
+    from models.seed import seed
+
+    _bind(settings)
+    create_schema()
+    created = seed(if_empty=if_empty)
+    print(f"seeded {created} events" if created else "database already has events; not seeding")
+
+
+def cmd_sweep(settings: Settings) -> None:
+    from models.sweeps import run_all_sweeps
+    from workers import runtime
+
+    report = run_all_sweeps(runtime.get())
+    print(report)
+
+
+def _load_or_make_secrets() -> dict[str, str]:
+    """ADMIN_TOKEN and SECRET_KEY for a local run, kept in var/secrets.env across restarts."""
+    values: dict[str, str] = {}
+    if SECRETS_FILE.exists():
+        for line in SECRETS_FILE.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key and value:
+                values[key.strip()] = value.strip()
+    changed = False
+    for key, size in (("ADMIN_TOKEN", 24), ("SECRET_KEY", 32)):
+        if key not in values:
+            values[key] = secrets.token_urlsafe(size)
+            changed = True
+    if changed:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        SECRETS_FILE.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        SECRETS_FILE.chmod(0o600)
+    return values
+
+
+def cmd_run(concurrency: str | None) -> int:
+    """Start embedded Redis if REDIS_URL is unset, prepare the database, run the Procfile."""
+    env = dict(os.environ)
+    for key, value in _load_or_make_secrets().items():
+        env.setdefault(key, value)
+    redis_proc = None
+    if not env.get("REDIS_URL"):
+        from models import embedded_redis
+
+        redis_proc, env["REDIS_URL"] = embedded_redis.start()
+        print(f"embedded Redis at {env['REDIS_URL']}")
+    env.setdefault("PORT", "8080")
+    env.setdefault("LOG_FORMAT", "console")
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(ROOT)
+    settings = Settings.from_env(env)
+    cmd_init_db(settings)
+    cmd_seed(settings, if_empty=True)
+    metrics_dir = env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))
+    Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+    for stale in Path(metrics_dir).glob("*.db"):
+        stale.unlink()
+    args = [os.path.join(bin_dir, "honcho"), "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-p", env["PORT"]]
+    if concurrency:
+        args += ["-c", concurrency]
+    url = f"http://localhost:{env['PORT']}"
+    print(f"\n  TicketDrop is starting at {url}   (admin: {url}/admin, token in {SECRETS_FILE})\n", flush=True)
+    honcho = subprocess.Popen(args, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGINT))
+    try:
+        return honcho.wait()
+    except KeyboardInterrupt:
+        return honcho.wait()
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init-db", help="create tables and indexes (idempotent)")
+    seed = sub.add_parser("seed", help="create the 10 sample events")
+    seed.add_argument("--if-empty", action="store_true", help="only when there are no events yet")
+    sub.add_parser("sweep", help="run one expiry & recovery sweep now")
+    run = sub.add_parser("run", help="start web + worker + scheduler (and embedded Redis)")
+    run.add_argument("-c", "--concurrency", help="honcho concurrency, e.g. web=1,worker=2")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args.concurrency)
+    settings = Settings.from_env()
+    if args.command == "init-db":
+        cmd_init_db(settings)
+    elif args.command == "seed":
+        cmd_seed(settings, if_empty=args.if_empty)
+    elif args.command == "sweep":
+        cmd_sweep(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

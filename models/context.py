@@ -1,0 +1,19 @@
+"""Per-request context that follows work across await points and into actor messages."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+
+#: The id of the request (or actor message) being served; put in every log line.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def clean_request_id(raw: str | None) -> str:
+    """Keep a caller's id if it is safe to log, else make a new one."""
+    if raw and _SAFE_ID.match(raw):
+        return raw
+    return uuid.uuid4().hex

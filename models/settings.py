@@ -1,0 +1,201 @@
+"""The one place that reads the environment.
+
+Every tunable carries its unit in its name. A bad value fails at start-up and names
+the variable, e.g. ``Setting HOLD_TTL_S='abc' is not an integer``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from models.errors import ConfigError
+
+#: Project root: defaults for files (SQLite database, embedded Redis socket) live in ./var.
+ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = ROOT / "var"
+
+
+def _str(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, default)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"Setting {name}={raw!r} is not an integer") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise ConfigError(f"Setting {name}={raw!r} must be {bound}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"Setting {name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise ConfigError(f"Setting {name}={raw!r} must be >= {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"Setting {name}={raw!r} is not a boolean (use true/false)")
+
+
+def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    scheme = value.split(":", 1)[0].lower()
+    if value and scheme not in schemes:
+        raise ConfigError(f"Setting {name}={value!r} must start with one of: {', '.join(s + '://' for s in schemes)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Frozen configuration; build it with :meth:`from_env`, change it in tests with :meth:`with_`."""
+
+    #: Peewee database URL: ``sqlite:///path`` (default under ./var) or ``postgres://...``.
+    database_url: str = f"sqlite:///{VAR_DIR / 'ticketdrop.db'}"
+    #: Connections in the PostgreSQL pool (per process).
+    db_max_connections: int = 20
+    #: Threads that run blocking database calls for the web tier.
+    db_threads: int = 16
+    #: Redis URL (``redis://``, ``rediss://`` or ``unix://``). ``make run`` starts an embedded one.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Every Redis key starts with this (lets tests and several deployments share one Redis).
+    redis_prefix: str = "td:"
+    #: Dramatiq broker URL: redis/unix (RedisBroker), amqp (RabbitmqBroker), or ``stub://`` (tests).
+    broker_url: str = ""
+    #: Bearer token for /admin routes.
+    admin_token: str = ""
+    #: Secret for waiting-room tokens, QR signatures and fairness salts (HMAC-SHA256 key).
+    secret_key: str = ""
+    host: str = "0.0.0.0"
+    port: int = 8080
+    #: Let several web processes share one port (SO_REUSEPORT).
+    reuse_port: bool = False
+    #: Allowed CORS origins ("*" allows any).
+    cors_origins: tuple[str, ...] = ("http://localhost:5173", "http://localhost:8080")
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = 64 * 1024
+    #: How long a granted hold lasts, in seconds.
+    hold_ttl_s: int = 180
+    #: How long an admitted fan may take to reserve, in seconds.
+    admission_ttl_s: int = 600
+    #: How long a waiting-room token stays valid, in seconds.
+    token_ttl_s: int = 6 * 3600
+    #: Positions admitted per wave (events may override).
+    wave_size: int = 100
+    #: Seconds between admission waves (events may override).
+    wave_interval_s: float = 5.0
+    #: Tickets one user may hold or buy per event (live holds + paid orders).
+    event_purchase_limit: int = 6
+    #: How long Idempotency-Key records are kept, in seconds.
+    idempotency_ttl_s: int = 24 * 3600
+    #: Seconds between expiry & recovery sweeps.
+    sweep_interval_s: float = 30.0
+    #: Reservation requests one drain step decides together.
+    reserve_batch_size: int = 256
+    #: Requests per minute per user / per client address (0 disables that limit).
+    rate_join_per_min: int = 30
+    rate_reserve_per_min: int = 20
+    rate_checkout_per_min: int = 30
+    rate_per_ip_per_min: int = 600
+    #: Trust X-Forwarded-For for the client address (only behind your own proxy).
+    trust_forwarded_for: bool = False
+    log_level: str = "INFO"
+    #: "json" for one JSON object per line, "console" for humans.
+    log_format: str = "json"
+    #: Directory for prometheus-client multiprocess files ("" = single-process metrics).
+    metrics_dir: str = ""
+    #: Dramatiq actor retries before a message is dead-lettered.
+    actor_max_retries: int = 10
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from ``env`` (default ``os.environ``); raises :class:`ConfigError` naming the variable."""
+        env = os.environ if env is None else env
+        d = cls()
+        redis_url = _url(env, "REDIS_URL", d.redis_url, ("redis", "rediss", "unix"))
+        secret = env.get("SECRET_KEY") or ""
+        if secret and len(secret) < 16:
+            raise ConfigError("Setting SECRET_KEY must be at least 16 characters")
+        log_format = _str(env, "LOG_FORMAT", d.log_format)
+        if log_format not in {"json", "console"}:
+            raise ConfigError(f"Setting LOG_FORMAT={log_format!r} must be 'json' or 'console'")
+        origins = tuple(o.strip() for o in _str(env, "CORS_ORIGINS", ",".join(d.cors_origins)).split(",") if o.strip())
+        return cls(
+            database_url=_url(env, "DATABASE_URL", d.database_url, ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")),
+            db_max_connections=_int(env, "DB_MAX_CONNECTIONS", d.db_max_connections, minimum=1),
+            db_threads=_int(env, "DB_THREADS", d.db_threads, minimum=1),
+            redis_url=redis_url,
+            redis_prefix=_str(env, "REDIS_PREFIX", d.redis_prefix),
+            broker_url=_url(env, "BROKER_URL", redis_url, ("redis", "rediss", "unix", "amqp", "amqps", "stub")),
+            admin_token=env.get("ADMIN_TOKEN") or "",
+            secret_key=secret,
+            host=_str(env, "HOST", d.host),
+            port=_int(env, "PORT", d.port, minimum=0, maximum=65535),
+            reuse_port=_bool(env, "REUSE_PORT", d.reuse_port),
+            cors_origins=origins,
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", d.max_body_bytes, minimum=1024),
+            hold_ttl_s=_int(env, "HOLD_TTL_S", d.hold_ttl_s, minimum=1),
+            admission_ttl_s=_int(env, "ADMISSION_TTL_S", d.admission_ttl_s, minimum=1),
+            token_ttl_s=_int(env, "TOKEN_TTL_S", d.token_ttl_s, minimum=60),
+            wave_size=_int(env, "WAVE_SIZE", d.wave_size, minimum=1),
+            wave_interval_s=_float(env, "WAVE_INTERVAL_S", d.wave_interval_s, minimum=0.1),
+            event_purchase_limit=_int(env, "EVENT_PURCHASE_LIMIT", d.event_purchase_limit, minimum=1),
+            idempotency_ttl_s=_int(env, "IDEMPOTENCY_TTL_S", d.idempotency_ttl_s, minimum=60),
+            sweep_interval_s=_float(env, "SWEEP_INTERVAL_S", d.sweep_interval_s, minimum=1.0),
+            reserve_batch_size=_int(env, "RESERVE_BATCH_SIZE", d.reserve_batch_size, minimum=1, maximum=5000),
+            rate_join_per_min=_int(env, "RATE_JOIN_PER_MIN", d.rate_join_per_min),
+            rate_reserve_per_min=_int(env, "RATE_RESERVE_PER_MIN", d.rate_reserve_per_min),
+            rate_checkout_per_min=_int(env, "RATE_CHECKOUT_PER_MIN", d.rate_checkout_per_min),
+            rate_per_ip_per_min=_int(env, "RATE_PER_IP_PER_MIN", d.rate_per_ip_per_min),
+            trust_forwarded_for=_bool(env, "TRUST_FORWARDED_FOR", d.trust_forwarded_for),
+            log_level=_str(env, "LOG_LEVEL", d.log_level).upper(),
+            log_format=log_format,
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
+            actor_max_retries=_int(env, "ACTOR_MAX_RETRIES", d.actor_max_retries),
+        ).with_secrets()
+
+    def with_secrets(self) -> "Settings":
+        """Fill missing secrets with random ones (fine for one process; set them when you run several)."""
+        return replace(
+            self,
+            admin_token=self.admin_token or secrets.token_urlsafe(24),
+            secret_key=self.secret_key or secrets.token_urlsafe(32),
+        )
+
+    def with_(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed (tests use this)."""
+        return replace(self, **changes)
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return self.secret_key.encode()
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to log: secrets masked."""
+        hidden = {"admin_token", "secret_key"}
+        return {f.name: ("***" if f.name in hidden else getattr(self, f.name)) for f in fields(self) if f.name != "extra"}

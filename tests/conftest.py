@@ -1,0 +1,133 @@
+"""Shared fixtures. Unit tests: fakeredis[lua] + SQLite + Dramatiq's StubBroker.
+
+tests/integration/conftest.py overrides ``settings``, ``redis``, ``aredis`` and ``db`` with
+real servers, so the same API tests run there too.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+# Actors bind to the broker at import: make it a StubBroker before anything imports workers.
+os.environ["BROKER_URL"] = "stub://"
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("ADMIN_TOKEN", "test-admin-token")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-0123456789abcdef")
+
+import fakeredis  # noqa: E402
+import pytest  # noqa: E402
+from dramatiq import Worker  # noqa: E402
+
+from models.db import bind_database, create_schema, database, open_database  # noqa: E402
+from models.keys import Keys  # noqa: E402
+from models.settings import Settings  # noqa: E402
+
+
+def make_settings(tmp_path, **overrides) -> Settings:
+    base = Settings(
+        database_url=f"sqlite:///{tmp_path / 'test.db'}",
+        redis_url="redis://fake",
+        broker_url="stub://",
+        admin_token="test-admin-token",
+        secret_key="test-secret-key-0123456789abcdef",
+        redis_prefix=f"t{uuid.uuid4().hex[:8]}:",
+        db_max_connections=8,
+        db_threads=4,
+        # Rate limits off unless a test turns them on.
+        rate_join_per_min=0,
+        rate_reserve_per_min=0,
+        rate_checkout_per_min=0,
+        rate_per_ip_per_min=0,
+        actor_max_retries=0,
+        log_format="console",
+    )
+    return base.with_(**overrides)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def keys(settings) -> Keys:
+    return Keys(settings.redis_prefix)
+
+
+@pytest.fixture
+def redis_server():
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def redis(redis_server):
+    """A blocking Redis (what workers and the scheduler use)."""
+    client = fakeredis.FakeRedis(server=redis_server, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+async def aredis(redis_server):
+    """An asyncio Redis on the same data (what the web tier uses)."""
+    client = fakeredis.FakeAsyncRedis(server=redis_server, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def db(settings):
+    """A fresh database with every table."""
+    bind_database(open_database(settings.database_url, max_connections=settings.db_max_connections))
+    create_schema()
+    yield database
+    if not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
+@pytest.fixture
+def stub_broker():
+    from workers.broker import broker
+
+    broker.flush_all()
+    yield broker
+    broker.flush_all()
+
+
+@pytest.fixture
+def runtime(settings, redis, db):
+    """The worker-side runtime (settings, blocking Redis, database) actors use."""
+    from workers import runtime as rt
+
+    current = rt.Runtime(settings, redis, Keys(settings.redis_prefix))
+    rt.install(current)
+    yield current
+    rt.install(None)
+
+
+@pytest.fixture
+def stub_worker(stub_broker, runtime):
+    worker = Worker(stub_broker, worker_timeout=50, worker_threads=2)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def app(settings, aredis, db, stub_broker, runtime):
+    from web.app import create_app
+
+    return create_app(settings, redis=aredis, broker=stub_broker, bind_db=False)
+
+
+@pytest.fixture
+async def client(aiohttp_client, app):
+    return await aiohttp_client(app)
+
+
+@pytest.fixture
+def admin_headers(settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.admin_token}"}

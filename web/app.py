@@ -1,0 +1,86 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+
+from models.db import bind_database, database, open_database
+from models.keys import Keys
+from models.redis import connect_async
+from models.settings import Settings
+from web import routes
+from web.appkeys import BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
+from web.middleware import cors_middleware, request_id_middleware
+from web.problems import problem_middleware
+
+log = logging.getLogger("ticketdrop.web")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    redis: Any = None,
+    broker: Any = None,
+    bind_db: bool = True,
+) -> web.Application:
+    """Build the app. Tests pass their own ``redis`` (fakeredis) and ``broker`` (StubBroker)."""
+    settings = settings or Settings.from_env()
+    app = web.Application(
+        middlewares=_middlewares(),
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[KEYS] = Keys(settings.redis_prefix)
+    app[SERVICES] = {}
+    if bind_db:
+        bind_database(open_database(settings.database_url, max_connections=settings.db_max_connections))
+    app.cleanup_ctx.append(_db_executor_ctx)
+    app.cleanup_ctx.append(_redis_ctx(redis))
+    app.cleanup_ctx.append(_broker_ctx(broker))
+    routes.setup(app)
+    return app
+
+
+def _middlewares() -> list:
+    from web import hooks
+
+    return [request_id_middleware, *hooks.outer_middlewares(), cors_middleware, problem_middleware, *hooks.inner_middlewares()]
+
+
+async def _db_executor_ctx(app: web.Application):
+    executor = ThreadPoolExecutor(max_workers=app[SETTINGS].db_threads, thread_name_prefix="db")
+    app[DB_EXECUTOR] = executor
+    yield
+    executor.shutdown(wait=True, cancel_futures=True)
+    if not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
+def _redis_ctx(injected: Any):
+    async def ctx(app: web.Application):
+        client = injected if injected is not None else connect_async(app[SETTINGS].redis_url)
+        app[REDIS] = client
+        yield
+        if injected is None:
+            await client.aclose()
+
+    return ctx
+
+
+def _broker_ctx(injected: Any):
+    async def ctx(app: web.Application):
+        if injected is not None:
+            app[BROKER] = injected
+        else:
+            from workers.broker import broker
+
+            app[BROKER] = broker
+        yield
+
+    return ctx

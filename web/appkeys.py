@@ -1,0 +1,24 @@
+"""Typed application state: every shared object the handlers use."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from models.keys import Keys
+from models.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", aioredis.Redis)
+KEYS = web.AppKey("keys", Keys)
+#: Threads for blocking Peewee calls (see web.dbexec.run_db).
+DB_EXECUTOR = web.AppKey("db_executor", ThreadPoolExecutor)
+#: The Dramatiq broker messages are sent to.
+BROKER = web.AppKey("broker", Any)
+#: Per-process helpers that later modules attach (outcome hub, caches, limiter...).
+SERVICES = web.AppKey("services", dict)
+#: The request id of the request being served (see web.middleware).
+REQUEST_ID = web.RequestKey("request_id", str)

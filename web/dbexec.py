@@ -1,0 +1,25 @@
+"""Run blocking Peewee work off the event loop, each call in its own pooled connection."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Callable, TypeVar
+
+from aiohttp import web
+
+from models.db import database
+from web.appkeys import DB_EXECUTOR
+
+T = TypeVar("T")
+
+
+def _in_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    with database.connection_context():
+        return fn(*args, **kwargs)
+
+
+async def run_db(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn(*args, **kwargs)`` in the database thread pool and return its result."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(app[DB_EXECUTOR], functools.partial(_in_connection, fn, *args, **kwargs))

@@ -1,0 +1,5 @@
+"""Handlers (filled in by their issue)."""
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

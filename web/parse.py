@@ -1,0 +1,102 @@
+"""Request parsing against declared pydantic schemas; every failure names the field."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from models.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+#: X-User-Id: 1..128 printable ASCII characters without spaces.
+USER_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def _field_path(loc: tuple[Any, ...], prefix: str) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    path = ".".join(parts) if parts else "body"
+    return f"{prefix}{path}" if prefix else path
+
+
+def validation_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """pydantic errors as ``[{"field", "message"}]``."""
+    out = []
+    for err in exc.errors(include_url=False):
+        message = err.get("msg", "invalid")
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        out.append({"field": _field_path(tuple(err.get("loc", ())), prefix), "message": message})
+    return out
+
+
+def _raise_validation(exc: ValidationError, prefix: str = "") -> None:
+    errors = validation_errors(exc, prefix)
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    raise ValidationFailed(f"Invalid {summary}", errors=errors) from None
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON; 415 if not JSON, 413 if too big, 400 if malformed."""
+    ctype = request.content_type
+    if request.body_exists and ctype not in ("application/json", "application/problem+json") and not ctype.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got {ctype or 'none'}", field="header.Content-Type")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"Body is over the {request.app._client_max_size} byte limit", field="body") from None
+    if not raw:
+        raise InvalidInput("A JSON body is required", field="body")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"Malformed JSON: {exc}", field="body") from None
+
+
+async def json_body(request: web.Request, schema: type[M]) -> M:
+    """Parse and validate the body with ``schema``; raises 400/413/415/422 naming the field."""
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise InvalidInput("The body must be a JSON object", field="body")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        _raise_validation(exc)
+    raise AssertionError("unreachable")
+
+
+def query(request: web.Request, schema: type[M]) -> M:
+    """Validate the query string with ``schema``; errors name ``query.<param>``."""
+    try:
+        return schema.model_validate(dict(request.query))
+    except ValidationError as exc:
+        errors = validation_errors(exc, "query.")
+        raise InvalidInput("Invalid query: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors) from None
+
+
+def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
+    """A UUID path segment; malformed ids are 404 (no such resource can exist)."""
+    from models.errors import NotFound
+
+    raw = request.match_info.get(name, "")
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(f"No resource with {name} {raw!r} (not a UUID)", field=f"path.{name}") from None
+
+
+def user_id(request: web.Request, *, required: bool = True) -> str | None:
+    """The X-User-Id header; 400 naming the header if missing (when required) or malformed."""
+    raw = request.headers.get("X-User-Id")
+    if raw is None or raw == "":
+        if required:
+            raise InvalidInput("The X-User-Id header is required", field="header.X-User-Id")
+        return None
+    if not USER_ID_RE.match(raw):
+        raise InvalidInput("X-User-Id must be 1..128 printable characters without spaces", field="header.X-User-Id")
+    return raw

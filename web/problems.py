@@ -1,0 +1,105 @@
+"""The one place that turns errors into RFC 9457 application/problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+from typing import Any
+
+import peewee
+import redis.exceptions
+from aiohttp import web
+
+from models import errors
+from web.appkeys import REQUEST_ID
+from web.responses import dumps
+
+log = logging.getLogger("ticketdrop.web")
+
+#: aiohttp's own HTTP errors (unknown route, wrong method, body too large) as ours.
+_HTTP_TO_DOMAIN: dict[int, type[errors.TicketDropError]] = {
+    400: errors.InvalidInput,
+    401: errors.Unauthorized,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    413: errors.PayloadTooLarge,
+    415: errors.UnsupportedMediaType,
+    429: errors.RateLimited,
+}
+
+
+def translate(exc: BaseException) -> errors.TicketDropError | None:
+    """Map a lower-level exception to a domain error, or None if it is a bug."""
+    if isinstance(exc, errors.TicketDropError):
+        return exc
+    if isinstance(exc, web.HTTPException) and exc.status >= 400:
+        cls = _HTTP_TO_DOMAIN.get(exc.status)
+        if cls is not None:
+            detail = {404: "No such route", 405: "Method not allowed on this route", 413: "Body is over the size limit"}.get(exc.status, exc.reason)
+            return cls(detail)
+    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        return errors.Unavailable("Redis is unavailable", retry_after=2, service="redis")
+    if isinstance(exc, (peewee.OperationalError, peewee.InterfaceError, sqlite3.OperationalError)):
+        return errors.Unavailable("The database is unavailable or busy", retry_after=1, service="database")
+    return None
+
+
+def problem_body(err: errors.TicketDropError, request: web.Request | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"/problems/{err.code}",
+        "title": err.title,
+        "status": err.status,
+        "detail": err.detail,
+        "code": err.code,
+    }
+    if request is not None:
+        body["instance"] = request.path
+        rid = request.get(REQUEST_ID)
+        if rid:
+            body["request_id"] = rid
+    if err.errors:
+        body["errors"] = err.errors
+    for key, value in err.extra.items():
+        body.setdefault(key, value)
+    return body
+
+
+def problem_response(err: errors.TicketDropError, request: web.Request | None = None) -> web.Response:
+    headers = dict(err.headers)
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(err.retry_after)))
+    if err.status == 405 and request is not None:
+        pass
+    return web.Response(
+        body=dumps(problem_body(err, request)),
+        status=err.status,
+        content_type="application/problem+json",
+        headers=headers,
+    )
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        err = translate(exc)
+        if err is None:
+            err = errors.TicketDropError(exc.reason)
+            err.status = exc.status
+        resp = problem_response(err, request)
+        if exc.status == 405 and "Allow" in exc.headers:
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
+    except Exception as exc:  # noqa: BLE001 - this is the one place every error ends
+        err = translate(exc)
+        if err is None:
+            log.exception("unhandled error", extra={"request_id": request.get(REQUEST_ID), "path": request.path})
+            err = errors.TicketDropError("An unexpected error occurred; it has been logged")
+        elif isinstance(err, errors.Unavailable):
+            log.warning("backing service unavailable: %s", exc, extra={"request_id": request.get(REQUEST_ID)})
+        return problem_response(err, request)

@@ -1,0 +1,27 @@
+"""The route table: each domain's handler module contributes its ``routes``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web.handlers import (
+    admin_catalog,
+    checkout,
+    events,
+    frontend,
+    ops,
+    reservations,
+    system,
+    tickets,
+    waiting_room,
+)
+
+MODULES = (system, events, admin_catalog, waiting_room, reservations, checkout, tickets, ops, frontend)
+
+
+def setup(app: web.Application) -> None:
+    for module in MODULES:
+        app.add_routes(module.routes)
+        on_startup = getattr(module, "on_app_startup", None)
+        if on_startup is not None:
+            on_startup(app)

@@ -1,0 +1,58 @@
+"""The Dramatiq broker, chosen by BROKER_URL. Import this before any actor module.
+
+- ``redis://``, ``rediss://``, ``unix://``: RedisBroker (namespaced under REDIS_PREFIX)
+- ``amqp://``, ``amqps://``: RabbitmqBroker
+- ``stub://``: StubBroker (unit tests)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from models.settings import Settings
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    url = settings.broker_url
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "stub":
+        broker: dramatiq.Broker = StubBroker()
+        broker.emit_after("process_boot")
+    elif scheme in {"amqp", "amqps"}:
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=url, confirm_delivery=True)
+    else:
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=url, namespace=f"{settings.redis_prefix}dramatiq")
+    _add_middleware(broker, settings)
+    return broker
+
+
+def _add_middleware(broker: dramatiq.Broker, settings: Settings) -> None:
+    from workers import middleware
+
+    for m in middleware.extra_middleware(settings):
+        broker.add_middleware(m)
+
+
+def ping_broker(broker: Any) -> None:
+    """Raise if the broker's server cannot be reached."""
+    if isinstance(broker, StubBroker):
+        return
+    client = getattr(broker, "client", None)
+    if client is not None:  # RedisBroker
+        client.ping()
+        return
+    connection = broker.connection  # RabbitmqBroker: opens (or reuses) this thread's connection
+    if not connection.is_open:
+        raise ConnectionError("RabbitMQ connection is closed")
+
+
+settings = Settings.from_env()
+broker = build_broker(settings)
+dramatiq.set_broker(broker)

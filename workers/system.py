@@ -1,0 +1,26 @@
+"""System actors: the echo command that proves the broker path end to end."""
+
+from __future__ import annotations
+
+import time
+
+import dramatiq
+
+from workers import runtime
+from workers.broker import settings
+
+#: How long an echo answer stays readable, in seconds.
+ECHO_TTL_S = 60
+
+
+@dramatiq.actor(queue_name="system", max_retries=0, time_limit=10_000)
+def echo(nonce: str) -> None:
+    """Write the nonce back and a worker heartbeat (read by /health)."""
+    rt = runtime.get()
+    pipe = rt.redis.pipeline()
+    pipe.set(rt.keys.health_echo(nonce), "ok", ex=ECHO_TTL_S)
+    pipe.set(rt.keys.worker_heartbeat(), str(time.time()), ex=ECHO_TTL_S * 10)
+    pipe.execute()
+
+
+__all__ = ["echo", "settings"]
