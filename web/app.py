@@ -12,7 +12,7 @@ from models.db import bind_database, database, open_database
 from models.keys import Keys
 from models.redis import connect_async
 from models.settings import Settings
-from web import routes
+from web import outcomes, routes
 from web.appkeys import BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
 from web.middleware import cors_middleware, request_id_middleware
 from web.problems import problem_middleware
@@ -41,6 +41,7 @@ def create_app(
     app.cleanup_ctx.append(_db_executor_ctx)
     app.cleanup_ctx.append(_redis_ctx(redis))
     app.cleanup_ctx.append(_broker_ctx(broker))
+    app.on_cleanup.append(outcomes.close)
     routes.setup(app)
     return app
 

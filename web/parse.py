@@ -100,3 +100,17 @@ def user_id(request: web.Request, *, required: bool = True) -> str | None:
     if not USER_ID_RE.match(raw):
         raise InvalidInput("X-User-Id must be 1..128 printable characters without spaces", field="header.X-User-Id")
     return raw
+
+
+#: Longest ``Prefer: wait`` we honour, in seconds.
+MAX_PREFER_WAIT_S = 10.0
+_WAIT_RE = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+(?:\.\d+)?)\"?", re.IGNORECASE)
+
+
+def prefer_wait(request: web.Request) -> float | None:
+    """Seconds asked for by ``Prefer: wait=N`` (RFC 7240), capped at 10; None if absent."""
+    header = ",".join(request.headers.getall("Prefer", []))
+    match = _WAIT_RE.search(header)
+    if not match:
+        return None
+    return min(float(match.group(1)), MAX_PREFER_WAIT_S)

@@ -1,0 +1,125 @@
+"""One pub/sub listener per web process, resolving waiters for ``Prefer: wait`` requests.
+
+Register interest *before* enqueueing the command (``async with waiter(app, id) as w``) so an
+outcome published right after cannot be missed; on timeout the caller reads the stored state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import orjson
+from aiohttp import web
+
+from web.appkeys import KEYS, REDIS, SERVICES
+
+log = logging.getLogger("ticketdrop.web.outcomes")
+
+
+class OutcomeHub:
+    def __init__(self, redis: Any, channel: str) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._waiters: dict[str, set[asyncio.Future]] = {}
+        self._task: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+
+    async def ensure_started(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen(), name="outcome-hub")
+        await asyncio.wait_for(self._ready.wait(), timeout=5)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+                    if msg is None:
+                        continue
+                    if msg["type"] == "subscribe":
+                        self._ready.set()
+                    elif msg["type"] == "message":
+                        self._dispatch(msg["data"])
+            except asyncio.CancelledError:
+                await pubsub.aclose()
+                raise
+            except Exception as exc:  # noqa: BLE001 - reconnect; waiters fall back to polling
+                self._ready.clear()
+                log.warning("outcome listener reconnecting: %s", exc)
+                await asyncio.sleep(0.5)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def _dispatch(self, data: Any) -> None:
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        for fut in self._waiters.pop(str(payload.get("id")), ()):
+            if not fut.done():
+                fut.set_result(payload)
+
+    def register(self, subject_id: str) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(subject_id, set()).add(fut)
+        return fut
+
+    def unregister(self, subject_id: str, fut: asyncio.Future) -> None:
+        waiters = self._waiters.get(subject_id)
+        if waiters is not None:
+            waiters.discard(fut)
+            if not waiters:
+                self._waiters.pop(subject_id, None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+
+
+class Waiter:
+    def __init__(self, fut: asyncio.Future) -> None:
+        self._fut = fut
+
+    async def wait(self, timeout_s: float) -> dict | None:
+        """The published outcome, or None after ``timeout_s``."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._fut), timeout=timeout_s)
+        except asyncio.TimeoutError:
+            return None
+
+
+def hub(app: web.Application) -> OutcomeHub:
+    services = app[SERVICES]
+    if "outcomes" not in services:
+        services["outcomes"] = OutcomeHub(app[REDIS], app[KEYS].outcomes_channel())
+    return services["outcomes"]
+
+
+@asynccontextmanager
+async def waiter(app: web.Application, subject_id: str) -> AsyncIterator[Waiter]:
+    """Register for ``subject_id``'s outcome for the duration of the block."""
+    h = hub(app)
+    await h.ensure_started()
+    fut = h.register(subject_id)
+    try:
+        yield Waiter(fut)
+    finally:
+        h.unregister(subject_id, fut)
+
+
+async def close(app: web.Application) -> None:
+    h = app[SERVICES].get("outcomes")
+    if h is not None:
+        await h.close()
