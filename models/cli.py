@@ -73,11 +73,20 @@ def cmd_run(concurrency: str | None) -> int:
     for key, value in _load_or_make_secrets().items():
         env.setdefault(key, value)
     redis_proc = None
-    if not env.get("REDIS_URL"):
-        from models import embedded_redis
+    try:
+        if not env.get("REDIS_URL"):
+            from models import embedded_redis
 
-        redis_proc, env["REDIS_URL"] = embedded_redis.start()
-        print(f"embedded Redis at {env['REDIS_URL']}")
+            redis_proc, env["REDIS_URL"] = embedded_redis.start()
+            print(f"embedded Redis at {env['REDIS_URL']}")
+        return _run_procfile(env, concurrency)
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(timeout=10)
+
+
+def _run_procfile(env: dict[str, str], concurrency: str | None) -> int:
     env.setdefault("PORT", "8080")
     env.setdefault("LOG_FORMAT", "console")
     bin_dir = str(Path(sys.executable).parent)
@@ -85,7 +94,8 @@ def cmd_run(concurrency: str | None) -> int:
     env["PYTHONPATH"] = str(ROOT)
     settings = Settings.from_env(env)
     cmd_init_db(settings)
-    cmd_seed(settings, if_empty=True)
+    if env.get("SKIP_SEED") != "1":
+        cmd_seed(settings, if_empty=True)
     metrics_dir = env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))
     Path(metrics_dir).mkdir(parents=True, exist_ok=True)
     for stale in Path(metrics_dir).glob("*.db"):
@@ -101,10 +111,6 @@ def cmd_run(concurrency: str | None) -> int:
         return honcho.wait()
     except KeyboardInterrupt:
         return honcho.wait()
-    finally:
-        if redis_proc is not None:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:
