@@ -114,6 +114,9 @@ def stub_worker(stub_broker, runtime):
     worker.start()
     yield worker
     worker.stop()
+    # Worker.start() adds a middleware bound to this worker; the broker is global, so drop it,
+    # or a stopped worker would still grow consumers when a later test declares a queue.
+    stub_broker.middleware[:] = [m for m in stub_broker.middleware if getattr(m, "worker", None) is not worker]
 
 
 @pytest.fixture
