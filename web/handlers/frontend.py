@@ -1,4 +1,8 @@
-"""The browser UI: static files from frontend/, no build step."""
+"""The browser UI: plain files from frontend/, no build step.
+
+``/`` is the fan page and ``/admin`` the operator console; each is a single page with hash
+routes (``#/events/<id>``), so screens need no server routes. Assets live under ``/ui/``.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,63 @@ from pathlib import Path
 
 from aiohttp import web
 
-FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
+from models.errors import NotFound
+from web.openapi import doc
+
+FRONTEND_DIR = (Path(__file__).resolve().parents[2] / "frontend").resolve()
+
+#: Asset types we serve; anything else under /ui/ is a 404 (no directory listings, no dotfiles).
+CONTENT_TYPES = {
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".json": "application/json",
+}
+
+#: The pages load only our own files; QR codes arrive as blob: images.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+)
 
 routes = web.RouteTableDef()
 
 
+def _file(path: Path) -> web.FileResponse:
+    # No fingerprinted names without a build step: let browsers revalidate (ETag/Last-Modified).
+    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": CSP, "Referrer-Policy": "same-origin"}
+    response = web.FileResponse(path, headers=headers)
+    response.content_type = CONTENT_TYPES[path.suffix]
+    return response
+
+
 @routes.get("/")
-async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(FRONTEND_DIR / "index.html")
+@doc("The fan web page (events, waiting room, checkout, tickets)", tags=["ui"], content_type="text/html")
+async def fan_page(request: web.Request) -> web.FileResponse:
+    return _file(FRONTEND_DIR / "index.html")
 
 
-routes.static("/ui", FRONTEND_DIR, append_version=False)
+@routes.get("/admin")
+@doc("The operator console (events, tiers, live dashboard, ticket scanner)", tags=["ui"], content_type="text/html")
+async def admin_page(request: web.Request) -> web.FileResponse:
+    return _file(FRONTEND_DIR / "admin.html")
+
+
+@routes.get("/ui/{path:.+}")
+@doc("Static assets of the web pages (ES modules, CSS)", tags=["ui"], content_type="text/plain",
+     responses={404: "No such asset"})
+async def asset(request: web.Request) -> web.FileResponse:
+    """Serve one file under frontend/. Raises NotFound for anything outside it or of an unknown type."""
+    relative = request.match_info["path"]
+    target = (FRONTEND_DIR / relative).resolve()
+    if (
+        not target.is_relative_to(FRONTEND_DIR)
+        or any(part.startswith(".") for part in Path(relative).parts)
+        or target.suffix not in CONTENT_TYPES
+        or not target.is_file()
+    ):
+        raise NotFound("No such asset", field="path.path")
+    return _file(target)

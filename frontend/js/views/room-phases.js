@@ -1,0 +1,119 @@
+// What the waiting room shows in each phase. Each phase builds its nodes once and then
+// updates numbers in place, so screen readers hear a change of state, not every poll.
+import { h } from "../dom.js";
+import { formatClock, formatEta, secondsUntil } from "../format.js";
+import { icon } from "../icons.js";
+import { announce, progressBar } from "../ui.js";
+import { reserveForm } from "./reserve.js";
+
+/** The phase a status document puts the fan in. */
+export function phaseOf(s) {
+  if (s.state === "closed") return "closed";
+  if (s.state === "sold_out") return "soldout";
+  if (s.admission === "expired") return "expired";
+  if (s.state === "paused") return "paused";
+  if (s.admission === "admitted" || s.canEnter) return "admitted";
+  if (s.state === "waiting") return "countdown";
+  return "queued";
+}
+
+const head = (iconName, title) => [h("div", { class: "phase-icon" }, icon(iconName, 26)), h("h2", { id: "phase-h", tabindex: -1 }, title)];
+
+function stat(label) {
+  const value = h("div", { class: "value" }, "–");
+  const el = h("div", { class: "stat" }, h("div", { class: "label" }, label), value);
+  el.set = (text) => { value.textContent = text; };
+  return el;
+}
+
+const num = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString());
+
+function countdown() {
+  const clock = h("div", { class: "big-clock", id: "onsale-clock", role: "timer", "aria-label": "Time until the sale opens" }, "--:--");
+  const waiting = stat("Fans waiting");
+  return {
+    nodes: [...head("clock", "The sale opens soon"), clock,
+      h("p", {}, "You are in the pre-queue. When the sale opens, everyone who joined before then is given a random place in line, so there is no advantage in refreshing or joining twice."),
+      h("div", { class: "stats" }, waiting)],
+    announcement: "You are in the pre-queue. The sale has not opened yet.",
+    // The room's counters may lag the fan's own join by a moment: never show fewer than one.
+    update: (s) => waiting.set(num(Math.max(s.total ?? 0, 1))),
+    tick: (s) => {
+      const secs = secondsUntil(s.onSaleAt) ?? s.secondsUntilOnSale ?? 0;
+      // At zero the server draws the line; the next poll moves this page on.
+      clock.textContent = secs > 0 ? formatClock(secs) : "Opening…";
+    },
+  };
+}
+
+function queued() {
+  const position = h("span", { id: "position" }, "–");
+  const bar = progressBar("Progress through the line");
+  const ahead = stat("Ahead of you");
+  const total = stat("In line");
+  const eta = stat("Estimated wait");
+  return {
+    nodes: [...head("queue", "You are in line"),
+      h("p", { class: "big-clock" }, "#", position),
+      bar,
+      h("div", { class: "stats" }, ahead, total, eta),
+      h("p", { class: "muted" }, "Keep this page open. When your turn comes, this page changes by itself and you get a few minutes to pick your tickets.")],
+    announcement: "The sale is open. You are in line.",
+    focus: true,
+    update: (s) => {
+      position.textContent = num(s.position);
+      ahead.set(num(s.aheadOfYou));
+      total.set(num(Math.max(s.total ?? 0, s.position ?? 0)));
+      eta.set(formatEta(s.etaSeconds) ?? "–");
+      const p = s.position || 0;
+      bar.set(p <= 1 ? 100 : ((p - 1 - (s.aheadOfYou ?? p - 1)) / (p - 1)) * 100);
+    },
+  };
+}
+
+function admitted({ event, token, ctx }) {
+  const left = h("strong", { id: "admission-left", class: "mono" }, "--:--");
+  const form = reserveForm({ event, token, ctx });
+  let warned = false;
+  return {
+    nodes: [...head("check", "It's your turn!"),
+      h("p", { class: "lead" }, "Pick your tickets now. Time left to reserve: ", left),
+      form.node],
+    announcement: "It's your turn! Choose your tickets now.",
+    focus: true,
+    interval: 4000,
+    update: () => {},
+    tick: (s) => {
+      const secs = secondsUntil(s.admissionExpiresAt);
+      if (secs === null) return;
+      left.textContent = formatClock(secs);
+      left.classList.toggle("timer-low", secs < 60);
+      if (secs < 60 && !warned) {
+        warned = true;
+        // Said once, not every second: a ticking number would drown the screen reader.
+        announce("Less than one minute left to reserve.");
+      }
+    },
+    destroy: form.destroy,
+  };
+}
+
+function simple(iconName, title, text, announcement, interval) {
+  return () => ({
+    nodes: [...head(iconName, title), h("p", {}, ...text())],
+    announcement,
+    focus: true,
+    interval,
+    update: () => {},
+  });
+}
+
+export const PHASES = {
+  countdown,
+  queued,
+  admitted,
+  paused: simple("pause", "The sale is paused", () => ["The organiser has paused the sale for a moment. Your place in line is kept and this page resumes by itself."], "The sale is paused. Your place is kept.", 3000),
+  expired: simple("hourglass", "Your turn has expired", () => ["You were let in but did not reserve in time, so your turn went to the next fans in line. ", h("a", { href: "#/" }, "See other events")], "Your turn to reserve has expired.", 15000),
+  soldout: simple("cross", "Sold out", () => ["Every ticket is sold or held. Held tickets that are not paid for go back on sale, so keep this page open if you like."], "The event is sold out.", 10000),
+  closed: simple("cross", "The sale has ended", () => ["This sale is over. ", h("a", { href: "#/" }, "See other events")], "The sale has ended.", 30000),
+};

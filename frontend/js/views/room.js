@@ -1,0 +1,89 @@
+// The waiting room: countdown to on-sale, place in line, then the turn to reserve.
+// Polls the status endpoint every 2 s (backing off on errors and in hidden tabs). The token
+// lives in localStorage, so a reload or a second tab resumes the same place.
+import { ApiError, get } from "../api.js";
+import { h } from "../dom.js";
+import { learnServerTime } from "../format.js";
+import { roomToken, setRoomToken } from "../identity.js";
+import { everySecond, poll } from "../poll.js";
+import { announce, errorBox, showError, spinner } from "../ui.js";
+import { cachedEvent, crumbs } from "./common.js";
+import { joinRoom } from "./event.js";
+import { PHASES, phaseOf } from "./room-phases.js";
+
+export async function roomView(root, ctx) {
+  const [eventId] = ctx.params;
+  root.append(spinner("Loading the waiting room"));
+  let event;
+  try {
+    event = await cachedEvent(eventId, { signal: ctx.signal });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    root.replaceChildren(h("h1", {}, "Waiting room unavailable"), errorBox(err));
+    return;
+  }
+
+  const panel = h("section", { class: "room", "aria-labelledby": "phase-h", id: "room" }, spinner("Checking your place"));
+  const errors = h("div");
+  root.replaceChildren(
+    crumbs(["Events", "#/"], [event.name, `#/events/${event.id}`], ["Waiting room"]),
+    h("div", { class: "page-head" },
+      h("div", {}, h("h1", {}, "Waiting room"), h("p", { class: "muted" }, event.name, " · ", event.venue))),
+    errors,
+    panel,
+    h("p", { class: "small muted" },
+      "Your place is kept if you reload or open this page in another tab. ",
+      h("a", { href: `#/events/${event.id}/fairness`, id: "fairness-link" }, "Check that your place in line is fair"), "."));
+
+  let token = roomToken(eventId);
+  let status = null;
+  let phase = null;
+  let view = null;
+  let rejoined = false;
+
+  async function ensureToken() {
+    if (!token) token = (await joinRoom(eventId, ctx.signal)).token;
+  }
+
+  const poller = poll(async () => {
+    await ensureToken();
+    try {
+      status = await get(`/events/${encodeURIComponent(eventId)}/waiting-room/status?token=${encodeURIComponent(token)}`, { signal: ctx.signal });
+    } catch (err) {
+      // A token the server no longer knows (expired, or data reset): join again, once.
+      if (err instanceof ApiError && err.status === 404 && !rejoined) {
+        rejoined = true;
+        setRoomToken(eventId, null);
+        token = null;
+        return 0;
+      }
+      throw err;
+    }
+    errors.replaceChildren();
+    if (status.secondsUntilOnSale > 0) learnServerTime(status.onSaleAt, status.secondsUntilOnSale);
+    const next = phaseOf(status);
+    if (next !== phase) {
+      const first = phase === null;
+      phase = next;
+      view?.destroy?.();
+      view = PHASES[phase]({ event, token, ctx, status });
+      panel.className = `room phase-${phase}`;
+      panel.dataset.phase = phase;
+      panel.replaceChildren(...view.nodes);
+      announce(view.announcement, { urgent: phase === "admitted" });
+      // Move focus to a screen's new state only when it changes under the fan, not on arrival.
+      if (!first && view.focus) panel.querySelector("h2")?.focus();
+    }
+    view.update(status);
+    view.tick?.(status);
+    return view.interval ?? 2000;
+  }, {
+    interval: 2000,
+    onError: (err, failures) => {
+      if (failures === 1 || !errors.firstChild) showError(errors, err, { title: "We could not refresh your place", focus: false });
+    },
+  });
+  ctx.onLeave(poller.stop);
+  ctx.onLeave(everySecond(() => status && view?.tick?.(status)));
+  ctx.onLeave(() => view?.destroy?.());
+}

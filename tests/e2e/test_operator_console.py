@@ -1,0 +1,99 @@
+"""An operator in a real browser: sign in, create an event with tiers, publish it, open the
+sale, pause and resume it from the live dashboard, and check a ticket in at the door."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import expect
+
+from tests.e2e.screens import shot
+
+
+def _local(dt: datetime) -> str:
+    # The browser runs in UTC (see the new_page fixture), so UTC is its local time.
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_ticket(system, page):
+    page.goto("/admin")
+    token = page.get_by_label("Admin token")
+    expect(token).to_be_focused()
+    token.fill("not-the-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("not right")
+    shot(page, "admin-sign-in")
+    token.fill(system.admin_token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1, name="Events")).to_be_visible()
+    expect(page.locator("#admin-events tbody tr").first).to_be_visible()
+    shot(page, "admin-events")
+
+    page.get_by_role("navigation", name="Operators").get_by_role("link", name="New event").click()
+    page.get_by_label("Name").fill("Night Market Sessions")
+    page.get_by_label("Venue").fill("Pier 9, Harbourside")
+    page.get_by_label("Description").fill("Three stages, forty food stalls, one long night.")
+    now = datetime.now(UTC)
+    page.get_by_label("Doors / start").fill(_local(now + timedelta(days=40)))
+    page.get_by_label("Sale opens").fill(_local(now + timedelta(seconds=3)))
+    page.get_by_label("Wave size").fill("20")
+    page.get_by_label("Seconds between waves").fill("1")
+    page.get_by_role("button", name="Create event").click()
+    expect(page.get_by_role("heading", level=1, name="Night Market Sessions")).to_be_visible()
+    expect(page.locator("#event-status")).to_contain_text("Draft")
+
+    for name, price, capacity in (("Floor", "59.00", "20"), ("Balcony", "35.50", "30")):
+        page.get_by_label("Tier name").fill(name)
+        page.get_by_label("Price ($)").fill(price)
+        page.get_by_label("Capacity", exact=True).fill(capacity)
+        page.get_by_role("button", name="Add tier").click()
+        expect(page.locator("#tiers tbody tr")).to_have_count(1 if name == "Floor" else 2)
+
+    page.get_by_role("button", name="Publish (scheduled)").click()
+    expect(page.locator("#event-status")).to_contain_text("Scheduled")
+    page.get_by_role("button", name="Open the sale now").click()
+    expect(page.locator("#event-status")).to_contain_text("On sale")
+    shot(page, "admin-event")
+    event_id = page.evaluate("() => location.hash.split('/')[2]")
+
+    page.get_by_role("link", name="Live dashboard").click()
+    expect(page.locator("#kpi-remaining")).to_contain_text("50")
+    toggle = page.locator("#pause-toggle")
+    expect(toggle).to_have_text("Pause the sale")
+    toggle.click()
+    expect(page.locator("#event-status")).to_contain_text("Paused")
+    expect(toggle).to_have_text("Resume the sale")
+    fan = system.api(user="e2e-paused-fan")
+    token_id = fan.post(f"/events/{event_id}/waiting-room/join").json()["token"]
+    fan.wait_for("the paused state", lambda: fan.get(f"/events/{event_id}/waiting-room/status?token={token_id}").json()["state"] == "paused")
+    toggle.click()
+    expect(toggle).to_have_text("Pause the sale")
+    expect(page.locator("#event-status")).not_to_contain_text("Paused")
+
+    page.get_by_label("Wave size (fans)").fill("25")
+    page.get_by_label("Seconds between waves").fill("2")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_text("Waves: 25 fans every 2 s")).to_be_visible()
+
+    buyer = system.api(user="e2e-door-fan")
+    tiers = buyer.get(f"/events/{event_id}").json()["tiers"]
+    ticket = buyer.buy_ticket(event_id, tiers[0]["id"])
+    expect(page.locator("#kpi-sold")).to_contain_text("1", timeout=15_000)
+    page.wait_for_timeout(2500)  # a few more samples for the charts
+    shot(page, "admin-dashboard")
+
+    page.get_by_role("navigation", name="Operators").get_by_role("link", name="Scanner").click()
+    payload = page.get_by_label("QR payload")
+    payload.fill(ticket["qr_payload"])
+    page.get_by_role("button", name="Verify").click()
+    result = page.locator("#scan-result")
+    expect(result).to_contain_text("Valid ticket")
+    page.get_by_role("button", name="Check in").click()
+    expect(result).to_contain_text("Checked in")
+    shot(page, "admin-scanner")
+    page.get_by_role("button", name="Check in").click()
+    expect(result).to_contain_text("Already checked in")
+    payload.fill(ticket["qr_payload"][:-4] + "AAAA")
+    page.get_by_role("button", name="Verify").click()
+    expect(result).to_contain_text(re.compile("Not a genuine ticket|not valid|invalid", re.I))
