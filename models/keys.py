@@ -23,7 +23,7 @@ class Keys:
         return f"{self.prefix}room:{{{event_id}}}:b:{bucket}"
 
     def room_waves(self, event_id: str) -> str:
-        """List of "last_position:admitted_at_ms" per admission wave, oldest first."""
+        """Sorted set of admission waves: score last_position, member "first:last:admitted_at_ms:capacity"."""
         return f"{self.prefix}room:{{{event_id}}}:waves"
 
     def room_hmacs(self, event_id: str) -> str:
@@ -32,6 +32,14 @@ class Keys:
 
     def room_lease(self, event_id: str) -> str:
         return f"{self.prefix}room:{{{event_id}}}:lease"
+
+    def room_prequeue_buckets(self, event_id: str) -> str:
+        """Set of bucket numbers holding pre-queue fans (an intset: at most 32 KB)."""
+        return f"{self.prefix}room:{{{event_id}}}:pb"
+
+    def room_used(self, event_id: str) -> str:
+        """Bitmap: bit <position> set once that admitted fan made a reservation."""
+        return f"{self.prefix}room:{{{event_id}}}:used"
 
     # -- inventory and reservations (models/inventory, models/reservations) ------------
     def stock(self, event_id: str) -> str:

@@ -1,5 +1,132 @@
-"""Handlers (filled in by their issue)."""
+"""Waiting room: join, status (the hottest route: fans poll it every 2 s), fairness proof."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Literal
 
 from aiohttp import web
+from pydantic import BaseModel, Field
+
+from models.errors import InvalidInput
+from models.waiting_room import RoomService
+from models.waiting_room.service import MAX_HMACS_PAGE
+from web import responses
+from web.appkeys import KEYS, REDIS, SERVICES, SETTINGS
+from web.dbexec import run_db
+from web.openapi import doc
+from web.parse import path_uuid, query, user_id
+from web.snapshots import event_snapshot
 
 routes = web.RouteTableDef()
+
+_OPTIONAL_USER = [{"name": "X-User-Id", "in": "header", "required": False,
+                   "description": "Names the fan: joining again returns the same token and place. "
+                                  "Without it the token itself is the fan's identity.",
+                   "schema": {"type": "string", "maxLength": 128}}]
+
+
+class JoinResponse(BaseModel):
+    token: str = Field(description="44-character token; keep it to poll status and to reserve")
+    position: int | None = Field(description="Place in the queue; null while in the pre-queue (drawn at on-sale)")
+    total: int
+    state: Literal["waiting", "sale_open", "paused", "sold_out", "closed"]
+    onSaleAt: datetime
+    prequeue: bool = Field(description="True when joined before on-sale: arrival time does not matter")
+
+
+class StatusQuery(BaseModel):
+    token: str
+
+
+class StatusResponse(BaseModel):
+    state: Literal["waiting", "sale_open", "paused", "sold_out", "closed"]
+    onSaleAt: datetime
+    secondsUntilOnSale: int
+    position: int | None
+    total: int
+    aheadOfYou: int | None
+    canEnter: bool
+    etaSeconds: int | None = Field(description="From the measured admission pace; null when unknown (not drawn, paused)")
+    admission: Literal["queued", "admitted", "expired"]
+    admissionExpiresAt: datetime | None
+
+
+class FairnessResponse(BaseModel):
+    event_id: str
+    commitment: str = Field(description="hex SHA-256 of the salt's bytes, published before anyone joins")
+    salt: str | None = Field(description="hex; null until the pre-queue is drawn at on-sale")
+    committed_at: datetime
+    revealed_at: datetime | None
+    prequeue_size: int | None
+    algorithm: str
+
+
+class HmacsQuery(BaseModel):
+    offset: int = Field(0, ge=0)
+    limit: int = Field(1000, ge=1, le=MAX_HMACS_PAGE)
+
+
+class HmacsResponse(BaseModel):
+    offset: int
+    limit: int
+    total: int
+    hmacs: list[str] = Field(description="hex HMAC-SHA256(salt, token) in queue order: position = offset + index + 1")
+
+
+def on_app_startup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_service_ctx)
+
+
+async def _service_ctx(app: web.Application):
+    """One RoomService per process, opened after the Redis client and closed before it."""
+    service = app[SERVICES]["waiting_room"] = RoomService(app[REDIS], app[KEYS], app[SETTINGS],
+                                                          functools.partial(run_db, app))
+    yield
+    await service.aclose()
+
+
+def _service(app: web.Application) -> RoomService:
+    return app[SERVICES]["waiting_room"]
+
+
+@routes.post("/events/{id}/waiting-room/join")
+@doc("Join the event's waiting room (the same X-User-Id always gets the same token and place)", tags=["waiting room"],
+     response=JoinResponse, status=201, headers=_OPTIONAL_USER,
+     responses={200: "Joined before: the same token and place", 404: "Unknown or draft event",
+                409: "Event closed, canceled or sold out"})
+async def join(request: web.Request) -> web.Response:
+    event = await event_snapshot(request.app, path_uuid(request, "id"), public=True)
+    result = await _service(request.app).join(event, user_id(request, required=False))
+    return responses.json(result.document(event), status=201 if result.created else 200)
+
+
+@routes.get("/events/{id}/waiting-room/status")
+@doc("A fan's place, admission and honest ETA (poll every few seconds)", tags=["waiting room"],
+     query=StatusQuery, response=StatusResponse, responses={404: "Unknown event, or a token not of this event"})
+async def status(request: web.Request) -> web.Response:
+    qs = request.query_string
+    # The hot path: "token=<44 url-safe characters>" needs no MultiDict (a token never needs escaping).
+    token = qs[6:] if qs.startswith("token=") and "&" not in qs and "%" not in qs else request.query.get("token")
+    if not token:
+        raise InvalidInput("The token query parameter is required", field="query.token")
+    event = await event_snapshot(request.app, path_uuid(request, "id"), public=True)
+    return responses.json(await _service(request.app).status(event, token))
+
+
+@routes.get("/events/{id}/waiting-room/fairness")
+@doc("The pre-queue draw's commitment, and after on-sale its salt (see the README to verify your place)",
+     tags=["waiting room"], response=FairnessResponse, responses={404: "Unknown or draft event"})
+async def fairness(request: web.Request) -> web.Response:
+    event = await event_snapshot(request.app, path_uuid(request, "id"), public=True)
+    return responses.json(await _service(request.app).fairness(event.id))
+
+
+@routes.get("/events/{id}/waiting-room/fairness/hmacs")
+@doc("The drawn pre-queue's HMACs in queue order, a page at a time", tags=["waiting room"],
+     query=HmacsQuery, response=HmacsResponse, responses={404: "Unknown or draft event"})
+async def fairness_hmacs(request: web.Request) -> web.Response:
+    params = query(request, HmacsQuery)
+    event = await event_snapshot(request.app, path_uuid(request, "id"), public=True)
+    return responses.json(await _service(request.app).hmacs(event.id, params.offset, params.limit))

@@ -1,0 +1,22 @@
+-- Look up a token's place and, if admitted, the wave that admitted it (for check_admission).
+-- KEYS[1] bucket hash (token field -> position)
+-- KEYS[2] room hash   (field up_to)
+-- KEYS[3] waves zset  (score last position)
+-- ARGV[1] token field
+-- Touches: KEYS[1], KEYS[2], KEYS[3] (reads only)
+-- Returns {position or -1 if unknown, up_to, admitted-at ms or -1}
+local position = redis.call('HGET', KEYS[1], ARGV[1])
+if not position then
+  return {-1, 0, -1}
+end
+position = tonumber(position)
+local up_to = tonumber(redis.call('HGET', KEYS[2], 'up_to')) or 0
+if position < 1 or position > up_to then
+  return {position, up_to, -1}
+end
+local wave = redis.call('ZRANGEBYSCORE', KEYS[3], position, '+inf', 'LIMIT', 0, 1)[1]
+if not wave then
+  return {position, up_to, -1}
+end
+local _, _, admitted_at = string.find(wave, '^%d+:%d+:(%d+)')
+return {position, up_to, tonumber(admitted_at)}

@@ -1,0 +1,138 @@
+"""Coalesce the Redis commands of concurrent requests into one pipeline.
+
+Under load many status polls and joins are handled in the same event-loop turn; sending their
+commands as one pipeline costs one round trip, one socket write and one pooled connection
+instead of one each. That keeps the status endpoint close to a handler that does not touch
+Redis at all, and a burst of thousands of joins cannot exhaust the connection pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+from models.waiting_room.wire import PipelinedConnection
+
+#: Most commands sent in one pipeline.
+MAX_BATCH = 256
+
+_Pending = tuple[tuple[Any, ...], asyncio.Future, Any]
+
+
+class CommandBatcher:
+    """``await batcher.hget(key, field)`` / ``await batcher.run_script(script, keys, args)``:
+    the same answers as the client's own calls, sent together with the others pending."""
+
+    def __init__(self, redis: Any, max_batch: int = MAX_BATCH, *, wire: bool = True) -> None:
+        self._redis = redis
+        #: The lean pipelined connection when the client allows one, else redis-py pipelines.
+        self._wire = PipelinedConnection.for_client(redis) if wire else None
+        self._max_batch = max_batch
+        self._pending: list[_Pending] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task] = set()
+
+    def hget(self, key: str, field: str) -> asyncio.Future[Any]:
+        return self._add(("HGET", key, field), None)
+
+    def run_script(self, script: Any, keys: list, args: list) -> asyncio.Future[Any]:
+        """Run a registered script (redis-py Script: its ``sha`` and ``script``) by EVALSHA."""
+        return self._add(("EVALSHA", script.sha, len(keys), *keys, *args), script)
+
+    def _add(self, command: tuple[Any, ...], script: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((command, future, script))
+        if len(self._pending) >= self._max_batch:
+            self._flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        if self._wire is not None and self._wire.connected:
+            # The steady state: write now, deliver from the reply callback; no task per batch.
+            replies = self._wire.submit([command for command, _, _ in batch])
+            replies.add_done_callback(lambda done: self._deliver(batch, done))
+            return
+        self._spawn(self._send(batch))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _deliver(self, batch: list[_Pending], done: asyncio.Future) -> None:
+        if done.cancelled() or done.exception() is not None:
+            self._fail(batch, done.exception() if not done.cancelled() else asyncio.CancelledError())
+            return
+        results = done.result()
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            # Rare: Redis forgot a script (restart, SCRIPT FLUSH). Those commands did not run:
+            # the slow path loads the script and sends just them again.
+            self._spawn(self._send([batch[i] for i in missing], load_first=True))
+            kept = [i for i in range(len(batch)) if i not in set(missing)]
+            batch, results = [batch[i] for i in kept], [results[i] for i in kept]
+        self._resolve(batch, results)
+
+    @staticmethod
+    def _fail(batch: list[_Pending], exc: BaseException) -> None:
+        for _, future, _ in batch:
+            if not future.done():
+                future.set_exception(exc)
+
+    @staticmethod
+    def _resolve(batch: list[_Pending], results: list[Any]) -> None:
+        for (_, future, _), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _execute(self, batch: list[_Pending]) -> list[Any]:
+        if self._wire is not None:
+            return await self._wire.execute([command for command, _, _ in batch])
+        if len(batch) == 1:
+            try:
+                return [await self._redis.execute_command(*batch[0][0])]
+            except NoScriptError as exc:
+                return [exc]
+        pipe = self._redis.pipeline(transaction=False)
+        for command, _, _ in batch:
+            pipe.execute_command(*command)
+        return await pipe.execute(raise_on_error=False)
+
+    async def _load_scripts(self, batch: list[_Pending]) -> None:
+        for script in {id(s): s for _, _, s in batch if s is not None}.values():
+            await self._redis.script_load(script.script)
+
+    async def _send(self, batch: list[_Pending], *, load_first: bool = False) -> None:
+        try:
+            if load_first:
+                await self._load_scripts(batch)
+            results = await self._execute(batch)
+            missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+            if missing:
+                # Redis restarted or flushed its script cache: load once, send those again.
+                await self._load_scripts([batch[i] for i in missing])
+                retried = await self._execute([batch[i] for i in missing])
+                for i, result in zip(missing, retried, strict=True):
+                    results[i] = result
+        except Exception as exc:  # noqa: BLE001 - every waiter gets the failure (Redis down -> 503)
+            self._fail(batch, exc)
+            return
+        self._resolve(batch, results)
+
+    async def aclose(self) -> None:
+        if self._wire is not None:
+            await self._wire.aclose()

@@ -1,0 +1,148 @@
+"""The pre-queue draw and the proof that it was fair.
+
+When an event's pre-queue opens we pick a random salt and publish only ``sha256(salt)`` (the
+commitment). Everyone who joins before on-sale waits in the pre-queue, where arrival time does
+not matter. At on-sale the pre-queue closes and is ordered by ``HMAC-SHA256(salt, token)``:
+deterministic, yet unpredictable until the salt is revealed. We then reveal the salt and the
+ordered HMACs (never the tokens): any fan can check ``sha256(salt)`` against the commitment,
+recompute their own HMAC and find their place in the list.
+
+The salt lives in the fairness_records table, so a Redis flush cannot change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from models.keys import Keys
+from models.tables import FairnessRecord
+from models.waiting_room import store, tokens
+
+log = logging.getLogger("ticketdrop.waiting_room")
+
+ALGORITHM = (
+    "HMAC-SHA256(key=bytes.fromhex(salt), msg=token as ASCII); pre-queue ordered by ascending HMAC; "
+    "position = index + 1; commitment = SHA-256(bytes.fromhex(salt))"
+)
+#: Size of one stored HMAC, in bytes.
+HMAC_BYTES = 32
+#: Buckets read or written per round trip.
+_SCAN_CHUNK = 512
+#: Tokens hashed between two lease extensions.
+_DRAW_CHUNK = 100_000
+#: HMACs appended per round trip (32 bytes each: 1 MB).
+_HMAC_CHUNK = 32_768
+
+
+def commitment_of(salt_hex: str) -> str:
+    """The published commitment of a salt: hex SHA-256 of its bytes."""
+    return hashlib.sha256(bytes.fromhex(salt_hex)).hexdigest()
+
+
+def fairness_hmac(salt: bytes, token: str) -> bytes:
+    """The value a token is ordered by in the pre-queue draw."""
+    return hmac.digest(salt, token.encode("ascii"), "sha256")
+
+
+def ensure_commitment(event_id: str) -> FairnessRecord:
+    """The event's fairness record, creating salt and commitment on first use (blocking;
+    safe when several processes race: the first insert wins)."""
+    record = FairnessRecord.get_or_none(FairnessRecord.event == event_id)
+    if record is not None:
+        return record
+    salt = secrets.token_hex(32)
+    FairnessRecord.insert(event=event_id, commitment=commitment_of(salt), salt=salt).on_conflict_ignore().execute()
+    return FairnessRecord.get(FairnessRecord.event == event_id)
+
+
+def public_document(event_id: str) -> dict[str, Any]:
+    """What GET .../waiting-room/fairness shows: the salt only once revealed (blocking)."""
+    record = ensure_commitment(event_id)
+    revealed = record.revealed_at is not None
+    return {
+        "event_id": str(event_id),
+        "commitment": record.commitment,
+        "salt": record.salt if revealed else None,
+        "committed_at": record.committed_at,
+        "revealed_at": record.revealed_at,
+        "prequeue_size": record.prequeue_size if revealed else None,
+        "algorithm": ALGORITHM,
+    }
+
+
+def _reveal(event_id: str, prequeue_size: int) -> None:
+    (FairnessRecord.update(revealed_at=datetime.now(UTC), prequeue_size=prequeue_size)
+     .where((FairnessRecord.event == event_id) & FairnessRecord.revealed_at.is_null()).execute())
+
+
+def draw(secret: bytes, salt: bytes, event_id: str, fields: list[tuple[int, str]],
+         keep_alive: Callable[[], None] = lambda: None) -> list[tuple[bytes, int, str]]:
+    """The pre-queue in draw order: (hmac, bucket, field) sorted by HMAC(salt, token)."""
+    ordered = []
+    for start in range(0, len(fields), _DRAW_CHUNK):
+        ordered += [(fairness_hmac(salt, tokens.text_of_field(secret, event_id, f)), b, f)
+                    for b, f in fields[start:start + _DRAW_CHUNK]]
+        keep_alive()  # millions of fans take longer than one lease
+    ordered.sort()
+    return ordered
+
+
+def _write_positions(redis: Any, keys: Keys, event_id: str, ordered: list[tuple[bytes, int, str]],
+                     keep_alive: Callable[[], None]) -> None:
+    """Write position index+1 of every drawn fan: one multi-field HSET per bucket."""
+    by_bucket: dict[int, dict[str, int]] = {}
+    for position, (_, b, f) in enumerate(ordered, start=1):
+        by_bucket.setdefault(b, {})[f] = position
+    buckets = sorted(by_bucket)
+    for start in range(0, len(buckets), _SCAN_CHUNK):
+        pipe = redis.pipeline(transaction=False)
+        for b in buckets[start:start + _SCAN_CHUNK]:
+            pipe.hset(keys.room_bucket(event_id, b), mapping=by_bucket[b])
+        pipe.execute()
+        keep_alive()
+
+
+def _prequeue_fields(redis: Any, keys: Keys, event_id: str, size: int, keep_alive: Callable[[], None]) -> list[tuple[int, str]]:
+    """Every (bucket, field) whose value is 0..size: the pre-queue, drawn or not (a re-run after a
+    crash half way sees some positions already written and draws the same order again)."""
+    buckets = sorted(int(b) for b in redis.smembers(keys.room_prequeue_buckets(event_id)))
+    found: list[tuple[int, str]] = []
+    for start in range(0, len(buckets), _SCAN_CHUNK):
+        chunk = buckets[start:start + _SCAN_CHUNK]
+        pipe = redis.pipeline(transaction=False)
+        for b in chunk:
+            pipe.hgetall(keys.room_bucket(event_id, b))
+        for b, mapping in zip(chunk, pipe.execute(), strict=True):
+            found.extend((b, f) for f, v in mapping.items() if int(v) <= size)
+        keep_alive()
+    return found
+
+
+def open_prequeue(redis: Any, keys: Keys, secret: bytes, event_id: str, now_ms: int, expire_at_ms: int,
+                  keep_alive: Callable[[], None] = lambda: None) -> int:
+    """Close the pre-queue, draw its order, write positions 1..P, store the HMAC list, reveal the
+    salt (sync; idempotent: a re-run draws the same order). Call it under the room lease.
+    Returns P, the pre-queue size."""
+    size, opened = store.close_prequeue(redis, keys, event_id, now_ms)
+    if opened:
+        return size
+    salt = bytes.fromhex(ensure_commitment(event_id).salt)
+    fields = _prequeue_fields(redis, keys, event_id, size, keep_alive)
+    if len(fields) != size:
+        log.error("pre-queue count differs from its members", extra={"event_id": event_id, "counted": size, "found": len(fields)})
+    ordered = draw(secret, salt, event_id, fields, keep_alive)
+    hmacs_key = keys.room_hmacs(event_id)
+    redis.set(hmacs_key, b"", pxat=expire_at_ms)
+    for start in range(0, len(ordered), _HMAC_CHUNK):
+        redis.append(hmacs_key, b"".join(h for h, _, _ in ordered[start:start + _HMAC_CHUNK]))
+    _write_positions(redis, keys, event_id, ordered, keep_alive)
+    _reveal(event_id, len(ordered))
+    redis.hset(keys.room(event_id), "opened", now_ms)
+    log.info("pre-queue drawn", extra={"event_id": event_id, "prequeue_size": len(ordered)})
+    return size

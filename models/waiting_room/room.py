@@ -1,0 +1,115 @@
+"""A per-process, briefly cached view of each event's room: counters, waves, stock.
+
+Fans poll status every two seconds; the room-wide part of the answer (how far admission has
+got, the waves, whether anything is left to sell) is the same for all of them, so each web
+process reads it at most every ``MAX_AGE_S`` per event, and concurrent misses share one read.
+Only the fan's own position costs a Redis lookup per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.keys import Keys
+from models.waiting_room import eta
+from models.waiting_room.store import RoomCounters, Stock, Wave
+
+#: How stale the room-wide state may be, in seconds.
+MAX_AGE_S = 0.5
+
+
+@dataclass(frozen=True)
+class RoomView:
+    """One event's room-wide state at one moment. ``waves`` are oldest first."""
+
+    counters: RoomCounters = RoomCounters()
+    stock: Stock = Stock()
+    waves: tuple[Wave, ...] = ()
+    lasts: tuple[int, ...] = field(default=(), repr=False)
+    #: Bumped when the room was found reset under us (a Redis flush): cached positions are void.
+    epoch: int = 0
+    #: Values derived from this view, computed once (the pace for a wave size and interval).
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def last_wave(self) -> Wave | None:
+        return self.waves[-1] if self.waves else None
+
+    def wave_of(self, position: int) -> Wave | None:
+        """The wave that admitted ``position``, or None if it is not admitted."""
+        i = bisect_left(self.lasts, position)
+        if i < len(self.waves) and self.waves[i].first <= position:
+            return self.waves[i]
+        return None
+
+    def with_waves(self, counters: RoomCounters, stock: Stock, new: list[Wave], epoch: int | None = None) -> RoomView:
+        waves = self.waves + tuple(new) if new else self.waves
+        return RoomView(counters, stock, waves, tuple(w.last for w in waves) if new else self.lasts,
+                        self.epoch if epoch is None else epoch)
+
+    def pace(self, wave_size: int, interval_s: float) -> eta.Pace:
+        key = (wave_size, interval_s)
+        pace = self.memo.get(key)
+        if pace is None:
+            pace = self.memo[key] = eta.measure_pace(self.waves, wave_size, interval_s)
+        return pace
+
+
+async def load_view(redis: Any, keys: Keys, event_id: str, previous: RoomView | None = None) -> RoomView:
+    """Read the room in one round trip, fetching only the waves ``previous`` lacks."""
+    known = previous.lasts[-1] if previous is not None and previous.lasts else 0
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(keys.room(event_id))
+    pipe.zrangebyscore(keys.room_waves(event_id), f"({known}", "+inf")
+    pipe.hgetall(keys.stock(event_id))
+    raw_room, members, raw_stock = await pipe.execute()
+    counters, stock = RoomCounters.parse(raw_room), Stock.parse(raw_stock)
+    if previous is None:
+        return RoomView().with_waves(counters, stock, [Wave.parse(m) for m in members])
+    if counters.up_to < known or counters.total < previous.counters.total:
+        # The room was reset under us (a flush): read every wave afresh, void cached positions.
+        members = await redis.zrangebyscore(keys.room_waves(event_id), "-inf", "+inf")
+        return RoomView().with_waves(counters, stock, [Wave.parse(m) for m in members], previous.epoch + 1)
+    return previous.with_waves(counters, stock, [Wave.parse(m) for m in members])
+
+
+class RoomCache:
+    """``await cache.get(event_id)``: the event's RoomView, at most MAX_AGE_S old."""
+
+    def __init__(self, redis: Any, keys: Keys, max_age_s: float = MAX_AGE_S) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._max_age_s = max_age_s
+        self._views: dict[str, tuple[float, RoomView]] = {}
+        self._loading: dict[str, asyncio.Future] = {}
+
+    async def get(self, event_id: str) -> RoomView:
+        entry = self._views.get(event_id)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        pending = self._loading.get(event_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future = asyncio.get_running_loop().create_future()
+        self._loading[event_id] = future
+        try:
+            view = await load_view(self._redis, self._keys, event_id, entry[1] if entry else None)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters re-raise it; nobody else needs to retrieve it
+            raise
+        finally:
+            self._loading.pop(event_id, None)
+        self._views[event_id] = (time.monotonic() + self._max_age_s, view)
+        future.set_result(view)
+        return view
+
+    def forget(self, event_id: str) -> None:
+        """Read the room afresh on the next get (tests, and after this process changed it)."""
+        entry = self._views.get(event_id)
+        if entry is not None:
+            self._views[event_id] = (0.0, entry[1])

@@ -1,0 +1,47 @@
+"""Which events have a live waiting room, seen from the scheduler (blocking database reads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from peewee import JOIN
+
+from models.tables import Event, FairnessRecord
+
+#: Statuses whose sale may still open or is open.
+SELLING = ("scheduled", "on_sale")
+
+
+@dataclass(frozen=True)
+class SaleEvent:
+    """What the wave tick needs of one event, read once per tick."""
+
+    id: str
+    on_sale_ms: int
+    starts_at_ms: int
+    paused: bool
+    wave_size: int
+    wave_interval_s: float
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def selling_events(now_ms: int, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
+    """Scheduled or on-sale events whose on-sale instant has passed."""
+    cutoff = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+    rows = Event.select().where(Event.status.in_(SELLING) & (Event.on_sale_at <= cutoff))
+    return [
+        SaleEvent(str(e.id), _ms(e.on_sale_at), _ms(e.starts_at), bool(e.paused),
+                  e.wave_size or default_wave_size, e.wave_interval_s or default_interval_s)
+        for e in rows
+    ]
+
+
+def events_without_commitment() -> list[str]:
+    """Public, not finished events that have no fairness commitment yet."""
+    rows = (Event.select(Event.id).join(FairnessRecord, on=(FairnessRecord.event == Event.id), join_type=JOIN.LEFT_OUTER)
+            .where(Event.status.in_(SELLING) & FairnessRecord.event.is_null()))
+    return [str(e.id) for e in rows]

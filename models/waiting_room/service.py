@@ -1,0 +1,136 @@
+"""The waiting room as the web tier uses it: join, status, fairness documents (async Redis).
+
+One RoomService per web process holds the per-process helpers: the room-state cache, the
+lookup batcher and the set of events whose fairness commitment is known to exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from models import metrics
+from models.errors import EventNotOnSale, NotFound, SoldOut
+from models.keys import Keys
+from models.redis import scripts
+from models.settings import Settings
+from models.waiting_room import fairness, store, tokens
+from models.waiting_room.batching import CommandBatcher
+from models.waiting_room.room import RoomCache
+from models.waiting_room.status import FINISHED, EventLike, describe, on_sale_ms, room_state
+
+log = logging.getLogger("ticketdrop.waiting_room")
+
+#: Most HMACs one page of the fairness list returns.
+MAX_HMACS_PAGE = 10_000
+#: Drawn positions remembered per event and web process (about 150 bytes each). A position
+#: never changes once drawn, so a fan's repeat polls cost no Redis round trip at all.
+POSITION_CACHE_SIZE = 200_000
+
+RunBlocking = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    token: str
+    created: bool
+    #: None while in the pre-queue (the place is drawn at on-sale).
+    position: int | None
+    total: int
+    state: str
+
+    def document(self, event: EventLike) -> dict[str, Any]:
+        return {"token": self.token, "position": self.position, "total": self.total, "state": self.state,
+                "onSaleAt": event.on_sale_at, "prequeue": self.position is None}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RoomService:
+    """Per-process waiting-room service. ``run_blocking(fn, *args)`` runs database work off the loop."""
+
+    def __init__(self, redis: Any, keys: Keys, settings: Settings, run_blocking: RunBlocking) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._settings = settings
+        self._run_blocking = run_blocking
+        self.rooms = RoomCache(redis, keys)
+        self._batcher = CommandBatcher(redis)
+        self._committed: set[str] = set()
+        #: event id -> (room epoch, {token text -> position}); filled only with verified tokens.
+        self._positions: dict[str, tuple[int, dict[str, int]]] = {}
+
+    async def join(self, event: Any, user_id: str | None, *, now_ms: int | None = None) -> JoinResult:
+        """Join (or rejoin) the event's queue. Raises EventNotOnSale (409) for closed or canceled
+        events, SoldOut (409) when nothing is left to sell. Returns the JoinResult."""
+        event_id = str(event.id)
+        if event.status in FINISHED:
+            raise EventNotOnSale(f"The event is {event.status}: its waiting room is closed", reason=event.status)
+        view = await self.rooms.get(event_id)
+        if view.stock.sold_out:
+            raise SoldOut("Every ticket is sold and no holds are left to come back", reason="sold_out")
+        if event_id not in self._committed:
+            # The commitment must be public before anyone can be in the pre-queue.
+            await self._run_blocking(fairness.ensure_commitment, event_id)
+            self._committed.add(event_id)
+        now_ms = _now_ms() if now_ms is None else now_ms
+        token = tokens.issue(self._settings.secret_bytes, event_id, user_id)
+        expire_at = store.expire_at_ms(int(event.starts_at.timestamp() * 1000), on_sale_ms(event), now_ms,
+                                       self._settings.token_ttl_s)
+        keys, args = store.join_call(self._keys, event_id, token, now_ms, on_sale_ms(event), expire_at)
+        created, position, pre, seq = await self._batcher.run_script(scripts(self._redis).get("room_join"), keys, args)
+        created, position = bool(int(created)), int(position)
+        metrics.JOINS.labels("new" if created else "rejoin").inc()
+        log.info("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
+                                "outcome": "new" if created else "rejoin"})
+        return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms))
+
+    async def status(self, event: Any, token_text: str | None, *, now_ms: int | None = None) -> dict[str, Any]:
+        """The status document of ``token_text``. Raises NotFound (404, field query.token) for a
+        malformed token, another event's token or a token the queue does not know."""
+        event_id = str(event.id)
+        view = await self.rooms.get(event_id)
+        known = self._positions.get(event_id)
+        if known is None or known[0] != view.epoch:
+            known = self._positions[event_id] = (view.epoch, {})
+        cache = known[1]
+        position = cache.get(token_text) if token_text else None
+        if position is None:
+            token = tokens.parse(self._settings.secret_bytes, event_id, token_text)
+            if token is None:
+                raise NotFound("No such waiting-room token for this event", field="query.token")
+            value = await self._batcher.hget(store.bucket_key(self._keys, event_id, token), token.field)
+            if value is None:
+                raise NotFound("No such waiting-room token for this event", field="query.token")
+            position = int(value)
+            if position > 0:  # 0 = not drawn yet: it will change
+                if len(cache) >= POSITION_CACHE_SIZE:
+                    del cache[next(iter(cache))]  # the oldest entry: polls come back every few seconds
+                cache[token.text] = position
+        now_ms = _now_ms() if now_ms is None else now_ms
+        return describe(event, view, position, now_ms, self._settings.admission_ttl_s)
+
+    async def aclose(self) -> None:
+        """Close the per-process connection (app shutdown)."""
+        await self._batcher.aclose()
+
+    async def fairness(self, event_id: str) -> dict[str, Any]:
+        """The commitment, and after the draw the salt and pre-queue size."""
+        return await self._run_blocking(fairness.public_document, str(event_id))
+
+    async def hmacs(self, event_id: str, offset: int, limit: int) -> dict[str, Any]:
+        """One page of the drawn pre-queue's HMACs (hex), in queue order: position = index + 1."""
+        key = self._keys.room_hmacs(str(event_id))
+        size = fairness.HMAC_BYTES
+        total = int(await self._redis.strlen(key)) // size
+        raw = b""
+        if limit > 0 and offset < total:
+            raw = await self._redis.execute_command("GETRANGE", key, offset * size, (offset + limit) * size - 1,
+                                                    NEVER_DECODE=True)
+        return {"offset": offset, "limit": limit, "total": total,
+                "hmacs": [raw[i:i + size].hex() for i in range(0, len(raw), size)]}

@@ -1,0 +1,150 @@
+"""The waiting room's Redis layout, in one place (the Lua scripts are models/lua/room_*.lua).
+
+Per event (every key shares the hash tag ``{event_id}``, so scripts touch one cluster slot):
+
+- ``room`` hash: ``pre`` (pre-queue joins), ``seq`` (joins after on-sale), ``pclosed`` (ms the
+  pre-queue closed; its size is final from then), ``opened`` (ms the draw wrote pre-queue
+  positions), ``up_to`` (last admitted position), ``next_due`` (ms the next wave is due),
+  ``used`` / ``expired`` (admissions that reserved / lapsed unused), ``exp_pos`` (expiry cursor),
+  ``dbw`` (waves copied to the admission_waves table).
+- ``BUCKETS`` small ``bucket`` hashes: token field -> position (0 = pre-queue, not drawn yet).
+  A few dozen entries each, so Redis keeps them listpack-encoded: about 30 bytes per fan.
+- ``waves`` sorted set: score = last position, member ``first:last:admitted_at_ms:capacity``.
+- ``pb`` set: numbers of the buckets holding pre-queue fans, so the draw reads only those.
+- ``used`` bitmap (bit per position), ``hmacs`` string (the drawn pre-queue HMACs, 32 raw bytes
+  each, in queue order), ``lease`` (the scheduler step's lease).
+
+Positions are 1..total without gaps: the pre-queue takes 1..pre (drawn at on-sale), later joins
+take pre+1.. in arrival order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from models.keys import Keys
+from models.redis import scripts
+from models.waiting_room.tokens import Token
+
+
+@dataclass(frozen=True)
+class RoomCounters:
+    """The ``room`` hash, parsed."""
+
+    pre: int = 0
+    seq: int = 0
+    prequeue_closed: bool = False
+    opened: bool = False
+    up_to: int = 0
+    next_due_ms: int = 0
+    used: int = 0
+    expired: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pre + self.seq
+
+    @property
+    def live_unused(self) -> int:
+        """Admitted fans who may still reserve and have not (each may take at least a ticket)."""
+        return max(0, self.up_to - self.used - self.expired)
+
+    @classmethod
+    def parse(cls, raw: dict[str, str] | None) -> RoomCounters:
+        raw = raw or {}
+
+        def num(name: str) -> int:
+            return int(raw.get(name) or 0)
+
+        return cls(
+            pre=num("pre"), seq=num("seq"), prequeue_closed="pclosed" in raw, opened="opened" in raw,
+            up_to=num("up_to"), next_due_ms=num("next_due"), used=num("used"), expired=num("expired"),
+        )
+
+
+@dataclass(frozen=True)
+class Wave:
+    """One admission wave: positions first..last, admitted at ``admitted_at_ms``.
+    ``capacity`` is what it could have admitted (wave size, or less when stock limited it)."""
+
+    first: int
+    last: int
+    admitted_at_ms: int
+    capacity: int
+
+    @classmethod
+    def parse(cls, member: str) -> Wave:
+        first, last, at, capacity = member.split(":")
+        return cls(int(first), int(last), int(at), int(capacity))
+
+
+@dataclass(frozen=True)
+class Stock:
+    """RES's stock hash summed over tiers. ``known`` is False while the hash does not exist."""
+
+    known: bool = False
+    available: int = 0
+    held: int = 0
+
+    @property
+    def sold_out(self) -> bool:
+        """Nothing to sell and nothing that could come back: no stock and no live holds."""
+        return self.known and self.available <= 0 and self.held <= 0
+
+    @classmethod
+    def parse(cls, raw: dict[str, str] | None) -> Stock:
+        if not raw:
+            return cls()
+        available = held = 0
+        for name, value in raw.items():
+            try:
+                count = int(value)
+            except (TypeError, ValueError):
+                continue  # a field this module does not know about
+            if name.startswith("held:"):
+                held += max(0, count)
+            elif ":" not in name:
+                available += max(0, count)
+        return cls(True, available, held)
+
+
+def bucket_key(keys: Keys, event_id: str, token: Token) -> str:
+    return keys.room_bucket(event_id, token.bucket)
+
+
+def join_script(client: Any) -> Any:
+    return scripts(client).get("room_join")
+
+
+def join_call(keys: Keys, event_id: str, token: Token, now_ms: int, on_sale_ms: int, expire_at_ms: int) -> tuple[list, list]:
+    """KEYS and ARGV of room_join.lua for this token."""
+    return ([keys.room(event_id), bucket_key(keys, event_id, token), keys.room_prequeue_buckets(event_id)],
+            [token.field, now_ms, on_sale_ms, expire_at_ms, token.bucket])
+
+
+def close_prequeue(redis: Any, keys: Keys, event_id: str, now_ms: int) -> tuple[int, bool]:
+    """Close the pre-queue (sync, idempotent). Returns (its final size, already drawn)."""
+    pre, opened = scripts(redis).get("room_close")(keys=[keys.room(event_id)], args=[now_ms])
+    return int(pre), bool(int(opened))
+
+
+def read_counters(redis: Any, keys: Keys, event_id: str) -> RoomCounters:
+    """The room hash (sync)."""
+    return RoomCounters.parse(redis.hgetall(keys.room(event_id)))
+
+
+def read_stock(redis: Any, keys: Keys, event_id: str) -> Stock:
+    """RES's stock hash, summed (sync)."""
+    return Stock.parse(redis.hgetall(keys.stock(event_id)))
+
+
+def recent_waves(redis: Any, keys: Keys, event_id: str, count: int) -> list[Wave]:
+    """The last ``count`` waves, oldest first (sync)."""
+    members = redis.zrange(keys.room_waves(event_id), -count, -1)
+    return [Wave.parse(m) for m in members]
+
+
+def expire_at_ms(starts_at_ms: int, on_sale_ms: int, now_ms: int, token_ttl_s: int) -> int:
+    """When an event's room keys expire: TOKEN_TTL_S after the later of its start and now."""
+    return max(starts_at_ms, on_sale_ms, now_ms) + token_ttl_s * 1000

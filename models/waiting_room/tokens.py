@@ -1,0 +1,118 @@
+"""Waiting-room tokens: unguessable, bound to one event and one fan, checked without storage.
+
+A token is ``base64url(kind || id || mac)`` (33 bytes, 44 characters):
+
+- ``kind`` is ``KIND_USER`` (joined with an ``X-User-Id``) or ``KIND_ANON`` (joined without one);
+- ``id`` (16 bytes) names the place in the queue. For a known user it is derived,
+  ``HMAC(secret, "wr-id|event|user")[:16]``, so joining again yields the same token without a
+  user -> token map; an anonymous join draws 16 random bytes and the token itself is the fan's
+  identity (the seed's fallback);
+- ``mac`` = ``HMAC(secret, "wr-token|event|kind|id")[:16]`` binds the token to the event, so a
+  forged token or another event's token is refused before any Redis lookup.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+from dataclasses import dataclass
+
+KIND_USER = 1
+KIND_ANON = 2
+_ID_BYTES = 16
+_MAC_BYTES = 16
+_RAW_BYTES = 1 + _ID_BYTES + _MAC_BYTES
+#: Length of an encoded token, in characters (33 bytes in unpadded base64url).
+TOKEN_CHARS = 44
+#: The queue is kept in this many small Redis hashes, chosen by the id (see models.waiting_room.store).
+BUCKET_BITS = 14
+BUCKETS = 1 << BUCKET_BITS
+
+
+@dataclass(frozen=True)
+class Token:
+    """A decoded, MAC-checked token of one event."""
+
+    text: str
+    kind: int
+    id: bytes
+
+    @property
+    def field(self) -> str:
+        """The token's field in its bucket hash: base64url(kind || id), 23 characters."""
+        return _b64(bytes((self.kind,)) + self.id)
+
+    @property
+    def bucket(self) -> int:
+        return bucket_of(self.id)
+
+    def belongs_to(self, secret: bytes, event_id: str, user_id: str | None) -> bool:
+        """True if ``user_id`` may use this token: the user it was derived for, or, for an
+        anonymous token, a caller whose X-User-Id is the token itself."""
+        if self.kind == KIND_ANON:
+            return user_id is not None and hmac.compare_digest(user_id.encode(), self.text.encode())
+        return user_id is not None and hmac.compare_digest(self.id, user_place_id(secret, event_id, user_id))
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def bucket_of(token_id: bytes) -> int:
+    return int.from_bytes(token_id[:2], "big") & (BUCKETS - 1)
+
+
+def user_place_id(secret: bytes, event_id: str, user_id: str) -> bytes:
+    """The deterministic place id of ``user_id`` in the event's queue."""
+    return hmac.digest(secret, f"wr-id|{event_id}|{user_id}".encode(), "sha256")[:_ID_BYTES]
+
+
+def _mac(secret: bytes, event_id: str, kind: int, token_id: bytes) -> bytes:
+    msg = b"wr-token|" + event_id.encode() + b"|" + bytes((kind,)) + token_id
+    return hmac.digest(secret, msg, "sha256")[:_MAC_BYTES]
+
+
+def issue(secret: bytes, event_id: str, user_id: str | None) -> Token:
+    """The token for ``user_id`` (the same one every time), or a fresh anonymous one if None."""
+    if user_id is None:
+        kind, token_id = KIND_ANON, os.urandom(_ID_BYTES)
+    else:
+        kind, token_id = KIND_USER, user_place_id(secret, event_id, user_id)
+    return compose(secret, event_id, kind, token_id)
+
+
+def compose(secret: bytes, event_id: str, kind: int, token_id: bytes) -> Token:
+    """The token for a known kind and id (the fairness draw rebuilds tokens from bucket fields)."""
+    raw = bytes((kind,)) + token_id + _mac(secret, event_id, kind, token_id)
+    return Token(_b64(raw), kind, token_id)
+
+
+def text_of_field(secret: bytes, event_id: str, field: str) -> str:
+    """The token text whose bucket field is ``field`` (the draw's fast path: no Token object)."""
+    head = base64.urlsafe_b64decode(field + "=")
+    return _b64(head + _mac(secret, event_id, head[0], head[1:]))
+
+
+def from_field(secret: bytes, event_id: str, field: str) -> Token:
+    """The token whose bucket field is ``field``."""
+    raw = base64.urlsafe_b64decode(field + "=")
+    return compose(secret, event_id, raw[0], raw[1:])
+
+
+def parse(secret: bytes, event_id: str, text: str | None) -> Token | None:
+    """The token if ``text`` is a well-formed token of this event, else None (never raises)."""
+    if not text or len(text) != TOKEN_CHARS:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+    # b64decode tolerates '+', '/' and junk: only the canonical spelling is a token.
+    if len(raw) != _RAW_BYTES or raw[0] not in (KIND_USER, KIND_ANON) or _b64(raw) != text:
+        return None
+    kind, token_id, mac = raw[0], raw[1:1 + _ID_BYTES], raw[1 + _ID_BYTES:]
+    if not hmac.compare_digest(mac, _mac(secret, event_id, kind, token_id)):
+        return None
+    return Token(text, kind, token_id)

@@ -1,0 +1,149 @@
+"""The wave tick: at on-sale draw the pre-queue, then admit the next wave of positions whenever
+an event's wave is due, never beyond what can still be sold.
+
+Each event's step runs under its own Redis lease, and the admission itself is a compare-and-set
+on ``up_to`` in Lua, so a tick that runs twice, or on two schedulers at once, admits each
+position once. A step costs O(wave size) however many fans wait (the one-off draw at on-sale
+is O(pre-queue)).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from models import metrics
+from models.errors import Unavailable
+from models.keys import Keys
+from models.redis import scripts
+from models.settings import Settings
+from models.tables import AdmissionWave
+from models.waiting_room import fairness, store
+from models.waiting_room.admission import expire_event
+from models.waiting_room.lease import LeaseLost, leased
+from models.waiting_room.sales import SaleEvent, events_without_commitment, selling_events
+from models.waiting_room.store import RoomCounters, Stock
+
+log = logging.getLogger("ticketdrop.waiting_room")
+
+#: The scheduler ticks at least this often, in seconds, so per-event wave intervals shorter
+#: than WAVE_INTERVAL_S are honoured and the draw starts within a second of on-sale.
+MAX_TICK_S = 1.0
+
+
+def tick_interval_s(settings: Settings) -> float:
+    """How often the scheduler runs :func:`admit_waves`."""
+    return min(settings.wave_interval_s, MAX_TICK_S)
+
+
+def wave_capacity(wave_size: int, stock: Stock, counters: RoomCounters) -> int:
+    """Positions the next wave may admit: the wave size, but no more fans than tickets left
+    once every admitted fan who has not reserved yet is counted (unknown stock: wave size)."""
+    if not stock.known:
+        return wave_size
+    return max(0, min(wave_size, stock.available - counters.live_unused))
+
+
+def next_due_ms(previous_due_ms: int, interval_s: float, now_ms: int) -> int:
+    """When the wave after this one is due: on the fixed grid, or one interval from now if the
+    grid fell behind (after a pause or a stall), so waves never bunch up to catch up."""
+    step = int(interval_s * 1000)
+    if previous_due_ms and previous_due_ms + step > now_ms:
+        return previous_due_ms + step
+    return now_ms + step
+
+
+def _stock(redis: Any, keys: Keys, event_id: str) -> Stock:
+    """RES's stock hash; rebuilt from the database when missing. Unknown (admission allowed)
+    if there is still none: no tiers yet, or the event's drainer is busy rebuilding it."""
+    from models.inventory import rebuild_counters  # late: inventory imports the reservations package
+
+    stock = store.read_stock(redis, keys, event_id)
+    if stock.known:
+        return stock
+    try:
+        rebuild_counters(redis, keys, event_id)
+    except Unavailable:
+        return stock
+    return store.read_stock(redis, keys, event_id)
+
+
+def persist_waves(redis: Any, keys: Keys, event_id: str) -> int:
+    """Copy waves not yet in the admission_waves table there (idempotent). Returns how many."""
+    room = keys.room(event_id)
+    done = int(redis.hget(room, "dbw") or 0)
+    members = redis.zrange(keys.room_waves(event_id), done, -1)
+    if not members:
+        return 0
+    rows = []
+    for member in members:
+        wave = store.Wave.parse(member)
+        rows.append({"event": event_id, "first_position": wave.first, "last_position": wave.last,
+                     "admitted_at": datetime.fromtimestamp(wave.admitted_at_ms / 1000, tz=UTC)})
+    AdmissionWave.insert_many(rows).on_conflict_ignore().execute()
+    redis.hset(room, "dbw", done + len(members))
+    return len(members)
+
+
+def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int) -> int:
+    counters = store.read_counters(redis, keys, event.id)
+    waiting = counters.total - counters.up_to
+    if event.paused or waiting <= 0 or now_ms < counters.next_due_ms:
+        return 0
+    capacity = wave_capacity(event.wave_size, _stock(redis, keys, event.id), counters)
+    size = min(capacity, waiting)
+    if size <= 0:
+        return 0
+    new_up_to = counters.up_to + size
+    due = next_due_ms(counters.next_due_ms, event.wave_interval_s, now_ms)
+    ok, _ = scripts(redis).get("room_admit")(
+        keys=[keys.room(event.id), keys.room_waves(event.id)],
+        args=[counters.up_to, new_up_to, now_ms, due, capacity, expire_at])
+    if not int(ok):
+        return 0
+    metrics.ADMITTED.inc(size)
+    log.info("admission wave", extra={"event_id": event.id, "first_position": counters.up_to + 1,
+                                      "last_position": new_up_to, "waiting": waiting - size})
+    return size
+
+
+def step_event(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now_ms: int) -> int:
+    """One event's tick under its lease: draw, expiry, one wave if due, copy waves to the
+    database. Returns the positions admitted (0 if another process holds the lease)."""
+    with leased(redis, keys.room_lease(event.id)) as lease:
+        if lease is None:
+            return 0
+        expire_at = store.expire_at_ms(event.starts_at_ms, event.on_sale_ms, now_ms, settings.token_ttl_s)
+        fairness.open_prequeue(redis, keys, settings.secret_bytes, event.id, now_ms, expire_at, keep_alive=lease.extend)
+        expire_event(redis, keys, event.id, now_ms, settings.admission_ttl_s)
+        admitted = _admit(redis, keys, event, now_ms, expire_at)
+        redis.pexpireat(keys.room_used(event.id), expire_at)
+        persist_waves(redis, keys, event.id)
+        return admitted
+
+
+def admit_waves(rt: Any, *, now_ms: int | None = None) -> int:
+    """One tick over every selling event (sync; the scheduler runs it every tick_interval_s).
+    Publishes missing fairness commitments first. Returns the positions admitted."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    s = rt.settings
+    for event_id in events_without_commitment():
+        fairness.ensure_commitment(event_id)
+    admitted = 0
+    for event in selling_events(now_ms, s.wave_size, s.wave_interval_s):
+        try:
+            admitted += step_event(rt.redis, rt.keys, s, event, now_ms)
+        except LeaseLost:
+            log.warning("room lease lost during a step", extra={"event_id": event.id})
+        except Exception:  # noqa: BLE001 - one broken event must not stop the others' waves
+            log.exception("wave step failed", extra={"event_id": event.id})
+    return admitted
+
+
+def wave_job() -> None:
+    """The scheduler's entry point: one tick with this process's runtime."""
+    from workers import runtime
+
+    admit_waves(runtime.get())

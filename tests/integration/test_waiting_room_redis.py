@@ -1,0 +1,199 @@
+"""The waiting room against real Redis and PostgreSQL: concurrent joins from many clients,
+concurrent scheduler ticks, the compact bucket encoding the memory budget relies on, the lean
+pipelined connection, and (imported) every HTTP test of tests/unit/web/test_waiting_room.py."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from models.redis import connect_async, connect_sync, scripts
+from models.tables import AdmissionWave, Event
+from models.waiting_room import RoomService, admit_waves, store, tokens
+from tests.unit.web.test_waiting_room import *  # noqa: F403  (the HTTP tests again, on real servers)
+from workers.runtime import Runtime
+
+#: Web processes simulated by independent clients, and fans per run.
+CLIENTS = 4
+FANS = 300
+
+
+def make_event(on_sale_in_s: float, **fields) -> Event:
+    on_sale = datetime.now(UTC) + timedelta(seconds=on_sale_in_s)
+    return Event.create(name="Drop", venue="Arena", starts_at=on_sale + timedelta(days=7), on_sale_at=on_sale,
+                        status="scheduled", **fields)
+
+
+async def _services(settings, keys):
+    clients = [connect_async(settings.redis_url) for _ in range(CLIENTS)]
+
+    async def blocking(fn, *args):
+        return await asyncio.to_thread(fn, *args)
+
+    return clients, [RoomService(c, keys, settings, blocking) for c in clients]
+
+
+def _positions(redis, keys, settings, event_id: str, users: list[str]) -> list[int]:
+    pipe = redis.pipeline(transaction=False)
+    for user in users:
+        token = tokens.issue(settings.secret_bytes, event_id, user)
+        pipe.hget(store.bucket_key(keys, event_id, token), token.field)
+    return [int(v) for v in pipe.execute()]
+
+
+async def test_hundreds_of_concurrent_joins_from_several_clients_get_distinct_gapless_positions(
+        settings, keys, redis, aredis, db):
+    event = make_event(on_sale_in_s=3600, wave_size=50)
+    event_id = str(event.id)
+    clients, services = await _services(settings, keys)
+    try:
+        snapshot = Event.get_by_id(event.id)
+        early = [f"early-{i}" for i in range(FANS)]
+        late = [f"late-{i}" for i in range(FANS)]
+        # Every fan joins twice at once, through different clients: one place each.
+        await asyncio.gather(*(services[i % CLIENTS].join(snapshot, u) for i, u in enumerate(early * 2)))
+        Event.update(on_sale_at=datetime.now(UTC) - timedelta(seconds=1)).where(Event.id == event.id).execute()
+        snapshot = Event.get_by_id(event.id)
+        results = await asyncio.gather(*(services[i % CLIENTS].join(snapshot, u) for i, u in enumerate(late * 2)))
+        anonymous = await asyncio.gather(*(services[i % CLIENTS].join(snapshot, None) for i in range(FANS)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert sum(r.created for r in results) == FANS
+    assert len({r.token for r in anonymous}) == FANS
+    admit_waves(Runtime(settings, redis, keys))
+    counters = store.read_counters(redis, keys, event_id)
+    assert (counters.pre, counters.total) == (FANS, 3 * FANS)
+    early_positions = _positions(redis, keys, settings, event_id, early)
+    late_positions = _positions(redis, keys, settings, event_id, late)
+    anonymous_positions = [r.position for r in anonymous]
+    assert sorted(early_positions) == list(range(1, FANS + 1))
+    assert sorted(late_positions + anonymous_positions) == list(range(FANS + 1, 3 * FANS + 1))
+
+
+def test_two_schedulers_ticking_at_once_admit_each_position_exactly_once(settings, keys, redis, db):
+    event = make_event(on_sale_in_s=-1, wave_size=7, wave_interval_s=0.5)
+    event_id = str(event.id)
+    for i in range(200):
+        token = tokens.issue(settings.secret_bytes, event_id, f"fan-{i}")
+        call_keys, args = store.join_call(keys, event_id, token, 2, 1, 2**42)  # after on-sale: first come
+        scripts(redis).get("room_join")(keys=call_keys, args=args)
+    start_ms = int(datetime.now(UTC).timestamp() * 1000)
+    barrier = threading.Barrier(2)
+    admitted: list[int] = []
+
+    def scheduler() -> None:
+        client = connect_sync(settings.redis_url)
+        rt = Runtime(settings, client, keys)
+        for tick in range(40):
+            barrier.wait()
+            admitted.append(admit_waves(rt, now_ms=start_ms + tick * 500))
+        client.close()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    up_to = store.read_counters(redis, keys, event_id).up_to
+    assert sum(admitted) == up_to == 200
+    rows = [(w.first_position, w.last_position) for w in AdmissionWave.select().where(AdmissionWave.event == event.id)
+            .order_by(AdmissionWave.first_position)]
+    assert rows[0][0] == 1 and rows[-1][1] == 200
+    assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(rows))
+
+
+async def test_buckets_stay_listpack_encoded_so_a_waiting_fan_costs_tens_of_bytes(settings, keys, redis, aredis, db):
+    event = make_event(on_sale_in_s=-1)
+    services = RoomService(aredis, keys, settings, lambda fn, *a: asyncio.to_thread(fn, *a))
+    snapshot = Event.get_by_id(event.id)
+    await asyncio.gather(*(services.join(snapshot, f"fan-{i}") for i in range(2000)))
+    pipe = redis.pipeline(transaction=False)
+    for b in range(tokens.BUCKETS):
+        pipe.exists(keys.room_bucket(str(event.id), b))
+    used = [b for b, exists in enumerate(pipe.execute()) if exists]
+    encodings = {redis.object("encoding", keys.room_bucket(str(event.id), b)) for b in used[:200]}
+    assert encodings == {"listpack"}
+
+
+# -- the lean pipelined connection ----------------------------------------------------------
+
+async def test_concurrent_batches_on_one_wire_each_get_their_own_replies_in_order(settings, aredis):
+    from models.waiting_room.wire import PipelinedConnection
+
+    key = settings.redis_prefix + "wire:h"
+    await aredis.hset(key, mapping={f"f{i}": i for i in range(500)})
+    wire = PipelinedConnection.for_client(aredis)
+    assert wire is not None
+    try:
+        batches = [[("HGET", key, f"f{(b * 7 + i) % 500}") for i in range(b % 13 + 1)] for b in range(200)]
+        replies = await asyncio.gather(*(wire.execute(batch) for batch in batches))
+    finally:
+        await wire.aclose()
+    assert replies == [[str((b * 7 + i) % 500) for i in range(b % 13 + 1)] for b in range(200)]
+
+
+async def test_an_error_reply_fails_only_its_command_and_a_forgotten_script_is_reloaded(settings, aredis):
+    from redis.exceptions import ResponseError
+
+    from models.waiting_room.batching import CommandBatcher
+
+    key = settings.redis_prefix + "wire:s"
+    await aredis.set(key, "x")
+    batcher = CommandBatcher(aredis)
+    script = scripts(aredis).get("room_close")
+    try:
+        assert await batcher.hget(key + "nope", "a") is None  # connects: what follows takes the fast path
+        await aredis.script_flush()
+        results = await asyncio.gather(batcher.hget(key, "a"), batcher.hget(key + "nope", "a"),
+                                       batcher.run_script(script, [settings.redis_prefix + "wire:room"], [1]),
+                                       return_exceptions=True)
+    finally:
+        await batcher.aclose()
+    assert isinstance(results[0], ResponseError) and "WRONGTYPE" in str(results[0])
+    assert results[1:] == [None, [0, 0]]
+
+
+async def test_a_wire_reconnects_after_the_server_drops_it(settings, aredis):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from models.waiting_room.wire import PipelinedConnection
+
+    wire = PipelinedConnection.for_client(aredis)
+    try:
+        [client_id] = await wire.execute([("CLIENT", "ID")])
+        await aredis.client_kill_filter(_id=client_id)
+        outcomes = []
+        for _ in range(3):
+            try:
+                outcomes.append(await wire.execute([("PING",)]))
+                break
+            except RedisConnectionError:
+                outcomes.append("dropped")
+    finally:
+        await wire.aclose()
+    assert outcomes[-1] == ["PONG"]
+    assert outcomes.count("dropped") <= 1
+
+
+async def test_a_wire_selects_the_clients_database_and_reports_an_unreachable_server(settings):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from models.waiting_room.wire import PipelinedConnection
+
+    other_db = connect_async(settings.redis_url.rsplit("/", 1)[0] + "/1")
+    key = settings.redis_prefix + "wire:db"
+    wire = PipelinedConnection.for_client(other_db)
+    try:
+        await other_db.set(key, "in-db-1")
+        assert await wire.execute([("GET", key)]) == ["in-db-1"]
+    finally:
+        await other_db.delete(key)
+        await wire.aclose()
+        await other_db.aclose()
+    with pytest.raises(RedisConnectionError):
+        await PipelinedConnection(host="127.0.0.1", port=9, connect_timeout_s=1.0).execute([("PING",)])

@@ -1,0 +1,130 @@
+"""The hot path's plumbing: the command batcher and the lean pipelined Redis connection."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from models.redis import connect_async, scripts
+from models.waiting_room.batching import CommandBatcher
+from models.waiting_room.wire import PipelinedConnection
+from tests.unit.models.test_waiting_room import T0
+
+
+async def test_batched_commands_answer_each_caller_and_reload_scripts_redis_forgot(aredis, keys):
+    batcher = CommandBatcher(aredis)
+    script = scripts(aredis).get("room_close")
+    await aredis.hset("h", mapping={"a": "1", "b": "2"})
+    await aredis.script_flush()
+    answers = await asyncio.gather(batcher.hget("h", "a"), batcher.hget("h", "b"), batcher.hget("h", "zz"),
+                                   batcher.run_script(script, [keys.room("e1")], [T0]))
+    assert answers == ["1", "2", None, [0, 0]]
+    assert await batcher.run_script(script, [keys.room("e1")], [T0]) == [0, 0]
+
+
+async def test_an_error_in_one_batched_command_fails_only_its_caller(aredis):
+    batcher = CommandBatcher(aredis)
+    await aredis.set("s", "x")
+    results = await asyncio.gather(batcher.hget("s", "a"), batcher.hget("missing", "a"), return_exceptions=True)
+    assert isinstance(results[0], ResponseError) and results[1] is None
+
+
+async def test_when_redis_is_unreachable_every_caller_in_the_batch_gets_the_connection_error():
+    client = connect_async("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)
+    batcher = CommandBatcher(client)
+    try:
+        results = await asyncio.gather(*(batcher.hget("h", str(i)) for i in range(3)), return_exceptions=True)
+    finally:
+        await client.aclose()
+    assert all(isinstance(r, RedisConnectionError) for r in results)
+
+
+def test_the_lean_connection_mirrors_only_plain_decoded_redis_clients(aredis):
+    assert PipelinedConnection.for_client(aredis) is None  # fakeredis: keep redis-py
+    assert PipelinedConnection.for_client(connect_async("rediss://127.0.0.1:6380/0")) is None  # TLS: keep redis-py
+    assert PipelinedConnection.for_client(connect_async("redis://127.0.0.1:6379/0", decode_responses=False)) is None
+    assert PipelinedConnection.for_client(connect_async("redis://:pw@127.0.0.1:6379/2")) is not None
+    assert PipelinedConnection.for_client(connect_async("unix:///tmp/redis.sock?db=1")) is not None
+
+
+async def test_a_lean_connection_whose_server_stops_answering_times_out_and_fails_the_batch():
+    async def silent(reader, writer):
+        await reader.read(1 << 16)
+        await asyncio.sleep(5)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    wire = PipelinedConnection(host="127.0.0.1", port=port, timeout_s=0.2)
+    try:
+        with pytest.raises(RedisTimeoutError):
+            await wire.execute([("PING",)])
+        assert not wire.connected  # the next call reconnects
+    finally:
+        await wire.aclose()
+        server.close()
+
+
+class TinyRedis:
+    """Just enough RESP to drive the fast path: HGET answers the field name reversed, EVALSHA
+    fails with NOSCRIPT until SCRIPT LOAD was called, and every command is recorded."""
+
+    def __init__(self) -> None:
+        self.commands: list[list[str]] = []
+        self.loaded = False
+
+    async def serve(self, reader, writer) -> None:
+        import hiredis
+
+        parser = hiredis.Reader(encoding="utf-8")
+        while data := await reader.read(1 << 16):
+            parser.feed(data)
+            while (command := parser.gets()) is not False:
+                self.commands.append(command)
+                writer.write(self.answer(command))
+
+    def answer(self, command: list[str]) -> bytes:
+        name = command[0].upper()
+        if name == "HGET":
+            value = command[2][::-1]
+            return f"${len(value)}\r\n{value}\r\n".encode()
+        if name == "SCRIPT":
+            self.loaded = True
+            return b"$4\r\nsha1\r\n"
+        if name == "EVALSHA":
+            return b":7\r\n" if self.loaded else b"-NOSCRIPT No matching script\r\n"
+        if name == "NOPE":
+            return b"-ERR unknown command\r\n"
+        return b"+OK\r\n"  # redis-py's connection set-up (CLIENT SETINFO ...)
+
+
+class FakeScript:
+    sha = "sha1"
+    script = "return 7"
+
+
+async def test_the_fast_path_answers_a_batch_from_one_write_and_resends_only_forgotten_scripts():
+    from redis.asyncio import Redis
+
+    tiny = TinyRedis()
+    server = await asyncio.start_server(tiny.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Redis(host="127.0.0.1", port=port, decode_responses=True)
+    batcher = CommandBatcher(client)
+    try:
+        assert await batcher.hget("k", "warm") == "mraw"  # connects (slow path); the rest is the fast path
+        answers = await asyncio.gather(batcher.hget("k", "abc"), batcher.run_script(FakeScript(), ["k"], []),
+                                       batcher.hget("k", "xyz"))
+        errors = await asyncio.gather(batcher.hget("k", "ok"), batcher._add(("NOPE",), None), return_exceptions=True)
+    finally:
+        await batcher.aclose()
+        await client.aclose()
+        server.close()
+    assert answers == ["cba", 7, "zyx"]
+    sent = [c[0] for c in tiny.commands if c[0] not in ("CLIENT", "HELLO")]
+    # One write for the batch; only the script Redis forgot is loaded and sent again.
+    assert sent == ["HGET", "HGET", "EVALSHA", "HGET", "SCRIPT", "EVALSHA", "HGET", "NOPE"]
+    assert errors[0] == "ko" and isinstance(errors[1], ResponseError)

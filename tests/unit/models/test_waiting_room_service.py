@@ -1,0 +1,99 @@
+"""The web tier's RoomService: join and status through the batcher and the per-process caches."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from models.errors import EventNotOnSale, NotFound, SoldOut
+from models.tables import Event, FairnessRecord
+from models.waiting_room import RoomService, admit_waves
+from tests.unit.models.test_waiting_room import ON_SALE, T0, make_event, make_tier
+from web.snapshots import load_snapshot
+
+
+async def _blocking(fn, *args):
+    return fn(*args)
+
+
+def make_snapshot(settings, **fields):
+    """An event as the web tier sees it (wave settings resolved to the defaults)."""
+    event = make_event(**fields)
+    return load_snapshot(str(event.id), settings.wave_size, settings.wave_interval_s)
+
+
+@pytest.fixture
+def service(aredis, keys, settings, db):
+    return RoomService(aredis, keys, settings, _blocking)
+
+
+async def test_the_fairness_commitment_exists_before_the_first_fan_enters_the_pre_queue(service, settings):
+    event = make_snapshot(settings)
+    assert FairnessRecord.get_or_none(FairnessRecord.event == event.id) is None
+    result = await service.join(event, "fan-1", now_ms=T0 - 1000)
+    assert result.position is None and result.created
+    assert FairnessRecord.get_or_none(FairnessRecord.event == event.id) is not None
+
+
+async def test_joins_report_the_queue_total_and_the_room_state(service, settings):
+    event = make_snapshot(settings)
+    await service.join(event, "fan-1", now_ms=T0 - 1000)
+    late = await service.join(event, "fan-2", now_ms=T0 + 1000)
+    assert (late.position, late.total, late.created) == (2, 2, True)
+    doc = late.document(event)
+    assert doc["prequeue"] is False and doc["onSaleAt"] == ON_SALE
+
+
+@pytest.mark.parametrize("status", ["closed", "canceled"])
+async def test_a_finished_event_refuses_joins_with_its_status_as_the_reason(service, settings, status):
+    event = make_snapshot(settings, status=status)
+    with pytest.raises(EventNotOnSale) as info:
+        await service.join(event, "fan-1", now_ms=T0)
+    assert info.value.extra["reason"] == status
+
+
+async def test_a_sold_out_event_refuses_joins(service, settings, redis, keys):
+    event = make_snapshot(settings)
+    tier = make_tier(Event.get_by_id(event.id))
+    redis.hset(keys.stock(event.id), mapping={str(tier.id): 0, f"held:{tier.id}": 0})
+    with pytest.raises(SoldOut):
+        await service.join(event, "fan-1", now_ms=T0)
+
+
+async def test_repeat_polls_of_a_drawn_position_are_answered_without_redis(service, settings, redis, keys):
+    event = make_snapshot(settings)
+    joined = await service.join(event, "fan-1", now_ms=T0 + 1)
+    first = await service.status(event, joined.token, now_ms=T0 + 2)
+    redis.delete(*redis.keys(keys.room(str(event.id)) + ":b:*"))
+    again = await service.status(event, joined.token, now_ms=T0 + 3)
+    assert first["position"] == again["position"] == 1
+
+
+async def test_a_pre_queue_place_is_looked_up_again_until_it_is_drawn(service, settings, runtime):
+    event = make_snapshot(settings, paused=True)
+    joined = await service.join(event, "fan-1", now_ms=T0 - 1000)
+    assert (await service.status(event, joined.token, now_ms=T0 - 500))["position"] is None
+    admit_waves(runtime, now_ms=T0)
+    service.rooms.forget(str(event.id))
+    assert (await service.status(event, joined.token, now_ms=T0 + 500))["position"] == 1
+
+
+async def test_a_room_reset_under_the_service_voids_remembered_positions(service, redis, keys, settings):
+    event = make_snapshot(settings)
+    joined = [await service.join(event, f"fan-{i}", now_ms=T0 + i) for i in range(3)]
+    service.rooms.forget(str(event.id))
+    assert (await service.status(event, joined[2].token, now_ms=T0 + 10))["position"] == 3
+    redis.delete(*redis.keys(keys.room(str(event.id)) + "*"))  # Redis lost the room
+    await service.join(event, "someone-new", now_ms=T0 + 20)
+    service.rooms.forget(str(event.id))
+    with pytest.raises(NotFound):
+        await service.status(event, joined[2].token, now_ms=T0 + 30)
+
+
+async def test_a_token_remembered_for_one_event_is_still_unknown_to_another(service, settings):
+    event, other = make_snapshot(settings), make_snapshot(settings, on_sale_at=ON_SALE + timedelta(hours=1))
+    joined = await service.join(event, "fan-1", now_ms=T0 + 1)
+    await service.status(event, joined.token, now_ms=T0 + 2)
+    with pytest.raises(NotFound):
+        await service.status(other, joined.token, now_ms=T0 + 2)
