@@ -1,5 +1,125 @@
-"""Handlers (filled in by their issue)."""
+"""Admin catalogue: create, read and change events and their ticket tiers.
+
+Every change drops this process's cached event snapshot (web.snapshots); other processes
+pick it up when their snapshot expires.
+"""
+
+from __future__ import annotations
+
+import uuid
 
 from aiohttp import web
 
+from models import catalog
+from web import responses, snapshots
+from web.auth import admin_only
+from web.dbexec import run_db
+from web.openapi import doc
+from web.parse import json_body, path_uuid, query
+from web.schemas.catalog import EventCreate, EventPatch, TierCreate, TierListQuery, TierPatch
+from web.schemas.catalog_responses import AdminEvent, AdminEventList, AdminTier, AdminTierList
+
 routes = web.RouteTableDef()
+TAGS = ["admin: catalogue"]
+
+
+# Each runs in one database call: change (or read), then render.
+def _create_event(fields: dict) -> dict:
+    return catalog.admin_event(catalog.create_event(**fields), [])
+
+
+def _patch_event(event_id: uuid.UUID, changes: dict) -> dict:
+    return catalog.admin_event_document(catalog.update_event(event_id, changes))
+
+
+def _create_tier(fields: dict) -> dict:
+    return catalog.admin_tier(catalog.create_tier(**fields))
+
+
+def _patch_tier(tier_id: uuid.UUID, changes: dict) -> dict:
+    return catalog.admin_tier(catalog.update_tier(tier_id, changes))
+
+
+def _get_tier(tier_id: uuid.UUID) -> dict:
+    return catalog.admin_tier(catalog.get_tier(tier_id))
+
+
+def _list_tiers(event_id: uuid.UUID | None) -> list[dict]:
+    return [catalog.admin_tier(t) for t in catalog.list_tiers(event_id)]
+
+
+@routes.post("/admin/events")
+@doc("Create an event (draft unless a status is given)", tags=TAGS, body=EventCreate, response=AdminEvent, status=201)
+@admin_only
+async def create_event(request: web.Request) -> web.Response:
+    body = await json_body(request, EventCreate)
+    event = await run_db(request.app, _create_event, body.model_dump())
+    snapshots.invalidate(request.app, event["id"])
+    return responses.json(event, status=201, headers={"Location": f"/admin/events/{event['id']}"})
+
+
+@routes.get("/admin/events")
+@doc("Every event, drafts included, with tiers and their sold/held counters", tags=TAGS, response=AdminEventList)
+@admin_only
+async def list_events(request: web.Request) -> web.Response:
+    return responses.json(await run_db(request.app, catalog.admin_catalog))
+
+
+@routes.get("/admin/events/{id}")
+@doc("One event with its tiers", tags=TAGS, response=AdminEvent, responses={404: "Unknown event or malformed id"})
+@admin_only
+async def get_event(request: web.Request) -> web.Response:
+    event_id = path_uuid(request, "id")
+    return responses.json(await run_db(request.app, catalog.admin_event_document, event_id))
+
+
+@routes.patch("/admin/events/{id}")
+@doc("Change any subset of an event's fields; status moves draft -> scheduled -> on_sale -> closed, or to canceled",
+     tags=TAGS, body=EventPatch, response=AdminEvent,
+     responses={404: "Unknown event or malformed id", 409: "Status move not allowed"})
+@admin_only
+async def patch_event(request: web.Request) -> web.Response:
+    event_id = path_uuid(request, "id")
+    body = await json_body(request, EventPatch)
+    event = await run_db(request.app, _patch_event, event_id, body.changes())
+    snapshots.invalidate(request.app, event_id)
+    return responses.json(event)
+
+
+@routes.post("/admin/tiers")
+@doc("Add a ticket tier to an event", tags=TAGS, body=TierCreate, response=AdminTier, status=201,
+     responses={409: "The event is closed or canceled", 422: "Invalid field, or no such event (field event_id)"})
+@admin_only
+async def create_tier(request: web.Request) -> web.Response:
+    body = await json_body(request, TierCreate)
+    tier = await run_db(request.app, _create_tier, body.model_dump())
+    snapshots.invalidate(request.app, tier["event_id"])
+    return responses.json(tier, status=201, headers={"Location": f"/admin/tiers/{tier['id']}"})
+
+
+@routes.get("/admin/tiers")
+@doc("Tiers by price, of every event or of ?event_id=", tags=TAGS, query=TierListQuery, response=AdminTierList)
+@admin_only
+async def list_tiers(request: web.Request) -> web.Response:
+    params = query(request, TierListQuery)
+    return responses.json(await run_db(request.app, _list_tiers, params.event_id))
+
+
+@routes.get("/admin/tiers/{id}")
+@doc("One tier with its sold/held counters", tags=TAGS, response=AdminTier, responses={404: "Unknown tier or malformed id"})
+@admin_only
+async def get_tier(request: web.Request) -> web.Response:
+    tier_id = path_uuid(request, "id")
+    return responses.json(await run_db(request.app, _get_tier, tier_id))
+
+
+@routes.patch("/admin/tiers/{id}")
+@doc("Change a tier's name, price, capacity or per-user limit", tags=TAGS, body=TierPatch, response=AdminTier,
+     responses={404: "Unknown tier or malformed id", 409: "Capacity below sold + held"})
+@admin_only
+async def patch_tier(request: web.Request) -> web.Response:
+    tier_id = path_uuid(request, "id")
+    body = await json_body(request, TierPatch)
+    tier = await run_db(request.app, _patch_tier, tier_id, body.changes())
+    snapshots.invalidate(request.app, tier["event_id"])
+    return responses.json(tier)

@@ -1,0 +1,155 @@
+"""Real-server fixtures: PostgreSQL, Redis and RabbitMQ on this machine (or CI's services).
+
+They override ``settings``, ``db``, ``redis`` and ``aredis`` from tests/conftest.py, so test
+functions written against those names (tests/unit/web/...) run here unchanged:
+
+- one fresh PostgreSQL database per test session (``td_test_<hex>``), every table truncated
+  before each test, the database dropped at the end;
+- a unique Redis key prefix per test, its keys deleted after the test.
+
+An unreachable server skips the test locally but fails it when ``CI=true``: in CI a missing
+service is a broken pipeline, not a reason to go green.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from models.db import bind_database, create_schema, database, open_database
+from models.redis import connect_async, connect_sync
+from models.tables import ALL_TABLES
+from tests.conftest import make_settings
+
+T = TypeVar("T")
+
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+#: An existing database to connect to while creating and dropping the session's own.
+PG_MAINTENANCE_DB = "test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
+#: Seconds to wait for a server before calling it unreachable.
+CONNECT_TIMEOUT_S = 3
+
+_HERE = Path(__file__).resolve().parent
+
+
+def require(name: str, check: Callable[[], T]) -> T:
+    """Return ``check()``; if it raises, skip the test (locally) or fail it (CI=true)."""
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 - any failure means the server is not usable
+        message = f"{name} is not reachable: {type(exc).__name__}: {exc}".strip()
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Everything in this directory needs real servers, including the unit tests re-run here.
+    for item in items:
+        if _HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+def _maintenance_connection():
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_MAINTENANCE_DB, connect_timeout=CONNECT_TIMEOUT_S)
+    conn.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
+    return conn
+
+
+@pytest.fixture(scope="session")
+def pg_database_name() -> str:
+    return f"td_test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database(pg_database_name):
+    """The session's own database with every table; dropped (connections terminated) at the end."""
+    admin = require("PostgreSQL", _maintenance_connection)
+    name = sql.Identifier(pg_database_name)
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    db = open_database(f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{pg_database_name}", max_connections=16)
+    try:
+        bind_database(db)
+        create_schema()
+        yield db
+    finally:
+        db.close_all()
+        with admin.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (pg_database_name,),
+            )
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
+        admin.close()
+
+
+@pytest.fixture
+def settings(tmp_path, pg_database_name):
+    return make_settings(
+        tmp_path,
+        database_url=f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{pg_database_name}",
+        redis_url=REDIS_URL,
+        redis_prefix=f"td_test_{uuid.uuid4().hex[:10]}:",
+    )
+
+
+@pytest.fixture
+def db(postgres_database):
+    """The session database, emptied: each test starts with no rows at all."""
+    bind_database(postgres_database)
+    tables = ", ".join(f'"{t._meta.table_name}"' for t in ALL_TABLES)
+    with postgres_database.connection_context():
+        postgres_database.execute_sql(f"TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE")
+    yield database
+    if not database.is_closed():
+        database.close()
+    postgres_database.close_all()
+
+
+# -- Redis ----------------------------------------------------------------------------------
+
+def _pattern(prefix: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+
+
+@pytest.fixture
+def redis(settings):
+    """A real blocking client (decoded replies); the test's keys are deleted afterwards."""
+    require("Redis", lambda: _ping(settings.redis_url))
+    client = connect_sync(settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_S)
+    yield client
+    for key in client.scan_iter(match=_pattern(settings.redis_prefix), count=500):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+async def aredis(settings):
+    """A real asyncio client (decoded replies); the test's keys are deleted afterwards."""
+    require("Redis", lambda: _ping(settings.redis_url))
+    client = connect_async(settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_S)
+    yield client
+    async for key in client.scan_iter(match=_pattern(settings.redis_prefix), count=500):
+        await client.delete(key)
+    await client.aclose()
+
+
+def _ping(url: str) -> None:
+    client = connect_sync(url, socket_connect_timeout=CONNECT_TIMEOUT_S)
+    try:
+        client.ping()
+    finally:
+        client.close()
