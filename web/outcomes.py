@@ -49,6 +49,11 @@ class OutcomeHub:
                 await pubsub.aclose()
                 raise
             except Exception as exc:  # noqa: BLE001 - reconnect; waiters fall back to polling
+                # On a real Redis, cancelling a blocked read surfaces as ConnectionError
+                # ("Connection closed by server"): that is our shutdown, not an outage.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError() from exc
                 self._ready.clear()
                 log.warning("outcome listener reconnecting: %s", exc)
                 await asyncio.sleep(0.5)

@@ -22,3 +22,25 @@ async def test_outcomes_of_other_subjects_do_not_wake_a_waiter(client, app, redi
     async with waiter(app, "mine") as w:
         publish(redis, keys, "theirs", {"status": "held"})
         assert await w.wait(0.2) is None
+
+
+async def test_closing_the_hub_ends_its_listener_even_when_cancellation_surfaces_as_a_connection_error(app, client, monkeypatch):
+    import asyncio
+
+    import redis.exceptions
+
+    from web.outcomes import hub
+
+    h = hub(app)
+    await h.ensure_started()
+
+    async def closed_by_server(*args, **kwargs):
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            # What redis-py 8.1 does on a real server when the blocked read is cancelled.
+            raise redis.exceptions.ConnectionError("Connection closed by server.") from None
+
+    monkeypatch.setattr(type(h._redis.pubsub()), "get_message", closed_by_server)
+    await asyncio.sleep(1.1)  # let the listener's pending read return and enter the patched one
+    await asyncio.wait_for(h.close(), timeout=5)
