@@ -1,0 +1,103 @@
+"""GET /me/tickets, GET /tickets/{code}/qr.svg, and the scanner's verify and check-in."""
+
+from __future__ import annotations
+
+import asyncio
+
+from models import tickets
+from models.tables import Ticket
+from tests.unit.models.checkout_factories import make_order, make_tier
+from web.dbexec import run_db
+from web.schemas.checkout import ScanResult, UserTicketList
+
+FAN = {"X-User-Id": "fan-1"}
+
+
+async def issued(app, settings, user="fan-1", quantity=2) -> list[Ticket]:
+    def make():
+        order = make_order(make_tier(), user, quantity)
+        tickets.issue_for_order(settings.secret_bytes, order.id)
+        return list(Ticket.select().where(Ticket.order == order.id).order_by(Ticket.seq))
+
+    return await run_db(app, make)
+
+
+async def test_my_tickets_lists_every_ticket_with_event_tier_and_qr_payload(client, app, settings):
+    mine = await issued(app, settings)
+    await issued(app, settings, user="fan-2")
+    resp = await client.get("/me/tickets", headers=FAN)
+    body = await resp.json()
+    assert resp.status == 200
+    UserTicketList.model_validate(body)
+    assert [t["code"] for t in body] == [t.code for t in mine]
+    first = body[0]
+    assert first["event"]["name"] == "Bad Bunny" and first["event"]["venue"] and first["event"]["starts_at"]
+    assert first["tier"]["name"] == "Floor" and first["qr_payload"] == tickets.qr_payload(mine[0])
+
+
+async def test_my_tickets_without_a_user_is_400(client):
+    resp = await client.get("/me/tickets")
+    assert resp.status == 400 and (await resp.json())["errors"][0]["field"] == "header.X-User-Id"
+
+
+async def test_the_owner_gets_the_qr_code_as_svg_others_get_404(client, app, settings):
+    code = (await issued(app, settings))[0].code
+    resp = await client.get(f"/tickets/{code}/qr.svg", headers=FAN)
+    assert resp.status == 200 and resp.content_type == "image/svg+xml"
+    assert b"<svg" in await resp.read()
+    assert (await client.get(f"/tickets/{code}/qr.svg", headers={"X-User-Id": "fan-2"})).status == 404
+    assert (await client.get(f"/tickets/{code}/qr.svg")).status == 400
+
+
+async def test_verify_needs_the_admin_token(client, app, settings):
+    payload = tickets.qr_payload((await issued(app, settings))[0])
+    assert (await client.post("/admin/tickets/verify", json={"payload": payload})).status == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert (await client.post("/admin/tickets/verify", json={"payload": payload}, headers=wrong)).status == 403
+
+
+async def test_verify_reports_valid_and_invalid_signatures(client, app, settings, admin_headers):
+    payload = tickets.qr_payload((await issued(app, settings))[0])
+    resp = await client.post("/admin/tickets/verify", json={"payload": payload}, headers=admin_headers)
+    body = await resp.json()
+    assert resp.status == 200 and body["result"] == "valid"
+    ScanResult.model_validate(body)
+    forged = payload[:-4] + "0000"
+    body = await (await client.post("/admin/tickets/verify", json={"payload": forged}, headers=admin_headers)).json()
+    assert body == {"result": "invalid_signature", "checked_in_at": None, "ticket": None}
+
+
+async def test_check_in_admits_once_and_then_says_when(client, app, settings, admin_headers):
+    payload = tickets.qr_payload((await issued(app, settings))[0])
+    first = await client.post("/admin/tickets/check-in", json={"payload": payload}, headers=admin_headers)
+    admitted = await first.json()
+    assert first.status == 200 and admitted["result"] == "admitted"
+    ScanResult.model_validate(admitted)
+    again = await client.post("/admin/tickets/check-in", json={"payload": payload}, headers=admin_headers)
+    problem = await again.json()
+    assert again.status == 409 and problem["result"] == "checked_in"
+    assert problem["checked_in_at"] == admitted["checked_in_at"]
+    verified = await (await client.post("/admin/tickets/verify", json={"payload": payload}, headers=admin_headers)).json()
+    assert verified["result"] == "checked_in" and verified["checked_in_at"] == admitted["checked_in_at"]
+
+
+async def test_simultaneous_check_ins_admit_once(client, app, settings, admin_headers):
+    payload = tickets.qr_payload((await issued(app, settings))[0])
+    resps = await asyncio.gather(*(client.post("/admin/tickets/check-in", json={"payload": payload}, headers=admin_headers)
+                                   for _ in range(10)))
+    assert sorted(r.status for r in resps) == [200] + [409] * 9
+
+
+async def test_checking_in_a_forged_or_void_ticket_is_refused(client, app, settings, admin_headers):
+    ticket = (await issued(app, settings))[0]
+    payload = tickets.qr_payload(ticket)
+    forged = await client.post("/admin/tickets/check-in", json={"payload": payload + "x"}, headers=admin_headers)
+    assert forged.status == 403 and (await forged.json())["result"] == "invalid_signature"
+    await run_db(app, lambda: Ticket.update(status="void").where(Ticket.id == ticket.id).execute())
+    void = await client.post("/admin/tickets/check-in", json={"payload": payload}, headers=admin_headers)
+    assert void.status == 409 and (await void.json())["result"] == "void"
+
+
+async def test_a_scan_without_a_payload_is_422(client, admin_headers):
+    resp = await client.post("/admin/tickets/verify", json={}, headers=admin_headers)
+    assert resp.status == 422 and (await resp.json())["errors"][0]["field"] == "payload"

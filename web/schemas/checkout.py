@@ -1,0 +1,122 @@
+"""Checkout, order and ticket schemas: requests (unknown fields are 422) and the documented
+response shapes (tests validate real responses against them, so they cannot drift apart)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reservation_id: uuid.UUID = Field(description="A reservation of yours in status held")
+
+
+class ConfirmRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkoutId: uuid.UUID = Field(description="The checkout session id")  # noqa: N815 - the prototype's field name
+    simulate: Literal["success", "fail"] = Field("success", description="What the simulated payment gateway answers")
+
+
+class ScanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payload: str = Field(min_length=1, max_length=512, description="The string the ticket's QR code encodes")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TicketSummary(_Out):
+    code: str
+    seq: int
+    status: Literal["valid", "checked_in", "void"]
+    qr_sig: str
+    qr_payload: str = Field(description="TD1.<code>.<event_id>.<tier_id>.<qr_sig>")
+    checked_in_at: datetime | None
+
+
+class CheckoutSession(_Out):
+    id: uuid.UUID
+    checkoutId: uuid.UUID  # noqa: N815
+    reservation_id: uuid.UUID
+    status: Literal["open", "processing", "paid", "failed", "expired"]
+    amount_cents: int
+    event_id: uuid.UUID
+    tier_id: uuid.UUID
+    quantity: int
+    expires_at: datetime | None = Field(description="When the hold, and so the chance to pay, ends")
+    simulate: Literal["success", "fail"] | None
+    failure_reason: str | None
+    order_id: uuid.UUID | None
+    tickets: list[TicketSummary]
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventRef(_Out):
+    id: uuid.UUID
+    name: str
+    venue: str
+    starts_at: datetime
+
+
+class TierRef(_Out):
+    id: uuid.UUID
+    name: str
+
+
+class UserTicket(TicketSummary):
+    order_id: uuid.UUID
+    event: EventRef
+    tier: TierRef
+    created_at: datetime
+
+
+class UserTicketList(RootModel[list[UserTicket]]):
+    pass
+
+
+class OrderDocument(_Out):
+    id: uuid.UUID
+    checkoutId: uuid.UUID  # noqa: N815
+    status: Literal["paid"]
+    quantity: int
+    amount_cents: int
+    tickets_issued: int
+    event: EventRef
+    tier: TierRef
+    created_at: datetime
+
+
+class OrderList(RootModel[list[OrderDocument]]):
+    pass
+
+
+class ScanEventRef(_Out):
+    id: uuid.UUID
+    name: str
+    starts_at: datetime
+
+
+class ScannedTicket(_Out):
+    code: str
+    seq: int
+    status: Literal["valid", "checked_in", "void"]
+    order_id: uuid.UUID
+    user_id: str
+    checked_in_at: datetime | None
+    event: ScanEventRef
+    tier: TierRef
+
+
+class ScanResult(_Out):
+    result: Literal["valid", "invalid_signature", "void", "checked_in", "admitted"]
+    checked_in_at: datetime | None
+    ticket: ScannedTicket | None
