@@ -2,3 +2,5 @@
 
 from workers import broker  # noqa: F401  (sets the broker first)
 from workers import system  # noqa: F401
+from workers import reservations  # noqa: F401
+from workers import checkout  # noqa: F401

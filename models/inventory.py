@@ -1,0 +1,82 @@
+"""Inventory: what is left to sell, and keeping the Redis gate true to the database.
+
+The database is the truth (``ticket_tiers.sold`` / ``.held``, moved only by conditional
+UPDATEs); Redis counters are the fast gate every reservation is decided against, rebuilt from
+the database when missing and reconciled by the sweep. The hold lifecycle functions live in
+``models.reservations`` and are re-exported here for the checkout and operations code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from models.keys import Keys
+from models.reservations import (
+    after_convert,
+    convert_hold_in_transaction,
+    expire_due_holds,
+    kick_stalled_mailboxes,
+    rebuild_counters,
+    release_hold,
+)
+from models.reservations.counters import database_stock, parse_stock, rebuild_locked
+from models.reservations.lease import EventLease
+from models.tables import Event
+
+log = logging.getLogger("ticketdrop.inventory")
+
+__all__ = [
+    "Availability", "after_convert", "availability", "convert_hold_in_transaction", "expire_due_holds",
+    "kick_stalled_mailboxes", "rebuild_counters", "reconcile_all", "release_hold",
+]
+
+
+@dataclass(frozen=True)
+class Availability:
+    event_id: str
+    tiers: list[dict[str, Any]]
+    #: The Redis counters were missing: figures come from the database; a drain rebuilds them.
+    from_database: bool
+
+
+async def availability(redis: Any, keys: Keys, snapshot: Any, run_blocking: Callable[..., Awaitable[Any]]) -> Availability:
+    """Per tier ``{tier_id, name, price_cents, capacity, per_user_limit, remaining}`` where
+    remaining = capacity - sold - live holds, as the next reservation decision will see it."""
+    stock = parse_stock(await redis.hgetall(keys.stock(snapshot.id)))
+    from_database = any(t.id not in stock for t in snapshot.tiers)
+    if from_database:
+        stock = await run_blocking(database_stock, snapshot.id)
+    tiers = [{
+        "tier_id": t.id, "name": t.name, "price_cents": t.price_cents, "capacity": t.capacity,
+        "per_user_limit": t.per_user_limit, "remaining": max(0, min(t.capacity, stock.get(t.id, (t.capacity, 0))[0])),
+    } for t in snapshot.tiers]
+    return Availability(snapshot.id, tiers, from_database)
+
+
+def reconcile_all(rt: Any) -> dict[str, int]:
+    """Rebuild the counters of every scheduled or on-sale event from the database (sync).
+
+    Each event is rebuilt under its lease; an event whose drainer holds the lease is skipped
+    (the drainer re-reads its tiers from the database after every batch). Returns what was
+    fixed: ``{"drift": stock fields that were wrong, "undecided": lost decisions redone}``.
+    """
+    fixed = {"drift": 0, "undecided": 0}
+    events = busy = 0
+    for (event_id,) in Event.select(Event.id).where(Event.status.in_(("scheduled", "on_sale"))).tuples():
+        events += 1
+        lease = EventLease(rt.redis, rt.keys, str(event_id))
+        if not lease.acquire():
+            busy += 1
+            continue
+        try:
+            result = rebuild_locked(rt.redis, rt.keys, str(event_id))
+        finally:
+            lease.release()
+        for key in fixed:
+            fixed[key] += result[key]
+    log.log(logging.WARNING if fixed["drift"] else logging.DEBUG, "inventory counters reconciled",
+            extra={"events": events, "busy": busy, **fixed})
+    return fixed

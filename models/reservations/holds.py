@@ -1,0 +1,112 @@
+"""Ending a hold: release (by the fan or a failed payment), expiry (the sweep), conversion
+(a paid checkout). The database moves first, in a conditional transaction; Redis follows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from models.db import database
+from models.keys import Keys
+from models.metrics import HOLDS_RELEASED
+from models.redis import scripts
+from models.reservations.records import DECIDED_RECORD_TTL_S, RELEASE_STATUSES
+from models.tables import Reservation, TicketTier, utcnow
+
+log = logging.getLogger("ticketdrop.reservations")
+
+
+@dataclass(frozen=True)
+class EndedHold:
+    """A hold the database just moved out of "held" (what Redis needs to follow)."""
+
+    id: str
+    event_id: str
+    tier_id: str
+    user_id: str
+    quantity: int
+    status: str
+    reason: str | None
+
+
+def release_hold(redis: Any, keys: Keys, reservation_id: str, *, to_status: str, reason: str | None = None) -> bool:
+    """Release a held reservation to ``to_status`` ("released" or "expired") and return its
+    tickets to stock (sync). Idempotent: True only for the call that released it.
+
+    Raises ValueError for another ``to_status``.
+    """
+    ended = release_in_db(reservation_id, to_status=to_status, reason=reason)
+    if ended is None:
+        return False
+    apply_transition(redis, keys, ended)
+    return True
+
+
+def release_in_db(reservation_id: str, *, to_status: str, reason: str | None = None) -> EndedHold | None:
+    """The database half of :func:`release_hold` (blocking); None if it was not held."""
+    if to_status not in RELEASE_STATUSES:
+        raise ValueError(f"to_status must be one of {sorted(RELEASE_STATUSES)}, not {to_status!r}")
+    now = utcnow()
+    with database.atomic():
+        moved = (Reservation.update(status=to_status, reason=reason, updated_at=now)
+                 .where(Reservation.id == reservation_id, Reservation.status == "held").execute())
+        if not moved:
+            return None
+        row = Reservation.get_by_id(reservation_id)
+        if not (TicketTier.update(held=TicketTier.held - row.quantity, updated_at=now)
+                .where(TicketTier.id == row.tier_id, TicketTier.held >= row.quantity).execute()):
+            log.error("tier held counter below a live hold; left as is", extra={"reservation_id": reservation_id})
+    HOLDS_RELEASED.labels("payment_failed" if reason == "payment_failed" else to_status).inc()
+    log.info("hold released", extra={"event_id": str(row.event_id), "user_id": row.user_id,
+                                     "reservation_id": str(row.id), "status": to_status, "reason": reason})
+    return _ended(row, to_status, reason)
+
+
+def convert_hold_in_transaction(reservation_id: str, now: datetime) -> Reservation | None:
+    """Turn a live hold into a sale; call INSIDE an open ``database.atomic()``.
+
+    Moves the reservation held -> converted (only while ``expires_at > now``) and its tier's
+    tickets from held to sold. Returns the updated Reservation, or None if it is not
+    convertible (expired, released, rejected, already converted). Raises RuntimeError if the
+    tier's counters cannot take it (a broken invariant: the caller's transaction rolls back).
+    """
+    moved = (Reservation.update(status="converted", updated_at=now)
+             .where(Reservation.id == reservation_id, Reservation.status == "held", Reservation.expires_at > now)
+             .execute())
+    if not moved:
+        return None
+    row = Reservation.get_by_id(reservation_id)
+    if not (TicketTier.update(held=TicketTier.held - row.quantity, sold=TicketTier.sold + row.quantity, updated_at=now)
+            .where(TicketTier.id == row.tier_id, TicketTier.held >= row.quantity).execute()):
+        raise RuntimeError(f"tier {row.tier_id} holds fewer than the {row.quantity} tickets of reservation {row.id}")
+    return row
+
+
+def after_convert(redis: Any, keys: Keys, reservation: Reservation) -> None:
+    """Redis bookkeeping once the conversion committed: the tickets leave ``held:<tier>`` (they
+    stay out of stock and in the user's count), the user's live slot frees (sync)."""
+    apply_transition(redis, keys, _ended(reservation, "converted", None))
+
+
+def expire_due_holds(rt: Any, limit: int = 1000) -> int:
+    """Expire up to ``limit`` holds past their ``expires_at`` (sync, idempotent). Returns how many."""
+    due = list(Reservation.select(Reservation.id).where(Reservation.status == "held", Reservation.expires_at <= utcnow())
+               .order_by(Reservation.expires_at).limit(limit))
+    return sum(release_hold(rt.redis, rt.keys, str(r.id), to_status="expired", reason="hold_expired") for r in due)
+
+
+def apply_transition(redis: Any, keys: Keys, ended: EndedHold) -> Any:
+    """Make Redis follow a hold the database ended (res_transition.lua). Returns the script's
+    result on a sync client, an awaitable on an async one."""
+    return scripts(redis).get("res_transition")(
+        keys=[keys.stock(ended.event_id), keys.user_counts(ended.event_id),
+              keys.live_reservations(ended.event_id), keys.reservation(ended.id)],
+        args=[ended.id, ended.tier_id, ended.user_id, ended.quantity, ended.status, ended.reason or "", DECIDED_RECORD_TTL_S],
+    )
+
+
+def _ended(row: Reservation, status: str, reason: str | None) -> EndedHold:
+    return EndedHold(str(row.id), str(row.event_id), str(row.tier_id), row.user_id, row.quantity, status, reason)

@@ -1,0 +1,44 @@
+"""Sending drain messages, and the sweep that restarts mailboxes nobody drains."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from models.keys import Keys
+from models.redis import scripts
+from models.reservations.lease import DRAIN_FLAG_TTL_MS, STALL_MS
+from models.tables import Event
+
+log = logging.getLogger("ticketdrop.reservations")
+
+
+def send_drain(event_id: str, delay_ms: int | None = None) -> None:
+    """Send ``drain_event(event_id)`` (blocking: the broker's client is sync)."""
+    from workers.reservations import drain_event  # the actor module imports models, not the reverse
+
+    if delay_ms:
+        drain_event.send_with_options(args=(event_id,), delay=delay_ms)
+    else:
+        drain_event.send(event_id)
+
+
+def claim_kick(redis: Any, keys: Keys, event_id: str, *, only_with_mail: bool) -> Any:
+    """res_kick.lua: 1 if the caller should send a drain message (sync value or awaitable)."""
+    return scripts(redis).get("res_kick")(
+        keys=[keys.mailbox(event_id), keys.drain_flag(event_id), keys.event_lease(event_id)],
+        args=[DRAIN_FLAG_TTL_MS, STALL_MS, "1" if only_with_mail else "0"],
+    )
+
+
+def kick_stalled_mailboxes(rt: Any) -> int:
+    """Send a drain message for every event whose requests wait with nobody draining them (a
+    lost message, a worker killed while holding the lease). Sync, idempotent. Returns how many."""
+    kicked = 0
+    for (event_id,) in Event.select(Event.id).where(Event.status != "draft").tuples():
+        if claim_kick(rt.redis, rt.keys, str(event_id), only_with_mail=True):
+            send_drain(str(event_id))
+            kicked += 1
+    if kicked:
+        log.warning("stalled reservation mailboxes restarted", extra={"events": kicked})
+    return kicked

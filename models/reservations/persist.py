@@ -1,0 +1,143 @@
+"""Write a decided batch in one database transaction; the database has the last word.
+
+Tier counters move only by conditional UPDATEs (``sold + held + q <= capacity``), inside the
+transaction that inserts the reservation rows, so even with Redis flushed or wrong nothing is
+oversold: a hold the database refuses is written as rejected (sold_out) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+import peewee
+
+from models.db import database, is_postgres
+from models.metrics import OVERSELL_ATTEMPTS
+from models.reservations.records import from_ms
+from models.tables import Event, Reservation, TicketTier
+
+#: Event statuses in which queued requests are no longer granted (closed or canceled since).
+FINISHED_STATUSES = ("closed", "canceled")
+
+log = logging.getLogger("ticketdrop.reservations")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One request as the decide script returned it (Redis strings)."""
+
+    id: str
+    decision: str  # held | rejected | "" (drop: record gone or no longer pending)
+    reason: str
+    expires_at: str
+    expires_ms: str
+    tier_id: str
+    user_id: str
+    quantity: str
+    token: str
+    created_ms: str
+    request_id: str
+    position: str  # the fan's waiting-room position ("" if unknown)
+
+
+@dataclass(frozen=True)
+class Final:
+    """What the database settled for one request."""
+
+    status: str
+    reason: str | None
+    expires_at: datetime | None
+
+
+@dataclass
+class BatchResult:
+    finals: dict[str, Final]
+    #: tier id -> (available, held) read inside the transaction, after its updates.
+    tiers: dict[str, tuple[int, int]]
+    #: Holds Redis granted that the database refused.
+    refused: int
+
+
+def persist_batch(event_id: str, decisions: list[Decision], now: datetime) -> BatchResult:
+    """Insert the decided rows and move tier counters in one transaction (idempotent by id).
+
+    A concurrent drainer of the same batch (after a lease takeover) makes one of the two
+    transactions fail on the primary key; that one retries once and finds the rows written.
+    """
+    decided = [d for d in decisions if d.decision]
+    try:
+        with _write_transaction():
+            return _persist(event_id, decided, now)
+    except peewee.IntegrityError:
+        log.warning("batch written concurrently by another drainer; re-reading", extra={"event_id": event_id})
+        with _write_transaction():
+            return _persist(event_id, decided, now)
+
+
+def _write_transaction():
+    # SQLite: take the write lock up front. A deferred transaction that reads first fails at
+    # once ("database is locked") when it upgrades after another writer committed.
+    return database.atomic() if is_postgres() else database.atomic("IMMEDIATE")
+
+
+def _persist(event_id: str, decided: list[Decision], now: datetime) -> BatchResult:
+    ids = [d.id for d in decided]
+    finals: dict[str, Final] = {}
+    if ids:
+        for row in Reservation.select(Reservation.id, Reservation.status, Reservation.reason, Reservation.expires_at).where(
+                Reservation.id.in_(ids)):
+            finals[str(row.id)] = Final(row.status, row.reason, row.expires_at)
+    fresh = [d for d in decided if d.id not in finals]
+    holds = [d for d in fresh if d.decision == "held"]
+    finished = bool(holds) and Event.select().where(Event.id == event_id, Event.status.in_(FINISHED_STATUSES)).exists()
+    refused = {d.id for d in holds} if finished else _take_holds(event_id, holds, now)
+    rows = []
+    for d in fresh:
+        held = d.decision == "held" and d.id not in refused
+        reason = "event_not_on_sale" if finished and d.decision == "held" else d.reason or "sold_out"
+        final = Final("held", None, from_ms(d.expires_ms)) if held else Final("rejected", reason, None)
+        finals[d.id] = final
+        rows.append({
+            "id": d.id, "event": event_id, "tier": d.tier_id, "user_id": d.user_id, "token": d.token,
+            "quantity": int(d.quantity), "status": final.status, "reason": final.reason, "expires_at": final.expires_at,
+            "request_id": d.request_id or None, "created_at": from_ms(d.created_ms) if d.created_ms else now,
+            "updated_at": now,
+        })
+    if rows:
+        Reservation.insert_many(rows).execute()
+    tiers = {str(t.id): (t.capacity - t.sold - t.held, t.held) for t in TicketTier.select(
+        TicketTier.id, TicketTier.capacity, TicketTier.sold, TicketTier.held).where(TicketTier.event == event_id)}
+    return BatchResult(finals, tiers, len(refused))
+
+
+def _take_holds(event_id: str, holds: list[Decision], now: datetime) -> set[str]:
+    """Add the holds to their tiers' ``held``; returns the ids the database refused.
+
+    One UPDATE per tier for the whole batch; if the tier cannot take them all (Redis was
+    wrong), one UPDATE per request in FIFO order, so the earliest requests win.
+    """
+    by_tier: dict[str, list[Decision]] = defaultdict(list)
+    for d in holds:
+        by_tier[d.tier_id].append(d)
+    refused: set[str] = set()
+    for tier_id, group in by_tier.items():
+        if _take(tier_id, sum(int(d.quantity) for d in group), now):
+            continue
+        for d in group:
+            if not _take(tier_id, int(d.quantity), now):
+                refused.add(d.id)
+    if refused:
+        OVERSELL_ATTEMPTS.inc(len(refused))
+        log.warning("database refused holds the Redis gate granted", extra={"event_id": event_id, "refused": len(refused)})
+    return refused
+
+
+def _take(tier_id: str, quantity: int, now: datetime) -> bool:
+    return bool(
+        TicketTier.update(held=TicketTier.held + quantity, updated_at=now)
+        .where(TicketTier.id == tier_id, (TicketTier.sold + TicketTier.held + quantity) <= TicketTier.capacity)
+        .execute()
+    )

@@ -1,0 +1,158 @@
+"""The web tier's reservation services (async Redis). Everything a request can be refused for
+is checked here, at once, before anything is queued; the decision itself is the drainer's.
+
+``run_blocking(fn, *args, **kwargs)`` is the caller's way to run blocking database code
+(the web tier passes ``functools.partial(web.dbexec.run_db, app)``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from models.errors import (
+    Conflict,
+    EventNotOnSale,
+    EventPaused,
+    Forbidden,
+    Gone,
+    LimitExceeded,
+    NotFound,
+    Unavailable,
+    ValidationFailed,
+)
+from models.keys import Keys
+from models.reservations.holds import apply_transition, release_in_db
+from models.reservations.queue import Request, enqueue
+from models.reservations.records import LIVE_STATUSES, load_record, view
+from models.settings import Settings
+from models.waiting_room import check_admission
+
+RunBlocking = Callable[..., Awaitable[Any]]
+#: Statuses in which reservations are taken once ``on_sale_at`` has passed (as the waiting
+#: room sees it: a scheduled event opens at its on-sale instant).
+SELLING_STATUSES = frozenset({"scheduled", "on_sale"})
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """``created`` False: the user's existing live reservation was returned instead."""
+
+    reservation: dict[str, Any]
+    created: bool
+    #: The caller must send a drain message for the event (its drain flag was just set).
+    send_drain: bool = False
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def check_on_sale(snapshot: Any) -> None:
+    """Raises EventPaused / EventNotOnSale (409) unless new reservations are taken."""
+    if snapshot.paused:
+        raise EventPaused("The sale is paused; try again shortly", event_id=snapshot.id)
+    if snapshot.status not in SELLING_STATUSES:
+        raise EventNotOnSale(f"The event is {snapshot.status}, not on sale", event_id=snapshot.id, event_status=snapshot.status)
+    if snapshot.on_sale_ms > _now_ms():
+        raise EventNotOnSale("The sale has not opened yet", event_id=snapshot.id, on_sale_at=snapshot.on_sale_at)
+
+
+async def submit(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, reservation_id: str, user_id: str,
+                 tier_id: str, quantity: int, token: str, request_id: str | None, run_blocking: RunBlocking) -> Submitted:
+    """Check a reservation request and queue it for its event's drainer.
+
+    Raises NotFound (unknown tier), EventPaused/EventNotOnSale (409), Forbidden (token unknown,
+    of another event or user, not admitted, admission expired), ValidationFailed (quantity over
+    the tier's per-user limit), LimitExceeded (the per-event cap). Returns Submitted: the new
+    pending reservation, or the user's existing live one.
+    """
+    tier = snapshot.tier(tier_id)
+    if tier is None:
+        raise NotFound(f"No tier {tier_id} in event {snapshot.id}", field="tier_id")
+    check_on_sale(snapshot)
+    admission = await check_admission(redis, keys, settings, snapshot, token, user_id)
+    if quantity > tier.per_user_limit:
+        raise ValidationFailed(f"quantity must be between 1 and {tier.per_user_limit} for this tier", field="quantity",
+                               per_user_limit=tier.per_user_limit)
+    request = Request(reservation_id, snapshot.id, tier_id, user_id, quantity, token, request_id, admission.position)
+    replace = ""
+    for _ in range(3):
+        kind, value = await enqueue(redis, keys, settings.event_purchase_limit, request, replace=replace)
+        if kind == "accepted":  # the drainer marks the admission used (one round trip per batch)
+            record = {"id": reservation_id, "event_id": snapshot.id, "tier_id": tier_id, "quantity": str(quantity),
+                      "status": "pending"}
+            return Submitted(view(record), created=True, send_drain=value == 1)
+        if kind == "limit":
+            limit = settings.event_purchase_limit
+            raise LimitExceeded(f"{value} of your {limit} tickets for this event are held or bought; {quantity} more "
+                                f"would pass the limit", limit=limit, counted=int(value))
+        existing = await _live_record(redis, keys, value, run_blocking)
+        if existing is None:
+            replace = value  # the slot points at a reservation that ended: take it over
+            continue
+        return Submitted(existing, created=False)
+    raise Unavailable("Your previous reservation is changing state; try again", retry_after=1)
+
+
+async def _live_record(redis: Any, keys: Keys, rid: str, run_blocking: RunBlocking) -> dict[str, Any] | None:
+    """The view of reservation ``rid`` if it is still live, else None. A hold past its expiry
+    that the sweep has not reached is expired here and now, so the user may reserve again."""
+    record = await redis.hgetall(keys.reservation(rid)) or await run_blocking(load_record, rid)
+    if not record or record.get("status") not in LIVE_STATUSES:
+        return None
+    current = view(record, _now_ms())
+    if current["status"] == "expired":
+        await _end_hold(redis, keys, rid, "expired", "hold_expired", run_blocking)
+        return None
+    return current
+
+
+async def _end_hold(redis: Any, keys: Keys, rid: str, to_status: str, reason: str, run_blocking: RunBlocking) -> bool:
+    ended = await run_blocking(release_in_db, rid, to_status=to_status, reason=reason)
+    if ended is not None:
+        await apply_transition(redis, keys, ended)
+    return ended is not None
+
+
+async def get_reservation(redis: Any, keys: Keys, reservation_id: str, user_id: str, run_blocking: RunBlocking) -> dict:
+    """The reservation's document for its owner. Raises NotFound, Forbidden (another user's)."""
+    record = await _owned_record(redis, keys, reservation_id, user_id, run_blocking)
+    return view(record, _now_ms())
+
+
+async def cancel(redis: Any, keys: Keys, reservation_id: str, user_id: str, run_blocking: RunBlocking) -> dict:
+    """Release the owner's live hold at once; releasing it again answers the same document.
+
+    Raises NotFound, Forbidden (another user's), Conflict (still pending, rejected, converted),
+    Gone (the hold expired). Returns the released reservation.
+    """
+    record = await _owned_record(redis, keys, reservation_id, user_id, run_blocking)
+    current = view(record, _now_ms())
+    if current["status"] == "held":
+        if await _end_hold(redis, keys, reservation_id, "released", "released_by_user", run_blocking):
+            return {**current, "status": "released", "reason": "released_by_user"}
+        record = await _owned_record(redis, keys, reservation_id, user_id, run_blocking)
+        current = view(record, _now_ms())
+    if current["status"] == "released":
+        return current
+    if current["status"] == "expired":
+        if record.get("status") == "held":  # due but not swept: return its tickets now
+            await _end_hold(redis, keys, reservation_id, "expired", "hold_expired", run_blocking)
+        raise Gone("The hold has expired", reservation=current)
+    if current["status"] == "pending":
+        raise Conflict("The reservation is not decided yet; try again in a moment", retry_after=1, reservation=current)
+    raise Conflict(f"A {current['status']} reservation cannot be released", reservation=current)
+
+
+async def _owned_record(redis: Any, keys: Keys, rid: str, user_id: str, run_blocking: RunBlocking) -> dict[str, str]:
+    record = await redis.hgetall(keys.reservation(rid))
+    if not record or record.get("status") == "pending" and not record.get("user_id"):
+        record = await run_blocking(load_record, rid) or record
+    if not record:
+        raise NotFound(f"No reservation {rid}", field="path.id")
+    if record.get("user_id") != user_id:
+        raise Forbidden("This reservation belongs to another user", field="header.X-User-Id")
+    return record

@@ -1,0 +1,77 @@
+"""Helpers for the reservation tests (no tests here): events made with Peewee, requests put
+straight into the mailbox, and a drain run in the test's thread."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from models.reservations.drain import DrainReport, drain
+from models.reservations.queue import Request, enqueue
+from models.tables import Event, Order, TicketTier, utcnow
+
+
+def make_event(**overrides: Any) -> Event:
+    now = utcnow()
+    fields = {"name": "Taylor Swift", "venue": "SoFi Stadium", "status": "on_sale",
+              "on_sale_at": now - timedelta(hours=1), "starts_at": now + timedelta(days=30), "wave_size": 1000}
+    fields.update(overrides)
+    return Event.create(**fields)
+
+
+def make_tier(event: Event, **overrides: Any) -> TicketTier:
+    fields = {"name": "Floor", "price_cents": 15_000, "capacity": 10, "per_user_limit": 4}
+    fields.update(overrides)
+    return TicketTier.create(event=event.id, **fields)
+
+
+def make_paid_order(tier: TicketTier, user_id: str, quantity: int) -> Order:
+    """A paid order (its tickets counted as sold), as checkout would leave it."""
+    from models.tables import CheckoutSession, Reservation
+
+    reservation = Reservation.create(id=uuid.uuid4(), event=tier.event_id, tier=tier.id, user_id=user_id,
+                                     quantity=quantity, status="converted")
+    session = CheckoutSession.create(reservation=reservation.id, user_id=user_id, idempotency_key=uuid.uuid4().hex,
+                                     amount_cents=tier.price_cents * quantity, status="paid")
+    TicketTier.update(sold=TicketTier.sold + quantity).where(TicketTier.id == tier.id).execute()
+    return Order.create(session=session.id, user_id=user_id, event=tier.event_id, tier=tier.id, quantity=quantity,
+                        amount_cents=session.amount_cents)
+
+
+def request(rt: Any, tier: TicketTier, user_id: str, quantity: int = 1) -> str:
+    """Queue a request as the web tier would after its checks; returns its id. Asserts it was accepted."""
+    rid = str(uuid.uuid4())
+    kind, _ = enqueue(rt.redis, rt.keys, rt.settings.event_purchase_limit,
+                      Request(rid, str(tier.event_id), str(tier.id), user_id, quantity, token="tok"))
+    assert kind == "accepted", kind
+    return rid
+
+
+class Resends(list):
+    """Collects the drain messages a run asks for (delay in ms, None = now)."""
+
+    def __call__(self, delay_ms: int | None) -> None:
+        self.append(delay_ms)
+
+
+def drain_now(rt: Any, event_id: Any, **kwargs: Any) -> DrainReport:
+    """One drain run in this thread, without lingering on an empty mailbox."""
+    kwargs.setdefault("linger_s", 0)
+    return drain(rt, str(event_id), kwargs.pop("resend", Resends()), **kwargs)
+
+
+def record(rt: Any, rid: str) -> dict[str, str]:
+    return rt.redis.hgetall(rt.keys.reservation(rid))
+
+
+def stock(rt: Any, tier: TicketTier) -> tuple[int, int]:
+    """(available, held) in the Redis stock hash."""
+    raw = rt.redis.hgetall(rt.keys.stock(str(tier.event_id)))
+    return int(raw[str(tier.id)]), int(raw[f"held:{tier.id}"])
+
+
+def db_counts(tier: TicketTier) -> tuple[int, int]:
+    """(sold, held) in the database."""
+    fresh = TicketTier.get_by_id(tier.id)
+    return fresh.sold, fresh.held
