@@ -6,7 +6,14 @@ files there and /metrics aggregates every web and worker process.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import os
+
+# prometheus-client reads this variable itself and opens its per-process files there when the
+# first metric below is built: make sure the directory exists, or the process fails right here.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from prometheus_client import Counter, Histogram  # noqa: E402
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -31,3 +38,32 @@ ACTOR_DURATION = Histogram(
 )
 ACTOR_FAILURES = Counter("ticketdrop_actor_failures_total", "Actor runs that raised", ["actor"])
 SWEEPS = Counter("ticketdrop_sweep_items_total", "Items fixed by expiry & recovery sweeps", ["sweep"])
+SWEEP_FAILURES = Counter("ticketdrop_sweep_failures_total", "Sweep runs that raised", ["sweep"])
+SWEEP_DURATION = Histogram("ticketdrop_sweep_duration_seconds", "Sweep run time", ["sweep"], buckets=_LATENCY_BUCKETS)
+
+#: Gauges computed at scrape time from Redis and the database (models.operations.live_samples), so
+#: they are right however many processes run; no process keeps them. name -> (help, label names).
+LIVE_GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ticketdrop_queue_length": ("Waiting-room positions by state (waiting, admitted, expired)", ("event_id", "state")),
+    "ticketdrop_active_holds": ("Live holds: granted, not expired, not converted", ("event_id",)),
+    "ticketdrop_held_tickets": ("Tickets in live holds (database truth)", ("event_id", "tier_id")),
+    "ticketdrop_remaining_tickets": ("Tickets neither sold nor held (database truth)", ("event_id", "tier_id")),
+    "ticketdrop_reservation_mailbox_length": ("Reservation requests waiting for a decision", ("event_id",)),
+    "ticketdrop_metrics_source_up": ("1 if this scrape could read the source (redis, database)", ("source",)),
+}
+
+
+class LiveCollector:
+    """Yields :data:`LIVE_GAUGES` from ``samples``: name -> [(label values, value), ...]."""
+
+    def __init__(self, samples: dict[str, list[tuple[tuple[str, ...], float]]]) -> None:
+        self._samples = samples
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        for name, (help_text, labels) in LIVE_GAUGES.items():
+            family = GaugeMetricFamily(name, help_text, labels=list(labels))
+            for label_values, value in self._samples.get(name, ()):
+                family.add_metric(list(label_values), value)
+            yield family

@@ -113,6 +113,7 @@ class Reservation(TimestampedModel):
         indexes = (
             (("status", "expires_at"), False),  # the expiry sweep
             (("event", "user_id", "status"), False),  # per-user caps and rebuilds
+            (("event", "created_at"), False),  # the admin status's reservation rate
         )
         constraints = [peewee.Check("quantity >= 1")]
 

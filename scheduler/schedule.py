@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from models.settings import Settings
+from models.sweeps import sweep_job
+from models.waiting_room.waves import tick_interval_s, wave_job
 
 
 @dataclass(frozen=True)
@@ -33,4 +35,6 @@ def schedules() -> list[Schedule]:
     """The table. Later issues add rows here (wave admission, expiry sweeps)."""
     return [
         Schedule("worker_heartbeat", lambda s: HEARTBEAT_INTERVAL_S, _heartbeat),
+        Schedule("expiry_recovery_sweep", lambda s: s.sweep_interval_s, sweep_job),
+        Schedule("admission_waves", tick_interval_s, wave_job),
     ]

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 def outer_middlewares() -> list:
     """Run outside problem rendering (they see the final response, e.g. access logs, metrics)."""
-    return []
+    from web.metrics import http_metrics_middleware
+
+    return [http_metrics_middleware]
 
 
 def inner_middlewares() -> list:
     """Run inside problem rendering (their errors become problem+json, e.g. rate limits)."""
-    return []
+    from web.ratelimit import rate_limit_middleware
+
+    return [rate_limit_middleware]

@@ -1,0 +1,98 @@
+"""The GCRA limiter: counts, refusals, all-or-nothing policies, fail-open on a Redis outage."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import redis.asyncio as aioredis
+
+from models.metrics import RATE_LIMITED, RATE_LIMITER_FAIL_OPEN
+from models.ratelimit import Policy, RateLimiter
+
+
+@pytest.fixture
+def limiter(aredis, keys):
+    return RateLimiter(aredis, keys)
+
+
+def _value(counter, *labels) -> float:
+    return (counter.labels(*labels) if labels else counter)._value.get()
+
+
+async def test_a_policy_allows_its_limit_then_refuses_with_a_retry_after(limiter):
+    policy = Policy("join", 3)
+    remaining = []
+    for _ in range(3):
+        decision = await limiter.check([(policy, "alice")])
+        assert decision.allowed
+        remaining.append(decision.states[0].remaining)
+    refused = await limiter.check([(policy, "alice")])
+    assert remaining == [2, 1, 0]
+    assert not refused.allowed
+    assert refused.refused_by == ("join",)
+    # One request every 20 s refills a 3-per-minute policy.
+    assert 19 <= refused.retry_after_s <= 20
+    assert refused.states[0].reset_s == 60
+
+
+async def test_subjects_are_counted_apart(limiter):
+    policy = Policy("join", 1)
+    assert (await limiter.check([(policy, "alice")])).allowed
+    assert (await limiter.check([(policy, "bob")])).allowed
+    assert not (await limiter.check([(policy, "alice")])).allowed
+
+
+async def test_a_refused_request_costs_no_policy_anything(limiter):
+    user, ip = Policy("reserve", 1), Policy("ip", 10)
+    first = await limiter.check([(user, "alice"), (ip, "10.0.0.1")])
+    refused = await limiter.check([(user, "alice"), (ip, "10.0.0.1")])
+    other_user = await limiter.check([(user, "bob"), (ip, "10.0.0.1")])
+    assert [s.remaining for s in first.states] == [0, 9]
+    assert not refused.allowed and refused.refused_by == ("reserve",)
+    assert [s.remaining for s in refused.states] == [0, 9]
+    assert other_user.allowed and other_user.states[1].remaining == 8
+
+
+async def test_refusals_are_counted_by_scope(limiter):
+    before = _value(RATE_LIMITED, "checkout")
+    policy = Policy("checkout", 1)
+    await limiter.check([(policy, "carol")])
+    await limiter.check([(policy, "carol")])
+    assert _value(RATE_LIMITED, "checkout") == before + 1
+
+
+async def test_quota_comes_back_as_time_passes(limiter, redis, keys):
+    policy = Policy("join", 2)
+    await limiter.check([(policy, "dave")])
+    await limiter.check([(policy, "dave")])
+    assert not (await limiter.check([(policy, "dave")])).allowed
+    # Move the stored arrival time 30 s into the past: one request (every 30 s) is back.
+    key = keys.rate("join", "dave")
+    redis.set(key, f"{float(redis.get(key)) - 30_000:.3f}", px=60_000)
+    decision = await limiter.check([(policy, "dave")])
+    assert decision.allowed and decision.states[0].remaining == 0
+
+
+async def test_a_zero_limit_disables_the_policy_without_touching_redis(limiter, redis, keys):
+    assert await limiter.check([(Policy("join", 0), "alice"), (Policy("ip", 0), "10.0.0.1")]) is None
+    assert redis.keys(f"{keys.prefix}*") == []
+
+
+async def test_an_empty_subject_is_not_limited(limiter):
+    decision = await limiter.check([(Policy("join", 1), ""), (Policy("ip", 5), "10.0.0.1")])
+    assert [s.policy.name for s in decision.states] == ["ip"]
+
+
+async def test_a_redis_outage_fails_open_with_a_log_line_and_a_metric(keys, caplog):
+    down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    limiter = RateLimiter(down, keys, cooldown_s=60)
+    before = _value(RATE_LIMITER_FAIL_OPEN)
+    with caplog.at_level(logging.WARNING, logger="ticketdrop.ratelimit"):
+        first = await limiter.check([(Policy("join", 1), "alice")])
+        second = await limiter.check([(Policy("join", 1), "alice")])
+    await down.aclose()
+    assert first is None and second is None
+    assert _value(RATE_LIMITER_FAIL_OPEN) == before + 2
+    # The second call did not wait on Redis again: one log line for the outage.
+    assert [r.getMessage() for r in caplog.records].count("rate limiter failing open: Redis unavailable") == 1

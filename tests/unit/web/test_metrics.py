@@ -1,0 +1,129 @@
+"""GET /metrics: Prometheus text that prometheus-client parses, HTTP latency by route template,
+scrape-time gauges from the database and Redis, and several processes summed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+
+import pytest
+import redis as redis_lib
+from prometheus_client.parser import text_string_to_metric_families
+
+from models.settings import ROOT
+from models.tables import Event, Reservation, TicketTier, utcnow
+from web import metrics
+from web.appkeys import SERVICES
+from web.handlers.ops import SYNC_REDIS
+
+
+@pytest.fixture
+async def ops_client(aiohttp_client, app, redis):
+    app[SERVICES][SYNC_REDIS] = redis
+    return await aiohttp_client(app)
+
+
+def parse(text: str) -> dict[str, list]:
+    """metric family name -> samples."""
+    return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+
+def value(samples: list, name: str, **labels: str) -> float | None:
+    for s in samples:
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+            return s.value
+    return None
+
+
+def make_event(*, capacity: int = 10, sold: int = 0, held: int = 0, status: str = "on_sale") -> tuple[Event, TicketTier]:
+    now = utcnow()
+    event = Event.create(name="Drop", venue="Hall", starts_at=now + timedelta(days=9), on_sale_at=now - timedelta(minutes=1),
+                         status=status)
+    tier = TicketTier.create(event=event, name="Floor", price_cents=5000, capacity=capacity, sold=sold, held=held)
+    return event, tier
+
+
+def hold(event: Event, tier: TicketTier, *, quantity: int = 1, expires_in_s: float = 120, status: str = "held") -> Reservation:
+    return Reservation.create(id=uuid.uuid4(), event=event, tier=tier, user_id=f"fan-{uuid.uuid4().hex[:6]}",
+                              quantity=quantity, status=status, expires_at=utcnow() + timedelta(seconds=expires_in_s))
+
+
+async def test_metrics_parse_and_time_requests_by_route_template(ops_client):
+    await ops_client.get("/health")
+    await ops_client.get(f"/admin/events/{uuid.uuid4()}/status")  # 401: no token
+    resp = await ops_client.get("/metrics")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    families = parse(await resp.text())
+    http = families["ticketdrop_http_request_duration_seconds"]
+    assert value(http, "ticketdrop_http_request_duration_seconds_count", route="/health", method="GET", status="200") >= 1
+    assert value(http, "ticketdrop_http_request_duration_seconds_count", route="/admin/events/{id}/status", status="401") >= 1
+    for name in ("ticketdrop_orders_paid", "ticketdrop_tickets_issued", "ticketdrop_oversell_attempts", "ticketdrop_admitted",
+                 "ticketdrop_reservations", "ticketdrop_actor_duration_seconds", "ticketdrop_actor_failures"):
+        assert name in families, name
+
+
+async def test_unknown_paths_share_one_route_label(ops_client):
+    await ops_client.get(f"/no/such/{uuid.uuid4()}")
+    families = parse(await (await ops_client.get("/metrics")).text())
+    routes = {s.labels["route"] for s in families["ticketdrop_http_request_duration_seconds"]}
+    assert "unmatched" in routes
+    assert not any(r.startswith("/no/such") for r in routes)
+
+
+async def test_scrape_time_gauges_count_live_holds_and_stock_from_the_database(ops_client):
+    from web.dbexec import run_db
+
+    def setup():
+        event, tier = make_event(capacity=10, sold=3, held=3)
+        hold(event, tier, quantity=2)
+        hold(event, tier, quantity=1, expires_in_s=-5)  # lapsed, not swept yet: not live
+        make_event(status="draft")
+        return str(event.id), str(tier.id)
+
+    event_id, tier_id = await run_db(ops_client.server.app, setup)
+    families = parse(await (await ops_client.get("/metrics")).text())
+    assert value(families["ticketdrop_active_holds"], "ticketdrop_active_holds", event_id=event_id) == 1
+    assert value(families["ticketdrop_held_tickets"], "ticketdrop_held_tickets", event_id=event_id, tier_id=tier_id) == 3
+    assert value(families["ticketdrop_remaining_tickets"], "ticketdrop_remaining_tickets", tier_id=tier_id) == 4
+    assert len(families["ticketdrop_active_holds"]) == 1  # drafts are not described
+    assert value(families["ticketdrop_metrics_source_up"], "ticketdrop_metrics_source_up", source="database") == 1
+
+
+async def test_a_scrape_during_a_redis_outage_still_answers(aiohttp_client, app):
+    app[SERVICES][SYNC_REDIS] = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    client = await aiohttp_client(app)
+    from web.dbexec import run_db
+
+    await run_db(app, make_event)
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    families = parse(await resp.text())
+    assert value(families["ticketdrop_metrics_source_up"], "ticketdrop_metrics_source_up", source="redis") == 0
+    assert value(families["ticketdrop_metrics_source_up"], "ticketdrop_metrics_source_up", source="database") == 1
+    assert families["ticketdrop_queue_length"] == []
+
+
+_CHILD = """
+from models.metrics import ACTOR_DURATION, HTTP_REQUEST_DURATION, ORDERS_PAID
+ORDERS_PAID.inc({n})
+HTTP_REQUEST_DURATION.labels("GET", "/health", "200").observe(0.01)
+ACTOR_DURATION.labels("drain_event").observe(0.2)
+"""
+
+
+def test_several_processes_are_summed_in_multiprocess_mode(tmp_path):
+    directory = tmp_path / "metrics"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory), "PYTHONPATH": str(ROOT)}
+    for n in (2, 3):  # the directory does not exist yet: the first process makes it
+        subprocess.run([sys.executable, "-c", _CHILD.format(n=n)], env=env, cwd=ROOT, check=True, timeout=60)
+    assert len(list(directory.glob("*.db"))) >= 2
+    families = parse(metrics.render(str(directory), {}).decode())
+    assert value(families["ticketdrop_orders_paid"], "ticketdrop_orders_paid_total") == 5
+    assert value(families["ticketdrop_http_request_duration_seconds"], "ticketdrop_http_request_duration_seconds_count",
+                 route="/health") == 2
+    assert value(families["ticketdrop_actor_duration_seconds"], "ticketdrop_actor_duration_seconds_count",
+                 actor="drain_event") == 2

@@ -1,0 +1,91 @@
+"""Request ids follow the work: from the request into the messages it causes, into the actors'
+log lines, and into the messages those actors send in turn."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import dramatiq
+import orjson
+import pytest
+
+from models.context import request_id_var
+from models.logs import JsonFormatter
+from workers.broker import broker  # noqa: F401  (the stub broker, before the actor below)
+
+QUEUE = "ops_logging_test"
+probe_log = logging.getLogger("tests.probe")
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def log_probe(step: int) -> None:
+    probe_log.info("probe ran", extra={"step": step})
+    if step == 0:
+        log_probe.send(1)
+
+
+@pytest.fixture
+def json_lines():
+    """JSON log lines of the probe and worker loggers, formatted as the processes write them."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test"))
+    loggers = [logging.getLogger("tests.probe"), logging.getLogger("ticketdrop.workers")]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.DEBUG)
+    yield lambda: [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    for lg in loggers:
+        lg.removeHandler(handler)
+        lg.setLevel(logging.NOTSET)
+
+
+def _drain(stub_broker, worker) -> None:
+    stub_broker.join(QUEUE)
+    worker.join()
+
+
+def test_an_actor_logs_with_the_request_id_of_the_code_that_sent_it(stub_broker, stub_worker, json_lines):
+    token = request_id_var.set("trace-abc")
+    try:
+        message = log_probe.send(1)
+    finally:
+        request_id_var.reset(token)
+    _drain(stub_broker, stub_worker)
+    assert message.options["request_id"] == "trace-abc"
+    ran = [line for line in json_lines() if line["event"] == "probe ran"]
+    assert [(line["step"], line["request_id"]) for line in ran] == [(1, "trace-abc")]
+
+
+def test_messages_an_actor_sends_carry_the_same_request_id(stub_broker, stub_worker, json_lines):
+    token = request_id_var.set("trace-chain")
+    try:
+        log_probe.send(0)
+    finally:
+        request_id_var.reset(token)
+    _drain(stub_broker, stub_worker)
+    ran = sorted((line["step"], line["request_id"]) for line in json_lines() if line["event"] == "probe ran")
+    assert ran == [(0, "trace-chain"), (1, "trace-chain")]
+
+
+def test_a_message_sent_outside_a_request_gets_its_own_id_and_none_leaks_between_messages(stub_broker, stub_worker, json_lines):
+    token = request_id_var.set("trace-first")
+    try:
+        log_probe.send(1)
+    finally:
+        request_id_var.reset(token)
+    _drain(stub_broker, stub_worker)
+    message = log_probe.send(1)
+    _drain(stub_broker, stub_worker)
+    ids = [line["request_id"] for line in json_lines() if line["event"] == "probe ran"]
+    assert ids == ["trace-first", f"msg-{message.message_id}"]
+    assert "request_id" not in message.options
+
+
+async def test_a_request_s_id_reaches_the_actor_it_enqueues(client, stub_worker, json_lines):
+    resp = await client.get("/health?deep=1", headers={"X-Request-Id": "trace-http-1"})
+    assert resp.status == 200
+    finished = [line for line in json_lines() if line["event"] == "actor finished" and line["actor"] == "echo"]
+    assert finished and finished[0]["request_id"] == "trace-http-1"
+    assert finished[0]["process"] == "test" and "duration_ms" in finished[0]

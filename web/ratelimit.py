@@ -1,0 +1,94 @@
+"""Rate-limit middleware for the fan commands: join, reserve, checkout.
+
+Per user (``X-User-Id``) and per client address; the address is ``request.remote``, or with
+TRUST_FORWARDED_FOR the last X-Forwarded-For hop (the one our own proxy appended; earlier
+hops are whatever the client wrote). Answers carry the IETF ``RateLimit`` and
+``RateLimit-Policy`` fields (draft-ietf-httpapi-ratelimit-headers); a refusal is a 429
+problem with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from models.errors import RateLimited, TicketDropError
+from models.ratelimit import Decision, Policy, RateLimiter
+from models.settings import Settings
+from web.appkeys import KEYS, REDIS, SERVICES, SETTINGS
+from web.parse import USER_ID_RE
+
+#: (scope, POST path pattern) of every limited route.
+_ROUTES = (
+    ("join", re.compile(r"^/events/[^/]+/waiting-room/join/?$")),
+    ("reserve", re.compile(r"^/events/[^/]+/reservations/?$")),
+    ("checkout", re.compile(r"^/checkout/.+")),
+)
+
+
+def scope_of(request: web.Request) -> str | None:
+    """The limited scope of this request, or None if it is not limited."""
+    if request.method != "POST":
+        return None
+    for scope, pattern in _ROUTES:
+        if pattern.match(request.path):
+            return scope
+    return None
+
+
+def client_address(request: web.Request, settings: Settings) -> str:
+    if settings.trust_forwarded_for:
+        hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+        if hops:
+            return hops[-1][:64]
+    return request.remote or "unknown"
+
+
+def policies(settings: Settings, scope: str) -> tuple[Policy, Policy]:
+    per_user = {"join": settings.rate_join_per_min, "reserve": settings.rate_reserve_per_min,
+                "checkout": settings.rate_checkout_per_min}[scope]
+    return Policy(scope, per_user), Policy("ip", settings.rate_per_ip_per_min)
+
+
+def header_fields(decision: Decision) -> dict[str, str]:
+    """``RateLimit-Policy`` and ``RateLimit`` for every policy the request was counted against."""
+    return {
+        "RateLimit-Policy": ", ".join(f'"{s.policy.name}";q={s.policy.limit};w={s.policy.window_s}' for s in decision.states),
+        "RateLimit": ", ".join(f'"{s.policy.name}";r={s.remaining};t={s.reset_s}' for s in decision.states),
+    }
+
+
+def _limiter(app: web.Application) -> RateLimiter:
+    services = app[SERVICES]
+    limiter = services.get("rate_limiter")
+    if limiter is None:
+        limiter = services["rate_limiter"] = RateLimiter(app[REDIS], app[KEYS])
+    return limiter
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler):
+    scope = scope_of(request)
+    if scope is None:
+        return await handler(request)
+    settings = request.app[SETTINGS]
+    user_policy, ip_policy = policies(settings, scope)
+    raw_user = request.headers.get("X-User-Id", "")
+    # A malformed id is refused by the handler (400); only the address limit applies to it.
+    user = raw_user if USER_ID_RE.match(raw_user) else ""
+    decision = await _limiter(request.app).check([(user_policy, user), (ip_policy, client_address(request, settings))])
+    if decision is None:
+        return await handler(request)
+    headers = header_fields(decision)
+    if not decision.allowed:
+        names = ", ".join(decision.refused_by)
+        raise RateLimited(f"Too many requests ({names} limit); retry later", retry_after=decision.retry_after_s,
+                          headers=headers, limits=list(decision.refused_by))
+    try:
+        response = await handler(request)
+    except (TicketDropError, web.HTTPException) as exc:
+        exc.headers.update(headers)
+        raise
+    response.headers.update(headers)
+    return response
