@@ -24,6 +24,7 @@ unit: venv
 
 integration: venv
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+e2e: venv ; $(PY) -m pytest tests/e2e $(PYTEST_ARGS) ## browser tests: real Chromium against web + worker + scheduler on real Redis
 
 init-db: venv
 	@$(PY) -m models.cli init-db
@@ -33,6 +34,15 @@ seed: venv
 
 sweep: venv ## run one expiry & recovery sweep by hand
 	@$(PY) -m models.cli sweep
+
+drop: venv ## simulate a ticket drop (100,000 fans by default), check the invariants, write a report
+	$(PY) -m bench.drop $(DROP_ARGS)
+
+drop-chaos: venv ## the same drop while workers, web and Redis are killed and commands are duplicated
+	$(PY) -m bench.drop --chaos $(DROP_ARGS)
+
+bench-waiting-room: venv ## waiting room: join/s and status/s vs a trivial handler, Redis bytes per fan, tick time
+	$(PY) -m bench.waiting_room $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks and the drop simulator (``make drop``). Speed is measured here, never in tests."""

@@ -1,0 +1,1 @@
+"""The drop simulator: ``python -m bench.drop [--chaos]`` (``make drop`` / ``make drop-chaos``)."""

@@ -1,0 +1,176 @@
+"""Faults injected during ``--chaos`` drops, each recorded with its time for the report.
+
+- a worker process is SIGKILLed every ``kill_every_s`` (the supervisor restarts it);
+- every web process is stopped and started again once (downtime measured);
+- Redis is SIGKILLed and restarted once, losing every key (recovery measured);
+- copies of queued commands are enqueued again (duplicate deliveries, same message id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from bench.drop.client import Recorder
+from bench.drop.system import System
+
+log = logging.getLogger("bench.drop")
+
+
+@dataclass
+class ChaosPlan:
+    kill_every_s: float = 4.0
+    #: Seconds after on-sale when the web processes restart, and when Redis does.
+    web_restart_after_s: float = 5.0
+    redis_restart_after_s: float = 20.0
+    duplicate_every_s: float = 0.5
+    duplicates_per_tick: int = 4
+    #: Longest wait for a recovery to show, in seconds.
+    recovery_timeout_s: float = 120.0
+
+
+@dataclass
+class Chaos:
+    system: System
+    plan: ChaosPlan
+    recorder: Recorder
+    event_id: str
+    tier_count: int
+    #: (seconds since start, kind, detail)
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    #: Named recovery times in seconds ("web_downtime_s", "redis_health_s", "redis_counters_s").
+    recovery: dict[str, float] = field(default_factory=dict)
+    kills: int = 0
+    duplicates: int = 0
+    redis_restarted_at: float | None = None
+
+    def note(self, kind: str, detail: str = "") -> float:
+        t = self.recorder.now()
+        self.events.append((t, kind, detail))
+        log.info("chaos: %s %s", kind, detail)
+        return t
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start every fault at its time after on-sale (call at on-sale); returns when ``stop`` is set."""
+        tasks = [asyncio.create_task(self._kill_workers(stop)),
+                 asyncio.create_task(self._once(stop, self.plan.web_restart_after_s, self._restart_web)),
+                 asyncio.create_task(self._once(stop, self.plan.redis_restart_after_s, self._restart_redis))]
+        if self.system.owns_redis and not (self.system.opts.broker_url or "").startswith("amqp"):
+            tasks.append(asyncio.create_task(self._duplicate(stop)))
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _once(self, stop: asyncio.Event, after_s: float, fault) -> None:
+        try:
+            await asyncio.wait_for(stop.wait(), after_s)
+        except TimeoutError:
+            await fault()
+
+    async def _kill_workers(self, stop: asyncio.Event) -> None:
+        i = 0
+        while not stop.is_set():
+            await asyncio.sleep(self.plan.kill_every_s)
+            workers = self.system.workers
+            svc = workers[i % len(workers)]
+            i += 1
+            pids = svc.children() or ([svc.proc.pid] if svc.alive else [])
+            if not pids:
+                continue
+            try:
+                os.kill(pids[0], signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            self.kills += 1
+            self.note("worker_killed", f"{svc.name} pid {pids[0]}")
+
+    async def _restart_web(self) -> None:
+        started = time.monotonic()
+        self.note("web_restart", f"{len(self.system.webs)} web processes stopped (SIGTERM)")
+        await asyncio.gather(*(asyncio.to_thread(svc.stop) for svc in self.system.webs))
+        self.recovery["web_stop_s"] = round(time.monotonic() - started, 2)
+        self.note("web_stopped", f"graceful stop took {self.recovery['web_stop_s']} s")
+        for svc in self.system.webs:
+            svc.restarts.append((time.monotonic(), "chaos restart"))
+            svc.start()
+        await self._timed_health("web_downtime_s", started)
+        self.note("web_back", f"after {self.recovery.get('web_downtime_s')} s")
+
+    async def _restart_redis(self) -> None:
+        if not self.system.owns_redis:
+            self.note("redis_restart_skipped", "Redis was given by URL; only a Redis the simulator owns is restarted")
+            return
+        self.system.redis.kill()
+        self.redis_restarted_at = self.note("redis_killed", "SIGKILL, no persistence: every key lost")
+        started = time.monotonic()
+        await asyncio.to_thread(self.system.redis.start)
+        self.note("redis_started")
+        await asyncio.gather(self._timed_health("redis_health_s", started), self._wait_counters(started))
+
+    async def _timed_health(self, name: str, started: float) -> None:
+        try:
+            await asyncio.to_thread(self.system.wait_healthy, False, self.plan.recovery_timeout_s)
+        except RuntimeError as exc:
+            self.note("not_healthy", str(exc))
+            return
+        self.recovery[name] = round(time.monotonic() - started, 2)
+
+    async def _wait_counters(self, started: float) -> None:
+        """Time until the stock counters of every tier exist again (rebuilt from the database)."""
+        client = redis.Redis.from_url(self.system.redis_url, decode_responses=True, socket_timeout=2)
+        key = f"{self.system.prefix}ev:{{{self.event_id}}}:stock"
+        try:
+            while time.monotonic() - started < self.plan.recovery_timeout_s:
+                try:
+                    if client.hlen(key) >= self.tier_count:
+                        self.recovery["redis_counters_s"] = round(time.monotonic() - started, 2)
+                        self.note("counters_rebuilt", f"after {self.recovery['redis_counters_s']} s")
+                        return
+                except redis.RedisError:
+                    pass
+                await asyncio.sleep(0.1)
+            self.note("counters_not_rebuilt", f"no stock counters {self.plan.recovery_timeout_s} s after the restart")
+        finally:
+            client.close()
+
+    async def _duplicate(self, stop: asyncio.Event) -> None:
+        from dramatiq.brokers.redis import RedisBroker
+        from dramatiq.message import Message
+
+        namespace = f"{self.system.prefix}dramatiq"
+        broker = RedisBroker(url=self.system.redis_url, namespace=namespace)
+        raw = redis.Redis.from_url(self.system.redis_url, socket_timeout=2)
+        try:
+            while not stop.is_set():
+                await asyncio.sleep(self.plan.duplicate_every_s)
+                try:
+                    self.duplicates += await asyncio.to_thread(self._duplicate_tick, raw, broker, namespace, Message)
+                except (redis.RedisError, OSError):
+                    pass  # Redis is restarting: try again next tick
+        finally:
+            raw.close()
+            broker.close()
+
+    def _duplicate_tick(self, raw, broker, namespace: str, message_cls) -> int:
+        """Enqueue copies (same message id) of a few messages queued or in flight; returns how many."""
+        sent = 0
+        for key in raw.scan_iter(match=f"{namespace}:*.msgs", count=100):
+            if key.endswith(b".XQ.msgs"):
+                continue
+            for _, data in _pairs(raw.hrandfield(key, self.plan.duplicates_per_tick, withvalues=True) or []):
+                broker.enqueue(message_cls.decode(data))
+                sent += 1
+        return sent
+
+
+def _pairs(flat: list) -> list[tuple]:
+    return list(zip(flat[0::2], flat[1::2], strict=True))

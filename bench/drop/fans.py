@@ -1,0 +1,358 @@
+"""What one simulated fan does, from joining the queue to holding tickets (or not).
+
+A fan behaves like the browser page: join, poll the waiting-room status (more slowly when
+far back, as the page does from ``etaSeconds``), reserve when admitted, then pay, fail to
+pay, or walk away from the hold, and finally fetch the tickets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bench.drop.client import Api, DeadlineReached
+
+#: Reservation attempts (one per tier tried) before a fan gives up.
+MAX_RESERVE_ATTEMPTS = 4
+#: Times a fan sent back by the reservation endpoint (403) waits in the queue again.
+MAX_QUEUE_VISITS = 3
+#: Holds a fan may get; after a hold lapses before payment the fan reserves once more.
+MAX_HOLDS = 2
+#: Pause between polls of a pending reservation or checkout, in seconds.
+DECISION_POLL_S = 0.5
+
+
+@dataclass
+class Plan:
+    """How the crowd behaves. Shares are fractions of the fans who get a hold."""
+
+    poll_s: float = 2.0
+    #: Fans far back poll up to this slowly (``etaSeconds / 4``, at least ``poll_s``).
+    poll_max_s: float = 2.0
+    fail_share: float = 0.1
+    abandon_share: float = 0.1
+    max_quantity: int = 4
+    #: ``Prefer: wait=N`` on commands, in seconds.
+    prefer_wait_s: int = 5
+    #: How long a fan keeps watching a "sold_out" status before leaving, in seconds (the server
+    #: says sold out only when no holds are left, so this only absorbs a stale view).
+    sold_out_grace_s: float = 3.0
+    #: How long an admitted fan who sees nothing available waits for lapsed holds to come back, in seconds.
+    nothing_left_grace_s: float = 30.0
+    #: Longest wait for one decision (reservation, payment, tickets), in seconds.
+    step_timeout_s: float = 120.0
+
+
+@dataclass(slots=True)
+class Fan:
+    index: int
+    user_id: str
+    late: bool = False
+    #: The current stage until the fan is done, then one of invariants.FINAL_FAN_OUTCOMES.
+    outcome: str = "new"
+    detail: str = ""
+    token: str = ""
+    position: int | None = None
+    position_changes: int = 0
+    #: The position the fan held when last admitted.
+    admitted_position: int | None = None
+    rejoins: int = 0
+    requeues: int = 0
+    quantity: int = 0
+    tier_id: str = ""
+    reservation_id: str = ""
+    tickets: int = 0
+
+
+@dataclass
+class Crowd:
+    """Shared state of every fan: the API, the event, the plan, and stage counts for charts."""
+
+    api: Api
+    event_id: str
+    plan: Plan
+    rng: random.Random = field(default_factory=random.Random)
+    stages: Counter = field(default_factory=Counter)
+    #: Set once the sale opens (positions may be reshuffled until then).
+    sale_open: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Tier ids known from the event page.
+    tier_ids: list[str] = field(default_factory=list)
+
+    def set(self, fan: Fan, stage: str, detail: str = "") -> None:
+        self.stages[fan.outcome] -= 1
+        self.stages[stage] += 1
+        fan.outcome = stage
+        if detail:
+            fan.detail = detail
+
+    def add(self, fans: list[Fan]) -> None:
+        """Count fans as "new" before their visits start (so "everyone has joined" can be awaited)."""
+        self.stages[fans[0].outcome if fans else "new"] += len(fans)
+
+    async def run(self, fan: Fan) -> None:
+        """The fan's whole visit (after :meth:`add`); afterwards ``fan.outcome`` says where it ended."""
+        try:
+            if not await self._join(fan):
+                return
+            for _ in range(MAX_QUEUE_VISITS):
+                if not await self._wait_for_admission(fan):
+                    return
+                try:
+                    await self._reserve_and_pay(fan)
+                    return
+                except _BackToQueue as exc:
+                    fan.requeues += 1
+                    fan.detail = exc.detail
+                    if exc.rejoin:
+                        fan.rejoins += 1
+                        if not await self._join(fan):
+                            return
+            self.set(fan, "requeued_too_often", fan.detail)
+        except _FanError as exc:
+            self.set(fan, exc.stage, exc.detail)
+        except DeadlineReached as exc:
+            fan.detail = f"deadline reached during {exc} at stage {fan.outcome}"
+        except Exception as exc:  # noqa: BLE001 - a simulator bug must not hide other fans' results
+            self.set(fan, "crashed", f"{type(exc).__name__}: {exc}")
+
+    # -- waiting room ---------------------------------------------------------------------
+    async def _join(self, fan: Fan) -> bool:
+        self.set(fan, "joining")
+        reply = await self.api.call("join", "POST", f"/events/{self.event_id}/waiting-room/join", user=fan.user_id)
+        if reply.status in (200, 201):
+            fan.token, fan.position = reply.data["token"], reply.data.get("position")
+            self.api.recorder.mark("joined")
+            return True
+        if reply.status == 409:
+            self.set(fan, "join_refused", f"join 409 {reply.code}")
+            return False
+        self.set(fan, "join_failed", f"join {reply.status} {reply.data}")
+        return False
+
+    async def _wait_for_admission(self, fan: Fan) -> bool:
+        """Poll the status until admitted (True) or the sale is over for this fan (False)."""
+        self.set(fan, "waiting")
+        sold_out_since = None
+        forgotten = 0
+        path = f"/events/{self.event_id}/waiting-room/status"
+        while True:
+            reply = await self.api.call("status", "GET", path, params={"token": fan.token}, poll=True)
+            if reply.status == 404 and forgotten < MAX_QUEUE_VISITS:
+                # Token forgotten (Redis lost its data): join again as the same user.
+                forgotten += 1
+                fan.rejoins += 1
+                if not await self._join(fan):
+                    return False
+                self.set(fan, "waiting")
+                continue
+            if reply.status != 200:
+                self.set(fan, "status_failed", f"status {reply.status} {reply.data}")
+                return False
+            body = reply.data
+            self._note_position(fan, body.get("position"), body.get("state"))
+            if body.get("canEnter") or body.get("admission") == "admitted":
+                fan.admitted_position = fan.position
+                self.api.recorder.mark("admitted")
+                return True
+            state = body.get("state")
+            if state in ("sold_out", "closed"):
+                sold_out_since = sold_out_since or time.monotonic()
+                if time.monotonic() - sold_out_since >= self.plan.sold_out_grace_s or state == "closed":
+                    self.set(fan, "sold_out", f"status {state}")
+                    return False
+            else:
+                sold_out_since = None
+            if body.get("admission") == "expired":
+                self.set(fan, "admission_expired", "admission lapsed before the fan polled")
+                return False
+            await asyncio.sleep(self._poll_interval(body))
+
+    def _note_position(self, fan: Fan, position, state) -> None:
+        if position is None:
+            return
+        if fan.position is not None and position != fan.position and state not in (None, "waiting"):
+            fan.position_changes += 1
+        fan.position = position
+
+    def _poll_interval(self, body: dict) -> float:
+        """Seconds until the next poll, as the page decides it (jitter included)."""
+        until_sale = body.get("secondsUntilOnSale") or 0
+        if body.get("state") == "waiting" and until_sale > 0:
+            # The countdown page wakes up at on-sale (browsers' clocks and timers spread it a little).
+            if until_sale <= self.plan.poll_max_s:
+                return until_sale + self.rng.uniform(0.0, self.plan.poll_s)
+            return self.plan.poll_max_s * self.rng.uniform(0.8, 1.0)
+        eta = body.get("etaSeconds") or 0
+        return max(self.plan.poll_s, min(self.plan.poll_max_s, float(eta) / 4.0)) * self.rng.uniform(0.8, 1.2)
+
+    # -- reservation ----------------------------------------------------------------------
+    async def _reserve_and_pay(self, fan: Fan) -> None:
+        roll = self.rng.random()
+        for _ in range(MAX_HOLDS):
+            self.set(fan, "reserving")
+            if await self._reserve(fan) is None:
+                return
+            if roll < self.plan.abandon_share:
+                self.api.recorder.mark("abandoned")
+                self.set(fan, "abandoned", "walked away from the hold")
+                return
+            await self._checkout(fan, "fail" if roll < self.plan.abandon_share + self.plan.fail_share else "success")
+            if fan.outcome != "hold_expired":
+                return
+            self.api.recorder.mark("hold_expired")  # too slow to pay: reserve again, as the API suggests
+
+    async def _available(self) -> list[tuple[str, int, int]]:
+        reply = await self.api.call("availability", "GET", f"/events/{self.event_id}/availability")
+        if reply.status != 200:
+            return []
+        return [(t["tier_id"], t["remaining"], t.get("per_user_limit") or self.plan.max_quantity)
+                for t in reply.data["tiers"] if t["remaining"] > 0]
+
+    async def _reserve(self, fan: Fan) -> dict | None:
+        """Try tiers until a hold is granted (returns the reservation) or nothing is left (None)."""
+        rejected = 0
+        give_up_at = time.monotonic() + self.plan.nothing_left_grace_s
+        attempts = 0
+        while attempts < MAX_RESERVE_ATTEMPTS:
+            tiers = await self._available()
+            if not tiers:
+                if time.monotonic() >= give_up_at:
+                    self.set(fan, "rejected" if rejected else "sold_out", "nothing left after admission")
+                    return None
+                await asyncio.sleep(self.plan.poll_s)
+                continue
+            attempts += 1
+            tier_id, remaining, limit = self.rng.choice(tiers)
+            fan.tier_id = tier_id
+            fan.quantity = max(1, min(remaining, limit, self.rng.randint(1, self.plan.max_quantity)))
+            reservation = await self._request_hold(fan)
+            if reservation is None:
+                continue
+            status = reservation.get("status")
+            if status == "held":
+                self.api.recorder.mark("held")
+                return reservation
+            if status == "rejected":
+                rejected += 1
+                self.api.recorder.mark("rejected")
+                continue
+            self.set(fan, "reserve_failed", f"reservation ended {status!r}: {reservation}")
+            return None
+        self.set(fan, "rejected", f"{rejected} reservations rejected")
+        return None
+
+    async def _request_hold(self, fan: Fan) -> dict | None:
+        """POST the reservation and wait for its decision; None means "try again"."""
+        reply = await self.api.call(
+            "reserve", "POST", f"/events/{self.event_id}/reservations", user=fan.user_id,
+            body={"tier_id": fan.tier_id, "quantity": fan.quantity, "token": fan.token},
+            headers={"Prefer": f"wait={self.plan.prefer_wait_s}"},
+        )
+        if reply.status == 409 and reply.code in ("event_paused", "event_not_on_sale"):
+            await asyncio.sleep(self.plan.poll_s)
+            return None
+        if reply.status == 409 and isinstance(reply.data, dict) and reply.data.get("status") != "rejected":
+            # A problem document: sold out for this tier (decided before any hold).
+            return {"status": "rejected", "reason": reply.code}
+        if reply.status == 403:  # token forgotten (Redis lost it) or admission gone: back to the queue
+            raise _BackToQueue(f"reserve 403 {reply.data.get('reason') if isinstance(reply.data, dict) else ''}",
+                               rejoin=isinstance(reply.data, dict) and reply.data.get("reason") == "token_invalid")
+        if reply.status not in (200, 201, 202, 409):
+            raise _FanError(fan, "reserve_failed", f"reserve {reply.status} {reply.data}")
+        reservation = reply.data
+        fan.reservation_id = reservation["id"]
+        return await self._until_decided(fan, reservation)
+
+    async def _until_decided(self, fan: Fan, reservation: dict) -> dict | None:
+        deadline = time.monotonic() + self.plan.step_timeout_s
+        while reservation.get("status") == "pending":
+            if time.monotonic() >= deadline:
+                raise _FanError(fan, "reserving", f"reservation {fan.reservation_id} pending for {self.plan.step_timeout_s} s")
+            await asyncio.sleep(DECISION_POLL_S)
+            reply = await self.api.call("reservation_poll", "GET", f"/reservations/{fan.reservation_id}", user=fan.user_id)
+            if reply.status == 404:  # the pending request was lost with Redis: ask again
+                return None
+            if reply.status != 200:
+                raise _FanError(fan, "reserve_failed", f"reservation poll {reply.status} {reply.data}")
+            reservation = reply.data
+        return reservation
+
+    # -- checkout -------------------------------------------------------------------------
+    async def _checkout(self, fan: Fan, simulate: str) -> None:
+        self.set(fan, "paying")
+        key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{fan.user_id}/{fan.reservation_id}"))
+        reply = await self.api.call("checkout_session", "POST", "/checkout/sessions", user=fan.user_id,
+                                    body={"reservation_id": fan.reservation_id}, headers={"Idempotency-Key": key})
+        if reply.status == 409 or reply.status == 410:
+            self.set(fan, "hold_expired", f"checkout session {reply.status} {reply.code}")
+            return
+        if reply.status not in (200, 201):
+            raise _FanError(fan, "checkout_failed", f"checkout session {reply.status} {reply.data}")
+        session = reply.data
+        reply = await self.api.call("confirm", "POST", "/checkout/confirm", user=fan.user_id,
+                                    body={"checkoutId": session["checkoutId"], "simulate": simulate},
+                                    headers={"Prefer": f"wait={self.plan.prefer_wait_s}"})
+        data = reply.data if isinstance(reply.data, dict) else {}
+        if reply.status == 409 and isinstance(data.get("checkout"), dict):
+            data = data["checkout"]  # a declined payment answers 409 with the failed session
+        elif reply.status == 410:
+            self.set(fan, "hold_expired", f"confirm 410 {reply.code}")
+            return
+        elif reply.status not in (200, 201, 202):
+            raise _FanError(fan, "checkout_failed", f"confirm {reply.status} {reply.data}")
+        session = await self._until_paid(fan, session["id"], data)
+        status = session.get("status")
+        if status == "paid":
+            self.api.recorder.mark("paid")
+            await self._fetch_tickets(fan)
+        elif status == "failed":
+            self.api.recorder.mark("payment_failed")
+            self.set(fan, "payment_failed" if simulate == "fail" else "checkout_failed", f"payment {status}")
+        else:
+            self.set(fan, "hold_expired", f"checkout session ended {status!r}")
+
+    async def _until_paid(self, fan: Fan, session_id: str, session: dict) -> dict:
+        deadline = time.monotonic() + self.plan.step_timeout_s
+        while session.get("status") not in ("paid", "failed", "expired"):
+            if time.monotonic() >= deadline:
+                raise _FanError(fan, "paying", f"checkout {session_id} undecided for {self.plan.step_timeout_s} s: {session}")
+            await asyncio.sleep(DECISION_POLL_S)
+            reply = await self.api.call("session_poll", "GET", f"/checkout/sessions/{session_id}", user=fan.user_id)
+            if reply.status != 200:
+                raise _FanError(fan, "checkout_failed", f"session poll {reply.status} {reply.data}")
+            session = reply.data
+        return session
+
+    async def _fetch_tickets(self, fan: Fan) -> None:
+        self.set(fan, "fetching")
+        deadline = time.monotonic() + self.plan.step_timeout_s
+        while True:
+            reply = await self.api.call("tickets", "GET", "/me/tickets", user=fan.user_id)
+            if reply.status == 200:
+                fan.tickets = sum(1 for t in reply.data if (t.get("event") or {}).get("id") == self.event_id)
+                if fan.tickets >= fan.quantity or time.monotonic() >= deadline:
+                    self.set(fan, "bought", f"{fan.tickets} tickets")
+                    return
+            elif time.monotonic() >= deadline:
+                raise _FanError(fan, "fetching", f"tickets {reply.status} {reply.data}")
+            await asyncio.sleep(DECISION_POLL_S)
+
+
+class _FanError(Exception):
+    """A fan met an answer the contract does not allow; it stops in ``stage``."""
+
+    def __init__(self, fan: Fan, stage: str, detail: str) -> None:
+        super().__init__(detail)
+        self.fan, self.stage, self.detail = fan, stage, detail
+
+
+class _BackToQueue(Exception):
+    """The reservation endpoint sent the fan back to the waiting room (403)."""
+
+    def __init__(self, detail: str, *, rejoin: bool) -> None:
+        super().__init__(detail)
+        self.detail, self.rejoin = detail, rejoin

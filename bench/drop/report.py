@@ -1,0 +1,142 @@
+"""The Markdown report of a drop, its charts and the raw figures (results.json), in one folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.drop import charts
+
+
+def _n(value, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.{digits}f}"
+    return f"{int(value):,}"
+
+
+def _rate(row: dict, key: str) -> str:
+    ratio = row.get(key.replace("_per_s", "_ratio"))
+    return f"{_n(row[key])} ({ratio:.3f})" if ratio is not None else _n(row[key])
+
+
+def _header(r: dict) -> list[str]:
+    c, m, inv = r["config"], r["marks"], r["invariants"]
+    tiers = ", ".join(f"{t['name']} {t['capacity']:,}" for t in r["event"]["tiers"])
+    verdict = "**PASS**: every invariant holds" if inv["passed"] else f"**FAIL**: {len(inv['violations'])} violations"
+    lines = [
+        f"# Drop report: {c['fans']:,} fans{' under chaos' if r['mode'] == 'chaos' else ''}",
+        "",
+        f"{r['started_at']} on {r['machine']['cpus']} CPU cores ({r['machine']['cpu_model']}), Python {r['machine']['python']}.",
+        f"Command: `{r['command']}`",
+        "",
+        f"Result: {verdict}. Whole run {_n(r['elapsed_s'])} s.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| fans before on-sale / after | {c['fans']:,} / {c['late_fans']:,} |",
+        f"| tiers (capacity) | {tiers} = {r['event']['capacity']:,} tickets |",
+        f"| processes | {c['web']} web (one port, SO_REUSEPORT), {c['workers']} workers x {c['threads']} threads, 1 scheduler |",
+        f"| stores | {c['database']}, {c['redis']} |",
+        f"| waves | {c['wave_size']:,} positions every {c['wave_interval_s']} s; admission lasts {c.get('admission_ttl_s')} s; "
+        f"holds last {c['hold_ttl_s']} s |",
+        f"| fan behaviour | poll every {c['poll_s']}-{c['poll_max_s']} s; {c['fail_share']:.0%} fail payment, {c['abandon_share']:.0%} abandon the hold |",
+        f"| simulator | one process, {c.get('connections', 0):,} connections for commands + {c.get('poll_connections', 0):,} for polls |",
+        f"| baseline (trivial aiohttp JSON handler) | {_n(r['baseline']['rps'])} requests/s, p99 {r['baseline']['p99_ms']} ms |",
+        f"| on-sale to sold out (no tickets left) | {_n(m.get('sold_out_after_s'))} s |",
+        f"| on-sale to every ticket paid | {_n(m.get('fully_sold_after_s'))} s |",
+        "",
+    ]
+    return lines
+
+
+def _phases(r: dict) -> list[str]:
+    lines = ["## Throughput per phase", "",
+             "Each rate is followed by its ratio to the baseline's requests/s on the same machine.", "",
+             "| phase | seconds | joins/s | status polls/s | reservation outcomes/s | checkouts/s | all requests/s |",
+             "|---|---|---|---|---|---|---|"]
+    for row in r["phases"]:
+        lines.append(f"| {row['phase']} | {_n(row['duration_s'])} | {_rate(row, 'joins_per_s')} | {_rate(row, 'polls_per_s')} | "
+                     f"{_rate(row, 'reservation_outcomes_per_s')} | {_rate(row, 'checkouts_per_s')} | {_rate(row, 'requests_per_s')} |")
+    return lines + [""]
+
+
+def _latency(r: dict) -> list[str]:
+    lines = ["## Latency per endpoint (ms)", "",
+             "Measured from the moment a request had a connection; retried attempts count separately.", ""]
+    for title, table in [("whole drop", r["latency"])] + [(f"phase: {k}", v) for k, v in r.get("latency_by_phase", {}).items()]:
+        lines += [f"**{title}**", "", "| endpoint | requests | p50 | p95 | p99 | max | errors (5xx / no answer) |", "|---|---|---|---|---|---|---|"]
+        for name, row in table.items():
+            lines.append(f"| {name} | {row['count']:,} | {row['p50']} | {row['p95']} | {row['p99']} | {row['max']} | {row['errors']:,} |")
+        lines.append("")
+    return lines
+
+
+def _fans(r: dict) -> list[str]:
+    f = r["fans"]
+    lines = ["## Where the fans ended", "", "| outcome | fans |", "|---|---|"]
+    lines += [f"| {k} | {v:,} |" for k, v in sorted(f["outcomes"].items(), key=lambda kv: -kv[1])]
+    client = r.get("client") or {}
+    if client:
+        waits = "; ".join(f"{pool}s p50 {v['p50']:.0f} ms, p99 {v['p99']:.0f} ms" for pool, v in client.items() if v["count"])
+        lines += ["", f"Wait inside the simulator for a free connection (not counted in the latencies above): {waits}."]
+    cpu = r.get("cpu_s") or {}
+    if cpu:
+        lines += ["", "CPU seconds used during the drop: " + ", ".join(f"{k} {v:,.0f}" for k, v in cpu.items())
+                  + f" (of {r['elapsed_s'] * r['machine']['cpus']:,.0f} available; PostgreSQL not counted)."]
+    lines += ["", f"Client retries (connection errors, 429/5xx): {f['retries']:,}; joins again after a forgotten token: "
+                  f"{f['rejoins']:,}; sent back to the queue by the reservation endpoint: {f.get('requeues', 0):,}.", ""]
+    return lines
+
+
+def _chaos(r: dict) -> list[str]:
+    ch = r.get("chaos")
+    if not ch:
+        return []
+    rec = ch["recovery"]
+    lines = ["## Faults and recovery", "",
+             f"- worker processes SIGKILLed: {ch['kills']} (restarted by the supervisor: {ch['restarts']} restarts in all)",
+             f"- duplicate command deliveries injected: {ch['duplicates']:,}",
+             f"- web restart (every web process at once): stopped gracefully in {_n(rec.get('web_stop_s'), 2)} s, "
+             f"serving again {_n(rec.get('web_downtime_s'), 2)} s after the stop began",
+             f"- Redis killed (all data lost) and restarted: healthy after {_n(rec.get('redis_health_s'), 2)} s, "
+             f"stock counters rebuilt after {_n(rec.get('redis_counters_s'), 2)} s, first reservation decided "
+             f"{_n(rec.get('redis_first_decision_s'), 2)} s after, first payment {_n(rec.get('redis_first_payment_s'), 2)} s after",
+             "", "| t (s) | fault / recovery | detail |", "|---|---|---|"]
+    shown = [e for e in ch["events"] if e[1] != "worker_killed"]
+    lines += [f"| {t:.1f} | {kind} | {detail} |" for t, kind, detail in shown]
+    return lines + [""]
+
+
+def _invariants(r: dict) -> list[str]:
+    inv = r["invariants"]
+    lines = ["## Invariants (read from the database after the drain)", ""]
+    lines += [f"- {name}" for name in inv["checked"]]
+    lines.append("")
+    if inv["violations"]:
+        lines += ["**Violations:**", ""] + [f"- {v}" for v in inv["violations"]] + [""]
+    s = inv.get("summary") or {}
+    if s.get("tiers"):
+        lines += ["| tier | capacity | sold | held | paid order quantity |", "|---|---|---|---|---|"]
+        lines += [f"| {t['name']} | {t['capacity']:,} | {t['sold']:,} | {t['held']:,} | {t['ordered']:,} |" for t in s["tiers"]]
+        lines += ["", f"Orders paid {s.get('orders_paid', 0):,}, tickets {s.get('tickets', 0):,}, admission waves "
+                      f"{s.get('waves', 0):,} (positions 1..{s.get('admitted_up_to', 0):,}), reservations by state "
+                      f"{s.get('reservations', {})}.", ""]
+    return lines
+
+
+def write(results: dict, folder: Path) -> Path:
+    """Write results.json, the PNG charts and report.md into ``folder``; returns the report path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    charts.timeline(results, folder / "timeline.png")
+    charts.latency(results, folder / "latency.png")
+    charts.throughput(results, folder / "throughput.png")
+    lines = _header(results) + ["![queue, admitted, holds and sold over time](timeline.png)", ""]
+    lines += _phases(results) + ["![throughput by endpoint](throughput.png)", ""]
+    lines += _latency(results) + ["![latency percentiles per endpoint](latency.png)", ""]
+    lines += _fans(results) + _chaos(results) + _invariants(results)
+    path = folder / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,344 @@
+"""One drop, start to finish: baseline, system, event, crowd, (faults), drain, invariants, report."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import platform
+import random
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import baseline
+from bench.drop import analysis, report
+from bench.drop.chaos import Chaos, ChaosPlan
+from bench.drop.client import Api, Recorder
+from bench.drop.event import TierSpec, create_event, default_tiers, open_sale
+from bench.drop.fans import Crowd, Fan, Plan
+from bench.drop.monitor import Monitor, redis_probe
+from bench.drop.system import System, SystemOptions
+from bench.drop.verify import verify
+from bench.loadgen import make_session
+from models.keys import Keys
+from models.redis import connect_async
+from models.settings import VAR_DIR
+
+log = logging.getLogger("bench.drop")
+
+
+@dataclass
+class DropConfig:
+    fans: int = 100_000
+    #: Fans arriving after on-sale (default: a tenth of ``fans``), spread over ``late_window_s``.
+    late_fans: int | None = None
+    late_window_s: float = 20.0
+    #: Pre-sale arrivals spread over this many seconds (0: all at once).
+    join_window_s: float = 0.0
+    tiers: list[TierSpec] | None = None
+    #: Tickets on sale as a share of fans, when no tiers are given.
+    capacity_share: float = 0.2
+    web: int = 2
+    workers: int = 2
+    threads: int = 8
+    wave_size: int | None = None
+    wave_interval_s: float = 1.0
+    hold_ttl_s: int = 60
+    #: ADMISSION_TTL_S: admitted fans who leave without reserving keep tickets out of the next
+    #: waves until their admission lapses (default: twice the slowest poll, at least 60 s).
+    admission_ttl_s: int | None = None
+    sweep_interval_s: float = 2.0
+    plan: Plan = field(default_factory=Plan)
+    #: Simulator connections for fans' commands (reserve, pay...; a Prefer: wait holds one for
+    #: seconds) and, separately, for status polls.
+    connections: int = 512
+    poll_connections: int = 256
+    #: Hard limit for the whole crowd, in seconds; fans still busy then count as violations.
+    deadline_s: float = 1800.0
+    baseline_requests: int = 20_000
+    #: Seconds between announcing the on-sale time and the sale opening (at least the slowest
+    #: pre-sale poll interval, so every waiting page learns the new time before it comes).
+    lead_s: float = 3.0
+    chaos: ChaosPlan | None = None
+    out: Path | None = None
+    database_url: str | None = None
+    postgres_url: str | None = "postgres://postgres@127.0.0.1:5432/postgres"
+    redis_url: str | None = None
+    broker_url: str | None = None
+    keep_db: bool = False
+    seed: int = 1
+    command: str = "python -m bench.drop"
+
+    def resolved(self) -> DropConfig:
+        """Defaults that depend on the crowd size filled in."""
+        late = self.fans // 10 if self.late_fans is None else self.late_fans
+        wave = self.wave_size or max(50, self.fans // 100)
+        tiers = self.tiers or default_tiers(int(self.fans * self.capacity_share))
+        grace = self.hold_ttl_s + 3 * self.sweep_interval_s + 5
+        plan = Plan(**{**asdict(self.plan), "nothing_left_grace_s": grace})
+        lead = max(self.lead_s, self.plan.poll_max_s * 1.1 + 2)
+        admission = self.admission_ttl_s or int(max(60, 2 * self.plan.poll_max_s))
+        return DropConfig(**{**self.__dict__, "late_fans": late, "wave_size": wave, "tiers": tiers, "plan": plan, "lead_s": lead,
+                             "admission_ttl_s": admission})
+
+
+def _machine() -> dict:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(), "platform": platform.platform()}
+
+
+async def run_drop(cfg: DropConfig) -> tuple[int, Path]:
+    """Run one drop; returns (exit code: 0 when every invariant held, report path)."""
+    cfg = cfg.resolved()
+    run_id = datetime.now().strftime("%Y%m%d%H%M%S") + secrets.token_hex(3)
+    run_dir = cfg.out or VAR_DIR / "drop" / f"{run_id}{'-chaos' if cfg.chaos else ''}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    log.info("measuring the baseline (trivial aiohttp handler, %d requests)", cfg.baseline_requests)
+    base = await baseline.measure(cfg.baseline_requests, concurrency=64, repeats=3)
+    log.info("baseline: %.0f requests/s", base.rps)
+    system = System(SystemOptions(
+        run_dir=run_dir, run_id=run_id, web_processes=cfg.web, worker_processes=cfg.workers, worker_threads=cfg.threads,
+        database_url=cfg.database_url, postgres_url=cfg.postgres_url, redis_url=cfg.redis_url, broker_url=cfg.broker_url,
+        settings_env={"WAVE_SIZE": str(cfg.wave_size), "WAVE_INTERVAL_S": str(cfg.wave_interval_s),
+                      "HOLD_TTL_S": str(cfg.hold_ttl_s), "SWEEP_INTERVAL_S": str(cfg.sweep_interval_s),
+                      "ADMISSION_TTL_S": str(cfg.admission_ttl_s), "DB_MAX_CONNECTIONS": "12", "DB_THREADS": "12"},
+    ))
+    try:
+        log.info("starting the system in %s", run_dir)
+        await asyncio.to_thread(system.start)
+        log.info("system healthy at %s (%s, %s)", system.base_url, system.database.kind, system.redis_url)
+        results = await _drive(cfg, system, run_id)
+        await asyncio.to_thread(system.stop_processes)
+        results["invariants"] = await asyncio.to_thread(verify, system, results.pop("_fans"), results["event"]["id"])
+        results["phases"] = analysis.phase_table(results.pop("_recorder"), results.pop("_phases"), base.rps)
+    finally:
+        await asyncio.to_thread(system.stop, keep_database=cfg.keep_db)
+    results.update(mode="chaos" if cfg.chaos else "drop", command=cfg.command, started_at=started_at, machine=_machine(),
+                   baseline=base.as_dict(), config=_config_dict(cfg, system))
+    path = report.write(results, run_dir)
+    return (0 if results["invariants"]["passed"] else 1), path
+
+
+def _config_dict(cfg: DropConfig, system: System) -> dict:
+    return {
+        "fans": cfg.fans, "late_fans": cfg.late_fans, "web": cfg.web, "workers": cfg.workers, "threads": cfg.threads,
+        "wave_size": cfg.wave_size, "wave_interval_s": cfg.wave_interval_s, "hold_ttl_s": cfg.hold_ttl_s,
+        "admission_ttl_s": cfg.admission_ttl_s,
+        "sweep_interval_s": cfg.sweep_interval_s, "poll_s": cfg.plan.poll_s, "poll_max_s": cfg.plan.poll_max_s,
+        "fail_share": cfg.plan.fail_share, "abandon_share": cfg.plan.abandon_share, "connections": cfg.connections,
+        "poll_connections": cfg.poll_connections,
+        "database": system.database.kind if system.database else "?",
+        "redis": "own redis-server (unix socket)" if system.owns_redis else "given Redis",
+        "chaos": asdict(cfg.chaos) if cfg.chaos else None,
+    }
+
+
+async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
+    """Create the event, run the crowd (and the faults), drain; returns the raw results."""
+    t0 = time.monotonic()
+    recorder = Recorder(t0)
+    # No per-request timeout: a hung request shows as a fan that never finished.
+    session = make_session(cfg.connections + cfg.poll_connections, timeout_s=None)
+    api = Api(session, system.base_url, recorder, limit=cfg.connections, poll_limit=cfg.poll_connections,
+              deadline=t0 + cfg.deadline_s, admin_token=system.admin_token)
+    stop = asyncio.Event()
+    cpu_at_start = time.process_time()
+    background: list[asyncio.Task] = []
+    probe_client = connect_async(system.redis_url, socket_timeout=2, max_connections=4)
+    try:
+        event_id, tiers = await create_event(api, f"Drop {run_id}", cfg.tiers, wave_size=cfg.wave_size,
+                                             wave_interval_s=cfg.wave_interval_s)
+        crowd = Crowd(api, event_id, cfg.plan, rng=random.Random(cfg.seed), tier_ids=[t["id"] for t in tiers])
+        monitor = Monitor(api, event_id, crowd.stages, probe=redis_probe(probe_client, Keys(system.prefix), event_id))
+        background += [asyncio.create_task(monitor.run(stop)), asyncio.create_task(_supervise(system, stop)),
+                       asyncio.create_task(_progress(crowd, monitor, stop))]
+        fans = [Fan(i, f"fan-{run_id}-{i}") for i in range(cfg.fans)]
+        fans += [Fan(cfg.fans + i, f"fan-{run_id}-{cfg.fans + i}", late=True) for i in range(cfg.late_fans)]
+        tasks: list[asyncio.Task] = []
+        # 100,000 long-lived fans: keep the cyclic GC from re-scanning them all the time.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
+        log.info("%d fans join before on-sale", cfg.fans)
+        crowd.add(fans[:cfg.fans])
+        await _arrive(crowd, fans[:cfg.fans], cfg.join_window_s, tasks)
+        await _until(lambda: crowd.stages["new"] + crowd.stages["joining"] <= 0, max(120.0, cfg.fans / 100), api.deadline)
+        joined = recorder.now()
+        log.info("opening the sale (%.0f s after start)", recorder.now())
+        await open_sale(api, event_id, cfg.lead_s)
+        on_sale = recorder.now()
+        chaos = None
+        if cfg.chaos:
+            chaos = Chaos(system, cfg.chaos, recorder, event_id, len(tiers))
+            background.append(asyncio.create_task(chaos.run(stop)))
+        crowd.add(fans[cfg.fans:])
+        await _arrive(crowd, fans[cfg.fans:], cfg.late_window_s, tasks)
+        await asyncio.wait(tasks, timeout=max(1.0, api.deadline - time.monotonic()))
+        crowd_done = recorder.now()
+        log.info("every fan finished after %.0f s; draining holds", crowd_done)
+        await _drain(system, monitor, cfg, api.deadline + 300)
+        end = recorder.now()
+        cpu_seconds = _cpu_seconds(system, cpu_at_start)
+    finally:
+        stop.set()
+        await asyncio.gather(*background, return_exceptions=True)
+        await api.close()
+        await session.close()
+        await probe_client.aclose()
+    results = _assemble(cfg, recorder, monitor, fans, chaos, system, event_id, tiers, on_sale, crowd_done, end, api.retries,
+                        api.slot_wait)
+    results["_phases"][0] = ("pre-sale joins", 0.0, joined)
+    results["_phases"].insert(1, ("countdown to on-sale", joined, on_sale))
+    results["marks"]["all_joined_s"] = round(joined, 2)
+    results["cpu_s"] = cpu_seconds
+    return results
+
+
+def _cpu_seconds(system: System, simulator_start: float) -> dict[str, float]:
+    """CPU seconds used during the drop by the simulator and by each kind of process (processes
+    restarted during the run count from their restart)."""
+    import psutil
+
+    used: dict[str, float] = {"simulator": round(time.process_time() - simulator_start, 1)}
+    for svc in system.services:
+        kind = svc.name.split("-")[0]
+        try:
+            proc = psutil.Process(svc.proc.pid)
+            total = sum(p.cpu_times().user + p.cpu_times().system for p in [proc, *proc.children(recursive=True)])
+        except (psutil.Error, AttributeError):
+            continue
+        used[kind] = round(used.get(kind, 0.0) + total, 1)
+    if system.redis is not None and system.redis.proc is not None:
+        try:
+            times = psutil.Process(system.redis.proc.pid).cpu_times()
+            used["redis"] = round(times.user + times.system, 1)
+        except psutil.Error:
+            pass
+    return used
+
+
+async def _arrive(crowd: Crowd, fans: list[Fan], window_s: float, tasks: list) -> None:
+    """Start the fans' visits, all at once or evenly over ``window_s``."""
+    if window_s <= 0 or not fans:
+        tasks += [asyncio.create_task(crowd.run(f)) for f in fans]
+        return
+    step, per_step = 0.05, max(1, round(len(fans) * 0.05 / window_s))
+    for i in range(0, len(fans), per_step):
+        tasks += [asyncio.create_task(crowd.run(f)) for f in fans[i:i + per_step]]
+        await asyncio.sleep(step)
+
+
+async def _until(predicate, timeout_s: float, deadline: float) -> bool:
+    end = min(time.monotonic() + timeout_s, deadline)
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        await asyncio.sleep(0.2)
+    return predicate()
+
+
+async def _supervise(system: System, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        system.supervise()
+        try:
+            await asyncio.wait_for(stop.wait(), 0.2)
+        except TimeoutError:
+            pass
+
+
+async def _progress(crowd: Crowd, monitor: Monitor, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), 5.0)
+        except TimeoutError:
+            stages = ", ".join(f"{k} {v}" for k, v in sorted(crowd.stages.items()) if v)
+            log.info("t=%.0fs sold %s held %s (redis: available %s held %s, admitted %s) | %s", crowd.api.recorder.now(),
+                     monitor.latest("sold"), monitor.latest("held"), monitor.latest("redis_available"),
+                     monitor.latest("redis_held"), monitor.latest("redis_room_up_to"), stages)
+
+
+async def _drain(system: System, monitor: Monitor, cfg: DropConfig, deadline: float) -> None:
+    """Wait for abandoned holds to expire (the scheduler's sweep), then run one sweep by hand."""
+    limit = min(deadline, time.monotonic() + cfg.hold_ttl_s + 6 * cfg.sweep_interval_s + 30)
+    await asyncio.sleep(1.5)  # a fresh monitor sample
+    while time.monotonic() < limit and (monitor.latest("held") or 0) > 0:
+        await asyncio.sleep(0.5)
+    try:
+        await asyncio.to_thread(system.cli, "sweep")
+    except Exception as exc:  # noqa: BLE001 - the invariants will show what the sweep left
+        log.warning("the final sweep failed: %s", exc)
+    await asyncio.sleep(1.5)
+
+
+def _assemble(cfg, recorder, monitor, fans, chaos, system, event_id, tiers, on_sale, crowd_done, end, retries, slot_wait) -> dict:
+    capacity = sum(t["capacity"] for t in tiers)
+    samples = monitor.samples
+    for _, status, _ in samples:
+        # When the operator's status call failed, the simulator's own look at Redis fills in.
+        for key, fallback in (("held", "redis_held"), ("admitted_up_to", "redis_room_up_to")):
+            if key not in status and fallback in status:
+                status[key] = status[fallback]
+        if "remaining" not in status and "sold" in status and "held" in status:
+            status["remaining"] = capacity - status["sold"] - status["held"]
+    sold_out = analysis.first_time(samples, "remaining", lambda v: v <= 0, after=on_sale)
+    fully_sold = analysis.first_time(samples, "sold", lambda v: v >= capacity, after=on_sale)
+    phases = [("pre-sale", 0.0, on_sale), ("on-sale to sold out", on_sale, sold_out or crowd_done)]
+    if sold_out is not None:
+        phases.append(("after sold out", sold_out, crowd_done))
+    results = {
+        "event": {"id": event_id, "capacity": capacity,
+                  "tiers": [{"id": t["id"], "name": t["name"], "capacity": t["capacity"]} for t in tiers]},
+        "marks": {"on_sale_s": round(on_sale, 2), "sold_out_s": sold_out, "crowd_done_s": round(crowd_done, 2), "end_s": round(end, 2),
+                  "sold_out_after_s": round(sold_out - on_sale, 2) if sold_out is not None else None,
+                  "fully_sold_after_s": round(fully_sold - on_sale, 2) if fully_sold is not None else None},
+        "elapsed_s": round(end, 1),
+        "_phases": phases,
+        "_recorder": recorder,
+        "timeline": {
+            "t": [round(t, 2) for t, _, _ in samples],
+            **{k: [s.get(k) for _, s, _ in samples] for k in ("queue_waiting", "admitted_up_to", "held", "sold", "remaining",
+                                                              "redis_available", "redis_held")},
+            "fans_waiting": [st.get("waiting", 0) for _, _, st in samples],
+        },
+        "throughput_series": {name: analysis.per_second(recorder.endpoints[name].t, end)
+                              for name in ("join", "status", "reserve", "confirm") if name in recorder.endpoints},
+        "latency": analysis.latency_table(recorder),
+        "latency_by_phase": {name: analysis.latency_table(recorder, a, b) for name, a, b in phases},
+        "client": {pool: lat.summary() for pool, lat in slot_wait.items()},
+        "fans": {"total": len(fans), "outcomes": _outcomes(fans), "retries": retries,
+                 "rejoins": sum(f.rejoins for f in fans), "requeues": sum(f.requeues for f in fans), "position_changes": sum(f.position_changes for f in fans),
+                 "monitor_failures": monitor.failures},
+        "chaos": _chaos_dict(chaos, system, recorder) if chaos else None,
+        "_fans": fans,
+    }
+    return results
+
+
+def _outcomes(fans: list[Fan]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in fans:
+        counts[f.outcome] = counts.get(f.outcome, 0) + 1
+    return counts
+
+
+def _chaos_dict(chaos: Chaos, system: System, recorder: Recorder) -> dict:
+    recovery = dict(chaos.recovery)
+    if chaos.redis_restarted_at is not None:
+        first = analysis.first_mark_after(recorder, ("held", "rejected"), chaos.redis_restarted_at)
+        paid = analysis.first_mark_after(recorder, ("paid",), chaos.redis_restarted_at)
+        recovery["redis_first_decision_s"] = round(first - chaos.redis_restarted_at, 2) if first is not None else None
+        recovery["redis_first_payment_s"] = round(paid - chaos.redis_restarted_at, 2) if paid is not None else None
+    return {"events": [(round(t, 2), k, d) for t, k, d in chaos.events], "recovery": recovery, "kills": chaos.kills,
+            "duplicates": chaos.duplicates, "restarts": sum(len(s.restarts) for s in system.services)}

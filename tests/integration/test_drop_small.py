@@ -1,0 +1,67 @@
+"""The drop simulator, small: about 1,000 fans against the real system, with and without faults.
+
+Each run starts the whole system (web processes, workers, scheduler) like ``make drop`` does
+and fails when any invariant read back from the database is broken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import psycopg2
+import pytest
+
+from bench.drop.chaos import ChaosPlan
+from bench.drop.fans import Plan
+from bench.drop.run import DropConfig, run_drop
+from models import embedded_redis
+from tests.integration.conftest import CONNECT_TIMEOUT_S, PG_HOST, PG_MAINTENANCE_DB, PG_PORT, PG_USER, REDIS_URL, _ping, require
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _postgres_server() -> str:
+    psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_MAINTENANCE_DB, connect_timeout=CONNECT_TIMEOUT_S).close()
+    return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_MAINTENANCE_DB}"
+
+
+def _small(tmp_path, **overrides) -> DropConfig:
+    base = dict(
+        fans=1_000, late_fans=100, late_window_s=5.0, capacity_share=0.3, wave_size=40, wave_interval_s=0.5,
+        hold_ttl_s=8, sweep_interval_s=1.0, connections=64, poll_connections=32, deadline_s=100.0, baseline_requests=3_000,
+        plan=Plan(poll_s=0.5, poll_max_s=2.0), out=tmp_path / "report",
+        postgres_url=require("PostgreSQL", _postgres_server), command="pytest tests/integration/test_drop_small.py",
+    )
+    return DropConfig(**{**base, **overrides})
+
+
+def _run(cfg: DropConfig) -> dict:
+    code, path = asyncio.run(run_drop(cfg))
+    results = json.loads((path.parent / "results.json").read_text())
+    assert results["invariants"]["violations"] == []
+    assert code == 0
+    return results
+
+
+def test_a_small_drop_sells_out_and_keeps_every_invariant(tmp_path):
+    require("Redis", lambda: _ping(REDIS_URL))
+    results = _run(_small(tmp_path, redis_url=REDIS_URL))
+    outcomes = results["fans"]["outcomes"]
+    assert outcomes.get("bought", 0) > 0
+    assert outcomes.get("payment_failed", 0) > 0 and outcomes.get("abandoned", 0) > 0
+    assert results["marks"]["sold_out_after_s"] is not None
+    assert sum(outcomes.values()) == 1_100
+    assert (tmp_path / "report" / "report.md").exists()
+
+
+def test_a_small_drop_under_faults_keeps_every_invariant_and_recovers(tmp_path):
+    require("redis-server", embedded_redis.server_binary)
+    chaos = ChaosPlan(kill_every_s=2.0, web_restart_after_s=2.0, redis_restart_after_s=5.0, recovery_timeout_s=40.0)
+    results = _run(_small(tmp_path, chaos=chaos, capacity_share=0.5, wave_size=20))
+    report = results["chaos"]
+    assert report["kills"] >= 2
+    assert report["duplicates"] > 0
+    assert report["recovery"].get("web_downtime_s") is not None
+    assert report["recovery"].get("redis_health_s") is not None
+    assert results["fans"]["outcomes"].get("bought", 0) > 0

@@ -1,0 +1,85 @@
+from aiohttp import web
+
+from bench.loadgen import Latencies, percentile, run_load
+
+
+async def _server(aiohttp_server):
+    async def ok(request):
+        return web.json_response({"ok": True})
+
+    async def boom(request):
+        return web.json_response({"error": True}, status=503)
+
+    app = web.Application()
+    app.router.add_get("/", ok)
+    app.router.add_get("/boom", boom)
+    return await aiohttp_server(app)
+
+
+def test_percentile_uses_nearest_rank_and_is_zero_when_empty():
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([], 95) == 0.0
+
+
+def test_latencies_summarise_count_and_percentiles():
+    lat = Latencies()
+    lat.extend(float(v) for v in range(1, 1001))
+    summary = lat.summary()
+    assert summary["count"] == 1000
+    assert summary["p95"] == 950.0
+    assert summary["max"] == 1000.0
+
+
+async def test_run_load_issues_exactly_total_requests_and_counts_statuses(aiohttp_server):
+    server = await _server(aiohttp_server)
+    seen = []
+
+    async def hit(session, i):
+        seen.append(i)
+        async with session.get(server.make_url("/")) as resp:
+            await resp.read()
+            return resp.status
+
+    result = await run_load(hit, concurrency=8, total=200)
+    assert result.count == 200
+    assert sorted(seen) == list(range(200))
+    assert result.errors == 0
+    assert result.statuses == {200: 200}
+    assert 0 < result.p50 <= result.p95 <= result.p99
+    assert result.rps > 0
+
+
+async def test_run_load_counts_5xx_and_connection_failures_as_errors(aiohttp_server):
+    server = await _server(aiohttp_server)
+
+    async def hit(session, i):
+        url = server.make_url("/boom") if i % 2 else "http://127.0.0.1:9/"  # port 9: nothing listens
+        async with session.get(url) as resp:
+            return resp.status
+
+    result = await run_load(hit, concurrency=4, total=20)
+    assert result.count == 20
+    assert result.errors == 20
+    assert result.statuses == {503: 10, 0: 10}
+
+
+async def test_run_load_stops_at_the_duration(aiohttp_server):
+    server = await _server(aiohttp_server)
+
+    async def hit(session, i):
+        async with session.get(server.make_url("/")) as resp:
+            return resp.status
+
+    result = await run_load(hit, concurrency=4, duration_s=0.3)
+    assert result.count > 0
+    assert 0.25 < result.elapsed_s < 2.0
+
+
+async def test_run_load_refuses_an_unbounded_run():
+    import pytest
+
+    with pytest.raises(ValueError):
+        await run_load(lambda s, i: None, concurrency=1)

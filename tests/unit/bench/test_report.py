@@ -1,0 +1,103 @@
+import json
+import random
+
+from bench.drop import analysis, report
+from bench.drop.client import Recorder
+
+
+def _recorder() -> Recorder:
+    """Synthetic samples: 20 s of joins, then polls, reservations and payments after on-sale at 10 s."""
+    rng = random.Random(7)
+    rec = Recorder(0.0)
+    for i in range(2000):
+        rec.request("join", i / 100, rng.uniform(1, 20), 201)
+    for i in range(6000):
+        rec.request("status", 5 + i / 400, rng.uniform(1, 10), 200 if i % 100 else 503)
+    for i in range(300):
+        rec.request("reserve", 10 + i / 30, rng.uniform(5, 50), 201)
+        rec.mark("held" if i % 5 else "rejected", 10 + i / 30)
+    for i in range(200):
+        rec.mark("paid", 11 + i / 20)
+    return rec
+
+
+def _results(rec: Recorder, *, passed: bool = True, chaos: dict | None = None) -> dict:
+    phases = [("pre-sale", 0.0, 10.0), ("on-sale to sold out", 10.0, 18.0), ("after sold out", 18.0, 21.0)]
+    samples = [(float(t), {"sold": min(600, 40 * max(0, t - 10)), "held": 20, "admitted_up_to": 50 * t,
+                           "queue_waiting": max(0, 2000 - 100 * t)}, {"waiting": max(0, 2000 - 100 * t)}) for t in range(22)]
+    return {
+        "mode": "chaos" if chaos else "drop", "command": "python -m bench.drop --fans 2000", "started_at": "2026-01-01 00:00 UTC",
+        "machine": {"cpus": 2, "cpu_model": "Test CPU", "python": "3.11"}, "elapsed_s": 22.0,
+        "config": {"fans": 2000, "late_fans": 200, "web": 2, "workers": 2, "threads": 8, "wave_size": 50, "wave_interval_s": 1.0,
+                   "hold_ttl_s": 30, "poll_s": 2.0, "poll_max_s": 2.0, "fail_share": 0.1, "abandon_share": 0.1,
+                   "database": "postgresql", "redis": "own redis-server"},
+        "baseline": {"rps": 9000.0, "p99_ms": 20.0},
+        "event": {"id": "e", "capacity": 600, "tiers": [{"name": "GA", "capacity": 400}, {"name": "VIP", "capacity": 200}]},
+        "marks": {"on_sale_s": 10.0, "sold_out_s": 18.0, "sold_out_after_s": 8.0, "fully_sold_after_s": 9.5},
+        "phases": analysis.phase_table(rec, phases, 9000.0),
+        "latency": analysis.latency_table(rec),
+        "latency_by_phase": {name: analysis.latency_table(rec, a, b) for name, a, b in phases},
+        "timeline": {"t": [s[0] for s in samples], **{k: [s[1].get(k) for s in samples] for k in ("queue_waiting", "admitted_up_to", "held", "sold")},
+                     "fans_waiting": [s[2]["waiting"] for s in samples]},
+        "throughput_series": {name: analysis.per_second(rec.endpoints[name].t, 22) for name in ("join", "status", "reserve")},
+        "fans": {"total": 2200, "outcomes": {"bought": 200, "sold_out": 2000}, "retries": 60, "rejoins": 0},
+        "chaos": chaos,
+        "invariants": {"passed": passed, "violations": [] if passed else ["tier GA: sold 401 > capacity 400"],
+                       "summary": {"tiers": [{"name": "GA", "capacity": 400, "sold": 400, "held": 0, "ordered": 400}],
+                                   "orders_paid": 200, "tickets": 600, "waves": 40, "admitted_up_to": 2000, "reservations": {}},
+                       "checked": ["sold <= capacity"]},
+    }
+
+
+def test_phase_rates_count_successful_joins_marks_and_ratios_to_the_baseline():
+    rows = analysis.phase_table(_recorder(), [("pre-sale", 0.0, 10.0), ("sale", 10.0, 20.0)], 9000.0)
+    pre, sale = rows
+    assert pre["joins_per_s"] == 100.0
+    assert pre["joins_ratio"] == round(100.0 / 9000.0, 4)
+    assert sale["reservation_outcomes_per_s"] == 30.0
+    assert sale["checkouts_per_s"] == 18.0  # 180 payments between 11 s and 20 s
+    assert pre["polls_per_s"] == 200.0  # 2000 polls between 5 s and 10 s
+
+
+def test_latency_table_counts_5xx_as_errors_and_orders_endpoints():
+    table = analysis.latency_table(_recorder())
+    assert list(table) == ["join", "status", "reserve"]
+    assert table["status"]["errors"] == 60
+    assert table["join"]["count"] == 2000
+    assert table["join"]["p50"] <= table["join"]["p95"] <= table["join"]["p99"] <= table["join"]["max"]
+
+
+def test_first_time_finds_the_first_sample_after_a_moment():
+    samples = [(1.0, {"remaining": 5}, {}), (2.0, {"remaining": 0}, {}), (3.0, {"remaining": 0}, {})]
+    assert analysis.first_time(samples, "remaining", lambda v: v <= 0) == 2.0
+    assert analysis.first_time(samples, "remaining", lambda v: v <= 0, after=2.5) == 3.0
+    assert analysis.first_time(samples, "sold", lambda v: True) is None
+
+
+def test_the_report_has_its_sections_charts_and_raw_figures(tmp_path):
+    path = report.write(_results(_recorder()), tmp_path)
+    text = path.read_text()
+    assert "**PASS**" in text
+    for heading in ("## Throughput per phase", "## Latency per endpoint", "## Where the fans ended", "## Invariants"):
+        assert heading in text
+    assert "| on-sale to sold out (no tickets left) | 8 s |" in text
+    for chart in ("timeline.png", "latency.png", "throughput.png"):
+        png = tmp_path / chart
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert 5_000 < png.stat().st_size < 150_000
+        assert f"]({chart})" in text
+    assert json.loads((tmp_path / "results.json").read_text())["fans"]["total"] == 2200
+
+
+def test_a_failed_run_lists_its_violations_and_chaos_recovery(tmp_path):
+    chaos = {"events": [(12.0, "web_restart", "2 stopped"), (15.0, "redis_killed", "all lost"), (13.0, "worker_killed", "w0")],
+             "recovery": {"web_downtime_s": 1.5, "redis_health_s": 0.4, "redis_counters_s": 2.1, "redis_first_decision_s": 2.5},
+             "kills": 3, "duplicates": 40, "restarts": 4}
+    text = report.write(_results(_recorder(), passed=False, chaos=chaos), tmp_path).read_text()
+    assert "**FAIL**: 1 violations" in text
+    assert "- tier GA: sold 401 > capacity 400" in text
+    assert "## Faults and recovery" in text
+    assert "stock counters rebuilt after 2.10 s" in text
+    assert "| 15.0 | redis_killed | all lost |" in text
+    assert "worker processes SIGKILLed: 3" in text
+    assert "| 13.0 | worker_killed" not in text  # kills are counted, not listed one by one
