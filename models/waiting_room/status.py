@@ -74,7 +74,8 @@ def describe(event: EventLike, view: RoomView, position: int, now_ms: int, admis
         "onSaleAt": event.on_sale_at,
         "secondsUntilOnSale": max(0, math.ceil((sale_ms - now_ms) / 1000)),
         "position": position if known else None,
-        "total": view.counters.total,
+        # The room view is cached for a moment; a fan who just joined is never beyond the total.
+        "total": max(view.counters.total, position if known else 0),
         "aheadOfYou": max(0, position - up_to - 1) if known else None,
         "canEnter": state == "sale_open" and admission == "admitted",
         "etaSeconds": eta_s,

@@ -144,3 +144,9 @@ def test_everyone_sees_sold_out_once_no_stock_and_no_holds_remain(stock, state):
 def test_a_closed_or_canceled_event_says_closed(status):
     doc = describe(FakeEvent(status=status), view_of(regular_waves(1), total=500), 50, T0 + 1000, TTL_S)
     assert (doc["state"], doc["canEnter"]) == ("closed", False)
+
+
+def test_a_fan_who_just_joined_never_sees_a_total_smaller_than_their_position():
+    # The room view is cached for a moment, so it may not count the newest joiner yet.
+    doc = describe(FakeEvent(), view_of([], total=3), 7, T0 + 1000, TTL_S)
+    assert doc["position"] == 7 and doc["total"] == 7
