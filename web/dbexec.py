@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from typing import Any, Callable, TypeVar
 
@@ -22,4 +23,8 @@ def _in_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 async def run_db(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call ``fn(*args, **kwargs)`` in the database thread pool and return its result."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(app[DB_EXECUTOR], functools.partial(_in_connection, fn, *args, **kwargs))
+    # run_in_executor does not carry contextvars: copy them, so the request id reaches log
+    # lines and actor messages produced in the database thread.
+    context = contextvars.copy_context()
+    call = functools.partial(context.run, _in_connection, fn, *args, **kwargs)
+    return await loop.run_in_executor(app[DB_EXECUTOR], call)

@@ -63,16 +63,12 @@ async def test_a_payment_s_request_id_follows_confirmation_and_ticket_issuance(s
     assert (issued[0]["user_id"], issued[0]["event_id"]) == ("fan-42", event_id)
 
 
-@pytest.mark.xfail(strict=True, reason="web/handlers/reservations.py sends drain_event in an executor without the "
-                                       "request's context (contextvars.copy_context().run), so it gets msg-<id>")
 async def test_a_reservation_s_request_id_follows_it_into_the_drainer(shop, admin_headers, runtime, stub_broker, stub_worker,
                                                                       all_lines):
     await _buy(shop, admin_headers, runtime, stub_broker, stub_worker)
     assert ("drain_event", "fan-42-reserve") in _actors(all_lines())
 
 
-@pytest.mark.xfail(strict=True, reason="web/dbexec.run_db uses run_in_executor, which does not carry contextvars: "
-                                       "log lines written in database threads have no request_id")
 async def test_web_log_lines_written_in_database_threads_carry_the_request_id(shop, admin_headers, runtime, all_lines):
     event_id, tier_id = await on_sale(shop, admin_headers)
     [token] = await admitted_tokens(shop, runtime, event_id, "fan-7")
