@@ -28,7 +28,9 @@ class ChaosPlan:
     kill_every_s: float = 4.0
     #: Seconds after on-sale when the web processes restart, and when Redis does.
     web_restart_after_s: float = 5.0
-    redis_restart_after_s: float = 20.0
+    #: None leaves Redis alone (the waiting room's queue does not survive a Redis data loss yet:
+    #: see README, "Known limits").
+    redis_restart_after_s: float | None = 20.0
     duplicate_every_s: float = 0.5
     duplicates_per_tick: int = 4
     #: Longest wait for a recovery to show, in seconds.
@@ -59,8 +61,9 @@ class Chaos:
     async def run(self, stop: asyncio.Event) -> None:
         """Start every fault at its time after on-sale (call at on-sale); returns when ``stop`` is set."""
         tasks = [asyncio.create_task(self._kill_workers(stop)),
-                 asyncio.create_task(self._once(stop, self.plan.web_restart_after_s, self._restart_web)),
-                 asyncio.create_task(self._once(stop, self.plan.redis_restart_after_s, self._restart_redis))]
+                 asyncio.create_task(self._once(stop, self.plan.web_restart_after_s, self._restart_web))]
+        if self.plan.redis_restart_after_s is not None:
+            tasks.append(asyncio.create_task(self._once(stop, self.plan.redis_restart_after_s, self._restart_redis)))
         if self.system.owns_redis and not (self.system.opts.broker_url or "").startswith("amqp"):
             tasks.append(asyncio.create_task(self._duplicate(stop)))
         try:
