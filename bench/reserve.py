@@ -281,10 +281,11 @@ async def run(args: argparse.Namespace) -> dict:
     from models.db import bind_database, open_database
 
     run_dir = Path(args.out).parent / f"reserve-{int(time.time())}"
+    load_before = os.getloadavg()[0]
     system = System(SystemOptions(run_dir=run_dir, run_id=uuid.uuid4().hex[:12], web_processes=args.web_processes,
                                   worker_processes=args.worker_processes, worker_threads=args.worker_threads,
                                   postgres_url=args.postgres, redis_url=args.redis_url,
-                                  settings_env={"HOLD_TTL_S": "900", "LOG_LEVEL": "WARNING",
+                                  settings_env={"HOLD_TTL_S": "900", "LOG_LEVEL": args.log_level,
                                                 "dramatiq_worker_timeout": str(args.worker_timeout_ms)}))
     system.start()
     try:
@@ -311,7 +312,9 @@ async def run(args: argparse.Namespace) -> dict:
                 phases.append(report)
     finally:
         system.stop()
+    # The machine's 1-minute load before and after: other work on these 2 cores skews every figure.
     return {"command": " ".join(["python -m bench.reserve", *sys.argv[1:]]), "cpus": os.cpu_count(),
+            "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
             "web_processes": args.web_processes, "worker_processes": args.worker_processes,
             "worker_threads": args.worker_threads, "worker_timeout_ms": args.worker_timeout_ms, "tickets": args.tickets, "buyers": args.buyers,
             "quantity": args.quantity, "phases": phases}
@@ -353,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="dramatiq_worker_timeout: longest idle poll of a worker for new messages")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default=None, help="default: a redis-server of our own on a unix socket")
+    parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the system's processes")
     parser.add_argument("--out", default="var/bench/reserve.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -360,8 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(table(result))
-    print(f"\n{result['cpus']} CPUs; {result['web_processes']} web, {result['worker_processes']} worker processes "
-          f"x {result['worker_threads']} threads; JSON in {args.out}")
+    print(f"\n{result['cpus']} CPUs (load {result['load_before']} before, {result['load_after']} after); "
+          f"{result['web_processes']} web, {result['worker_processes']} worker processes x {result['worker_threads']} "
+          f"threads; JSON in {args.out}")
     failed = any(p["oversell"] or p.get("errors") or p.get("undecided") or any(k.startswith("error") for k in p.get("outcomes", {}))
                  for p in result["phases"])
     return 1 if failed else 0

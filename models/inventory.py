@@ -23,6 +23,7 @@ from models.reservations import (
     release_hold,
 )
 from models.reservations.counters import database_stock, parse_stock, rebuild_locked
+from models.reservations.kick import drain_if_waiting
 from models.reservations.lease import EventLease
 from models.tables import Event
 
@@ -75,6 +76,7 @@ def reconcile_all(rt: Any) -> dict[str, int]:
             result = rebuild_locked(rt.redis, rt.keys, str(event_id))
         finally:
             lease.release()
+        drain_if_waiting(rt.redis, rt.keys, str(event_id))
         for key in fixed:
             fixed[key] += result[key]
     log.log(logging.WARNING if fixed["drift"] else logging.DEBUG, "inventory counters reconciled",

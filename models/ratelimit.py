@@ -3,11 +3,13 @@
 A limit of 0 disables its policy. When Redis cannot be reached the limiter lets the request
 through (a rate limiter must not turn an outage into a 500 on every request), logs it at most
 once per cooldown and counts it in ``ticketdrop_rate_limiter_fail_open_total``; for the
-cooldown it does not even try Redis, so requests are not held up by connection timeouts.
+cooldown it does not even try Redis, and no check waits longer than CHECK_TIMEOUT_S, so
+requests are not held up by connection timeouts and retries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -25,6 +27,9 @@ log = logging.getLogger("ticketdrop.ratelimit")
 
 #: After a Redis failure, skip the limiter (fail open at once) for this long, in seconds.
 FAIL_OPEN_COOLDOWN_S = 2.0
+#: Longest a check may take before the request goes through unchecked, in seconds (the client's
+#: own retries could otherwise hold a request for seconds while Redis is unreachable).
+CHECK_TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,12 @@ class Decision:
 class RateLimiter:
     """Checks several (policy, subject) pairs in one Redis round trip; one instance per process."""
 
-    def __init__(self, redis: Any, keys: Keys, *, cooldown_s: float = FAIL_OPEN_COOLDOWN_S) -> None:
+    def __init__(self, redis: Any, keys: Keys, *, cooldown_s: float = FAIL_OPEN_COOLDOWN_S,
+                 timeout_s: float = CHECK_TIMEOUT_S) -> None:
         self._redis = redis
         self._keys = keys
         self._cooldown_s = cooldown_s
+        self._timeout_s = timeout_s
         self._skip_until = 0.0
 
     async def check(self, checks: Sequence[tuple[Policy, str]]) -> Decision | None:
@@ -82,8 +89,8 @@ class RateLimiter:
         for p, _ in checks:
             args += [p.limit, p.window_s * 1000]
         try:
-            reply = await scripts(self._redis).get("ratelimit")(keys=keys, args=args)
-        except (redis.exceptions.RedisError, OSError) as exc:
+            reply = await asyncio.wait_for(scripts(self._redis).get("ratelimit")(keys=keys, args=args), self._timeout_s)
+        except (TimeoutError, redis.exceptions.RedisError, OSError) as exc:
             self._fail_open(exc)
             return None
         decision = _decode(reply, [p for p, _ in checks])

@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="poll interval of fans far back (etaSeconds/4, capped), s (default: max(poll, fans/1000))")
     crowd.add_argument("--fail-share", type=float, default=0.1, help="share of holders whose payment fails")
     crowd.add_argument("--abandon-share", type=float, default=0.1, help="share of holders who walk away")
-    crowd.add_argument("--connections", type=int, default=512, help="simulator's connections for fans' commands")
-    crowd.add_argument("--poll-connections", type=int, default=256, help="simulator's connections for status polls")
+    crowd.add_argument("--connections", type=int, default=256, help="simulator's connections for fans' commands")
+    crowd.add_argument("--poll-connections", type=int, default=128, help="simulator's connections for status polls")
     crowd.add_argument("--seed", type=int, default=1)
     sale = p.add_argument_group("event and system")
     sale.add_argument("--tiers", type=parse_tiers, default=None,

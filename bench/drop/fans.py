@@ -261,6 +261,8 @@ class Crowd:
         if reply.status == 403:  # token forgotten (Redis lost it) or admission gone: back to the queue
             raise _BackToQueue(f"reserve 403 {reply.data.get('reason') if isinstance(reply.data, dict) else ''}",
                                rejoin=isinstance(reply.data, dict) and reply.data.get("reason") == "token_invalid")
+        if reply.status == 404 and reply.code == "not_found" and "reservation" in str(reply.data.get("detail", "")).lower():
+            return None  # the request was lost while being decided (Redis restart): ask again
         if reply.status not in (200, 201, 202, 409):
             raise _FanError(fan, "reserve_failed", f"reserve {reply.status} {reply.data}")
         reservation = reply.data

@@ -55,8 +55,8 @@ class DropConfig:
     plan: Plan = field(default_factory=Plan)
     #: Simulator connections for fans' commands (reserve, pay...; a Prefer: wait holds one for
     #: seconds) and, separately, for status polls.
-    connections: int = 512
-    poll_connections: int = 256
+    connections: int = 256
+    poll_connections: int = 128
     #: Hard limit for the whole crowd, in seconds; fans still busy then count as violations.
     deadline_s: float = 1800.0
     baseline_requests: int = 20_000
@@ -317,13 +317,23 @@ def _assemble(cfg, recorder, monitor, fans, chaos, system, event_id, tiers, on_s
         "latency": analysis.latency_table(recorder),
         "latency_by_phase": {name: analysis.latency_table(recorder, a, b) for name, a, b in phases},
         "client": {pool: lat.summary() for pool, lat in slot_wait.items()},
-        "fans": {"total": len(fans), "outcomes": _outcomes(fans), "retries": retries,
+        "fans": {"total": len(fans), "outcomes": _outcomes(fans), "retries": retries, "examples": _examples(fans),
                  "rejoins": sum(f.rejoins for f in fans), "requeues": sum(f.requeues for f in fans), "position_changes": sum(f.position_changes for f in fans),
                  "monitor_failures": monitor.failures},
         "chaos": _chaos_dict(chaos, system, recorder) if chaos else None,
         "_fans": fans,
     }
     return results
+
+
+def _examples(fans: list[Fan], per_outcome: int = 3) -> dict[str, list[str]]:
+    """A few fans' last words per outcome (what the report shows when something looks odd)."""
+    examples: dict[str, list[str]] = {}
+    for f in fans:
+        shown = examples.setdefault(f.outcome, [])
+        if len(shown) < per_outcome:
+            shown.append(f"{f.user_id} (position {f.position}, admitted at {f.admitted_position}): {f.detail}"[:300])
+    return examples
 
 
 def _outcomes(fans: list[Fan]) -> dict[str, int]:

@@ -15,6 +15,7 @@ from peewee import fn
 
 from models.errors import Unavailable
 from models.keys import Keys
+from models.reservations.kick import drain_if_waiting
 from models.reservations.lease import EventLease
 from models.tables import Order, Reservation, TicketTier
 
@@ -39,6 +40,7 @@ def rebuild_counters(redis: Any, keys: Keys, event_id: str) -> None:
         rebuild_locked(redis, keys, str(event_id))
     finally:
         lease.release()
+    drain_if_waiting(redis, keys, str(event_id))
 
 
 def rebuild_locked(redis: Any, keys: Keys, event_id: str) -> dict[str, int]:

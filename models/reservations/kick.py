@@ -23,6 +23,13 @@ def send_drain(event_id: str, delay_ms: int | None = None) -> None:
         drain_event.send(event_id)
 
 
+def drain_if_waiting(redis: Any, keys: Keys, event_id: str) -> None:
+    """After holding the event lease for something else (a rebuild): a drain message that
+    arrived meanwhile went away (the lease was taken), so send one if requests wait."""
+    if redis.llen(keys.mailbox(event_id)):
+        send_drain(event_id)
+
+
 def claim_kick(redis: Any, keys: Keys, event_id: str, *, only_with_mail: bool) -> Any:
     """res_kick.lua: 1 if the caller should send a drain message (sync value or awaitable)."""
     return scripts(redis).get("res_kick")(

@@ -100,17 +100,30 @@ def _persist(event_id: str, decided: list[Decision], now: datetime) -> BatchResu
         reason = "event_not_on_sale" if finished and d.decision == "held" else d.reason or "sold_out"
         final = Final("held", None, from_ms(d.expires_ms)) if held else Final("rejected", reason, None)
         finals[d.id] = final
-        rows.append({
-            "id": d.id, "event": event_id, "tier": d.tier_id, "user_id": d.user_id, "token": d.token,
-            "quantity": int(d.quantity), "status": final.status, "reason": final.reason, "expires_at": final.expires_at,
-            "request_id": d.request_id or None, "created_at": from_ms(d.created_ms) if d.created_ms else now,
-            "updated_at": now,
-        })
-    if rows:
-        Reservation.insert_many(rows).execute()
+        rows.append((d.id, event_id, d.tier_id, d.user_id, d.token, int(d.quantity), final.status, final.reason,
+                     final.expires_at, d.request_id or None, from_ms(d.created_ms) if d.created_ms else now, now))
+    _insert(rows)
     tiers = {str(t.id): (t.capacity - t.sold - t.held, t.held) for t in TicketTier.select(
         TicketTier.id, TicketTier.capacity, TicketTier.sold, TicketTier.held).where(TicketTier.event == event_id)}
     return BatchResult(finals, tiers, len(refused))
+
+
+#: Columns of a reservation row, in the order ``_persist`` builds them.
+_COLUMNS = (Reservation.id, Reservation.event, Reservation.tier, Reservation.user_id, Reservation.token,
+            Reservation.quantity, Reservation.status, Reservation.reason, Reservation.expires_at,
+            Reservation.request_id, Reservation.created_at, Reservation.updated_at)
+
+
+def _insert(rows: list[tuple]) -> None:
+    """One multi-row INSERT. Written by hand because Peewee's query builder spends ~0.3 ms per
+    row generating it (most of a batch's CPU); each value still goes through its field's
+    ``db_value`` (UUIDs, naive-UTC timestamps), exactly as ``insert_many`` would."""
+    if not rows:
+        return
+    columns = ", ".join(f'"{f.column_name}"' for f in _COLUMNS)
+    one = "(" + ", ".join([database.param] * len(_COLUMNS)) + ")"
+    sql = f'INSERT INTO "{Reservation._meta.table_name}" ({columns}) VALUES ' + ", ".join([one] * len(rows))
+    database.execute_sql(sql, [f.db_value(v) for row in rows for f, v in zip(_COLUMNS, row, strict=True)])
 
 
 def _take_holds(event_id: str, holds: list[Decision], now: datetime) -> set[str]:

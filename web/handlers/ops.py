@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, model_validator
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from models import operations
 from models.redis import connect_sync
@@ -37,7 +39,8 @@ async def _sync_redis_ctx(app: web.Application):
     services = app[SERVICES]
     own = SYNC_REDIS not in services
     if own:
-        services[SYNC_REDIS] = connect_sync(app[SETTINGS].redis_url)
+        # Fail fast: a status page or a scrape should report Redis down, not wait out retries.
+        services[SYNC_REDIS] = connect_sync(app[SETTINGS].redis_url, retry=Retry(NoBackoff(), 1), socket_timeout=2)
     yield
     if own:
         services.pop(SYNC_REDIS).close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import uuid
 from functools import partial
 from typing import Any
@@ -105,7 +106,8 @@ async def _submit(submit: Any) -> service.Submitted:
 
 async def _send_drain(event_id: str) -> None:
     # The broker's client is blocking; a send is rare (one per burst), but keep it off the loop.
-    await asyncio.get_running_loop().run_in_executor(None, send_drain, event_id)
+    # The copied context carries the request id into the message (workers.middleware).
+    await asyncio.get_running_loop().run_in_executor(None, contextvars.copy_context().run, send_drain, event_id)
 
 
 def _location(reservation: dict[str, Any]) -> dict[str, str]:

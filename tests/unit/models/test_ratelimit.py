@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 
 from models.metrics import RATE_LIMITED, RATE_LIMITER_FAIL_OPEN
 from models.ratelimit import Policy, RateLimiter
@@ -85,7 +88,7 @@ async def test_an_empty_subject_is_not_limited(limiter):
 
 
 async def test_a_redis_outage_fails_open_with_a_log_line_and_a_metric(keys, caplog):
-    down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=AsyncRetry(NoBackoff(), 0))
     limiter = RateLimiter(down, keys, cooldown_s=60)
     before = _value(RATE_LIMITER_FAIL_OPEN)
     with caplog.at_level(logging.WARNING, logger="ticketdrop.ratelimit"):
@@ -96,3 +99,19 @@ async def test_a_redis_outage_fails_open_with_a_log_line_and_a_metric(keys, capl
     assert _value(RATE_LIMITER_FAIL_OPEN) == before + 2
     # The second call did not wait on Redis again: one log line for the outage.
     assert [r.getMessage() for r in caplog.records].count("rate limiter failing open: Redis unavailable") == 1
+
+
+async def test_a_check_that_takes_too_long_fails_open(keys):
+    class Stalled:
+        """A Redis whose script calls never answer (a hung server, or the client's own retries)."""
+
+        def register_script(self, source):
+            async def call(**_):
+                await asyncio.sleep(60)
+
+            return call
+
+    limiter = RateLimiter(Stalled(), keys, timeout_s=0.05)
+    before = _value(RATE_LIMITER_FAIL_OPEN)
+    assert await limiter.check([(Policy("join", 1), "alice")]) is None
+    assert _value(RATE_LIMITER_FAIL_OPEN) == before + 1

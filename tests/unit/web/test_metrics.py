@@ -12,6 +12,8 @@ from datetime import timedelta
 import pytest
 import redis as redis_lib
 from prometheus_client.parser import text_string_to_metric_families
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from models.settings import ROOT
 from models.tables import Event, Reservation, TicketTier, utcnow
@@ -94,7 +96,7 @@ async def test_scrape_time_gauges_count_live_holds_and_stock_from_the_database(o
 
 
 async def test_a_scrape_during_a_redis_outage_still_answers(aiohttp_client, app):
-    app[SERVICES][SYNC_REDIS] = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    app[SERVICES][SYNC_REDIS] = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     client = await aiohttp_client(app)
     from web.dbexec import run_db
 

@@ -13,6 +13,8 @@ from datetime import timedelta
 import orjson
 import pytest
 import redis as redis_lib
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from models.logs import JsonFormatter
 from models.tables import CheckoutSession, Order, Reservation, TicketTier, utcnow
@@ -173,7 +175,7 @@ async def test_status_falls_back_to_the_default_wave_settings(ops_client, admin_
 
 
 async def test_status_during_a_redis_outage_is_degraded_not_an_error(aiohttp_client, app, admin_headers):
-    app[SERVICES][SYNC_REDIS] = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    app[SERVICES][SYNC_REDIS] = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     client = await aiohttp_client(app)
     event, _ = await on_sale_event(client, admin_headers)
     status = await status_of(client, admin_headers, event["id"])
