@@ -40,7 +40,10 @@ def cmd_seed(settings: Settings, *, if_empty: bool) -> None:
 
 
 def cmd_sweep(settings: Settings) -> None:
+    from models.logs import configure_logging
     from models.sweeps import run_all_sweeps
+
+    configure_logging(settings, process="sweep")
     from workers import runtime
 
     report = run_all_sweeps(runtime.get())

@@ -26,6 +26,7 @@ class OutcomeHub:
         self._waiters: dict[str, set[asyncio.Future]] = {}
         self._task: asyncio.Task | None = None
         self._ready = asyncio.Event()
+        self._closing = False
 
     async def ensure_started(self) -> None:
         if self._task is None:
@@ -38,6 +39,10 @@ class OutcomeHub:
             try:
                 await pubsub.subscribe(self._channel)
                 while True:
+                    # redis-py may turn a cancel that lands inside get_message into a timeout:
+                    # check on every pass, or close() would wait forever.
+                    if self._closing or _cancelling():
+                        raise asyncio.CancelledError()
                     msg = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
                     if msg is None:
                         continue
@@ -51,8 +56,7 @@ class OutcomeHub:
             except Exception as exc:  # noqa: BLE001 - reconnect; waiters fall back to polling
                 # On a real Redis, cancelling a blocked read surfaces as ConnectionError
                 # ("Connection closed by server"): that is our shutdown, not an outage.
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
+                if self._closing or _cancelling():
                     raise asyncio.CancelledError() from exc
                 self._ready.clear()
                 log.warning("outcome listener reconnecting: %s", exc)
@@ -85,12 +89,18 @@ class OutcomeHub:
                 self._waiters.pop(subject_id, None)
 
     async def close(self) -> None:
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             try:
                 await self._task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class Waiter:

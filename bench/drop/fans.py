@@ -240,6 +240,11 @@ class Crowd:
                 rejected += 1
                 self.api.recorder.mark("rejected")
                 continue
+            if status == "expired":
+                # Granted, then lapsed before this fan saw it (slow polls, killed workers): a
+                # legitimate end, counted as a lapsed hold rather than a stuck fan.
+                self.set(fan, "hold_expired", f"hold lapsed before the fan saw it: {reservation}")
+                return None
             self.set(fan, "reserve_failed", f"reservation ended {status!r}: {reservation}")
             return None
         self.set(fan, "rejected", f"{rejected} reservations rejected")

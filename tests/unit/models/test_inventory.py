@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import workers.reservations  # noqa: F401  (declares the "reservations" queue on the stub broker)
 from models import inventory
 from models.reservations.drain import decide
 from models.reservations.lease import EventLease
@@ -91,3 +92,13 @@ async def test_availability_reads_the_counters_and_falls_back_to_the_database_wh
     await aredis.delete(runtime.keys.stock(str(event.id)))
     result = await inventory.availability(aredis, runtime.keys, snapshot, run_blocking)
     assert result.from_database and result.tiers[0]["remaining"] == 6
+
+
+def test_a_rebuild_that_held_the_lease_while_requests_waited_sends_a_drain_message(runtime, stub_broker):
+    event = make_event()
+    tier = make_tier(event)
+    inventory.rebuild_counters(runtime.redis, runtime.keys, str(event.id))
+    assert stub_broker.queues["reservations"].qsize() == 0  # nothing waits: nothing sent
+    request(runtime, tier, "ann")  # its drain message found the lease taken and went away
+    inventory.rebuild_counters(runtime.redis, runtime.keys, str(event.id))
+    assert stub_broker.queues["reservations"].qsize() == 1

@@ -225,9 +225,10 @@ async def test_the_readme_verification_script_verifies_a_fans_place_against_a_li
     import sys
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[3] / "docs" / "readme" / "waiting-room.md").read_text()
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("\n## Waiting room\n", 1)[1].split("\n## ", 1)[0]
     script = tmp_path / "verify_place.py"
-    script.write_text(re.search(r"```python\n(.*?)```", readme, re.S).group(1))
+    script.write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
     event = make_event(on_sale_in_s=3600)
     joined = [(await join(client, event, f"fan-{i}"))[1]["token"] for i in range(5)]
     Event.update(on_sale_at=datetime.now(UTC) - timedelta(seconds=1)).where(Event.id == event.id).execute()
