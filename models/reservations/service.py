@@ -123,6 +123,18 @@ async def get_reservation(redis: Any, keys: Keys, reservation_id: str, user_id: 
     return view(record, _now_ms())
 
 
+async def submitted_outcome(redis: Any, keys: Keys, reservation_id: str, user_id: str,
+                            run_blocking: RunBlocking) -> dict:
+    """The document of a reservation this request just submitted. Raises Unavailable (503,
+    retry) if it is nowhere: Redis lost the pending request before the drainer decided it,
+    so nothing was held and sending the request again is safe."""
+    try:
+        return await get_reservation(redis, keys, reservation_id, user_id, run_blocking)
+    except NotFound:
+        raise Unavailable("Your request was lost in a fault before it was decided; nothing is held, send it again",
+                          retry_after=1, reason="request_lost") from None
+
+
 async def cancel(redis: Any, keys: Keys, reservation_id: str, user_id: str, run_blocking: RunBlocking) -> dict:
     """Release the owner's live hold at once; releasing it again answers the same document.
 

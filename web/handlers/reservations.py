@@ -50,7 +50,9 @@ async def get_availability(request: web.Request) -> web.Response:
      responses={200: "Your existing live reservation", 201: "Held (with Prefer: wait)",
                 403: "Token unknown, of another event or user, not admitted, or admission expired",
                 404: "Unknown event or tier", 409: "Paused, not on sale, over the per-event limit, or rejected "
-                "(with Prefer: wait)", 422: "Malformed body or quantity over the tier's limit"})
+                "(with Prefer: wait)", 422: "Malformed body or quantity over the tier's limit",
+                503: "A backing service is down, the waiting room is being restored, or (with Prefer: wait) the "
+                "request was lost in a fault before it was decided: nothing is held, send it again"})
 async def create_reservation(request: web.Request) -> web.Response:
     app = request.app
     user = user_id(request)
@@ -70,7 +72,7 @@ async def create_reservation(request: web.Request) -> web.Response:
             return _render(submitted)
         decided = await waiter.wait(wait_s)
     if decided is None:  # no announcement (timed out, or the listener was reconnecting)
-        decided = await service.get_reservation(app[REDIS], app[KEYS], rid, user, partial(run_db, app))
+        decided = await service.submitted_outcome(app[REDIS], app[KEYS], rid, user, partial(run_db, app))
     response = _render_decided(request, decided)
     response.headers["Preference-Applied"] = f"wait={wait_s:g}"
     return response

@@ -171,3 +171,17 @@ async def test_passing_the_per_event_purchase_limit_with_paid_orders_is_409_limi
     resp = await post(api, event.id, body(tier, token, quantity=2))
     assert resp.status == 202
     runtime.redis.delete(runtime.keys.mailbox(str(event.id)))  # accepted on purpose; not a leak
+
+
+async def test_a_request_lost_with_redis_before_its_decision_is_503_request_lost_not_404(api, sale, monkeypatch):
+    from models.reservations import service
+
+    async def lost_at_once(*args, **kwargs):  # accepted, then Redis died with the mailbox
+        return "accepted", 0
+
+    monkeypatch.setattr(service, "enqueue", lost_at_once)
+    event, tier, token = sale
+    resp = await api.post(f"/events/{event.id}/reservations", json=body(tier, token),
+                          headers={"X-User-Id": "ann", "Prefer": "wait=1"})
+    err = await problem(resp, 503)
+    assert err["reason"] == "request_lost" and resp.headers["Retry-After"] == "1"
