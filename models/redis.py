@@ -57,11 +57,18 @@ def connect_sync(url: str, **kwargs: Any) -> redis.Redis:
     return redis.Redis.from_url(url, **kwargs)
 
 
+#: Longest wait for a free pooled connection in the web tier, in seconds.
+POOL_WAIT_S = 5.0
+
+
 def connect_async(url: str, **kwargs: Any) -> aioredis.Redis:
     """An asyncio client (web tier). Replies are decoded to str."""
     kwargs.setdefault("decode_responses", True)
     kwargs.setdefault("health_check_interval", 30)
     kwargs.setdefault("socket_timeout", 10)
     kwargs.setdefault("socket_connect_timeout", 5)
-    kwargs.setdefault("max_connections", 256)
-    return aioredis.Redis.from_url(url, **kwargs)
+    max_connections = kwargs.pop("max_connections", 256)
+    # A burst past the pool's size waits for a free connection (at most POOL_WAIT_S) instead of
+    # failing at once with "Too many connections".
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=POOL_WAIT_S, **kwargs)
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
