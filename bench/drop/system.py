@@ -95,6 +95,7 @@ class System:
     def _environment(self) -> dict[str, str]:
         o = self.opts
         env = dict(os.environ)
+        env.setdefault("dramatiq_worker_timeout", "100")  # as the Procfile sets it
         metrics = o.run_dir / "metrics"
         metrics.mkdir(parents=True, exist_ok=True)
         env.update({
