@@ -21,6 +21,7 @@
     +-- IdempotencyMismatch         422 same key, different payload
     +-- RateLimited                 429 (Retry-After)
     +-- Unavailable                 503 a backing service is down (Retry-After)
+        +-- RoomRestoring           503 the waiting room is being rebuilt after a Redis loss
 """
 
 from __future__ import annotations
@@ -206,3 +207,12 @@ class Unavailable(TicketDropError):
     status = 503
     code = "unavailable"
     title = "Service unavailable"
+
+
+class RoomRestoring(Unavailable):
+    """The waiting room was lost with Redis and the wave tick is rebuilding it: places are kept,
+    so the fan retries instead of joining again."""
+
+    def __init__(self) -> None:
+        super().__init__("The waiting room is being restored after a fault; your place is kept, retry shortly",
+                         retry_after=1, reason="room_restoring")

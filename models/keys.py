@@ -37,6 +37,10 @@ class Keys:
         """Set of bucket numbers holding pre-queue fans (an intset: at most 32 KB)."""
         return f"{self.prefix}room:{{{event_id}}}:pb"
 
+    def room_journal(self, event_id: str) -> str:
+        """List of joins not yet copied to the queue_entries table: "field:position" each."""
+        return f"{self.prefix}room:{{{event_id}}}:journal"
+
     def room_used(self, event_id: str) -> str:
         """Bitmap: bit <position> set once that admitted fan made a reservation."""
         return f"{self.prefix}room:{{{event_id}}}:used"

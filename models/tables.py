@@ -210,6 +210,21 @@ class AdmissionWave(BaseModel):
         indexes = ((("event", "first_position"), True),)
 
 
+class QueueEntry(BaseModel):
+    """One fan's place in an event's waiting room, copied from Redis by the wave tick so the
+    queue survives a Redis data loss. ``position`` 0 = joined the pre-queue (its place is the
+    draw's, recomputed from the salt); otherwise the place given at join."""
+
+    event = peewee.ForeignKeyField(Event, on_delete="CASCADE", column_name="event_id")
+    #: The token's bucket field, base64url(kind || id) (models/waiting_room/tokens.py).
+    field = peewee.CharField(max_length=32)
+    position = peewee.IntegerField()
+
+    class Meta:
+        table_name = "queue_entries"
+        primary_key = peewee.CompositeKey("event", "field")
+
+
 class FairnessRecord(BaseModel):
     """The pre-queue commitment sha256(salt) and, after on-sale, the revealed salt."""
 
@@ -224,4 +239,5 @@ class FairnessRecord(BaseModel):
         table_name = "fairness_records"
 
 
-ALL_TABLES = [Event, TicketTier, Reservation, CheckoutSession, Order, Ticket, IdempotencyRecord, AdmissionWave, FairnessRecord]
+ALL_TABLES = [Event, TicketTier, Reservation, CheckoutSession, Order, Ticket, IdempotencyRecord, AdmissionWave, QueueEntry,
+              FairnessRecord]

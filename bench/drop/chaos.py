@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -28,8 +29,7 @@ class ChaosPlan:
     kill_every_s: float = 4.0
     #: Seconds after on-sale when the web processes restart, and when Redis does.
     web_restart_after_s: float = 5.0
-    #: None leaves Redis alone (the waiting room's queue does not survive a Redis data loss yet:
-    #: see README, "Known limits").
+    #: None leaves Redis alone.
     redis_restart_after_s: float | None = 20.0
     duplicate_every_s: float = 0.5
     duplicates_per_tick: int = 4
@@ -46,7 +46,8 @@ class Chaos:
     tier_count: int
     #: (seconds since start, kind, detail)
     events: list[tuple[float, str, str]] = field(default_factory=list)
-    #: Named recovery times in seconds ("web_downtime_s", "redis_health_s", "redis_counters_s").
+    #: Named recovery times in seconds ("web_downtime_s", "redis_health_s", "redis_counters_s",
+    #: "room_restored_s").
     recovery: dict[str, float] = field(default_factory=dict)
     kills: int = 0
     duplicates: int = 0
@@ -117,7 +118,8 @@ class Chaos:
         started = time.monotonic()
         await asyncio.to_thread(self.system.redis.start)
         self.note("redis_started")
-        await asyncio.gather(self._timed_health("redis_health_s", started), self._wait_counters(started))
+        await asyncio.gather(self._timed_health("redis_health_s", started), self._wait_counters(started),
+                             self._wait_room(started))
 
     async def _timed_health(self, name: str, started: float) -> None:
         try:
@@ -127,23 +129,33 @@ class Chaos:
             return
         self.recovery[name] = round(time.monotonic() - started, 2)
 
-    async def _wait_counters(self, started: float) -> None:
-        """Time until the stock counters of every tier exist again (rebuilt from the database)."""
+    async def _wait_rebuilt(self, started: float, name: str, what: str, rebuilt: Callable[[redis.Redis], bool]) -> None:
+        """Time until ``rebuilt(client)`` holds after the restart (the recovery worker's or the
+        wave tick's work, from the database)."""
         client = redis.Redis.from_url(self.system.redis_url, decode_responses=True, socket_timeout=2)
-        key = f"{self.system.prefix}ev:{{{self.event_id}}}:stock"
         try:
             while time.monotonic() - started < self.plan.recovery_timeout_s:
                 try:
-                    if client.hlen(key) >= self.tier_count:
-                        self.recovery["redis_counters_s"] = round(time.monotonic() - started, 2)
-                        self.note("counters_rebuilt", f"after {self.recovery['redis_counters_s']} s")
+                    if rebuilt(client):
+                        self.recovery[name] = round(time.monotonic() - started, 2)
+                        self.note(f"{what.replace(' ', '_')}_rebuilt", f"after {self.recovery[name]} s")
                         return
                 except redis.RedisError:
                     pass
                 await asyncio.sleep(0.1)
-            self.note("counters_not_rebuilt", f"no stock counters {self.plan.recovery_timeout_s} s after the restart")
+            self.note(f"{what.replace(' ', '_')}_not_rebuilt", f"{what} not back {self.plan.recovery_timeout_s} s after the restart")
         finally:
             client.close()
+
+    def _wait_counters(self, started: float) -> Awaitable[None]:
+        """Time until the stock counters of every tier exist again."""
+        key = f"{self.system.prefix}ev:{{{self.event_id}}}:stock"
+        return self._wait_rebuilt(started, "redis_counters_s", "counters", lambda c: c.hlen(key) >= self.tier_count)
+
+    def _wait_room(self, started: float) -> Awaitable[None]:
+        """Time until the waiting room is live again (restored from the database)."""
+        key = f"{self.system.prefix}room:{{{self.event_id}}}"
+        return self._wait_rebuilt(started, "room_restored_s", "room", lambda c: bool(c.hexists(key, "live")))
 
     async def _duplicate(self, stop: asyncio.Event) -> None:
         from dramatiq.brokers.redis import RedisBroker

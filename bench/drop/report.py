@@ -101,7 +101,8 @@ def _chaos(r: dict) -> list[str]:
              f"- web restart (every web process at once): stopped gracefully in {_n(rec.get('web_stop_s'), 2)} s, "
              f"serving again {_n(rec.get('web_downtime_s'), 2)} s after the stop began",
              f"- Redis killed (all data lost) and restarted: healthy after {_n(rec.get('redis_health_s'), 2)} s, "
-             f"stock counters rebuilt after {_n(rec.get('redis_counters_s'), 2)} s, first reservation decided "
+             f"stock counters rebuilt after {_n(rec.get('redis_counters_s'), 2)} s, waiting room restored after "
+             f"{_n(rec.get('room_restored_s'), 2)} s, first reservation decided "
              f"{_n(rec.get('redis_first_decision_s'), 2)} s after, first payment {_n(rec.get('redis_first_payment_s'), 2)} s after",
              "", "| t (s) | fault / recovery | detail |", "|---|---|---|"]
     shown = [e for e in ch["events"] if e[1] != "worker_killed"]

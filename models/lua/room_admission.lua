@@ -1,12 +1,15 @@
 -- Look up a token's place and, if admitted, the wave that admitted it (for check_admission).
 -- KEYS[1] bucket hash (token field -> position)
--- KEYS[2] room hash   (field up_to)
+-- KEYS[2] room hash   (fields up_to, live)
 -- KEYS[3] waves zset  (score last position)
 -- ARGV[1] token field
 -- Touches: KEYS[1], KEYS[2], KEYS[3] (reads only)
--- Returns {position or -1 if unknown, up_to, admitted-at ms or -1}
+-- Returns {position or -1 if unknown (-2 if the room is not live), up_to, admitted-at ms or -1}
 local position = redis.call('HGET', KEYS[1], ARGV[1])
 if not position then
+  if redis.call('HEXISTS', KEYS[2], 'live') == 0 then
+    return {-2, 0, -1}
+  end
   return {-1, 0, -1}
 end
 position = tonumber(position)

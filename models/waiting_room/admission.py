@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models import metrics
-from models.errors import Forbidden
+from models.errors import Forbidden, RoomRestoring
 from models.keys import Keys
 from models.redis import scripts
 from models.settings import Settings
@@ -49,6 +49,8 @@ async def check_admission(redis: Any, keys: Keys, settings: Settings, snapshot: 
     position, up_to, admitted_at = await scripts(redis).get("room_admission")(
         keys=[keys.room_bucket(event_id, tok.bucket), keys.room(event_id), keys.room_waves(event_id)], args=[tok.field])
     position, up_to, admitted_at = int(position), int(up_to), int(admitted_at)
+    if position == -2:
+        raise RoomRestoring()
     if position < 0:
         raise Forbidden("This waiting-room token is not valid for this event and user", field="body.token", reason="token_invalid")
     if position == 0 or position > up_to or admitted_at < 0:

@@ -22,7 +22,7 @@ from typing import Any
 
 from models.keys import Keys
 from models.tables import FairnessRecord
-from models.waiting_room import store, tokens
+from models.waiting_room import journal, store, tokens
 
 log = logging.getLogger("ticketdrop.waiting_room")
 
@@ -124,6 +124,16 @@ def _prequeue_fields(redis: Any, keys: Keys, event_id: str, size: int, keep_aliv
     return found
 
 
+def store_draw(redis: Any, keys: Keys, event_id: str, ordered: list[tuple[bytes, int, str]], expire_at_ms: int,
+               keep_alive: Callable[[], None] = lambda: None) -> None:
+    """Write a drawn order to Redis: the HMAC list and every fan's position index+1 (sync)."""
+    hmacs_key = keys.room_hmacs(event_id)
+    redis.set(hmacs_key, b"", pxat=expire_at_ms)
+    for start in range(0, len(ordered), _HMAC_CHUNK):
+        redis.append(hmacs_key, b"".join(h for h, _, _ in ordered[start:start + _HMAC_CHUNK]))
+    _write_positions(redis, keys, event_id, ordered, keep_alive)
+
+
 def open_prequeue(redis: Any, keys: Keys, secret: bytes, event_id: str, now_ms: int, expire_at_ms: int,
                   keep_alive: Callable[[], None] = lambda: None) -> int:
     """Close the pre-queue, draw its order, write positions 1..P, store the HMAC list, reveal the
@@ -132,17 +142,17 @@ def open_prequeue(redis: Any, keys: Keys, secret: bytes, event_id: str, now_ms: 
     size, opened = store.close_prequeue(redis, keys, event_id, now_ms)
     if opened:
         return size
+    # Every pre-queue join must be in the database before the draw, so a restore after a Redis
+    # loss draws the very same set (and therefore the same order).
+    journal.flush_journal(redis, keys, event_id)
     salt = bytes.fromhex(ensure_commitment(event_id).salt)
     fields = _prequeue_fields(redis, keys, event_id, size, keep_alive)
     if len(fields) != size:
         log.error("pre-queue count differs from its members", extra={"event_id": event_id, "counted": size, "found": len(fields)})
     ordered = draw(secret, salt, event_id, fields, keep_alive)
-    hmacs_key = keys.room_hmacs(event_id)
-    redis.set(hmacs_key, b"", pxat=expire_at_ms)
-    for start in range(0, len(ordered), _HMAC_CHUNK):
-        redis.append(hmacs_key, b"".join(h for h, _, _ in ordered[start:start + _HMAC_CHUNK]))
-    _write_positions(redis, keys, event_id, ordered, keep_alive)
+    store_draw(redis, keys, event_id, ordered, expire_at_ms, keep_alive)
     _reveal(event_id, len(ordered))
+    journal.raise_durable(redis, keys, event_id, len(ordered))
     redis.hset(keys.room(event_id), "opened", now_ms)
     log.info("pre-queue drawn", extra={"event_id": event_id, "prequeue_size": len(ordered)})
     return size

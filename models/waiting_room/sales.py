@@ -32,7 +32,17 @@ def _ms(dt: datetime) -> int:
 def selling_events(now_ms: int, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
     """Scheduled or on-sale events whose on-sale instant has passed."""
     cutoff = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
-    rows = Event.select().where(Event.status.in_(SELLING) & (Event.on_sale_at <= cutoff))
+    return _sale_events(Event.status.in_(SELLING) & (Event.on_sale_at <= cutoff), default_wave_size, default_interval_s)
+
+
+def upcoming_events(now_ms: int, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
+    """Scheduled or on-sale events whose on-sale instant is still ahead (fans join the pre-queue)."""
+    cutoff = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+    return _sale_events(Event.status.in_(SELLING) & (Event.on_sale_at > cutoff), default_wave_size, default_interval_s)
+
+
+def _sale_events(where: object, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
+    rows = Event.select().where(where)
     return [
         SaleEvent(str(e.id), _ms(e.on_sale_at), _ms(e.starts_at), bool(e.paused),
                   e.wave_size or default_wave_size, e.wave_interval_s or default_interval_s)

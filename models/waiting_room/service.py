@@ -6,6 +6,7 @@ lookup batcher and the set of events whose fairness commitment is known to exist
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from models import metrics
-from models.errors import EventNotOnSale, NotFound, SoldOut
+from models.errors import EventNotOnSale, NotFound, RoomRestoring, SoldOut
 from models.keys import Keys
 from models.redis import scripts
 from models.settings import Settings
-from models.waiting_room import fairness, store, tokens
+from models.waiting_room import fairness, restore, store, tokens
 from models.waiting_room.batching import CommandBatcher
 from models.waiting_room.room import RoomCache
 from models.waiting_room.status import FINISHED, EventLike, describe, on_sale_ms, room_state
@@ -62,6 +63,8 @@ class RoomService:
         self.rooms = RoomCache(redis, keys)
         self._batcher = CommandBatcher(redis)
         self._committed: set[str] = set()
+        #: event id -> the database read deciding whether its room is new (see _open_new_room).
+        self._opening: dict[str, asyncio.Future] = {}
         #: event id -> (room epoch, {token text -> position}); filled only with verified tokens.
         self._positions: dict[str, tuple[int, dict[str, int]]] = {}
 
@@ -83,18 +86,50 @@ class RoomService:
         expire_at = store.expire_at_ms(int(event.starts_at.timestamp() * 1000), on_sale_ms(event), now_ms,
                                        self._settings.token_ttl_s)
         keys, args = store.join_call(self._keys, event_id, token, now_ms, on_sale_ms(event), expire_at)
-        created, position, pre, seq = await self._batcher.run_script(scripts(self._redis).get("room_join"), keys, args)
+        script = scripts(self._redis).get("room_join")
+        created, position, pre, seq = await self._batcher.run_script(script, keys, args)
+        if int(created) < 0:  # the room is not live: open it if it is new, else it is being restored
+            await self._open_new_room(event_id, now_ms)
+            created, position, pre, seq = await self._batcher.run_script(script, keys, args)
+            if int(created) < 0:
+                raise RoomRestoring()
         created, position = bool(int(created)), int(position)
         metrics.JOINS.labels("new" if created else "rejoin").inc()
         log.info("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
                                 "outcome": "new" if created else "rejoin"})
         return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms))
 
+    async def _open_new_room(self, event_id: str, now_ms: int) -> None:
+        """Mark a room live that the database knows nothing of (its first join). Raises
+        RoomRestoring if the database knows places of it: the wave tick is restoring it.
+        Concurrent first joins of one event share one database read and one write."""
+        pending = self._opening.get(event_id)
+        if pending is None:
+            pending = self._opening[event_id] = asyncio.ensure_future(self._mark_live_if_new(event_id, now_ms))
+            pending.add_done_callback(lambda _: self._opening.pop(event_id, None))
+        if not await asyncio.shield(pending):
+            raise RoomRestoring()
+
+    async def _mark_live_if_new(self, event_id: str, now_ms: int) -> bool:
+        if not await self._run_blocking(restore.room_is_new, event_id):
+            return False
+        await self._redis.hsetnx(self._keys.room(event_id), "live", now_ms)
+        self.rooms.forget(event_id)
+        return True
+
     async def status(self, event: Any, token_text: str | None, *, now_ms: int | None = None) -> dict[str, Any]:
         """The status document of ``token_text``. Raises NotFound (404, field query.token) for a
-        malformed token, another event's token or a token the queue does not know."""
+        malformed token, another event's token or a token the queue does not know, and
+        Unavailable (503) while the room is being restored after a Redis loss."""
         event_id = str(event.id)
         view = await self.rooms.get(event_id)
+        if not view.counters.live and event.status not in FINISHED:
+            # A valid token of a room that is not live: lost with Redis and not restored yet
+            # (RoomRestoring: a 404 would send its fan to the back of the queue), or new.
+            if tokens.parse(self._settings.secret_bytes, event_id, token_text) is None:
+                raise NotFound("No such waiting-room token for this event", field="query.token")
+            await self._open_new_room(event_id, _now_ms())  # nobody joined yet: open it, then 404
+            view = await self.rooms.get(event_id)
         known = self._positions.get(event_id)
         if known is None or known[0] != view.epoch:
             known = self._positions[event_id] = (view.epoch, {})
@@ -106,6 +141,8 @@ class RoomService:
                 raise NotFound("No such waiting-room token for this event", field="query.token")
             value = await self._batcher.hget(store.bucket_key(self._keys, event_id, token), token.field)
             if value is None:
+                if await self._batcher.hget(self._keys.room(event_id), "live") is None:
+                    raise RoomRestoring()  # lost with Redis since the cached view was read
                 raise NotFound("No such waiting-room token for this event", field="query.token")
             position = int(value)
             if position > 0:  # 0 = not drawn yet: it will change

@@ -2,15 +2,19 @@
 
 Per event (every key shares the hash tag ``{event_id}``, so scripts touch one cluster slot):
 
-- ``room`` hash: ``pre`` (pre-queue joins), ``seq`` (joins after on-sale), ``pclosed`` (ms the
+- ``room`` hash: ``live`` (present once the room is open: created fresh, or restored from the
+  database after a Redis data loss; joins and admission checks refuse to run without it),
+  ``pre`` (pre-queue joins), ``seq`` (joins after on-sale), ``pclosed`` (ms the
   pre-queue closed; its size is final from then), ``opened`` (ms the draw wrote pre-queue
   positions), ``up_to`` (last admitted position), ``next_due`` (ms the next wave is due),
   ``used`` / ``expired`` (admissions that reserved / lapsed unused), ``exp_pos`` (expiry cursor),
-  ``dbw`` (waves copied to the admission_waves table).
+  ``dbw`` (waves copied to the admission_waves table), ``dur`` (positions 1..dur are in the
+  queue_entries table: only those may be admitted, so every admitted place survives Redis).
 - ``BUCKETS`` small ``bucket`` hashes: token field -> position (0 = pre-queue, not drawn yet).
   A few dozen entries each, so Redis keeps them listpack-encoded: about 30 bytes per fan.
 - ``waves`` sorted set: score = last position, member ``first:last:admitted_at_ms:capacity``.
 - ``pb`` set: numbers of the buckets holding pre-queue fans, so the draw reads only those.
+- ``journal`` list: "field:position" of each join not yet copied to queue_entries.
 - ``used`` bitmap (bit per position), ``hmacs`` string (the drawn pre-queue HMACs, 32 raw bytes
   each, in queue order), ``lease`` (the scheduler step's lease).
 
@@ -40,6 +44,8 @@ class RoomCounters:
     next_due_ms: int = 0
     used: int = 0
     expired: int = 0
+    live: bool = False
+    durable: int = 0
 
     @property
     def total(self) -> int:
@@ -60,6 +66,7 @@ class RoomCounters:
         return cls(
             pre=num("pre"), seq=num("seq"), prequeue_closed="pclosed" in raw, opened="opened" in raw,
             up_to=num("up_to"), next_due_ms=num("next_due"), used=num("used"), expired=num("expired"),
+            live="live" in raw, durable=num("dur"),
         )
 
 
@@ -119,7 +126,8 @@ def join_script(client: Any) -> Any:
 
 def join_call(keys: Keys, event_id: str, token: Token, now_ms: int, on_sale_ms: int, expire_at_ms: int) -> tuple[list, list]:
     """KEYS and ARGV of room_join.lua for this token."""
-    return ([keys.room(event_id), bucket_key(keys, event_id, token), keys.room_prequeue_buckets(event_id)],
+    return ([keys.room(event_id), bucket_key(keys, event_id, token), keys.room_prequeue_buckets(event_id),
+             keys.room_journal(event_id)],
             [token.field, now_ms, on_sale_ms, expire_at_ms, token.bucket])
 
 

@@ -95,6 +95,20 @@ def text_of_field(secret: bytes, event_id: str, field: str) -> str:
     return _b64(head + _mac(secret, event_id, head[0], head[1:]))
 
 
+def bucket_of_field(field: str) -> int:
+    """The bucket of the token whose bucket field is ``field``."""
+    return bucket_of(base64.urlsafe_b64decode(field + "=")[1:])
+
+
+def field_of_user(secret: bytes, event_id: str, user_id: str) -> str:
+    """The bucket field of ``user_id``'s place: its own token's for a user token, or, when the
+    X-User-Id is an anonymous token of this event (the seed's fallback), that token's."""
+    anonymous = parse(secret, event_id, user_id)
+    if anonymous is not None and anonymous.kind == KIND_ANON:
+        return anonymous.field
+    return _b64(bytes((KIND_USER,)) + user_place_id(secret, event_id, user_id))
+
+
 def from_field(secret: bytes, event_id: str, field: str) -> Token:
     """The token whose bucket field is ``field``."""
     raw = base64.urlsafe_b64decode(field + "=")

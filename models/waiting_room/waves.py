@@ -1,10 +1,11 @@
-"""The wave tick: at on-sale draw the pre-queue, then admit the next wave of positions whenever
-an event's wave is due, never beyond what can still be sold.
+"""The wave tick: keep each room live (restored after a Redis loss) and its joins copied to the
+database; at on-sale draw the pre-queue, then admit the next wave of positions whenever an
+event's wave is due, never beyond what can still be sold or what the database holds.
 
 Each event's step runs under its own Redis lease, and the admission itself is a compare-and-set
 on ``up_to`` in Lua, so a tick that runs twice, or on two schedulers at once, admits each
-position once. A step costs O(wave size) however many fans wait (the one-off draw at on-sale
-is O(pre-queue)).
+position once. A step costs O(wave size + new joins) however many fans wait (the one-off draw
+at on-sale, and a restore, are O(queue)).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from models.keys import Keys
 from models.redis import scripts
 from models.settings import Settings
 from models.tables import AdmissionWave
-from models.waiting_room import fairness, store
+from models.waiting_room import fairness, journal, restore, store
 from models.waiting_room.admission import expire_event
 from models.waiting_room.lease import LeaseLost, leased
-from models.waiting_room.sales import SaleEvent, events_without_commitment, selling_events
+from models.waiting_room.sales import SaleEvent, events_without_commitment, selling_events, upcoming_events
 from models.waiting_room.store import RoomCounters, Stock
 
 log = logging.getLogger("ticketdrop.waiting_room")
@@ -89,7 +90,9 @@ def persist_waves(redis: Any, keys: Keys, event_id: str) -> int:
 
 def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int) -> int:
     counters = store.read_counters(redis, keys, event.id)
-    waiting = counters.total - counters.up_to
+    # Only places already copied to the database are admitted: an admitted fan's place must
+    # survive a Redis loss (models/waiting_room/journal.py).
+    waiting = min(counters.total, counters.durable) - counters.up_to
     if event.paused or waiting <= 0 or now_ms < counters.next_due_ms:
         return 0
     capacity = wave_capacity(event.wave_size, _stock(redis, keys, event.id), counters)
@@ -109,13 +112,31 @@ def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int
     return size
 
 
+def _open_room(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now_ms: int, lease: Any) -> int:
+    """Make the room live (restoring it after a Redis loss) and copy new joins to the
+    database. Returns the keys' expire-at, in ms."""
+    expire_at = store.expire_at_ms(event.starts_at_ms, event.on_sale_ms, now_ms, settings.token_ttl_s)
+    restore.ensure_live(redis, keys, settings.secret_bytes, event.id, event.wave_interval_s, now_ms, expire_at,
+                        keep_alive=lease.extend)
+    journal.flush_journal(redis, keys, event.id)
+    return expire_at
+
+
+def keep_event(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now_ms: int) -> None:
+    """The tick of an event still before on-sale, under its lease: room live, joins copied."""
+    with leased(redis, keys.room_lease(event.id)) as lease:
+        if lease is not None:
+            _open_room(redis, keys, settings, event, now_ms, lease)
+
+
 def step_event(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now_ms: int) -> int:
-    """One event's tick under its lease: draw, expiry, one wave if due, copy waves to the
-    database. Returns the positions admitted (0 if another process holds the lease)."""
+    """One event's tick under its lease: room live and joins copied, draw, expiry, one wave if
+    due, copy waves to the database. Returns the positions admitted (0 if another process
+    holds the lease)."""
     with leased(redis, keys.room_lease(event.id)) as lease:
         if lease is None:
             return 0
-        expire_at = store.expire_at_ms(event.starts_at_ms, event.on_sale_ms, now_ms, settings.token_ttl_s)
+        expire_at = _open_room(redis, keys, settings, event, now_ms, lease)
         fairness.open_prequeue(redis, keys, settings.secret_bytes, event.id, now_ms, expire_at, keep_alive=lease.extend)
         expire_event(redis, keys, event.id, now_ms, settings.admission_ttl_s)
         admitted = _admit(redis, keys, event, now_ms, expire_at)
@@ -131,6 +152,13 @@ def admit_waves(rt: Any, *, now_ms: int | None = None) -> int:
     s = rt.settings
     for event_id in events_without_commitment():
         fairness.ensure_commitment(event_id)
+    for event in upcoming_events(now_ms, s.wave_size, s.wave_interval_s):
+        try:
+            keep_event(rt.redis, rt.keys, s, event, now_ms)
+        except LeaseLost:
+            log.warning("room lease lost during a step", extra={"event_id": event.id})
+        except Exception:  # noqa: BLE001 - one broken event must not stop the others
+            log.exception("room upkeep failed", extra={"event_id": event.id})
     admitted = 0
     for event in selling_events(now_ms, s.wave_size, s.wave_interval_s):
         try:

@@ -55,14 +55,15 @@ def test_a_small_drop_sells_out_and_keeps_every_invariant(tmp_path):
     assert (tmp_path / "report" / "report.md").exists()
 
 
-def test_a_small_drop_under_worker_kills_a_web_restart_and_duplicate_deliveries_keeps_every_invariant(tmp_path):
-    # Redis is not restarted here: after a Redis data loss the waiting room hands out queue
-    # positions from 1 again (README, "Known limits"); `make drop-chaos` still includes it.
+def test_a_small_drop_under_worker_kills_a_web_restart_a_redis_loss_and_duplicate_deliveries_keeps_every_invariant(
+        tmp_path):
     require("redis-server", embedded_redis.server_binary)
-    chaos = ChaosPlan(kill_every_s=2.0, web_restart_after_s=2.0, redis_restart_after_s=None, recovery_timeout_s=40.0)
+    chaos = ChaosPlan(kill_every_s=2.0, web_restart_after_s=2.0, redis_restart_after_s=6.0, recovery_timeout_s=40.0)
     results = _run(_small(tmp_path, chaos=chaos, capacity_share=0.5, wave_size=20))
     report = results["chaos"]
     assert report["kills"] >= 2
     assert report["duplicates"] > 0
     assert report["recovery"].get("web_downtime_s") is not None
+    assert report["recovery"].get("redis_counters_s") is not None
+    assert report["recovery"].get("room_restored_s") is not None
     assert results["fans"]["outcomes"].get("bought", 0) > 0

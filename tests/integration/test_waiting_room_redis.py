@@ -78,6 +78,7 @@ async def test_hundreds_of_concurrent_joins_from_several_clients_get_distinct_ga
 def test_two_schedulers_ticking_at_once_admit_each_position_exactly_once(settings, keys, redis, db):
     event = make_event(on_sale_in_s=-1, wave_size=7, wave_interval_s=0.5)
     event_id = str(event.id)
+    redis.hset(keys.room(event_id), "live", 1)  # a new room, as the first join through the web opens it
     for i in range(200):
         token = tokens.issue(settings.secret_bytes, event_id, f"fan-{i}")
         call_keys, args = store.join_call(keys, event_id, token, 2, 1, 2**42)  # after on-sale: first come

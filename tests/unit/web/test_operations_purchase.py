@@ -34,7 +34,7 @@ async def on_sale(client, headers, *, capacity: int = 10, per_user_limit: int = 
     return event["id"], tier["id"]
 
 
-async def admitted_tokens(client, runtime, event_id: str, *users: str) -> list[str]:
+async def admitted_tokens(client, runtime, event_id: str, *users: str, now_ms: int | None = None) -> list[str]:
     """Join every user, then run one wave tick (waves are spaced by wave_interval_s)."""
     from models.waiting_room import admit_waves
 
@@ -42,7 +42,7 @@ async def admitted_tokens(client, runtime, event_id: str, *users: str) -> list[s
     for user in users:
         joined = await (await client.post(f"/events/{event_id}/waiting-room/join", headers={"X-User-Id": user})).json()
         tokens.append(joined["token"])
-    admit_waves(runtime)
+    admit_waves(runtime, now_ms=now_ms)
     return tokens
 
 

@@ -3,11 +3,14 @@ sale runs to zero without selling a ticket twice."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from models import sweeps
 from models.metrics import OVERSELL_ATTEMPTS
 from models.tables import Reservation, TicketTier
+from models.waiting_room import admit_waves
 from tests.unit.web.test_operations_purchase import admitted_tokens, on_sale, reserve
 from web.appkeys import SERVICES
 from web.dbexec import run_db
@@ -41,9 +44,12 @@ async def test_a_redis_flush_then_the_reconcile_then_a_sell_out_never_oversells(
     stock = redis.hgetall(keys.stock(event_id))
     assert (stock[tier_id], stock[f"held:{tier_id}"]) == ("2", "4")
     assert redis.hgetall(keys.user_counts(event_id)) == {"fan-a": "2", "fan-b": "2"}
+    admit_waves(runtime)  # the wave tick restores the waiting room from the database
 
     fans = [f"fan-{c}" for c in "cdefg"]
-    tokens = dict(zip(fans, await admitted_tokens(shop, runtime, event_id, *fans), strict=True))
+    # The restored room keeps its wave grid: the next wave is due one interval after the last.
+    next_wave_ms = int(time.time() * 1000) + 10_000
+    tokens = dict(zip(fans, await admitted_tokens(shop, runtime, event_id, *fans, now_ms=next_wave_ms), strict=True))
     # Two tickets left: the wave admits two fans, and the reservation gate sees the rebuilt stock.
     before = OVERSELL_ATTEMPTS._value.get()
     assert (await reserve(shop, event_id, tier_id, "fan-c", tokens["fan-c"], 1))[0] == 201

@@ -241,3 +241,26 @@ async def test_the_readme_verification_script_verifies_a_fans_place_against_a_li
     assert proc.returncode == 0, err.decode()
     _, status_doc = await status(client, event, joined[3])
     assert out.decode().strip() == f"verified: position {status_doc['position']} of 5 in the pre-queue"
+
+
+# -- after a Redis data loss ----------------------------------------------------------------
+
+async def test_while_a_lost_room_is_restored_fans_are_told_to_retry_and_then_find_their_place(client, db, runtime, redis, keys):
+    event = make_event(on_sale_in_s=-5)
+    _, first = await join(client, event, "fan-1")
+    admit_waves(runtime)  # copies the join to the database (and admits it)
+    for key in redis.scan_iter(match=f"{keys.prefix}*"):
+        redis.delete(key)  # Redis restarted without persistence
+
+    polled, problem = await status(client, event, first["token"])
+    assert polled.status == 503 and polled.headers["Retry-After"] == "1"
+    assert polled.content_type == "application/problem+json" and problem["reason"] == "room_restoring"
+    rejoined, problem = await join(client, event, "fan-2")
+    assert rejoined.status == 503 and problem["reason"] == "room_restoring"
+
+    admit_waves(runtime)  # the wave tick restores the room
+    fresh(client, event)
+    polled, body = await status(client, event, first["token"])
+    assert polled.status == 200 and (body["position"], body["canEnter"]) == (1, True)
+    _, second = await join(client, event, "fan-2")
+    assert second["position"] == 2

@@ -1,0 +1,65 @@
+"""Copy each join from Redis to the queue_entries table, so the queue survives a Redis loss.
+
+room_join.lua appends "field:position" to the event's journal list in the same atomic step
+that gives the place. The wave tick copies the journal to the database under the room lease
+(LRANGE, insert, then LTRIM: a step killed half way copies the same entries again, which the
+primary key ignores) and raises the room's ``dur`` mark to the highest place copied. Waves
+admit only places up to ``dur``, so every admitted fan's place is in the database.
+
+Joins newer than the last copy (at most one tick, about a second) can be lost with Redis: their
+fans' tokens are then unknown and they join again (docs/ARCHITECTURE.md, "Known limit").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peewee import chunked
+
+from models.db import database
+from models.keys import Keys
+from models.tables import QueueEntry
+
+#: Journal entries read per round trip and copied per transaction.
+JOURNAL_CHUNK = 10_000
+#: Rows per INSERT statement (3 parameters each: stays under SQLite's variable limit).
+_ROWS_PER_INSERT = 1_000
+
+
+def parse_entry(entry: str) -> tuple[str, int]:
+    """("field", position) of a journal entry (fields are base64url: they hold no ':')."""
+    field, _, position = entry.rpartition(":")
+    return field, int(position)
+
+
+def raise_durable(redis: Any, keys: Keys, event_id: str, position: int) -> None:
+    """Let waves admit up to ``position`` (only the lease holder writes ``dur``)."""
+    room = keys.room(event_id)
+    if position > int(redis.hget(room, "dur") or 0):
+        redis.hset(room, "dur", position)
+
+
+def flush_journal(redis: Any, keys: Keys, event_id: str) -> int:
+    """Copy the event's journal to queue_entries (sync; call it under the room lease).
+    Returns how many joins were copied."""
+    key = keys.room_journal(event_id)
+    copied = highest = 0
+    while True:
+        entries = redis.lrange(key, 0, JOURNAL_CHUNK - 1)
+        if not entries:
+            break
+        rows = []
+        for entry in entries:
+            field, position = parse_entry(entry)
+            rows.append({"event": event_id, "field": field, "position": position})
+            highest = max(highest, position)
+        with database.atomic():
+            for batch in chunked(rows, _ROWS_PER_INSERT):
+                QueueEntry.insert_many(batch).on_conflict_ignore().execute()
+        if highest:
+            raise_durable(redis, keys, event_id, highest)  # before the trim: a crash re-copies, never skips
+        redis.ltrim(key, len(entries), -1)
+        copied += len(entries)
+        if len(entries) < JOURNAL_CHUNK:
+            break
+    return copied

@@ -1,0 +1,138 @@
+"""Open an event's room in Redis: fresh, or restored from the database after a Redis data loss.
+
+The room hash carries ``live`` once open. Joins and admission checks refuse to run on a room
+that is not live (a join there would hand out places already taken), so after Redis loses the
+room nothing moves until the wave tick has put it back, under the room lease:
+
+- places: queue_entries holds every join the tick copied (models/waiting_room/journal.py);
+  post-on-sale places are stored, the pre-queue's are drawn again from the salt in
+  fairness_records (the same set and salt give the same order);
+- waves and ``up_to`` from admission_waves; the ``used`` bitmap from the fans who reserved
+  (reservations); the expiry count is recomputed by the next expiry step;
+- counters (pre, seq, pclosed, opened, dur, dbw, next_due), then ``live`` last.
+
+A step killed half way starts again from scratch on the next tick (the room is still not live).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from models import metrics
+from models.keys import Keys
+from models.tables import AdmissionWave, FairnessRecord, QueueEntry, Reservation
+from models.waiting_room import fairness, tokens
+from models.waiting_room.store import Wave
+
+log = logging.getLogger("ticketdrop.waiting_room")
+
+#: Buckets written per round trip.
+_WRITE_CHUNK = 512
+
+
+def room_is_new(event_id: str) -> bool:
+    """True if the database knows no place and no wave of the event (blocking): a room that is
+    not live in Redis can then open empty without losing anyone's place."""
+    return not (QueueEntry.select().where(QueueEntry.event == event_id).exists()
+                or AdmissionWave.select().where(AdmissionWave.event == event_id).exists())
+
+
+def ensure_live(redis: Any, keys: Keys, secret: bytes, event_id: str, wave_interval_s: float, now_ms: int,
+                expire_at_ms: int, keep_alive: Callable[[], None] = lambda: None) -> bool:
+    """Make the room live (sync; call it under the room lease). Returns True if it had to be
+    restored from the database."""
+    room = keys.room(event_id)
+    if redis.hexists(room, "live"):
+        return False
+    if room_is_new(event_id):
+        redis.hsetnx(room, "live", now_ms)
+        redis.pexpireat(room, expire_at_ms)
+        return False
+    restore(redis, keys, secret, event_id, wave_interval_s, now_ms, expire_at_ms, keep_alive)
+    return True
+
+
+def _write_buckets(redis: Any, keys: Keys, event_id: str, places: dict[str, int], expire_at_ms: int,
+                   keep_alive: Callable[[], None]) -> None:
+    by_bucket: dict[int, dict[str, int]] = {}
+    for field, position in places.items():
+        by_bucket.setdefault(tokens.bucket_of_field(field), {})[field] = position
+    buckets = sorted(by_bucket)
+    for start in range(0, len(buckets), _WRITE_CHUNK):
+        pipe = redis.pipeline(transaction=False)
+        for b in buckets[start:start + _WRITE_CHUNK]:
+            pipe.hset(keys.room_bucket(event_id, b), mapping=by_bucket[b])
+            pipe.pexpireat(keys.room_bucket(event_id, b), expire_at_ms)
+        pipe.execute()
+        keep_alive()
+
+
+def _used_positions(secret: bytes, event_id: str, places: dict[str, int], up_to: int) -> list[int]:
+    """Admitted positions whose fans reserved (the reservations table knows their user ids)."""
+    users = Reservation.select(Reservation.user_id).where(Reservation.event == event_id).distinct().tuples()
+    found = (places.get(tokens.field_of_user(secret, event_id, user)) for (user,) in users)
+    return sorted(p for p in found if p and p <= up_to)
+
+
+def restore(redis: Any, keys: Keys, secret: bytes, event_id: str, wave_interval_s: float, now_ms: int,
+            expire_at_ms: int, keep_alive: Callable[[], None] = lambda: None) -> None:
+    """Rebuild the event's room from the database (sync; under the room lease)."""
+    started = time.perf_counter()
+    entries = list(QueueEntry.select(QueueEntry.field, QueueEntry.position)
+                   .where(QueueEntry.event == event_id).tuples())
+    record = FairnessRecord.get_or_none(FairnessRecord.event == event_id)
+    waves = [Wave(first, last, int(at.timestamp() * 1000), last - first + 1) for first, last, at in
+             AdmissionWave.select(AdmissionWave.first_position, AdmissionWave.last_position, AdmissionWave.admitted_at)
+             .where(AdmissionWave.event == event_id).order_by(AdmissionWave.first_position).tuples()]
+    prequeue = [(tokens.bucket_of_field(field), field) for field, position in entries if position == 0]
+    places = {field: position for field, position in entries if position > 0}
+    drawn = record is not None and record.revealed_at is not None
+    room = keys.room(event_id)
+    redis.delete(room, keys.room_waves(event_id), keys.room_used(event_id), keys.room_hmacs(event_id),
+                 keys.room_prequeue_buckets(event_id))
+    pre = len(prequeue)
+    if drawn:
+        if record.prequeue_size != pre:
+            log.error("restored pre-queue differs from the drawn one",
+                      extra={"event_id": event_id, "drawn": record.prequeue_size, "found": pre})
+        ordered = fairness.draw(secret, bytes.fromhex(record.salt), event_id, prequeue, keep_alive)
+        fairness.store_draw(redis, keys, event_id, ordered, expire_at_ms, keep_alive)
+        places.update((field, i) for i, (_, _, field) in enumerate(ordered, start=1))
+    elif prequeue:
+        places.update((field, 0) for _, field in prequeue)
+        redis.sadd(keys.room_prequeue_buckets(event_id), *{b for b, _ in prequeue})
+        redis.pexpireat(keys.room_prequeue_buckets(event_id), expire_at_ms)
+    _write_buckets(redis, keys, event_id, places, expire_at_ms, keep_alive)
+    highest = max(places.values(), default=0)
+    up_to = waves[-1].last if waves else 0
+    if waves:
+        redis.zadd(keys.room_waves(event_id),
+                   {f"{w.first}:{w.last}:{w.admitted_at_ms}:{w.capacity}": w.last for w in waves})
+        redis.pexpireat(keys.room_waves(event_id), expire_at_ms)
+    used = _used_positions(secret, event_id, places, up_to)
+    if used:
+        pipe = redis.pipeline(transaction=False)
+        for position in used:
+            pipe.setbit(keys.room_used(event_id), position, 1)
+        pipe.pexpireat(keys.room_used(event_id), expire_at_ms)
+        pipe.execute()
+    counters: dict[str, int] = {
+        "pre": pre, "seq": max(0, highest - pre), "up_to": up_to, "dur": highest,
+        "dbw": len(waves), "used": len(used), "expired": 0, "exp_pos": 0,
+        # The next wave is due one interval after the last one, as if nothing had happened.
+        "next_due": waves[-1].admitted_at_ms + int(wave_interval_s * 1000) if waves else 0,
+    }
+    if drawn or any(p > 0 for _, p in entries):
+        counters["pclosed"] = now_ms
+    if drawn:
+        counters["opened"] = int(record.revealed_at.timestamp() * 1000)
+    redis.hset(room, mapping=counters)
+    redis.hset(room, "live", now_ms)  # last: joins resume only on the whole room
+    redis.pexpireat(room, expire_at_ms)
+    metrics.ROOM_RESTORES.inc()
+    log.warning("waiting room restored from the database", extra={
+        "event_id": event_id, "places": len(places), "prequeue_size": pre, "admitted_up_to": up_to,
+        "waves": len(waves), "used": len(used), "restore_ms": round((time.perf_counter() - started) * 1000, 1)})

@@ -1,0 +1,154 @@
+"""The waiting room survives a Redis data loss: joins are copied to the database, only copied
+places are admitted, and the wave tick rebuilds the room with every place where it was."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from models.errors import RoomRestoring
+from models.redis import scripts
+from models.tables import AdmissionWave, QueueEntry, Reservation
+from models.waiting_room import admit_waves, check_admission, store, tokens
+from models.waiting_room.fairness import fairness_hmac, public_document
+from models.waiting_room.journal import flush_journal
+from models.waiting_room.restore import ensure_live, room_is_new
+from tests.unit.models.test_waiting_room import ON_SALE, T0, join, make_event, make_tier, position_of
+
+
+def lose_redis(redis, keys) -> None:
+    """What a Redis restart without persistence does to this deployment's keys."""
+    for key in redis.scan_iter(match=f"{keys.prefix}*"):
+        redis.delete(key)
+
+
+def places(redis, keys, event, fans) -> list[int | None]:
+    return [position_of(redis, keys, event, t) for t in fans]
+
+
+def room_of(redis, keys, event) -> dict:
+    """The room's counters and waves, without the fields that record when things happened."""
+    raw = redis.hgetall(keys.room(str(event.id)))
+    kept = {k: v for k, v in raw.items()
+            if k not in ("live", "pclosed", "opened", "next_due", "exp_pos", "expired") and v != "0"}
+    waves = [m.rsplit(":", 1)[0] for m in redis.zrange(keys.room_waves(str(event.id)), 0, -1)]
+    return {"counters": kept, "waves": waves}
+
+
+# -- the journal ----------------------------------------------------------------------------
+
+def test_the_tick_copies_every_join_to_the_database_and_empties_the_journal(redis, keys, settings, db, runtime):
+    event = make_event(on_sale_at=ON_SALE + timedelta(days=1))  # the tick keeps rooms before on-sale too
+    fans = [join(redis, keys, settings, event, f"fan-{i}", T0 - 1000)[0] for i in range(5)]
+    admit_waves(runtime, now_ms=T0)
+    rows = dict(QueueEntry.select(QueueEntry.field, QueueEntry.position).where(QueueEntry.event == event.id).tuples())
+    assert rows == {t.field: 0 for t in fans}
+    assert redis.llen(keys.room_journal(str(event.id))) == 0
+
+
+def test_copying_the_journal_again_after_a_crash_before_the_trim_changes_nothing(redis, keys, settings, db):
+    event = make_event()
+    join(redis, keys, settings, event, "fan-1", T0 + 1)
+    entries = redis.lrange(keys.room_journal(str(event.id)), 0, -1)
+    assert flush_journal(redis, keys, str(event.id)) == 1
+    redis.rpush(keys.room_journal(str(event.id)), *entries)  # as if the trim never happened
+    assert flush_journal(redis, keys, str(event.id)) == 1
+    assert QueueEntry.select().count() == 1
+    assert store.read_counters(redis, keys, str(event.id)).durable == 1
+
+
+def test_a_wave_admits_only_places_the_database_holds(redis, keys, settings, db, runtime):
+    event = make_event(wave_size=10)
+    for i in range(4):
+        join(redis, keys, settings, event, f"fan-{i}", T0 + i)
+    redis.delete(keys.room_journal(str(event.id)))  # these joins never reached the database
+    assert admit_waves(runtime, now_ms=T0 + 100) == 0
+    assert store.read_counters(redis, keys, str(event.id)).up_to == 0
+
+
+def test_the_first_join_of_a_new_room_and_the_tick_open_it_without_a_restore(redis, keys, settings, db):
+    event = make_event()
+    assert room_is_new(str(event.id))
+    assert ensure_live(redis, keys, settings.secret_bytes, str(event.id), 1.0, T0, T0 + 86_400_000) is False
+    assert store.read_counters(redis, keys, str(event.id)).live
+
+
+# -- the restore ----------------------------------------------------------------------------
+
+def test_after_a_redis_loss_every_fan_keeps_their_place_and_the_waves_go_on(redis, keys, settings, db, runtime):
+    event = make_event(wave_size=3, wave_interval_s=5.0)
+    make_tier(event, capacity=100)
+    early = [join(redis, keys, settings, event, f"early-{i}", T0 - 5000 + i)[0] for i in range(6)]
+    admit_waves(runtime, now_ms=T0)  # draw + first wave (1..3)
+    late = [join(redis, keys, settings, event, f"late-{i}", T0 + 100 + i)[0] for i in range(3)]
+    admit_waves(runtime, now_ms=T0 + 5000)  # second wave (4..6), and the late joins are copied
+    Reservation.create(id=uuid.uuid4(), event=event, tier=event.tiers[0], user_id="early-0", quantity=1, status="held",
+                       expires_at=ON_SALE + timedelta(minutes=5))
+    before_places, before_room = places(redis, keys, event, early + late), room_of(redis, keys, event)
+    before_hmacs = redis.execute_command("GET", keys.room_hmacs(str(event.id)), NEVER_DECODE=True)
+
+    lose_redis(redis, keys)
+    admit_waves(runtime, now_ms=T0 + 6000)  # not due yet: the restore only
+
+    assert places(redis, keys, event, early + late) == before_places
+    restored = room_of(redis, keys, event)
+    assert restored["waves"] == before_room["waves"]
+    assert restored["counters"] | {"used": "1"} == before_room["counters"] | {"used": "1"}
+    assert redis.execute_command("GET", keys.room_hmacs(str(event.id)), NEVER_DECODE=True) == before_hmacs
+    early_0 = before_places[0]
+    assert redis.getbit(keys.room_used(str(event.id)), early_0) == 1
+    assert store.read_counters(redis, keys, str(event.id)).used == 1
+    # New fans queue behind everyone who was there, and the next wave comes on the old grid.
+    assert join(redis, keys, settings, event, "after", T0 + 7000)[2] == 10
+    assert admit_waves(runtime, now_ms=T0 + 10_000) == 3
+    assert [(w.first_position, w.last_position) for w in AdmissionWave.select().order_by(AdmissionWave.first_position)] \
+        == [(1, 3), (4, 6), (7, 9)]
+
+
+def test_a_loss_before_on_sale_keeps_the_pre_queue_and_the_draw_is_the_one_it_would_have_been(
+        redis, keys, settings, db, runtime):
+    twin_a, twin_b = make_event(), make_event()
+    fans = {}
+    for event in (twin_a, twin_b):
+        fans[event.id] = [join(redis, keys, settings, event, f"fan-{i}", T0 - 9000 + i)[0] for i in range(12)]
+    admit_waves(runtime, now_ms=T0 - 5000)  # the pre-sale tick copies the joins
+    for key in redis.scan_iter(match=f"{keys.prefix}room:{{{twin_b.id}}}*"):
+        redis.delete(key)  # only twin B loses its room
+    admit_waves(runtime, now_ms=T0 - 4000)
+    assert store.read_counters(redis, keys, str(twin_b.id)).pre == 12
+    assert places(redis, keys, twin_b, fans[twin_b.id]) == [0] * 12
+    admit_waves(runtime, now_ms=T0)  # the draw
+    for event in (twin_a, twin_b):
+        salt = bytes.fromhex(public_document(str(event.id))["salt"])
+        by_hmac = sorted(fans[event.id], key=lambda t: fairness_hmac(salt, t.text))
+        assert places(redis, keys, event, by_hmac) == list(range(1, 13))
+
+
+async def test_joins_and_admission_checks_wait_while_the_room_is_lost_and_not_restored(
+        redis, aredis, keys, settings, db, runtime):
+    event = make_event(wave_size=5)
+    fan = join(redis, keys, settings, event, "fan-0", T0 + 1)[0]
+    admit_waves(runtime, now_ms=T0 + 100)
+    lose_redis(redis, keys)
+    call_keys, args = store.join_call(keys, str(event.id), tokens.issue(settings.secret_bytes, str(event.id), "new"),
+                                      T0 + 200, T0, T0 + 86_400_000)
+    assert scripts(redis).get("room_join")(keys=call_keys, args=args)[0] == -1
+    assert not room_is_new(str(event.id))
+    with pytest.raises(RoomRestoring):
+        await check_admission(aredis, keys, settings, event, fan.text, "fan-0", now_ms=T0 + 300)
+    admit_waves(runtime, now_ms=T0 + 400)
+    admission = await check_admission(aredis, keys, settings, event, fan.text, "fan-0", now_ms=T0 + 500)
+    assert admission.position == 1
+
+
+def test_a_restore_killed_half_way_is_done_again_whole_on_the_next_tick(redis, keys, settings, db, runtime):
+    event = make_event(wave_size=2)
+    fans = [join(redis, keys, settings, event, f"fan-{i}", T0 + i)[0] for i in range(4)]
+    admit_waves(runtime, now_ms=T0 + 100)
+    before = places(redis, keys, event, fans), room_of(redis, keys, event)
+    lose_redis(redis, keys)
+    redis.hset(keys.room(str(event.id)), mapping={"up_to": 99, "used": 7})  # debris of a half-done restore
+    admit_waves(runtime, now_ms=T0 + 200)
+    assert (places(redis, keys, event, fans), room_of(redis, keys, event)) == before
