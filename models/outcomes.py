@@ -3,7 +3,8 @@ web process holding a ``Prefer: wait`` request can answer without polling."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 

@@ -6,7 +6,7 @@ per client (redis-py's Script objects use EVALSHA and fall back to EVAL after a 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
-@lru_cache(maxsize=None)
+@cache
 def lua_source(name: str) -> str:
     """The text of ``models/lua/<name>.lua``."""
     return (LUA_DIR / f"{name}.lua").read_text()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from models.errors import ConfigError
 
@@ -133,7 +134,7 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (default ``os.environ``); raises :class:`ConfigError` naming the variable."""
         env = os.environ if env is None else env
         d = cls()
@@ -179,7 +180,7 @@ class Settings:
             actor_max_retries=_int(env, "ACTOR_MAX_RETRIES", d.actor_max_retries),
         ).with_secrets()
 
-    def with_secrets(self) -> "Settings":
+    def with_secrets(self) -> Settings:
         """Fill missing secrets with random ones (fine for one process; set them when you run several)."""
         return replace(
             self,
@@ -187,7 +188,7 @@ class Settings:
             secret_key=self.secret_key or secrets.token_urlsafe(32),
         )
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests use this)."""
         return replace(self, **changes)
 

@@ -8,7 +8,7 @@ impossible to break even by a buggy caller.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import peewee
 
@@ -16,7 +16,7 @@ from models.db import database
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTimeField(peewee.DateTimeField):
@@ -26,13 +26,13 @@ class UTCDateTimeField(peewee.DateTimeField):
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValueError(f"{self.name}: naive datetime refused; pass a timezone-aware one")
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return super().db_value(value)
 
     def python_value(self, value):
         value = super().python_value(value)
         if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 

@@ -8,9 +8,9 @@ import sys
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from scheduler.schedule import schedules
 from workers import broker as _broker  # noqa: F401  (sets the broker before actors import)
 from workers import runtime
-from scheduler.schedule import schedules
 
 log = logging.getLogger("ticketdrop.scheduler")
 

@@ -4,8 +4,8 @@ service or sends an actor message. Jobs that must not run twice at once take a R
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from models.settings import Settings
 from models.sweeps import sweep_job

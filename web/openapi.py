@@ -4,8 +4,9 @@ document is built from the live router, so every route is in it or the test fail
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -111,7 +112,7 @@ class Waiter:
         """The published outcome, or None after ``timeout_s``."""
         try:
             return await asyncio.wait_for(asyncio.shield(self._fut), timeout=timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
 

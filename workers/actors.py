@@ -1,6 +1,8 @@
 """Every actor module, imported by the worker process: ``dramatiq workers.actors``."""
 
-from workers import broker  # noqa: F401  (sets the broker first)
-from workers import system  # noqa: F401
-from workers import reservations  # noqa: F401
-from workers import checkout  # noqa: F401
+from workers import (
+    broker,  # noqa: F401  (sets the broker first)
+    checkout,  # noqa: F401
+    reservations,  # noqa: F401
+    system,  # noqa: F401
+)
