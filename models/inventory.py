@@ -31,7 +31,7 @@ log = logging.getLogger("ticketdrop.inventory")
 
 __all__ = [
     "Availability", "after_convert", "availability", "convert_hold_in_transaction", "expire_due_holds",
-    "kick_stalled_mailboxes", "rebuild_counters", "reconcile_all", "release_hold",
+    "kick_stalled_mailboxes", "rebuild_counters", "reconcile_all", "reconcile_event", "release_hold",
 ]
 
 
@@ -57,6 +57,20 @@ async def availability(redis: Any, keys: Keys, snapshot: Any, run_blocking: Call
     return Availability(snapshot.id, tiers, from_database)
 
 
+def reconcile_event(redis: Any, keys: Keys, event_id: str) -> dict[str, int] | None:
+    """Rebuild one event's counters from the database now, under its lease (sync). Returns what
+    was fixed, or None if its drainer holds the lease (it re-reads the tiers after its batch)."""
+    lease = EventLease(redis, keys, str(event_id))
+    if not lease.acquire():
+        return None
+    try:
+        result = rebuild_locked(redis, keys, str(event_id))
+    finally:
+        lease.release()
+    drain_if_waiting(redis, keys, str(event_id))
+    return result
+
+
 def reconcile_all(rt: Any) -> dict[str, int]:
     """Rebuild the counters of every scheduled or on-sale event from the database (sync).
 
@@ -68,15 +82,10 @@ def reconcile_all(rt: Any) -> dict[str, int]:
     events = busy = 0
     for (event_id,) in Event.select(Event.id).where(Event.status.in_(("scheduled", "on_sale"))).tuples():
         events += 1
-        lease = EventLease(rt.redis, rt.keys, str(event_id))
-        if not lease.acquire():
+        result = reconcile_event(rt.redis, rt.keys, str(event_id))
+        if result is None:
             busy += 1
             continue
-        try:
-            result = rebuild_locked(rt.redis, rt.keys, str(event_id))
-        finally:
-            lease.release()
-        drain_if_waiting(rt.redis, rt.keys, str(event_id))
         for key in fixed:
             fixed[key] += result[key]
     log.log(logging.WARNING if fixed["drift"] else logging.DEBUG, "inventory counters reconciled",

@@ -6,19 +6,24 @@ pick it up when their snapshot expires.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
-from models import catalog
+from models import catalog, inventory
 from web import responses, snapshots
+from web.appkeys import KEYS, SERVICES
 from web.auth import admin_only
 from web.dbexec import run_db
+from web.handlers.ops import SYNC_REDIS
 from web.openapi import doc
 from web.parse import json_body, path_uuid, query
 from web.schemas.catalog import EventCreate, EventPatch, TierCreate, TierListQuery, TierPatch
 from web.schemas.catalog_responses import AdminEvent, AdminEventList, AdminTier, AdminTierList
 
+log = logging.getLogger("ticketdrop.web")
 routes = web.RouteTableDef()
 TAGS = ["admin: catalogue"]
 
@@ -120,6 +125,18 @@ async def get_tier(request: web.Request) -> web.Response:
 async def patch_tier(request: web.Request) -> web.Response:
     tier_id = path_uuid(request, "id")
     body = await json_body(request, TierPatch)
-    tier = await run_db(request.app, _patch_tier, tier_id, body.changes())
+    changes = body.changes()
+    tier = await run_db(request.app, _patch_tier, tier_id, changes)
     snapshots.invalidate(request.app, tier["event_id"])
+    if "capacity" in changes:
+        await _refresh_stock(request.app, tier["event_id"])
     return responses.json(tier)
+
+
+async def _refresh_stock(app: web.Application, event_id: str) -> None:
+    """Show a new capacity to the reservation gate now rather than at the next sweep. The change
+    is committed either way: if Redis is down, the reconcile sweep applies it later."""
+    try:
+        await run_db(app, inventory.reconcile_event, app[SERVICES][SYNC_REDIS], app[KEYS], str(event_id))
+    except RedisError:
+        log.warning("stock not refreshed after a capacity change; the sweep will", extra={"event_id": str(event_id)})

@@ -309,3 +309,28 @@ async def test_malformed_or_non_object_json_is_400_naming_the_body(client, admin
                  await client.patch(f"/admin/events/{event['id']}", data=raw, headers=headers)):
         assert resp.status == 400
         assert fields(await resp.json()) == ["body"]
+
+
+async def test_a_new_capacity_reaches_the_reservation_gate_at_once(aiohttp_client, app, admin_headers, redis, keys):
+    from models.inventory import rebuild_counters
+    from web.appkeys import SERVICES
+    from web.handlers.ops import SYNC_REDIS
+
+    app[SERVICES][SYNC_REDIS] = redis
+    client = await aiohttp_client(app)
+    event = await create_event(client, admin_headers)
+    tier = await create_tier(client, admin_headers, event["id"], capacity=100)
+    await set_counters(client, tier["id"], sold=40, held=20)
+    rebuild_counters(redis, keys, event["id"])
+    assert redis.hget(keys.stock(event["id"]), tier["id"]) == "40"
+    resp = await client.patch(f"/admin/tiers/{tier['id']}", json={"capacity": 150}, headers=admin_headers)
+    assert resp.status == 200
+    assert redis.hget(keys.stock(event["id"]), tier["id"]) == "90"
+
+
+async def test_a_capacity_change_is_kept_when_redis_is_down_and_the_sweep_applies_it_later(client, admin_headers):
+    # The app's own blocking client points at a Redis that is not there (unit tests).
+    event = await create_event(client, admin_headers)
+    tier = await create_tier(client, admin_headers, event["id"], capacity=100)
+    resp = await client.patch(f"/admin/tiers/{tier['id']}", json={"capacity": 150}, headers=admin_headers)
+    assert (resp.status, (await resp.json())["capacity"]) == (200, 150)
