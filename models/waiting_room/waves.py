@@ -78,14 +78,23 @@ def persist_waves(redis: Any, keys: Keys, event_id: str) -> int:
     members = redis.zrange(keys.room_waves(event_id), done, -1)
     if not members:
         return 0
-    rows = []
-    for member in members:
-        wave = store.Wave.parse(member)
-        rows.append({"event": event_id, "first_position": wave.first, "last_position": wave.last,
-                     "admitted_at": datetime.fromtimestamp(wave.admitted_at_ms / 1000, tz=UTC)})
-    AdmissionWave.insert_many(rows).on_conflict_ignore().execute()
+    rows = [_wave_row(event_id, w.first, w.last, w.admitted_at_ms) for w in map(store.Wave.parse, members)]
+    _upsert_waves(rows)
     redis.hset(room, "dbw", done + len(members))
     return len(members)
+
+
+def _upsert_waves(rows: list[dict]) -> None:
+    # Redis's wave is the one that happened: it replaces a row a crashed step wrote ahead of it.
+    (AdmissionWave.insert_many(rows)
+     .on_conflict(conflict_target=[AdmissionWave.event, AdmissionWave.first_position],
+                  preserve=[AdmissionWave.last_position, AdmissionWave.admitted_at])
+     .execute())
+
+
+def _wave_row(event_id: str, first: int, last: int, at_ms: int) -> dict:
+    return {"event": event_id, "first_position": first, "last_position": last,
+            "admitted_at": datetime.fromtimestamp(at_ms / 1000, tz=UTC)}
 
 
 def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int) -> int:
@@ -101,10 +110,18 @@ def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int
         return 0
     new_up_to = counters.up_to + size
     due = next_due_ms(counters.next_due_ms, event.wave_interval_s, now_ms)
+    # The database learns of the wave before any fan can: a wave Redis loses right after
+    # admitting it is restored, never admitted a second time.
+    row = _wave_row(event.id, counters.up_to + 1, new_up_to, now_ms)
+    _upsert_waves([row])
     ok, _ = scripts(redis).get("room_admit")(
         keys=[keys.room(event.id), keys.room_waves(event.id)],
         args=[counters.up_to, new_up_to, now_ms, due, capacity, expire_at])
-    if not int(ok):
+    if not int(ok):  # someone else moved admission (a lost lease): take back what we wrote
+        (AdmissionWave.delete().where((AdmissionWave.event == event.id)
+                                      & (AdmissionWave.first_position == row["first_position"])
+                                      & (AdmissionWave.last_position == new_up_to)
+                                      & (AdmissionWave.admitted_at == row["admitted_at"])).execute())
         return 0
     metrics.ADMITTED.inc(size)
     log.info("admission wave", extra={"event_id": event.id, "first_position": counters.up_to + 1,

@@ -152,3 +152,41 @@ def test_a_restore_killed_half_way_is_done_again_whole_on_the_next_tick(redis, k
     redis.hset(keys.room(str(event.id)), mapping={"up_to": 99, "used": 7})  # debris of a half-done restore
     admit_waves(runtime, now_ms=T0 + 200)
     assert (places(redis, keys, event, fans), room_of(redis, keys, event)) == before
+
+
+def test_a_wave_redis_loses_right_after_admitting_it_is_restored_not_admitted_again(
+        redis, keys, settings, db, runtime, monkeypatch):
+    from models.waiting_room import waves
+
+    event = make_event(wave_size=2, wave_interval_s=5.0)
+    for i in range(5):
+        join(redis, keys, settings, event, f"fan-{i}", T0 + i)
+    monkeypatch.setattr(waves, "persist_waves", lambda *args: 0)  # the step dies before its copy
+    assert admit_waves(runtime, now_ms=T0 + 100) == 2
+    lose_redis(redis, keys)
+    monkeypatch.undo()
+    admit_waves(runtime, now_ms=T0 + 200)  # restore; the next wave is not due yet
+    assert store.read_counters(redis, keys, str(event.id)).up_to == 2
+    assert admit_waves(runtime, now_ms=T0 + 5100) == 2
+    assert [(w.first_position, w.last_position) for w in AdmissionWave.select().order_by(AdmissionWave.first_position)] \
+        == [(1, 2), (3, 4)]
+
+
+def test_a_wave_whose_admission_someone_else_won_is_taken_back_out_of_the_database(redis, keys, settings, db, runtime):
+    from models.redis import scripts as registry
+
+    event = make_event(wave_size=2)
+    for i in range(3):
+        join(redis, keys, settings, event, f"fan-{i}", T0 + i)
+    real = registry(redis).get("room_admit")
+
+    def raced(keys=None, args=None):  # another scheduler admitted first
+        redis.hset(keys[0], "up_to", 1)
+        return real(keys=keys, args=args)
+
+    registry(redis)._scripts["room_admit"] = raced
+    try:
+        assert admit_waves(runtime, now_ms=T0 + 100) == 0
+    finally:
+        registry(redis)._scripts["room_admit"] = real
+    assert AdmissionWave.select().count() == 0
