@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,9 @@ from models.reservations.records import DECIDED_RECORD_TTL_S, RELEASE_STATUSES
 from models.tables import Reservation, TicketTier, utcnow
 
 log = logging.getLogger("ticketdrop.reservations")
+
+#: Holds the expiry sweep ends per transaction.
+EXPIRE_CHUNK = 200
 
 
 @dataclass(frozen=True)
@@ -92,10 +96,58 @@ def after_convert(redis: Any, keys: Keys, reservation: Reservation) -> None:
 
 
 def expire_due_holds(rt: Any, limit: int = 1000) -> int:
-    """Expire up to ``limit`` holds past their ``expires_at`` (sync, idempotent). Returns how many."""
-    due = list(Reservation.select(Reservation.id).where(Reservation.status == "held", Reservation.expires_at <= utcnow())
-               .order_by(Reservation.expires_at).limit(limit))
-    return sum(release_hold(rt.redis, rt.keys, str(r.id), to_status="expired", reason="hold_expired") for r in due)
+    """Expire up to ``limit`` holds past their ``expires_at`` (sync, idempotent), EXPIRE_CHUNK per
+    transaction. Returns how many."""
+    due = [str(r.id) for r in Reservation.select(Reservation.id)
+           .where(Reservation.status == "held", Reservation.expires_at <= utcnow())
+           .order_by(Reservation.expires_at).limit(limit)]
+    expired = 0
+    for start in range(0, len(due), EXPIRE_CHUNK):
+        chunk = due[start:start + EXPIRE_CHUNK]
+        ended = _expire_in_db(chunk)
+        if ended is None:  # a payment or a release took one of them meanwhile: one at a time
+            expired += sum(release_hold(rt.redis, rt.keys, rid, to_status="expired", reason="hold_expired") for rid in chunk)
+            continue
+        if ended:
+            pipe = rt.redis.pipeline(transaction=False)
+            for hold in ended:
+                apply_transition(pipe, rt.keys, hold)
+            pipe.execute()
+        expired += len(ended)
+    return expired
+
+
+class _Raced(Exception):
+    """Another process moved one of the holds between our read and our update."""
+
+
+def _expire_in_db(ids: list[str]) -> list[EndedHold] | None:
+    """Expire the still-held reservations among ``ids`` and return their tickets to their tiers,
+    in one transaction (blocking). None (nothing changed) if another process raced us."""
+    now = utcnow()
+    try:
+        with database.atomic():
+            rows = list(Reservation.select().where(Reservation.id.in_(ids), Reservation.status == "held"))
+            if not rows:
+                return []
+            moved = (Reservation.update(status="expired", reason="hold_expired", updated_at=now)
+                     .where(Reservation.id.in_([r.id for r in rows]), Reservation.status == "held").execute())
+            if moved != len(rows):
+                raise _Raced
+            by_tier: Counter[str] = Counter()
+            for row in rows:
+                by_tier[str(row.tier_id)] += row.quantity
+            for tier_id, quantity in by_tier.items():
+                if not (TicketTier.update(held=TicketTier.held - quantity, updated_at=now)
+                        .where(TicketTier.id == tier_id, TicketTier.held >= quantity).execute()):
+                    log.error("tier held counter below its live holds; left as is", extra={"tier_id": tier_id})
+    except _Raced:
+        return None
+    HOLDS_RELEASED.labels("expired").inc(len(rows))
+    for row in rows:
+        log.info("hold released", extra={"event_id": str(row.event_id), "user_id": row.user_id,
+                                         "reservation_id": str(row.id), "status": "expired", "reason": "hold_expired"})
+    return [_ended(row, "expired", "hold_expired") for row in rows]
 
 
 def apply_transition(redis: Any, keys: Keys, ended: EndedHold) -> Any:
