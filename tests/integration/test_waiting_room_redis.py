@@ -198,3 +198,49 @@ async def test_a_wire_selects_the_clients_database_and_reports_an_unreachable_se
         await other_db.aclose()
     with pytest.raises(RedisConnectionError):
         await PipelinedConnection(host="127.0.0.1", port=9, connect_timeout_s=1.0).execute([("PING",)])
+
+
+async def test_a_room_lost_with_redis_mid_sale_comes_back_with_every_place_while_joins_keep_arriving(
+        settings, keys, redis, aredis, db):
+    """Concurrent joins from several clients while the scheduler ticks; Redis loses the room;
+    joins and polls are refused until the tick restores it; every copied place comes back."""
+    event = make_event(on_sale_in_s=3600, wave_size=40, wave_interval_s=0.2)
+    event_id = str(event.id)
+    rt = Runtime(settings, redis, keys)
+    clients, services = await _services(settings, keys)
+    try:
+        snapshot = Event.get_by_id(event.id)
+        early = [f"early-{i}" for i in range(FANS)]
+        await asyncio.gather(*(services[i % CLIENTS].join(snapshot, u) for i, u in enumerate(early)))
+        Event.update(on_sale_at=datetime.now(UTC) - timedelta(seconds=1)).where(Event.id == event.id).execute()
+        snapshot = Event.get_by_id(event.id)
+        late = [f"late-{i}" for i in range(FANS)]
+        ticking = asyncio.create_task(asyncio.to_thread(lambda: [admit_waves(rt) for _ in range(5)]))
+        await asyncio.gather(*(services[i % CLIENTS].join(snapshot, u) for i, u in enumerate(late)))
+        await ticking
+        admit_waves(rt)  # copy the last joins
+        before = _positions(redis, keys, settings, event_id, early + late)
+        up_to = store.read_counters(redis, keys, event_id).up_to
+        assert up_to > 0 and sorted(before) == list(range(1, 2 * FANS + 1))
+
+        for key in redis.scan_iter(match=f"{keys.prefix}*"):
+            redis.delete(key)
+        for service in services:
+            service.rooms.forget(event_id)
+        refused = await asyncio.gather(*(services[i % CLIENTS].join(snapshot, f"new-{i}") for i in range(20)),
+                                       return_exceptions=True)
+        assert {type(r).__name__ for r in refused} == {"RoomRestoring"}
+
+        await asyncio.to_thread(admit_waves, rt)  # the restore (the next wave is not due yet)
+        assert _positions(redis, keys, settings, event_id, early + late) == before
+        assert store.read_counters(redis, keys, event_id).up_to == up_to
+        for service in services:
+            service.rooms.forget(event_id)
+        newcomers = await asyncio.gather(*(services[i % CLIENTS].join(snapshot, f"new-{i}") for i in range(20)))
+        assert sorted(r.position for r in newcomers) == list(range(2 * FANS + 1, 2 * FANS + 21))
+        statuses = await asyncio.gather(*(services[i % CLIENTS].status(snapshot, tokens.issue(
+            settings.secret_bytes, event_id, user).text) for i, user in enumerate(early + late)))
+        assert [s["position"] for s in statuses] == before
+    finally:
+        for client in clients:
+            await client.aclose()
