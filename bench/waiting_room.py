@@ -143,14 +143,18 @@ def _spawn(argv: list[str], env: dict, log_path: Path, port: int) -> subprocess.
     return proc
 
 
-def start_web(settings: Settings, database_url: str, log_path: Path) -> tuple[subprocess.Popen, int]:
-    """One web process (``python -m web``) on a free port, against the bench's Redis and database."""
+def start_web(settings: Settings, database_url: str, log_path: Path, *, rate_limits: bool = False
+              ) -> tuple[subprocess.Popen, int]:
+    """One web process (``python -m web``) on a free port, against the bench's Redis and database.
+    One client address sends everything, so real limits would refuse it: they are off, or with
+    ``rate_limits`` so high that every join is checked (and counted) but none refused."""
     port = free_port()
+    limit = str(10**7) if rate_limits else "0"
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "REDIS_URL": settings.redis_url,
            "REDIS_PREFIX": settings.redis_prefix, "DATABASE_URL": database_url, "BROKER_URL": "stub://",
            "SECRET_KEY": settings.secret_key, "ADMIN_TOKEN": settings.admin_token, "PYTHONPATH": str(ROOT),
-           # One client address sends everything: the per-IP and per-user limits would refuse it.
-           "RATE_JOIN_PER_MIN": "0", "RATE_RESERVE_PER_MIN": "0", "RATE_CHECKOUT_PER_MIN": "0", "RATE_PER_IP_PER_MIN": "0"}
+           "RATE_JOIN_PER_MIN": limit, "RATE_RESERVE_PER_MIN": limit, "RATE_CHECKOUT_PER_MIN": limit,
+           "RATE_PER_IP_PER_MIN": limit}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return _spawn([sys.executable, "-m", "web"], env, log_path, port), port
 
@@ -234,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20_000, help="requests per HTTP measurement")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--ticks", type=int, default=20, help="wave ticks timed per queue")
+    parser.add_argument("--rate-limits", action="store_true",
+                        help="run the web process with its rate limiter on (limits too high to refuse)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     workdir = Path(tempfile.mkdtemp(prefix="bench-wr-"))
@@ -252,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         loaded = [q for q in queues if q["size"] >= args.http_min]
         if loaded:
             baseline, base_port = start_baseline(workdir / "baseline.log")
-            web, port = start_web(settings, database_url, workdir / "web.log")
+            web, port = start_web(settings, database_url, workdir / "web.log", rate_limits=args.rate_limits)
             servers += [baseline, web]
             for q in loaded:
                 # The yardstick again right before each measurement: others' load on the machine drifts.

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,9 @@ from models.metrics import RATE_LIMITED, RATE_LIMITER_FAIL_OPEN
 from models.redis import scripts
 
 log = logging.getLogger("ticketdrop.ratelimit")
+
+#: ``run_script(script, keys, args)``: sends a registered script, answers its reply.
+RunScript = Callable[[Any, list, list], Awaitable[Any]]
 
 #: After a Redis failure, skip the limiter (fail open at once) for this long, in seconds.
 FAIL_OPEN_COOLDOWN_S = 2.0
@@ -65,8 +68,11 @@ class RateLimiter:
     """Checks several (policy, subject) pairs in one Redis round trip; one instance per process."""
 
     def __init__(self, redis: Any, keys: Keys, *, cooldown_s: float = FAIL_OPEN_COOLDOWN_S,
-                 timeout_s: float = CHECK_TIMEOUT_S) -> None:
+                 timeout_s: float = CHECK_TIMEOUT_S, run_script: RunScript | None = None) -> None:
         self._redis = redis
+        #: How the script is sent: the web tier passes its CommandBatcher's run_script, so the
+        #: check of a join travels in the same pipeline as the join itself.
+        self._run_script = run_script
         self._keys = keys
         self._cooldown_s = cooldown_s
         self._timeout_s = timeout_s
@@ -89,7 +95,9 @@ class RateLimiter:
         for p, _ in checks:
             args += [p.limit, p.window_s * 1000]
         try:
-            reply = await asyncio.wait_for(scripts(self._redis).get("ratelimit")(keys=keys, args=args), self._timeout_s)
+            script = scripts(self._redis).get("ratelimit")
+            call = self._run_script(script, keys, args) if self._run_script else script(keys=keys, args=args)
+            reply = await asyncio.wait_for(call, self._timeout_s)
         except (TimeoutError, redis.exceptions.RedisError, OSError) as exc:
             self._fail_open(exc)
             return None

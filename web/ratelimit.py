@@ -63,7 +63,9 @@ def _limiter(app: web.Application) -> RateLimiter:
     services = app[SERVICES]
     limiter = services.get("rate_limiter")
     if limiter is None:
-        limiter = services["rate_limiter"] = RateLimiter(app[REDIS], app[KEYS])
+        room = services.get("waiting_room")  # its batcher pipelines the checks with the joins
+        limiter = services["rate_limiter"] = RateLimiter(app[REDIS], app[KEYS],
+                                                         run_script=room.batcher.run_script if room else None)
     return limiter
 
 

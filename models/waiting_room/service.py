@@ -61,7 +61,8 @@ class RoomService:
         self._settings = settings
         self._run_blocking = run_blocking
         self.rooms = RoomCache(redis, keys)
-        self._batcher = CommandBatcher(redis)
+        #: Coalesces this process's hot-path Redis commands into pipelines (the rate limiter uses it too).
+        self.batcher = CommandBatcher(redis)
         self._committed: set[str] = set()
         #: event id -> the database read deciding whether its room is new (see _open_new_room).
         self._opening: dict[str, asyncio.Future] = {}
@@ -87,10 +88,10 @@ class RoomService:
                                        self._settings.token_ttl_s)
         keys, args = store.join_call(self._keys, event_id, token, now_ms, on_sale_ms(event), expire_at)
         script = scripts(self._redis).get("room_join")
-        created, position, pre, seq = await self._batcher.run_script(script, keys, args)
+        created, position, pre, seq = await self.batcher.run_script(script, keys, args)
         if int(created) < 0:  # the room is not live: open it if it is new, else it is being restored
             await self._open_new_room(event_id, now_ms)
-            created, position, pre, seq = await self._batcher.run_script(script, keys, args)
+            created, position, pre, seq = await self.batcher.run_script(script, keys, args)
             if int(created) < 0:
                 raise RoomRestoring()
         created, position = bool(int(created)), int(position)
@@ -139,9 +140,9 @@ class RoomService:
             token = tokens.parse(self._settings.secret_bytes, event_id, token_text)
             if token is None:
                 raise NotFound("No such waiting-room token for this event", field="query.token")
-            value = await self._batcher.hget(store.bucket_key(self._keys, event_id, token), token.field)
+            value = await self.batcher.hget(store.bucket_key(self._keys, event_id, token), token.field)
             if value is None:
-                if await self._batcher.hget(self._keys.room(event_id), "live") is None:
+                if await self.batcher.hget(self._keys.room(event_id), "live") is None:
                     raise RoomRestoring()  # lost with Redis since the cached view was read
                 raise NotFound("No such waiting-room token for this event", field="query.token")
             position = int(value)
@@ -154,7 +155,7 @@ class RoomService:
 
     async def aclose(self) -> None:
         """Close the per-process connection (app shutdown)."""
-        await self._batcher.aclose()
+        await self.batcher.aclose()
 
     async def fairness(self, event_id: str) -> dict[str, Any]:
         """The commitment, and after the draw the salt and pre-queue size."""

@@ -12,11 +12,18 @@ from redis.backoff import NoBackoff
 
 from models.metrics import RATE_LIMITED, RATE_LIMITER_FAIL_OPEN
 from models.ratelimit import Policy, RateLimiter
+from models.waiting_room.batching import CommandBatcher
 
 
-@pytest.fixture
-def limiter(aredis, keys):
-    return RateLimiter(aredis, keys)
+@pytest.fixture(params=["alone", "pipelined"])
+async def limiter(request, aredis, keys):
+    """The limiter sending its script alone, and through a CommandBatcher (as the web tier does)."""
+    if request.param == "alone":
+        yield RateLimiter(aredis, keys)
+        return
+    batcher = CommandBatcher(aredis)
+    yield RateLimiter(aredis, keys, run_script=batcher.run_script)
+    await batcher.aclose()
 
 
 def _value(counter, *labels) -> float:
