@@ -44,6 +44,7 @@ from models.settings import ROOT, Settings
 from models.tables import Event, TicketTier
 from models.waiting_room import store, tokens
 from models.waiting_room.journal import flush_journal
+from models.waiting_room.restore import ensure_live
 from models.waiting_room.sales import selling_events
 from models.waiting_room.waves import step_event
 
@@ -126,14 +127,40 @@ def build_queue(redis, keys: Keys, settings: Settings, size: int, ticks: int) ->
         step_event(redis, keys, settings, sale, now_ms + 1000 * (i + 1))
         tick_ms.append((time.perf_counter() - t) * 1000)
     counters = store.read_counters(redis, keys, event_id)
+    restore_s = time_restore(redis, keys, settings, sale, size, now_ms + 1000 * (ticks + 1))
     return {
         "event_id": event_id, "size": size, "total": counters.total, "admitted": counters.up_to,
-        "fill_s": round(fill_s, 2), "draw_s": round(draw_s, 3),
+        "fill_s": round(fill_s, 2), "draw_s": round(draw_s, 3), "restore_s": round(restore_s, 2),
         "journal_rows_per_s": round(size / copy_s) if copy_s else None,
         "bytes_per_fan": round(bytes_total / size, 1), "info_bytes_per_fan": round((mem_after - mem_before) / size, 1),
         "tick_ms_median": round(statistics.median(tick_ms), 2), "tick_ms_max": round(max(tick_ms), 2),
         "bucket_encoding": redis.object("encoding", keys.room_bucket(event_id, 1)),
     }
+
+
+def time_restore(redis, keys: Keys, settings: Settings, sale, size: int, now_ms: int) -> float:
+    """Lose the room (delete its keys), restore it from the database as the tick would, check a
+    sample of places came back unchanged. Returns the restore's seconds."""
+    sample = [f"user-{i}" for i in random.sample(range(size), min(size, 1000))]
+    before = [_place(redis, keys, settings.secret_bytes, sale.id, u) for u in sample]
+    counters = store.read_counters(redis, keys, sale.id)
+    for name in redis.scan_iter(match=keys.room(sale.id) + "*", count=5000):
+        if not name.endswith(":lease"):
+            redis.unlink(name)
+    t = time.perf_counter()
+    ensure_live(redis, keys, settings.secret_bytes, sale.id, sale.wave_interval_s, now_ms, now_ms + 7 * 86_400_000)
+    elapsed = time.perf_counter() - t
+    after = [_place(redis, keys, settings.secret_bytes, sale.id, u) for u in sample]
+    restored = store.read_counters(redis, keys, sale.id)
+    if after != before or (restored.total, restored.up_to) != (counters.total, counters.up_to):
+        raise SystemExit(f"restore changed places: {sum(a != b for a, b in zip(after, before, strict=True))} of {len(sample)} sampled")
+    return elapsed
+
+
+def _place(redis, keys: Keys, secret: bytes, event_id: str, user: str) -> int | None:
+    token = tokens.issue(secret, event_id, user)
+    value = redis.hget(store.bucket_key(keys, event_id, token), token.field)
+    return None if value is None else int(value)
 
 
 def _spawn(argv: list[str], env: dict, log_path: Path, port: int) -> subprocess.Popen:
