@@ -144,7 +144,7 @@ def open_prequeue(redis: Any, keys: Keys, secret: bytes, event_id: str, now_ms: 
         return size
     # Every pre-queue join must be in the database before the draw, so a restore after a Redis
     # loss draws the very same set (and therefore the same order).
-    journal.flush_journal(redis, keys, event_id)
+    journal.flush_journal(redis, keys, event_id, keep_alive)
     salt = bytes.fromhex(ensure_commitment(event_id).salt)
     fields = _prequeue_fields(redis, keys, event_id, size, keep_alive)
     if len(fields) != size:

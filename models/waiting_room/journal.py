@@ -12,6 +12,7 @@ fans' tokens are then unknown and they join again (docs/ARCHITECTURE.md, "Known 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from peewee import chunked
@@ -39,9 +40,10 @@ def raise_durable(redis: Any, keys: Keys, event_id: str, position: int) -> None:
         redis.hset(room, "dur", position)
 
 
-def flush_journal(redis: Any, keys: Keys, event_id: str) -> int:
-    """Copy the event's journal to queue_entries (sync; call it under the room lease).
-    Returns how many joins were copied."""
+def flush_journal(redis: Any, keys: Keys, event_id: str, keep_alive: Callable[[], None] = lambda: None) -> int:
+    """Copy the event's journal to queue_entries (sync; call it under the room lease, and pass
+    its ``extend`` as ``keep_alive``: a backlog of millions outlasts one lease, and two copiers
+    trimming the same list would drop entries). Returns how many joins were copied."""
     key = keys.room_journal(event_id)
     copied = highest = 0
     while True:
@@ -62,4 +64,5 @@ def flush_journal(redis: Any, keys: Keys, event_id: str) -> int:
         copied += len(entries)
         if len(entries) < JOURNAL_CHUNK:
             break
+        keep_alive()  # raises LeaseLost if another process took over: stop before trimming again
     return copied

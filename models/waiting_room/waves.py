@@ -135,7 +135,7 @@ def _open_room(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now
     expire_at = store.expire_at_ms(event.starts_at_ms, event.on_sale_ms, now_ms, settings.token_ttl_s)
     restore.ensure_live(redis, keys, settings.secret_bytes, event.id, event.wave_interval_s, now_ms, expire_at,
                         keep_alive=lease.extend)
-    journal.flush_journal(redis, keys, event.id)
+    journal.flush_journal(redis, keys, event.id, keep_alive=lease.extend)
     return expire_at
 
 

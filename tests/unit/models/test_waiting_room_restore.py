@@ -59,6 +59,27 @@ def test_copying_the_journal_again_after_a_crash_before_the_trim_changes_nothing
     assert store.read_counters(redis, keys, str(event.id)).durable == 1
 
 
+def test_a_long_copy_extends_the_lease_per_chunk_and_stops_when_it_is_lost(redis, keys, settings, db, monkeypatch):
+    from models.waiting_room import journal
+    from models.waiting_room.lease import LeaseLost
+
+    monkeypatch.setattr(journal, "JOURNAL_CHUNK", 2)
+    event = make_event()
+    for i in range(5):
+        join(redis, keys, settings, event, f"fan-{i}", T0 + i)
+    extended = []
+
+    def keep_alive():
+        extended.append(1)
+        if len(extended) == 2:
+            raise LeaseLost("room lease")
+
+    with pytest.raises(LeaseLost):
+        flush_journal(redis, keys, str(event.id), keep_alive)
+    assert QueueEntry.select().count() == 4 and redis.llen(keys.room_journal(str(event.id))) == 1
+    assert store.read_counters(redis, keys, str(event.id)).durable == 4
+
+
 def test_a_wave_admits_only_places_the_database_holds(redis, keys, settings, db, runtime):
     event = make_event(wave_size=10)
     for i in range(4):
