@@ -4,12 +4,13 @@
 -- KEYS[3] waves zset  (score last position)
 -- ARGV[1] token field
 -- Touches: KEYS[1], KEYS[2], KEYS[3] (reads only)
--- Returns {position or -1 if unknown (-2 if the room is not live), up_to, admitted-at ms or -1}
+-- Returns {position, up_to, admitted-at ms or -1}; position -1 if the token is unknown, -2 if
+-- the room is not live (lost with Redis and being restored: nothing here can be trusted yet)
+if redis.call('HEXISTS', KEYS[2], 'live') == 0 then
+  return {-2, 0, -1}
+end
 local position = redis.call('HGET', KEYS[1], ARGV[1])
 if not position then
-  if redis.call('HEXISTS', KEYS[2], 'live') == 0 then
-    return {-2, 0, -1}
-  end
   return {-1, 0, -1}
 end
 position = tonumber(position)

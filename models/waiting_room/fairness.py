@@ -23,6 +23,7 @@ from typing import Any
 from models.keys import Keys
 from models.tables import FairnessRecord
 from models.waiting_room import journal, store, tokens
+from models.waiting_room.lease import Lease
 
 log = logging.getLogger("ticketdrop.waiting_room")
 
@@ -135,16 +136,17 @@ def store_draw(redis: Any, keys: Keys, event_id: str, ordered: list[tuple[bytes,
 
 
 def open_prequeue(redis: Any, keys: Keys, secret: bytes, event_id: str, now_ms: int, expire_at_ms: int,
-                  keep_alive: Callable[[], None] = lambda: None) -> int:
+                  lease: Lease | None = None) -> int:
     """Close the pre-queue, draw its order, write positions 1..P, store the HMAC list, reveal the
-    salt (sync; idempotent: a re-run draws the same order). Call it under the room lease.
-    Returns P, the pre-queue size."""
+    salt (sync; idempotent: a re-run draws the same order). Call it under the room lease and pass
+    it (it is extended during a long draw). Returns P, the pre-queue size."""
+    keep_alive = lease.extend if lease is not None else (lambda: None)
     size, opened = store.close_prequeue(redis, keys, event_id, now_ms)
     if opened:
         return size
     # Every pre-queue join must be in the database before the draw, so a restore after a Redis
     # loss draws the very same set (and therefore the same order).
-    journal.flush_journal(redis, keys, event_id, keep_alive)
+    journal.flush_journal(redis, keys, event_id, lease)
     salt = bytes.fromhex(ensure_commitment(event_id).salt)
     fields = _prequeue_fields(redis, keys, event_id, size, keep_alive)
     if len(fields) != size:

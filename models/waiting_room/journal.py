@@ -12,14 +12,18 @@ fans' tokens are then unknown and they join again (docs/ARCHITECTURE.md, "Known 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from typing import Any
 
 from peewee import chunked
 
 from models.db import database
 from models.keys import Keys
+from models.redis import scripts
 from models.tables import QueueEntry
+from models.waiting_room.lease import Lease, LeaseLost
+
+log = logging.getLogger("ticketdrop.waiting_room")
 
 #: Journal entries read per round trip and copied per transaction.
 JOURNAL_CHUNK = 10_000
@@ -40,17 +44,20 @@ def raise_durable(redis: Any, keys: Keys, event_id: str, position: int) -> None:
         redis.hset(room, "dur", position)
 
 
-def flush_journal(redis: Any, keys: Keys, event_id: str, keep_alive: Callable[[], None] = lambda: None) -> int:
-    """Copy the event's journal to queue_entries (sync; call it under the room lease, and pass
-    its ``extend`` as ``keep_alive``: a backlog of millions outlasts one lease, and two copiers
-    trimming the same list would drop entries). Returns how many joins were copied."""
+def flush_journal(redis: Any, keys: Keys, event_id: str, lease: Lease | None = None) -> int:
+    """Copy the event's journal to queue_entries (sync). Call it under the room lease and pass
+    it: each chunk's trim is checked against the lease (a backlog of millions outlasts one
+    lease, and two copiers trimming the same list would drop entries nobody copied), and the
+    lease is extended after each chunk. Raises LeaseLost if the lease went to another process.
+    Returns how many joins were copied."""
     key = keys.room_journal(event_id)
-    copied = highest = 0
+    trim = scripts(redis).get("room_journal_trim")
+    copied = 0
     while True:
         entries = redis.lrange(key, 0, JOURNAL_CHUNK - 1)
         if not entries:
             break
-        rows = []
+        rows, highest = [], 0
         for entry in entries:
             field, position = parse_entry(entry)
             rows.append({"event": event_id, "field": field, "position": position})
@@ -60,9 +67,16 @@ def flush_journal(redis: Any, keys: Keys, event_id: str, keep_alive: Callable[[]
                 QueueEntry.insert_many(batch).on_conflict_ignore().execute()
         if highest:
             raise_durable(redis, keys, event_id, highest)  # before the trim: a crash re-copies, never skips
-        redis.ltrim(key, len(entries), -1)
+        trimmed = int(trim(keys=[key, lease.key if lease else keys.room_lease(event_id)],
+                           args=[lease.nonce if lease else "", len(entries), entries[0]]))
+        if trimmed < 0:
+            raise LeaseLost(keys.room_lease(event_id))
+        if trimmed == 0:
+            log.warning("journal trimmed by another copier", extra={"event_id": event_id})
+            break
         copied += len(entries)
         if len(entries) < JOURNAL_CHUNK:
             break
-        keep_alive()  # raises LeaseLost if another process took over: stop before trimming again
+        if lease is not None:
+            lease.extend()
     return copied

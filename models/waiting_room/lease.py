@@ -24,6 +24,15 @@ class Lease:
         self._nonce = secrets.token_hex(16)
         self.held = False
 
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def nonce(self) -> str:
+        """The holder's identity in the lease key (scripts compare it before acting)."""
+        return self._nonce
+
     def acquire(self) -> bool:
         self.held = bool(self._redis.set(self._key, self._nonce, nx=True, px=self._ttl_ms))
         return self.held

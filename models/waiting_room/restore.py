@@ -9,7 +9,12 @@ room nothing moves until the wave tick has put it back, under the room lease:
   fairness_records (the same set and salt give the same order);
 - waves and ``up_to`` from admission_waves; the ``used`` bitmap from the fans who reserved
   (reservations); the expiry count is recomputed by the next expiry step;
-- counters (pre, seq, pclosed, opened, dur, dbw, next_due), then ``live`` last.
+- counters (pre, seq, pclosed, opened, dur, dbw, next_due), ``used`` counted from the bitmap,
+  and ``live`` last, in one script (models/lua/room_restore_finish.lua).
+
+The tick copies the journal before it decides anything here, so a partial loss (the room hash
+evicted, the journal kept) still counts every place handed out; buckets are dropped and
+rewritten from the database.
 
 A step killed half way starts again from scratch on the next tick (the room is still not live).
 """
@@ -23,6 +28,7 @@ from typing import Any
 
 from models import metrics
 from models.keys import Keys
+from models.redis import scripts
 from models.tables import AdmissionWave, FairnessRecord, QueueEntry, Reservation
 from models.waiting_room import fairness, tokens
 from models.waiting_room.store import Wave
@@ -70,6 +76,11 @@ def _write_buckets(redis: Any, keys: Keys, event_id: str, places: dict[str, int]
         keep_alive()
 
 
+def _drop_buckets(redis: Any, keys: Keys, event_id: str) -> None:
+    for start in range(0, tokens.BUCKETS, _WRITE_CHUNK * 2):
+        redis.unlink(*(keys.room_bucket(event_id, b) for b in range(start, min(start + _WRITE_CHUNK * 2, tokens.BUCKETS))))
+
+
 def _used_positions(secret: bytes, event_id: str, places: dict[str, int], up_to: int) -> list[int]:
     """Admitted positions whose fans reserved (the reservations table knows their user ids)."""
     users = Reservation.select(Reservation.user_id).where(Reservation.event == event_id).distinct().tuples()
@@ -93,6 +104,7 @@ def restore(redis: Any, keys: Keys, secret: bytes, event_id: str, wave_interval_
     room = keys.room(event_id)
     redis.delete(room, keys.room_waves(event_id), keys.room_used(event_id), keys.room_hmacs(event_id),
                  keys.room_prequeue_buckets(event_id))
+    _drop_buckets(redis, keys, event_id)  # after a partial loss some may hold places the database lacks
     pre = len(prequeue)
     if drawn:
         if record.prequeue_size != pre:
@@ -121,7 +133,7 @@ def restore(redis: Any, keys: Keys, secret: bytes, event_id: str, wave_interval_
         pipe.execute()
     counters: dict[str, int] = {
         "pre": pre, "seq": max(0, highest - pre), "up_to": up_to, "dur": highest,
-        "dbw": len(waves), "used": len(used), "expired": 0, "exp_pos": 0,
+        "dbw": len(waves), "expired": 0, "exp_pos": 0,
         # The next wave is due one interval after the last one, as if nothing had happened.
         "next_due": waves[-1].admitted_at_ms + int(wave_interval_s * 1000) if waves else 0,
     }
@@ -129,10 +141,12 @@ def restore(redis: Any, keys: Keys, secret: bytes, event_id: str, wave_interval_
         counters["pclosed"] = now_ms
     if drawn:
         counters["opened"] = int(record.revealed_at.timestamp() * 1000)
-    redis.hset(room, mapping=counters)
-    redis.hset(room, "live", now_ms)  # last: joins resume only on the whole room
-    redis.pexpireat(room, expire_at_ms)
+    # Counters, then `used` counted from the bitmap (a reservation the drainer marked used while
+    # we ran is counted too), then `live`, in one step: joins resume only on the whole room.
+    pairs = [str(v) for item in counters.items() for v in item]
+    used_count = scripts(redis).get("room_restore_finish")(
+        keys=[room, keys.room_used(event_id)], args=[now_ms, expire_at_ms, *pairs])
     metrics.ROOM_RESTORES.inc()
     log.warning("waiting room restored from the database", extra={
         "event_id": event_id, "places": len(places), "prequeue_size": pre, "admitted_up_to": up_to,
-        "waves": len(waves), "used": len(used), "restore_ms": round((time.perf_counter() - started) * 1000, 1)})
+        "waves": len(waves), "used": int(used_count), "restore_ms": round((time.perf_counter() - started) * 1000, 1)})

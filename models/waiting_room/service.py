@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from models.redis import scripts
 from models.settings import Settings
 from models.waiting_room import fairness, restore, store, tokens
 from models.waiting_room.batching import CommandBatcher
+from models.waiting_room.lease import LEASE_TTL_MS
 from models.waiting_room.room import RoomCache
 from models.waiting_room.status import FINISHED, EventLike, describe, on_sale_ms, room_state
 
@@ -30,6 +32,9 @@ MAX_HMACS_PAGE = 10_000
 #: Drawn positions remembered per event and web process (about 150 bytes each). A position
 #: never changes once drawn, so a fan's repeat polls cost no Redis round trip at all.
 POSITION_CACHE_SIZE = 200_000
+
+#: How long a first join waits for another process that is opening the room, in seconds.
+OPEN_WAIT_S = 1.0
 
 RunBlocking = Callable[..., Awaitable[Any]]
 
@@ -90,7 +95,7 @@ class RoomService:
         script = scripts(self._redis).get("room_join")
         created, position, pre, seq = await self.batcher.run_script(script, keys, args)
         if int(created) < 0:  # the room is not live: open it if it is new, else it is being restored
-            await self._open_new_room(event_id, now_ms)
+            await self._open_new_room(event, now_ms)
             created, position, pre, seq = await self.batcher.run_script(script, keys, args)
             if int(created) < 0:
                 raise RoomRestoring()
@@ -100,21 +105,43 @@ class RoomService:
                                 "outcome": "new" if created else "rejoin"})
         return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms))
 
-    async def _open_new_room(self, event_id: str, now_ms: int) -> None:
+    async def _open_new_room(self, event: Any, now_ms: int) -> None:
         """Mark a room live that the database knows nothing of (its first join). Raises
-        RoomRestoring if the database knows places of it: the wave tick is restoring it.
-        Concurrent first joins of one event share one database read and one write."""
+        RoomRestoring if the database knows places of it (the wave tick restores it) or if the
+        tick holds the room's lease right now. Concurrent first joins share one attempt."""
+        event_id = str(event.id)
         pending = self._opening.get(event_id)
         if pending is None:
-            pending = self._opening[event_id] = asyncio.ensure_future(self._mark_live_if_new(event_id, now_ms))
+            expire_at = store.expire_at_ms(int(event.starts_at.timestamp() * 1000), on_sale_ms(event), now_ms,
+                                           self._settings.token_ttl_s)
+            pending = self._opening[event_id] = asyncio.ensure_future(self._mark_live_if_new(event_id, now_ms, expire_at))
             pending.add_done_callback(lambda _: self._opening.pop(event_id, None))
         if not await asyncio.shield(pending):
             raise RoomRestoring()
 
-    async def _mark_live_if_new(self, event_id: str, now_ms: int) -> bool:
-        if not await self._run_blocking(restore.room_is_new, event_id):
-            return False
-        await self._redis.hsetnx(self._keys.room(event_id), "live", now_ms)
+    async def _mark_live_if_new(self, event_id: str, now_ms: int, expire_at_ms: int) -> bool:
+        # Under the room's lease, like every other writer of the room's shape: the tick cannot
+        # copy, restore or draw meanwhile, so "the database knows no place" stays true until
+        # `live` is set.
+        lease_key, nonce = self._keys.room_lease(event_id), secrets.token_hex(16)
+        room = self._keys.room(event_id)
+        deadline = time.monotonic() + OPEN_WAIT_S
+        while not await self._redis.set(lease_key, nonce, nx=True, px=LEASE_TTL_MS):
+            # Another process is opening it (a moment) or the tick is restoring it (longer).
+            if await self._redis.hexists(room, "live"):
+                self.rooms.forget(event_id)
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        try:
+            if not await self._redis.hexists(room, "live"):
+                if not await self._run_blocking(restore.room_is_new, event_id):
+                    return False
+                await self._redis.hset(room, "live", now_ms)
+                await self._redis.pexpireat(room, expire_at_ms)
+        finally:
+            await scripts(self._redis).get("room_lease")(keys=[lease_key], args=[nonce, 0])
         self.rooms.forget(event_id)
         return True
 
@@ -129,7 +156,7 @@ class RoomService:
             # (RoomRestoring: a 404 would send its fan to the back of the queue), or new.
             if tokens.parse(self._settings.secret_bytes, event_id, token_text) is None:
                 raise NotFound("No such waiting-room token for this event", field="query.token")
-            await self._open_new_room(event_id, _now_ms())  # nobody joined yet: open it, then 404
+            await self._open_new_room(event, _now_ms())  # nobody joined yet: open it, then 404
             view = await self.rooms.get(event_id)
         known = self._positions.get(event_id)
         if known is None or known[0] != view.epoch:

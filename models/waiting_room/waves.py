@@ -23,7 +23,7 @@ from models.settings import Settings
 from models.tables import AdmissionWave
 from models.waiting_room import fairness, journal, restore, store
 from models.waiting_room.admission import expire_event
-from models.waiting_room.lease import LeaseLost, leased
+from models.waiting_room.lease import Lease, LeaseLost, leased
 from models.waiting_room.sales import SaleEvent, events_without_commitment, selling_events, upcoming_events
 from models.waiting_room.store import RoomCounters, Stock
 
@@ -97,7 +97,7 @@ def _wave_row(event_id: str, first: int, last: int, at_ms: int) -> dict:
             "admitted_at": datetime.fromtimestamp(at_ms / 1000, tz=UTC)}
 
 
-def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int) -> int:
+def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int, lease: Lease) -> int:
     counters = store.read_counters(redis, keys, event.id)
     # Only places already copied to the database are admitted: an admitted fan's place must
     # survive a Redis loss (models/waiting_room/journal.py).
@@ -113,15 +113,13 @@ def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int
     # The database learns of the wave before any fan can: a wave Redis loses right after
     # admitting it is restored, never admitted a second time.
     row = _wave_row(event.id, counters.up_to + 1, new_up_to, now_ms)
+    lease.extend()  # raises LeaseLost: a process that lost the lease must not write waves
     _upsert_waves([row])
     ok, _ = scripts(redis).get("room_admit")(
         keys=[keys.room(event.id), keys.room_waves(event.id)],
         args=[counters.up_to, new_up_to, now_ms, due, capacity, expire_at])
-    if not int(ok):  # someone else moved admission (a lost lease): take back what we wrote
-        (AdmissionWave.delete().where((AdmissionWave.event == event.id)
-                                      & (AdmissionWave.first_position == row["first_position"])
-                                      & (AdmissionWave.last_position == new_up_to)
-                                      & (AdmissionWave.admitted_at == row["admitted_at"])).execute())
+    if not int(ok):  # someone else moved admission meanwhile: the database follows Redis
+        _take_back(redis, keys, event.id, row)
         return 0
     metrics.ADMITTED.inc(size)
     log.info("admission wave", extra={"event_id": event.id, "first_position": counters.up_to + 1,
@@ -129,13 +127,29 @@ def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int
     return size
 
 
+def _take_back(redis: Any, keys: Keys, event_id: str, row: dict) -> None:
+    """Replace the row we wrote ahead of a lost compare-and-set with the wave Redis admitted at
+    that first position, or delete it if Redis has none there."""
+    members = redis.zrangebyscore(keys.room_waves(event_id), row["first_position"], "+inf", start=0, num=1)
+    wave = store.Wave.parse(members[0]) if members else None
+    if wave is not None and wave.first == row["first_position"]:
+        _upsert_waves([_wave_row(event_id, wave.first, wave.last, wave.admitted_at_ms)])
+        return
+    (AdmissionWave.delete().where((AdmissionWave.event == event_id)
+                                  & (AdmissionWave.first_position == row["first_position"])
+                                  & (AdmissionWave.last_position == row["last_position"])
+                                  & (AdmissionWave.admitted_at == row["admitted_at"])).execute())
+
+
 def _open_room(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now_ms: int, lease: Any) -> int:
     """Make the room live (restoring it after a Redis loss) and copy new joins to the
     database. Returns the keys' expire-at, in ms."""
     expire_at = store.expire_at_ms(event.starts_at_ms, event.on_sale_ms, now_ms, settings.token_ttl_s)
+    # Copy first: whether the room is new, and what a restore brings back, must count every
+    # place already handed out (a partial loss can take the room hash but leave the journal).
+    journal.flush_journal(redis, keys, event.id, lease)
     restore.ensure_live(redis, keys, settings.secret_bytes, event.id, event.wave_interval_s, now_ms, expire_at,
                         keep_alive=lease.extend)
-    journal.flush_journal(redis, keys, event.id, keep_alive=lease.extend)
     return expire_at
 
 
@@ -154,9 +168,9 @@ def step_event(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now
         if lease is None:
             return 0
         expire_at = _open_room(redis, keys, settings, event, now_ms, lease)
-        fairness.open_prequeue(redis, keys, settings.secret_bytes, event.id, now_ms, expire_at, keep_alive=lease.extend)
+        fairness.open_prequeue(redis, keys, settings.secret_bytes, event.id, now_ms, expire_at, lease=lease)
         expire_event(redis, keys, event.id, now_ms, settings.admission_ttl_s)
-        admitted = _admit(redis, keys, event, now_ms, expire_at)
+        admitted = _admit(redis, keys, event, now_ms, expire_at, lease)
         redis.pexpireat(keys.room_used(event.id), expire_at)
         persist_waves(redis, keys, event.id)
         return admitted

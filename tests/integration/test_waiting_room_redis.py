@@ -204,7 +204,7 @@ async def test_a_room_lost_with_redis_mid_sale_comes_back_with_every_place_while
         settings, keys, redis, aredis, db):
     """Concurrent joins from several clients while the scheduler ticks; Redis loses the room;
     joins and polls are refused until the tick restores it; every copied place comes back."""
-    event = make_event(on_sale_in_s=3600, wave_size=40, wave_interval_s=0.2)
+    event = make_event(on_sale_in_s=3600, wave_size=40, wave_interval_s=30.0)  # one wave, then none due
     event_id = str(event.id)
     rt = Runtime(settings, redis, keys)
     clients, services = await _services(settings, keys)

@@ -353,11 +353,15 @@ def test_a_draw_that_loses_its_lease_stops_unrevealed_and_the_next_tick_finishes
     event = make_event()
     joined = [join(redis, keys, settings, event, f"fan-{i}", T0 - 1000)[0] for i in range(30)]
 
-    def lost() -> None:
-        raise LeaseLost("another scheduler took over")
+    class LostLease:  # another scheduler took over: the key holds its nonce, not ours
+        key, nonce = keys.room_lease(str(event.id)), "not-the-holder"
 
+        def extend(self) -> None:
+            raise LeaseLost(self.key)
+
+    redis.set(keys.room_lease(str(event.id)), "the-other-scheduler", px=1)
     with pytest.raises(LeaseLost):
-        fairness.open_prequeue(redis, keys, settings.secret_bytes, str(event.id), T0, T0 + 10**9, keep_alive=lost)
+        fairness.open_prequeue(redis, keys, settings.secret_bytes, str(event.id), T0, T0 + 10**9, lease=LostLease())
     assert not store.read_counters(redis, keys, str(event.id)).opened
     assert public_document(str(event.id))["salt"] is None
     admit_waves(runtime, now_ms=T0 + 1000)

@@ -61,23 +61,39 @@ def test_copying_the_journal_again_after_a_crash_before_the_trim_changes_nothing
 
 def test_a_long_copy_extends_the_lease_per_chunk_and_stops_when_it_is_lost(redis, keys, settings, db, monkeypatch):
     from models.waiting_room import journal
-    from models.waiting_room.lease import LeaseLost
+    from models.waiting_room.lease import Lease, LeaseLost
 
     monkeypatch.setattr(journal, "JOURNAL_CHUNK", 2)
     event = make_event()
     for i in range(5):
         join(redis, keys, settings, event, f"fan-{i}", T0 + i)
+    lease = Lease(redis, keys.room_lease(str(event.id)))
+    assert lease.acquire()
     extended = []
 
-    def keep_alive():
+    def extend():
         extended.append(1)
         if len(extended) == 2:
-            raise LeaseLost("room lease")
+            raise LeaseLost(lease.key)
 
+    monkeypatch.setattr(lease, "extend", extend)
     with pytest.raises(LeaseLost):
-        flush_journal(redis, keys, str(event.id), keep_alive)
+        flush_journal(redis, keys, str(event.id), lease)
     assert QueueEntry.select().count() == 4 and redis.llen(keys.room_journal(str(event.id))) == 1
     assert store.read_counters(redis, keys, str(event.id)).durable == 4
+
+
+def test_a_copier_whose_lease_another_took_copies_but_never_trims(redis, keys, settings, db):
+    from models.waiting_room.lease import Lease, LeaseLost
+
+    event = make_event()
+    for i in range(3):
+        join(redis, keys, settings, event, f"fan-{i}", T0 + i)
+    stale = Lease(redis, keys.room_lease(str(event.id)))
+    redis.set(keys.room_lease(str(event.id)), "the-new-holder")
+    with pytest.raises(LeaseLost):
+        flush_journal(redis, keys, str(event.id), stale)
+    assert redis.llen(keys.room_journal(str(event.id))) == 3  # the holder copies and trims them
 
 
 def test_a_wave_admits_only_places_the_database_holds(redis, keys, settings, db, runtime):
@@ -211,3 +227,23 @@ def test_a_wave_whose_admission_someone_else_won_is_taken_back_out_of_the_databa
     finally:
         registry(redis)._scripts["room_admit"] = real
     assert AdmissionWave.select().count() == 0
+
+
+def test_a_wave_another_scheduler_admitted_first_replaces_the_row_we_wrote_ahead(redis, keys, settings, db, runtime):
+    from models.redis import scripts as registry
+
+    event = make_event(wave_size=2)
+    for i in range(3):
+        join(redis, keys, settings, event, f"fan-{i}", T0 + i)
+    real = registry(redis).get("room_admit")
+
+    def raced(keys=None, args=None):  # the other scheduler's wave 1..1 lands first
+        real(keys=keys, args=[0, 1, T0 + 50, T0 + 5050, 1, args[5]])
+        return real(keys=keys, args=args)
+
+    registry(redis)._scripts["room_admit"] = raced
+    try:
+        assert admit_waves(runtime, now_ms=T0 + 100) == 0
+    finally:
+        registry(redis)._scripts["room_admit"] = real
+    assert [(w.first_position, w.last_position) for w in AdmissionWave.select()] == [(1, 1)]
