@@ -123,6 +123,8 @@ class RoomService:
         # Under the room's lease, like every other writer of the room's shape: the tick cannot
         # copy, restore or draw meanwhile, so "the database knows no place" stays true until
         # `live` is set.
+        if not await self._run_blocking(restore.room_is_new, event_id):
+            return False  # places exist: only the tick brings the room back (never compete for its lease)
         lease_key, nonce = self._keys.room_lease(event_id), secrets.token_hex(16)
         room = self._keys.room(event_id)
         deadline = time.monotonic() + OPEN_WAIT_S
@@ -136,7 +138,7 @@ class RoomService:
             await asyncio.sleep(0.02)
         try:
             if not await self._redis.hexists(room, "live"):
-                if not await self._run_blocking(restore.room_is_new, event_id):
+                if not await self._run_blocking(restore.room_is_new, event_id):  # again, under the lease
                     return False
                 await self._redis.hset(room, "live", now_ms)
                 await self._redis.pexpireat(room, expire_at_ms)
