@@ -247,3 +247,21 @@ def test_a_wave_another_scheduler_admitted_first_replaces_the_row_we_wrote_ahead
     finally:
         registry(redis)._scripts["room_admit"] = real
     assert [(w.first_position, w.last_position) for w in AdmissionWave.select()] == [(1, 1)]
+
+
+def test_a_partial_loss_that_keeps_the_journal_gives_no_place_twice(redis, keys, settings, db, runtime):
+    event = make_event(wave_size=10, wave_interval_s=60.0)
+    fans = [join(redis, keys, settings, event, f"fan-{i}", T0 + i)[0] for i in range(3)]  # not copied yet
+    redis.delete(keys.room(str(event.id)))  # evicted: the room hash only
+    admit_waves(runtime, now_ms=T0 + 100)
+    assert places(redis, keys, event, fans) == [1, 2, 3]
+    assert join(redis, keys, settings, event, "newcomer", T0 + 200)[2] == 4
+
+
+async def test_an_admission_check_on_a_half_restored_room_is_refused_with_retry(redis, aredis, keys, settings, db, runtime):
+    event = make_event(wave_size=5)
+    fan = join(redis, keys, settings, event, "fan-0", T0 + 1)[0]
+    admit_waves(runtime, now_ms=T0 + 100)
+    redis.hdel(keys.room(str(event.id)), "live")  # buckets written, counters not yet
+    with pytest.raises(RoomRestoring):
+        await check_admission(aredis, keys, settings, event, fan.text, "fan-0", now_ms=T0 + 300)
