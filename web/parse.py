@@ -79,15 +79,27 @@ def query(request: web.Request, schema: type[M]) -> M:
         raise InvalidInput("Invalid query: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors) from None
 
 
+#: Parsed path ids: every status poll of an event names the same event id.
+_UUIDS: dict[str, uuid.UUID] = {}
+_UUID_CACHE_SIZE = 10_000
+
+
 def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
     """A UUID path segment; malformed ids are 404 (no such resource can exist)."""
     from models.errors import NotFound
 
     raw = request.match_info.get(name, "")
+    parsed = _UUIDS.get(raw)
+    if parsed is not None:
+        return parsed
     try:
-        return uuid.UUID(raw)
+        parsed = uuid.UUID(raw)
     except ValueError:
         raise NotFound(f"No resource with {name} {raw!r} (not a UUID)", field=f"path.{name}") from None
+    if len(_UUIDS) >= _UUID_CACHE_SIZE:
+        _UUIDS.clear()
+    _UUIDS[raw] = parsed
+    return parsed
 
 
 def user_id(request: web.Request, *, required: bool = True) -> str | None:

@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from aiohttp import web
 
@@ -49,8 +50,9 @@ class EventSnapshot:
     def is_public(self) -> bool:
         return self.status != "draft"
 
-    @property
+    @cached_property
     def on_sale_ms(self) -> int:
+        # Read on every status poll; datetime.timestamp() is not free, the snapshot lives ~1 s.
         return int(self.on_sale_at.timestamp() * 1000)
 
     def tier(self, tier_id: str) -> TierSnapshot | None:

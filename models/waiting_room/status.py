@@ -25,7 +25,8 @@ class EventLike(Protocol):
 
 
 def on_sale_ms(event: EventLike) -> int:
-    return int(event.on_sale_at.timestamp() * 1000)
+    cached = getattr(event, "on_sale_ms", None)  # web.snapshots.EventSnapshot computes it once
+    return cached if isinstance(cached, int) else int(event.on_sale_at.timestamp() * 1000)
 
 
 def room_state(event: EventLike, view: RoomView, now_ms: int) -> str:
