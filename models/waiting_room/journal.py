@@ -2,9 +2,10 @@
 
 room_join.lua appends "field:position" to the event's journal list in the same atomic step
 that gives the place. The wave tick copies the journal to the database under the room lease
-(LRANGE, insert, then LTRIM: a step killed half way copies the same entries again, which the
-primary key ignores) and raises the room's ``dur`` mark to the highest place copied. Waves
-admit only places up to ``dur``, so every admitted fan's place is in the database.
+(LRANGE, insert, raise the room's ``dur`` mark to the highest place copied, then trim in
+room_journal_trim.lua, which checks the lease and the list head: a step killed half way copies
+the same entries again, which the primary key ignores). Waves admit only places up to ``dur``,
+so every admitted fan's place is in the database.
 
 Joins newer than the last copy (at most one tick, about a second) can be lost with Redis: their
 fans' tokens are then unknown and they join again (docs/ARCHITECTURE.md, "Known limit").

@@ -89,8 +89,7 @@ class RoomService:
             self._committed.add(event_id)
         now_ms = _now_ms() if now_ms is None else now_ms
         token = tokens.issue(self._settings.secret_bytes, event_id, user_id)
-        expire_at = store.expire_at_ms(int(event.starts_at.timestamp() * 1000), on_sale_ms(event), now_ms,
-                                       self._settings.token_ttl_s)
+        expire_at = self._expire_at(event, now_ms)
         keys, args = store.join_call(self._keys, event_id, token, now_ms, on_sale_ms(event), expire_at)
         script = scripts(self._redis).get("room_join")
         created, position, pre, seq = await self.batcher.run_script(script, keys, args)
@@ -112,17 +111,21 @@ class RoomService:
         event_id = str(event.id)
         pending = self._opening.get(event_id)
         if pending is None:
-            expire_at = store.expire_at_ms(int(event.starts_at.timestamp() * 1000), on_sale_ms(event), now_ms,
-                                           self._settings.token_ttl_s)
-            pending = self._opening[event_id] = asyncio.ensure_future(self._mark_live_if_new(event_id, now_ms, expire_at))
+            pending = self._opening[event_id] = asyncio.ensure_future(
+                self._mark_live_if_new(event_id, now_ms, self._expire_at(event, now_ms)))
             pending.add_done_callback(lambda _: self._opening.pop(event_id, None))
         if not await asyncio.shield(pending):
             raise RoomRestoring()
 
+    def _expire_at(self, event: Any, now_ms: int) -> int:
+        """When the event's room keys expire, in ms."""
+        return store.expire_at_ms(int(event.starts_at.timestamp() * 1000), on_sale_ms(event), now_ms,
+                                  self._settings.token_ttl_s)
+
     async def _mark_live_if_new(self, event_id: str, now_ms: int, expire_at_ms: int) -> bool:
-        # Under the room's lease, like every other writer of the room's shape: the tick cannot
-        # copy, restore or draw meanwhile, so "the database knows no place" stays true until
-        # `live` is set.
+        # `live` is set under the room's lease, like every other change to the room's shape: the
+        # tick cannot copy, restore or draw meanwhile, so "the database knows no place" (asked
+        # again under the lease) stays true until `live` is set.
         if not await self._run_blocking(restore.room_is_new, event_id):
             return False  # places exist: only the tick brings the room back (never compete for its lease)
         lease_key, nonce = self._keys.room_lease(event_id), secrets.token_hex(16)
