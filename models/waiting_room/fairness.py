@@ -33,8 +33,6 @@ ALGORITHM = (
 )
 #: Size of one stored HMAC, in bytes.
 HMAC_BYTES = 32
-#: Buckets read or written per round trip.
-_SCAN_CHUNK = 512
 #: Tokens hashed between two lease extensions.
 _DRAW_CHUNK = 100_000
 #: HMACs appended per round trip (32 bytes each: 1 MB).
@@ -94,28 +92,13 @@ def draw(secret: bytes, salt: bytes, event_id: str, fields: list[tuple[int, str]
     return ordered
 
 
-def _write_positions(redis: Any, keys: Keys, event_id: str, ordered: list[tuple[bytes, int, str]],
-                     keep_alive: Callable[[], None]) -> None:
-    """Write position index+1 of every drawn fan: one multi-field HSET per bucket."""
-    by_bucket: dict[int, dict[str, int]] = {}
-    for position, (_, b, f) in enumerate(ordered, start=1):
-        by_bucket.setdefault(b, {})[f] = position
-    buckets = sorted(by_bucket)
-    for start in range(0, len(buckets), _SCAN_CHUNK):
-        pipe = redis.pipeline(transaction=False)
-        for b in buckets[start:start + _SCAN_CHUNK]:
-            pipe.hset(keys.room_bucket(event_id, b), mapping=by_bucket[b])
-        pipe.execute()
-        keep_alive()
-
-
 def _prequeue_fields(redis: Any, keys: Keys, event_id: str, size: int, keep_alive: Callable[[], None]) -> list[tuple[int, str]]:
     """Every (bucket, field) whose value is 0..size: the pre-queue, drawn or not (a re-run after a
     crash half way sees some positions already written and draws the same order again)."""
     buckets = sorted(int(b) for b in redis.smembers(keys.room_prequeue_buckets(event_id)))
     found: list[tuple[int, str]] = []
-    for start in range(0, len(buckets), _SCAN_CHUNK):
-        chunk = buckets[start:start + _SCAN_CHUNK]
+    for start in range(0, len(buckets), store.BUCKETS_PER_TRIP):
+        chunk = buckets[start:start + store.BUCKETS_PER_TRIP]
         pipe = redis.pipeline(transaction=False)
         for b in chunk:
             pipe.hgetall(keys.room_bucket(event_id, b))
@@ -125,14 +108,20 @@ def _prequeue_fields(redis: Any, keys: Keys, event_id: str, size: int, keep_aliv
     return found
 
 
-def store_draw(redis: Any, keys: Keys, event_id: str, ordered: list[tuple[bytes, int, str]], expire_at_ms: int,
-               keep_alive: Callable[[], None] = lambda: None) -> None:
-    """Write a drawn order to Redis: the HMAC list and every fan's position index+1 (sync)."""
+def store_hmacs(redis: Any, keys: Keys, event_id: str, ordered: list[tuple[bytes, int, str]], expire_at_ms: int) -> None:
+    """Write the drawn order's HMAC list, the one GET .../fairness/hmacs pages through (sync)."""
     hmacs_key = keys.room_hmacs(event_id)
     redis.set(hmacs_key, b"", pxat=expire_at_ms)
     for start in range(0, len(ordered), _HMAC_CHUNK):
         redis.append(hmacs_key, b"".join(h for h, _, _ in ordered[start:start + _HMAC_CHUNK]))
-    _write_positions(redis, keys, event_id, ordered, keep_alive)
+
+
+def drawn_places(ordered: list[tuple[bytes, int, str]]) -> dict[int, dict[str, int]]:
+    """Position index+1 of every drawn fan, grouped by bucket (for store.write_places)."""
+    by_bucket: dict[int, dict[str, int]] = {}
+    for position, (_, b, f) in enumerate(ordered, start=1):
+        by_bucket.setdefault(b, {})[f] = position
+    return by_bucket
 
 
 def open_prequeue(redis: Any, keys: Keys, secret: bytes, event_id: str, now_ms: int, expire_at_ms: int,
@@ -152,7 +141,8 @@ def open_prequeue(redis: Any, keys: Keys, secret: bytes, event_id: str, now_ms: 
     if len(fields) != size:
         log.error("pre-queue count differs from its members", extra={"event_id": event_id, "counted": size, "found": len(fields)})
     ordered = draw(secret, salt, event_id, fields, keep_alive)
-    store_draw(redis, keys, event_id, ordered, expire_at_ms, keep_alive)
+    store_hmacs(redis, keys, event_id, ordered, expire_at_ms)
+    store.write_places(redis, keys, event_id, drawn_places(ordered), expire_at_ms, keep_alive)
     _reveal(event_id, len(ordered))
     journal.raise_durable(redis, keys, event_id, len(ordered))
     redis.hset(keys.room(event_id), "opened", now_ms)

@@ -30,14 +30,10 @@ from models import metrics
 from models.keys import Keys
 from models.redis import scripts
 from models.tables import AdmissionWave, FairnessRecord, QueueEntry, Reservation
-from models.waiting_room import fairness, tokens
+from models.waiting_room import fairness, store, tokens
 from models.waiting_room.store import Wave
 
 log = logging.getLogger("ticketdrop.waiting_room")
-
-#: Buckets written per round trip.
-_WRITE_CHUNK = 512
-
 
 def room_is_new(event_id: str) -> bool:
     """True if the database knows no place and no wave of the event (blocking): a room that is
@@ -61,24 +57,10 @@ def ensure_live(redis: Any, keys: Keys, secret: bytes, event_id: str, wave_inter
     return True
 
 
-def _write_buckets(redis: Any, keys: Keys, event_id: str, places: dict[str, int], expire_at_ms: int,
-                   keep_alive: Callable[[], None]) -> None:
-    by_bucket: dict[int, dict[str, int]] = {}
-    for field, position in places.items():
-        by_bucket.setdefault(tokens.bucket_of_field(field), {})[field] = position
-    buckets = sorted(by_bucket)
-    for start in range(0, len(buckets), _WRITE_CHUNK):
-        pipe = redis.pipeline(transaction=False)
-        for b in buckets[start:start + _WRITE_CHUNK]:
-            pipe.hset(keys.room_bucket(event_id, b), mapping=by_bucket[b])
-            pipe.pexpireat(keys.room_bucket(event_id, b), expire_at_ms)
-        pipe.execute()
-        keep_alive()
-
-
 def _drop_buckets(redis: Any, keys: Keys, event_id: str) -> None:
-    for start in range(0, tokens.BUCKETS, _WRITE_CHUNK * 2):
-        redis.unlink(*(keys.room_bucket(event_id, b) for b in range(start, min(start + _WRITE_CHUNK * 2, tokens.BUCKETS))))
+    step = store.BUCKETS_PER_TRIP
+    for start in range(0, tokens.BUCKETS, step):
+        redis.unlink(*(keys.room_bucket(event_id, b) for b in range(start, min(start + step, tokens.BUCKETS))))
 
 
 def _used_positions(secret: bytes, event_id: str, places: dict[str, int], up_to: int) -> list[int]:
@@ -111,13 +93,16 @@ def restore(redis: Any, keys: Keys, secret: bytes, event_id: str, wave_interval_
             log.error("restored pre-queue differs from the drawn one",
                       extra={"event_id": event_id, "drawn": record.prequeue_size, "found": pre})
         ordered = fairness.draw(secret, bytes.fromhex(record.salt), event_id, prequeue, keep_alive)
-        fairness.store_draw(redis, keys, event_id, ordered, expire_at_ms, keep_alive)
+        fairness.store_hmacs(redis, keys, event_id, ordered, expire_at_ms)
         places.update((field, i) for i, (_, _, field) in enumerate(ordered, start=1))
     elif prequeue:
         places.update((field, 0) for _, field in prequeue)
         redis.sadd(keys.room_prequeue_buckets(event_id), *{b for b, _ in prequeue})
         redis.pexpireat(keys.room_prequeue_buckets(event_id), expire_at_ms)
-    _write_buckets(redis, keys, event_id, places, expire_at_ms, keep_alive)
+    by_bucket: dict[int, dict[str, int]] = {}
+    for field, position in places.items():
+        by_bucket.setdefault(tokens.bucket_of_field(field), {})[field] = position
+    store.write_places(redis, keys, event_id, by_bucket, expire_at_ms, keep_alive)  # every place, once
     highest = max(places.values(), default=0)
     up_to = waves[-1].last if waves else 0
     if waves:

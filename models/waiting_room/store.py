@@ -24,6 +24,7 @@ take pre+1.. in arrival order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,24 @@ class Stock:
             elif ":" not in name:
                 available += max(0, count)
         return cls(True, available, held)
+
+
+#: Bucket hashes written per round trip.
+BUCKETS_PER_TRIP = 512
+
+
+def write_places(redis: Any, keys: Keys, event_id: str, by_bucket: dict[int, dict[str, int]], expire_at_ms: int,
+                 keep_alive: Callable[[], None] = lambda: None) -> None:
+    """Write places, grouped {bucket: {token field: position}}: one multi-field HSET (and the
+    keys' expiry) per bucket, BUCKETS_PER_TRIP buckets per round trip (sync)."""
+    buckets = sorted(by_bucket)
+    for start in range(0, len(buckets), BUCKETS_PER_TRIP):
+        pipe = redis.pipeline(transaction=False)
+        for b in buckets[start:start + BUCKETS_PER_TRIP]:
+            pipe.hset(keys.room_bucket(event_id, b), mapping=by_bucket[b])
+            pipe.pexpireat(keys.room_bucket(event_id, b), expire_at_ms)
+        pipe.execute()
+        keep_alive()
 
 
 def bucket_key(keys: Keys, event_id: str, token: Token) -> str:

@@ -209,43 +209,42 @@ def test_a_wave_redis_loses_right_after_admitting_it_is_restored_not_admitted_ag
         == [(1, 2), (3, 4)]
 
 
-def test_a_wave_whose_admission_someone_else_won_is_taken_back_out_of_the_database(redis, keys, settings, db, runtime):
-    from models.redis import scripts as registry
+def tick_while_another_scheduler_moves_first(redis, runtime, monkeypatch, their_move) -> int:
+    """One tick of ours, in which ``their_move(admit_script, keys)`` runs just before our
+    compare-and-set (another scheduler that still thinks it holds the lease)."""
+    real = scripts(redis).get("room_admit")
 
+    def raced(keys=None, args=None):
+        their_move(real, keys, args)
+        return real(keys=keys, args=args)
+
+    monkeypatch.setitem(scripts(redis)._scripts, "room_admit", raced)
+    return admit_waves(runtime, now_ms=T0 + 100)
+
+
+def test_a_wave_whose_admission_someone_else_won_is_taken_back_out_of_the_database(
+        redis, keys, settings, db, runtime, monkeypatch):
     event = make_event(wave_size=2)
     for i in range(3):
         join(redis, keys, settings, event, f"fan-{i}", T0 + i)
-    real = registry(redis).get("room_admit")
 
-    def raced(keys=None, args=None):  # another scheduler admitted first
+    def moved_admission(admit, keys, args):  # up_to moved, no wave of theirs starts where ours would
         redis.hset(keys[0], "up_to", 1)
-        return real(keys=keys, args=args)
 
-    registry(redis)._scripts["room_admit"] = raced
-    try:
-        assert admit_waves(runtime, now_ms=T0 + 100) == 0
-    finally:
-        registry(redis)._scripts["room_admit"] = real
+    assert tick_while_another_scheduler_moves_first(redis, runtime, monkeypatch, moved_admission) == 0
     assert AdmissionWave.select().count() == 0
 
 
-def test_a_wave_another_scheduler_admitted_first_replaces_the_row_we_wrote_ahead(redis, keys, settings, db, runtime):
-    from models.redis import scripts as registry
-
+def test_a_wave_another_scheduler_admitted_first_replaces_the_row_we_wrote_ahead(
+        redis, keys, settings, db, runtime, monkeypatch):
     event = make_event(wave_size=2)
     for i in range(3):
         join(redis, keys, settings, event, f"fan-{i}", T0 + i)
-    real = registry(redis).get("room_admit")
 
-    def raced(keys=None, args=None):  # the other scheduler's wave 1..1 lands first
-        real(keys=keys, args=[0, 1, T0 + 50, T0 + 5050, 1, args[5]])
-        return real(keys=keys, args=args)
+    def their_wave(admit, keys, args):  # their wave 1..1 lands first
+        admit(keys=keys, args=[0, 1, T0 + 50, T0 + 5050, 1, args[5]])
 
-    registry(redis)._scripts["room_admit"] = raced
-    try:
-        assert admit_waves(runtime, now_ms=T0 + 100) == 0
-    finally:
-        registry(redis)._scripts["room_admit"] = real
+    assert tick_while_another_scheduler_moves_first(redis, runtime, monkeypatch, their_wave) == 0
     assert [(w.first_position, w.last_position) for w in AdmissionWave.select()] == [(1, 1)]
 
 
