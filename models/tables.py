@@ -63,6 +63,9 @@ class Event(TimestampedModel):
     #: Per-event overrides of WAVE_SIZE / WAVE_INTERVAL_S (NULL = the global default).
     wave_size = peewee.IntegerField(null=True)
     wave_interval_s = peewee.FloatField(null=True)
+    #: The venue's IANA time zone: pages show the event's times in it. The SQL default keeps
+    #: rows made before the column existed (models.db.create_schema adds it) valid.
+    timezone = peewee.CharField(max_length=64, default="UTC", constraints=[peewee.SQL("DEFAULT 'UTC'")])
 
     class Meta:
         table_name = "events"

@@ -51,7 +51,7 @@ def scan_document(ticket: Ticket) -> dict[str, Any]:
     return {
         "code": ticket.code, "seq": ticket.seq, "status": ticket.status, "order_id": str(ticket.order_id),
         "user_id": ticket.user_id, "checked_in_at": iso(ticket.checked_in_at),
-        "event": {"id": str(event.id), "name": event.name, "starts_at": iso(event.starts_at)},
+        "event": {"id": str(event.id), "name": event.name, "starts_at": iso(event.starts_at), "timezone": event.timezone},
         "tier": {"id": str(tier.id), "name": tier.name},
     }
 

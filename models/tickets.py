@@ -119,7 +119,8 @@ def user_tickets(user_id: str) -> list[dict[str, Any]]:
     return [
         {
             **ticket_summary(t), "order_id": str(t.order_id),
-            "event": {"id": str(t.event.id), "name": t.event.name, "venue": t.event.venue, "starts_at": iso(t.event.starts_at)},
+            "event": {"id": str(t.event.id), "name": t.event.name, "venue": t.event.venue, "starts_at": iso(t.event.starts_at),
+                      "timezone": t.event.timezone},
             "tier": {"id": str(t.tier.id), "name": t.tier.name},
             "created_at": iso(t.created_at),
         }

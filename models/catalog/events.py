@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from models.catalog.rules import INITIAL_STATUSES, check_transition
+from models.catalog.rules import DEFAULT_TIMEZONE, INITIAL_STATUSES, check_transition, is_time_zone
 from models.db import database
 from models.errors import Conflict, NotFound, ValidationFailed
 from models.tables import Event, utcnow
 
 #: Fields an admin may change with PATCH.
-EDITABLE = frozenset({"name", "venue", "description", "starts_at", "on_sale_at", "status", "wave_size", "wave_interval_s"})
+EDITABLE = frozenset({"name", "venue", "description", "starts_at", "on_sale_at", "status", "wave_size", "wave_interval_s", "timezone"})
 
 #: A PATCH that loses the race against another change of the same event is re-applied this often.
 _UPDATE_ATTEMPTS = 3
@@ -26,6 +26,11 @@ def _check_times(on_sale_at: datetime, starts_at: datetime, *, field: str) -> No
         )
 
 
+def _check_time_zone(name: str) -> None:
+    if not is_time_zone(name):
+        raise ValidationFailed(f"Unknown time zone {name!r}: give an IANA name such as America/Los_Angeles", field="timezone")
+
+
 def create_event(
     *,
     name: str,
@@ -36,15 +41,18 @@ def create_event(
     status: str = "draft",
     wave_size: int | None = None,
     wave_interval_s: float | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> Event:
-    """Create an event. Raises ValidationFailed (422) if on_sale_at is not before starts_at or the
-    status is not an initial one (draft, scheduled, on_sale). Returns the saved Event."""
+    """Create an event. Raises ValidationFailed (422) if on_sale_at is not before starts_at, the
+    status is not an initial one (draft, scheduled, on_sale) or the time zone is not an IANA
+    name. Returns the saved Event."""
     _check_times(on_sale_at, starts_at, field="on_sale_at")
+    _check_time_zone(timezone)
     if status not in INITIAL_STATUSES:
         raise ValidationFailed(f"An event is created as one of {', '.join(INITIAL_STATUSES)}, not {status}", field="status")
     return Event.create(
         name=name, venue=venue, description=description, starts_at=starts_at, on_sale_at=on_sale_at,
-        status=status, wave_size=wave_size, wave_interval_s=wave_interval_s,
+        status=status, wave_size=wave_size, wave_interval_s=wave_interval_s, timezone=timezone,
     )
 
 
@@ -70,6 +78,8 @@ def _changed(event: Event, changes: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")  # a caller bug: the schema forbids them
     diff = {k: v for k, v in changes.items() if getattr(event, k) != v}
+    if "timezone" in diff:
+        _check_time_zone(diff["timezone"])
     if "status" in diff:
         check_transition(event.status, diff["status"])
     if "on_sale_at" in diff or "starts_at" in diff:
@@ -81,7 +91,7 @@ def _changed(event: Event, changes: Mapping[str, Any]) -> dict[str, Any]:
 def update_event(event_id: uuid.UUID | str, changes: Mapping[str, Any]) -> Event:
     """Apply ``changes`` (any subset of EDITABLE). Raises NotFound (404), IllegalTransition (409)
     for a forbidden status move, ValidationFailed (422) if on_sale_at would not precede starts_at
-    (checked against the stored value of the one not sent). Returns the updated Event; an
+    (checked against the stored value of the one not sent) or the time zone is unknown. Returns the updated Event; an
     empty or no-op change returns it untouched."""
     for _ in range(_UPDATE_ATTEMPTS):
         with database.atomic():

@@ -35,10 +35,12 @@ def admin_tier(tier: TicketTier) -> dict[str, Any]:
 
 
 def public_event(event: Event) -> dict[str, Any]:
-    """The event alone; ``wave_size``/``wave_interval_s`` are null when the server defaults apply."""
+    """The event alone; ``wave_size``/``wave_interval_s`` are null when the server defaults apply;
+    ``timezone`` is the venue's IANA zone (times stay UTC; pages show them in that zone)."""
     return {
         "id": str(event.id), "name": event.name, "venue": event.venue, "description": event.description,
-        "starts_at": iso(event.starts_at), "on_sale_at": iso(event.on_sale_at), "status": event.status,
+        "starts_at": iso(event.starts_at), "on_sale_at": iso(event.on_sale_at), "timezone": event.timezone,
+        "status": event.status,
         "paused": bool(event.paused), "wave_size": event.wave_size, "wave_interval_s": event.wave_interval_s,
     }
 

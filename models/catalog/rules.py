@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from functools import cache
+from zoneinfo import available_timezones
+
 from models.errors import IllegalTransition
 
 #: Longest event name / venue, in characters (the column width).
@@ -24,6 +27,22 @@ WAVE_SIZE_MIN, WAVE_SIZE_MAX = 1, 100_000
 WAVE_INTERVAL_MIN_S, WAVE_INTERVAL_MAX_S = 0.5, 3600.0
 #: Timestamps outside these years are typos (and would overflow time-zone arithmetic).
 YEAR_MIN, YEAR_MAX = 2000, 2100
+
+#: The venue's time zone when none is given (and for events made before zones were stored).
+DEFAULT_TIMEZONE = "UTC"
+#: Longest IANA zone name we store, in characters (the column width; the longest today is 32).
+TIMEZONE_MAX = 64
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone this server knows (e.g. America/Los_Angeles)."""
+    return isinstance(name, str) and name in _zone_names()
+
 
 #: Statuses an event may be created in; closed and canceled are reached by moves only.
 INITIAL_STATUSES = ("draft", "scheduled", "on_sale")

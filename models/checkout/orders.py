@@ -28,7 +28,8 @@ def user_orders(user_id: str) -> list[dict[str, Any]]:
         {
             "id": str(o.id), "checkoutId": str(o.checkout_session_id), "status": o.status,
             "quantity": o.quantity, "amount_cents": o.amount_cents, "tickets_issued": o.tickets_issued,
-            "event": {"id": str(o.event.id), "name": o.event.name, "venue": o.event.venue, "starts_at": iso(o.event.starts_at)},
+            "event": {"id": str(o.event.id), "name": o.event.name, "venue": o.event.venue, "starts_at": iso(o.event.starts_at),
+                      "timezone": o.event.timezone},
             "tier": {"id": str(o.tier.id), "name": o.tier.name},
             "created_at": iso(o.created_at),
         }

@@ -35,6 +35,12 @@ def _utc_in_range(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _known_zone(value: str) -> str:
+    if not rules.is_time_zone(value):
+        raise ValueError("must be an IANA time zone name, e.g. America/Los_Angeles or Europe/Berlin")
+    return value
+
+
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_in_range)]
 EventName = Annotated[str, Field(min_length=1, max_length=rules.EVENT_NAME_MAX)]
 Venue = Annotated[str, Field(min_length=1, max_length=rules.VENUE_MAX)]
@@ -46,6 +52,7 @@ Capacity = Annotated[int, Strict(), Field(ge=rules.CAPACITY_MIN, le=rules.CAPACI
 PerUserLimit = Annotated[int, Strict(), Field(ge=rules.PER_USER_LIMIT_MIN, le=rules.PER_USER_LIMIT_MAX)]
 WaveSize = Annotated[int, Strict(), Field(ge=rules.WAVE_SIZE_MIN, le=rules.WAVE_SIZE_MAX)]
 WaveInterval = Annotated[float, Strict(), Field(ge=rules.WAVE_INTERVAL_MIN_S, le=rules.WAVE_INTERVAL_MAX_S)]
+TimeZone = Annotated[str, Field(min_length=1, max_length=rules.TIMEZONE_MAX), AfterValidator(_known_zone)]
 Status = Literal["draft", "scheduled", "on_sale", "closed", "canceled"]
 InitialStatus = Literal["draft", "scheduled", "on_sale"]
 
@@ -65,6 +72,8 @@ class EventCreate(BaseModel):
     status: InitialStatus = "draft"
     wave_size: WaveSize | None = None
     wave_interval_s: WaveInterval | None = None
+    #: The venue's time zone (IANA name): pages show the event's times in it.
+    timezone: TimeZone = rules.DEFAULT_TIMEZONE
 
     @field_validator("on_sale_at")
     @classmethod
@@ -118,6 +127,7 @@ class EventPatch(_Patch):
     status: Status | None = None
     wave_size: WaveSize | None = None
     wave_interval_s: WaveInterval | None = None
+    timezone: TimeZone | None = None
 
 
 class TierCreate(BaseModel):

@@ -38,6 +38,8 @@ class PublicEvent(BaseModel):
     description: str
     starts_at: datetime
     on_sale_at: datetime
+    #: The venue's IANA time zone, e.g. America/Los_Angeles.
+    timezone: str
     status: str
     paused: bool
     wave_size: int | None

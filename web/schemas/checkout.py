@@ -65,6 +65,8 @@ class EventRef(_Out):
     name: str
     venue: str
     starts_at: datetime
+    #: The venue's IANA time zone.
+    timezone: str
 
 
 class TierRef(_Out):
@@ -103,6 +105,7 @@ class ScanEventRef(_Out):
     id: uuid.UUID
     name: str
     starts_at: datetime
+    timezone: str
 
 
 class ScannedTicket(_Out):

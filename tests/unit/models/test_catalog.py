@@ -51,6 +51,23 @@ def test_creating_an_event_whose_sale_does_not_open_before_it_starts_fails_namin
     assert Event.select().count() == 0
 
 
+def test_an_event_is_in_utc_unless_given_its_venue_time_zone(db):
+    assert make_event().timezone == "UTC"
+    assert Event.get_by_id(make_event(timezone="America/Chicago").id).timezone == "America/Chicago"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "Europe/berlin"])
+def test_an_unknown_time_zone_fails_naming_timezone_on_create_and_update(db, zone):
+    with pytest.raises(ValidationFailed) as info:
+        make_event(timezone=zone)
+    assert info.value.errors[0]["field"] == "timezone"
+    event = make_event()
+    with pytest.raises(ValidationFailed) as info:
+        catalog.update_event(event.id, {"timezone": zone})
+    assert info.value.errors[0]["field"] == "timezone"
+    assert Event.get_by_id(event.id).timezone == "UTC"
+
+
 @pytest.mark.parametrize("status", ["closed", "canceled"])
 def test_an_event_cannot_be_created_closed_or_canceled(db, status):
     with pytest.raises(ValidationFailed) as info:

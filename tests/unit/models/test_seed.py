@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from models.cli import main
 from models.db import bind_database, open_database
@@ -50,6 +51,17 @@ def test_about_half_are_on_sale_and_the_rest_open_minutes_to_days_ahead(db):
     assert all(NOW < e.on_sale_at <= NOW + timedelta(days=7) for e in scheduled)
     assert min(e.on_sale_at for e in scheduled) <= NOW + timedelta(minutes=5)
     assert all(NOW + timedelta(days=13) <= e.starts_at <= NOW + timedelta(days=60) for e in events)
+
+
+def test_every_sample_event_starts_in_the_evening_on_its_venue_clock(db):
+    seed(if_empty=False, now=NOW)
+    zones = {e.name: e.timezone for e in Event.select()}
+    assert zones["Ed Sheeran: An Intimate Acoustic Evening"] == "America/Los_Angeles"
+    assert zones["Bulls vs Bucks"] == "America/Chicago"
+    assert zones["Drake & 21 Savage: It's All a Blur Tour"] == "America/Toronto"
+    for event in Event.select():
+        local = event.starts_at.astimezone(ZoneInfo(event.timezone))
+        assert 19 <= local.hour <= 20, (event.name, local)
 
 
 def test_seeding_if_empty_leaves_an_existing_catalogue_alone(db):

@@ -47,6 +47,17 @@ async def test_creating_an_event_answers_201_with_the_admin_document(client, adm
     assert (body["starts_at"], body["on_sale_at"]) == ("2031-03-02T00:30:00Z", "2031-01-10T09:00:00Z")
 
 
+async def test_an_event_keeps_its_venue_time_zone_and_defaults_to_utc(client, admin_headers):
+    plain = await create_event(client, admin_headers)
+    assert plain["timezone"] == "UTC"
+    event = await create_event(client, admin_headers, timezone="America/Los_Angeles", status="scheduled")
+    assert event["timezone"] == "America/Los_Angeles"
+    resp = await client.patch(f"/admin/events/{event['id']}", json={"timezone": "Europe/Berlin"}, headers=admin_headers)
+    assert (resp.status, (await resp.json())["timezone"]) == (200, "Europe/Berlin")
+    public = await (await client.get(f"/events/{event['id']}")).json()
+    assert public["timezone"] == "Europe/Berlin"
+
+
 async def test_names_are_stored_without_surrounding_whitespace(client, admin_headers):
     event = await create_event(client, admin_headers, name="  Bulls vs Bucks  ")
     assert event["name"] == "Bulls vs Bucks"
@@ -61,6 +72,8 @@ EVENT_FIELD_RULES = [
     ("status", "closed"), ("status", "canceled"), ("status", "live"),
     ("wave_size", 0), ("wave_size", 100_001), ("wave_size", "10"), ("wave_size", 2.5),
     ("wave_interval_s", 0.4), ("wave_interval_s", 3600.5), ("wave_interval_s", True),
+    ("timezone", "Mars/Olympus_Mons"), ("timezone", ""), ("timezone", "america/los_angeles"), ("timezone", "../../etc/passwd"),
+    ("timezone", None), ("timezone", -8),
     ("colour", "red"),
 ]
 
@@ -136,6 +149,7 @@ async def test_an_empty_patch_changes_nothing(client, admin_headers):
 @pytest.mark.parametrize(("field", "value"), [
     ("name", None), ("name", ""), ("venue", None), ("description", None), ("starts_at", None), ("starts_at", "2031-03-01T19:30:00"),
     ("on_sale_at", None), ("status", None), ("status", "live"), ("wave_size", 0), ("wave_interval_s", 0.1), ("paused", True), ("id", "x"),
+    ("timezone", None), ("timezone", "PST8PDT/Nowhere"),
 ])
 async def test_each_event_patch_rule_is_a_422_naming_the_field(client, admin_headers, field, value):
     event = await create_event(client, admin_headers)
