@@ -16,7 +16,7 @@ from typing import Any
 from models.errors import Conflict, Forbidden
 from models.metrics import CHECK_INS
 from models.tables import Event, Ticket, TicketTier, utcnow
-from models.tickets import PAYLOAD_PREFIX, iso, sign
+from models.tickets import PAYLOAD_PREFIX, is_code, iso, sign
 
 log = logging.getLogger("ticketdrop.tickets")
 
@@ -34,6 +34,8 @@ def authenticate(secret: bytes, payload: str) -> Ticket | None:
     if parsed is None:
         return None
     code, event_id, tier_id, given = parsed
+    if not is_code(code):
+        return None
     ticket = Ticket.get_or_none(Ticket.code == code)
     if ticket is None:
         return None

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import io
 import logging
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +37,15 @@ ISSUE_GRACE_S = 10
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+#: A ticket code as issued (uuid4 hex); anything else names no ticket and never reaches the database.
+CODE_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def is_code(code: str) -> bool:
+    """True if ``code`` has the shape of an issued ticket code."""
+    return CODE_RE.fullmatch(code) is not None
 
 
 def sign(secret: bytes, code: str, event_id: str, tier_id: str, user_id: str) -> str:
@@ -132,7 +142,7 @@ def qr_svg(user_id: str, code: str) -> bytes:
     """The ticket's QR code as SVG, for its owner only.
 
     Raises NotFound (404) for unknown codes and for other users' tickets (their existence stays private)."""
-    ticket = Ticket.get_or_none(Ticket.code == code)
+    ticket = Ticket.get_or_none(Ticket.code == code) if is_code(code) else None
     if ticket is None or ticket.user_id != user_id:
         raise NotFound(f"No ticket {code!r} for this user", field="path.code")
     out = io.BytesIO()

@@ -39,6 +39,9 @@ def translate(exc: BaseException) -> errors.TicketDropError | None:
         if cls is not None:
             detail = {404: "No such route", 405: "Method not allowed on this route", 413: "Body is over the size limit"}.get(exc.status, exc.reason)
             return cls(detail)
+    if isinstance(exc, ValueError) and "NUL (0x00)" in str(exc):
+        # psycopg2 refuses NUL in text before sending it: text rules should stop it first (web/schemas/text.py).
+        return errors.InvalidInput("A text value contains a NUL character")
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         return errors.Unavailable("Redis is unavailable", retry_after=2, service="redis")
     if isinstance(exc, (peewee.OperationalError, peewee.InterfaceError, sqlite3.OperationalError)):

@@ -11,6 +11,7 @@ import pytest
 
 from tests.unit.web.test_admin_catalog import *  # noqa: F403
 from tests.unit.web.test_events import *  # noqa: F403
+from tests.unit.web.test_hostile_input import *  # noqa: F403
 from tests.unit.web.test_system import *  # noqa: F403
 
 pytestmark = pytest.mark.integration

@@ -61,6 +61,8 @@ async def admin_page(request: web.Request) -> web.FileResponse:
 async def asset(request: web.Request) -> web.FileResponse:
     """Serve one file under frontend/. Raises NotFound for anything outside it or of an unknown type."""
     relative = request.match_info["path"]
+    if "\x00" in relative:  # the file system cannot name it (os.stat raises ValueError)
+        raise NotFound("No such asset", field="path.path")
     target = (FRONTEND_DIR / relative).resolve()
     if (
         not target.is_relative_to(FRONTEND_DIR)

@@ -63,8 +63,12 @@ class FairnessResponse(BaseModel):
     algorithm: str
 
 
+#: Highest hmacs offset: past any queue, and well inside the JSON integers every client reads.
+MAX_HMACS_OFFSET = 2**31 - 1
+
+
 class HmacsQuery(BaseModel):
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_HMACS_OFFSET)
     limit: int = Field(1000, ge=1, le=MAX_HMACS_PAGE)
 
 

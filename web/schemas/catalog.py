@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from models.catalog import rules
+from web.schemas.text import MultiLine, SingleLine
 
 
 def _iso_string(value: object) -> object:
@@ -42,10 +43,10 @@ def _known_zone(value: str) -> str:
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_in_range)]
-EventName = Annotated[str, Field(min_length=1, max_length=rules.EVENT_NAME_MAX)]
-Venue = Annotated[str, Field(min_length=1, max_length=rules.VENUE_MAX)]
-Description = Annotated[str, Field(max_length=rules.DESCRIPTION_MAX)]
-TierName = Annotated[str, Field(min_length=1, max_length=rules.TIER_NAME_MAX)]
+EventName = Annotated[SingleLine, Field(min_length=1, max_length=rules.EVENT_NAME_MAX)]
+Venue = Annotated[SingleLine, Field(min_length=1, max_length=rules.VENUE_MAX)]
+Description = Annotated[MultiLine, Field(max_length=rules.DESCRIPTION_MAX)]
+TierName = Annotated[SingleLine, Field(min_length=1, max_length=rules.TIER_NAME_MAX)]
 # Strict: JSON true or "12" is not a number of cents.
 PriceCents = Annotated[int, Strict(), Field(ge=0, le=rules.PRICE_CENTS_MAX)]
 Capacity = Annotated[int, Strict(), Field(ge=rules.CAPACITY_MIN, le=rules.CAPACITY_MAX)]

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from web.schemas.text import SingleLine
+
 
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -26,7 +28,7 @@ class ConfirmRequest(BaseModel):
 class ScanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    payload: str = Field(min_length=1, max_length=512, description="The string the ticket's QR code encodes")
+    payload: SingleLine = Field(min_length=1, max_length=512, description="The string the ticket's QR code encodes")
 
 
 class _Out(BaseModel):

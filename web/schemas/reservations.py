@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from models.catalog.rules import PER_USER_LIMIT_MAX
+from web.schemas.text import SingleLine
 
 ReservationStatus = Literal["pending", "held", "rejected", "expired", "released", "converted"]
 
@@ -20,7 +21,7 @@ class ReservationCreate(BaseModel):
     tier_id: uuid.UUID
     # Strict: JSON true or "2" is not a quantity.
     quantity: Annotated[int, Strict(), Field(ge=1, le=PER_USER_LIMIT_MAX)]
-    token: Annotated[str, Field(min_length=1, max_length=256)]
+    token: Annotated[SingleLine, Field(min_length=1, max_length=256)]
 
 
 class ReservationView(BaseModel):

@@ -21,6 +21,7 @@ from web.problems import translate
         (redis.exceptions.TimeoutError("slow"), errors.Unavailable),
         (peewee.OperationalError("locked"), errors.Unavailable),
         (peewee.InterfaceError("closed"), errors.Unavailable),
+        (ValueError("A string literal cannot contain NUL (0x00) characters."), errors.InvalidInput),
     ],
 )
 def test_lower_level_errors_are_translated(exc, expected):
