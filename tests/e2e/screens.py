@@ -1,4 +1,4 @@
-"""Screenshots of the main screens for the README.
+"""Screenshots of the main screens for the README and docs/ui.md.
 
 They go to docs/screenshots/<name>.png when E2E_SCREENSHOTS=1 (``make e2e E2E_SCREENSHOTS=1``
 refreshes the README's pictures); otherwise to a temporary directory, so an ordinary test run

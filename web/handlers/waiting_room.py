@@ -120,7 +120,7 @@ async def status(request: web.Request) -> web.Response:
 
 
 @routes.get("/events/{id}/waiting-room/fairness")
-@doc("The pre-queue draw's commitment, and after on-sale its salt (see the README to verify your place)",
+@doc("The pre-queue draw's commitment, and after on-sale its salt (docs/internals/waiting-room.md shows how to verify your place)",
      tags=["waiting room"], response=FairnessResponse, responses={404: "Unknown or draft event"})
 async def fairness(request: web.Request) -> web.Response:
     event = await event_snapshot(request.app, path_uuid(request, "id"), public=True)

@@ -1,4 +1,4 @@
-"""An in-memory stand-in for the TicketDrop HTTP contract (docs/API.md), small enough to read,
+"""An in-memory stand-in for the TicketDrop HTTP contract (docs/api.md), small enough to read,
 so the simulator's fans can be tested without the real system."""
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def test_a_fan_recomputes_their_position_from_the_published_salt_and_hmac_list(s
     doc = public_document(str(event.id))
     published = redis.execute_command("GET", keys.room_hmacs(str(event.id)), NEVER_DECODE=True) or b""
     listed = [published[i:i + 32].hex() for i in range(0, len(published), 32)]
-    # What the README's script does, with nothing but public data and the fan's own token:
+    # What the documented script (docs/internals/waiting-room.md) does, with nothing but public data and the fan's own token:
     assert hashlib.sha256(bytes.fromhex(doc["salt"])).hexdigest() == doc["commitment"]
     assert listed == sorted(listed)
     pre_queue = [(t, at) for t, _, _, at in joined if at < T0]
