@@ -8,6 +8,7 @@
     +-- Forbidden                   403 wrong credentials, token not yours / not admitted
     +-- NotFound                    404
     +-- MethodNotAllowed            405
+    +-- RequestTimeout              408 the body did not arrive in time
     +-- Conflict                    409 state does not allow it
     |   +-- IllegalTransition       409 status move not allowed
     |   +-- EventNotOnSale          409
@@ -109,6 +110,14 @@ class MethodNotAllowed(TicketDropError):
     status = 405
     code = "method_not_allowed"
     title = "Method not allowed"
+
+
+class RequestTimeout(TicketDropError):
+    """The request body did not arrive within BODY_READ_TIMEOUT_S."""
+
+    status = 408
+    code = "request_timeout"
+    title = "Request timeout"
 
 
 class Conflict(TicketDropError):

@@ -99,6 +99,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ("http://localhost:5173", "http://localhost:8080")
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 64 * 1024
+    #: Longest wait for a request body once its headers are in, in seconds (then 408).
+    body_read_timeout_s: float = 15.0
     #: How long a granted hold lasts, in seconds.
     hold_ttl_s: int = 180
     #: How long an admitted fan may take to reserve, in seconds.
@@ -160,6 +162,7 @@ class Settings:
             reuse_port=_bool(env, "REUSE_PORT", d.reuse_port),
             cors_origins=origins,
             max_body_bytes=_int(env, "MAX_BODY_BYTES", d.max_body_bytes, minimum=1024),
+            body_read_timeout_s=_float(env, "BODY_READ_TIMEOUT_S", d.body_read_timeout_s, minimum=0.1),
             hold_ttl_s=_int(env, "HOLD_TTL_S", d.hold_ttl_s, minimum=1),
             admission_ttl_s=_int(env, "ADMISSION_TTL_S", d.admission_ttl_s, minimum=1),
             token_ttl_s=_int(env, "TOKEN_TTL_S", d.token_ttl_s, minimum=60),

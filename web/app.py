@@ -14,6 +14,7 @@ from models.redis import connect_async
 from models.settings import Settings
 from web import outcomes, routes
 from web.appkeys import BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
+from web.bodies import body_guard_middleware
 from web.middleware import cors_middleware, request_id_middleware
 from web.problems import problem_middleware
 
@@ -49,7 +50,8 @@ def create_app(
 def _middlewares() -> list:
     from web import hooks
 
-    return [request_id_middleware, *hooks.outer_middlewares(), cors_middleware, problem_middleware, *hooks.inner_middlewares()]
+    return [request_id_middleware, *hooks.outer_middlewares(), cors_middleware, problem_middleware, body_guard_middleware,
+            *hooks.inner_middlewares()]
 
 
 async def _db_executor_ctx(app: web.Application):

@@ -15,7 +15,7 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 _STATUS_TEXT = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "Invalid input",
-    401: "Authentication required", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+    401: "Authentication required", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 408: "Request timeout",
     409: "Conflict", 410: "Gone", 413: "Payload too large", 415: "Unsupported media type",
     422: "Validation failed", 429: "Too many requests", 503: "Service unavailable",
 }

@@ -42,6 +42,7 @@ def test_the_broker_follows_redis_unless_set():
         ("BROKER_URL", "kafka://x"),
         ("LOG_FORMAT", "xml"),
         ("SECRET_KEY", "short"),
+        ("BODY_READ_TIMEOUT_S", "0"),
     ],
 )
 def test_a_bad_value_fails_fast_naming_the_variable(name, value):
