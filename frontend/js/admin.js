@@ -1,7 +1,7 @@
 // The operator console: events and tiers, the live dashboard, the ticket scanner.
 import { setAdminToken } from "./identity.js";
 import { startRouter } from "./router.js";
-import { mountConnectionIndicator } from "./ui.js";
+import { mountConnectionIndicator, mountSkipLink } from "./ui.js";
 import { guard } from "./admin/session.js";
 import { eventsListView } from "./admin/events.js";
 import { newEventView, editEventView } from "./admin/event-edit.js";
@@ -20,6 +20,7 @@ const routes = [
 ];
 
 mountConnectionIndicator(document.getElementById("connection"));
+mountSkipLink(document.querySelector(".skip-link"), document.getElementById("main"));
 const router = startRouter(routes, document.getElementById("app"), { title: "TicketDrop operators", nav: document.getElementById("nav") });
 document.getElementById("sign-out").addEventListener("click", () => {
   setAdminToken(null);

@@ -1,7 +1,7 @@
 // The fan page: events, the waiting room, reserving, paying, tickets.
 import { userId } from "./identity.js";
 import { startRouter } from "./router.js";
-import { mountConnectionIndicator } from "./ui.js";
+import { mountConnectionIndicator, mountSkipLink } from "./ui.js";
 import { eventsView } from "./views/events.js";
 import { eventView } from "./views/event.js";
 import { roomView } from "./views/room.js";
@@ -26,4 +26,5 @@ const routes = [
 
 document.getElementById("who").textContent = userId();
 mountConnectionIndicator(document.getElementById("connection"));
+mountSkipLink(document.querySelector(".skip-link"), document.getElementById("main"));
 startRouter(routes, document.getElementById("app"), { title: "TicketDrop", nav: document.getElementById("nav") });

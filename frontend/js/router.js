@@ -10,9 +10,12 @@ export function startRouter(routes, outlet, { title = "TicketDrop", nav } = {}) 
   let current = null;
 
   async function render() {
+    // Only "#/..." is a route. Another fragment (#main from the skip link with scripts slow to
+    // load, or a bookmark) must not replace the screen with "Page not found".
+    if (current && location.hash && !location.hash.startsWith("#/")) return;
     let path;
     try {
-      path = decodeURI(location.hash.replace(/^#/, "")) || "/";
+      path = location.hash.startsWith("#/") ? decodeURI(location.hash.slice(1)) : "/";
     } catch {
       path = "/not-found"; // a malformed %-escape
     }

@@ -3,13 +3,67 @@
 import { onConnection } from "./api.js";
 import { h } from "./dom.js";
 
-/** Say something to screen-reader users (polite unless urgent). */
+/** How long an announcement stays in its live region, in ms (long enough to be read, then tidied away). */
+const ANNOUNCEMENT_KEPT_MS = 20_000;
+
+/**
+ * Say something to screen-reader users (polite unless urgent). Each message is added to the
+ * region as its own line (the regions announce additions only), so a second message queues
+ * behind the first instead of cutting it off, and nothing is cleared and rewritten. Callers say
+ * each state change once: when focus moves to a heading that already names the change, they
+ * announce only what the heading does not say.
+ */
 export function announce(text, { urgent = false } = {}) {
   const region = document.getElementById(urgent ? "announce-urgent" : "announce");
-  if (!region) return;
-  // Clearing first makes the same message heard again when it repeats.
-  region.textContent = "";
-  setTimeout(() => { region.textContent = text; }, 50);
+  if (!region || !text) return;
+  const line = h("p", {}, text);
+  region.append(line);
+  setTimeout(() => line.remove(), ANNOUNCEMENT_KEPT_MS);
+}
+
+/**
+ * Announce the warnings a countdown crosses, each once: warnings(60, 30)(secondsLeft, words)
+ * says words(60) when 60 s or less are left, then words(30). The last one is urgent.
+ */
+export function countdownWarnings(...thresholds) {
+  const said = new Set();
+  return (secs, words) => {
+    if (secs === null || secs === undefined || secs <= 0) return;
+    const due = thresholds.filter((t) => secs <= t && !said.has(t));
+    if (!due.length) return;
+    due.forEach((t) => said.add(t));
+    const t = Math.min(...due); // a page opened late says only the nearest warning
+    announce(words(t), { urgent: t === Math.min(...thresholds) });
+  };
+}
+
+/** "3 minutes", "90 seconds", "1 minute": how long a time limit is, for reading aloud. */
+export function spokenDuration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 120 || (s >= 60 && s % 60 === 0)) {
+    const m = Math.round(s / 60);
+    return `${m} minute${m === 1 ? "" : "s"}`;
+  }
+  return `${s} second${s === 1 ? "" : "s"}`;
+}
+
+/**
+ * Keep keyboard focus in place across a re-render: `update()` may replace nodes; if focus was
+ * inside `container`, it goes back to the element matching the same `data-focus-key` (or id).
+ */
+export function keepingFocus(container, update) {
+  const active = document.activeElement;
+  const inside = active && active !== document.body && container.contains(active);
+  const key = inside ? active.closest("[data-focus-key]")?.dataset.focusKey : null;
+  const id = inside ? active.id : null;
+  const result = update();
+  if (inside && !active.isConnected) {
+    const again = (key && container.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)) || (id && document.getElementById(id));
+    again?.focus({ preventScroll: true });
+  } else if (inside && document.activeElement !== active) {
+    active.focus({ preventScroll: true });
+  }
+  return result;
 }
 
 /** An alert box for an error (ApiError or any Error), with the field messages listed. */
@@ -64,7 +118,13 @@ export function busyAction(button, action, { errorSlot, busyLabel, errorTitle } 
   };
 }
 
-export const spinner = (label = "Loading") => h("span", { class: "spinner", role: "status" }, h("span", { class: "sr-only" }, label));
+/**
+ * A spinner. With a label it stands alone and says it (role=status); without one it sits next to
+ * words that say what is happening, so it is hidden from screen readers (no "Loading Asking...").
+ */
+export const spinner = (label) => (label
+  ? h("span", { class: "spinner", role: "status" }, h("span", { class: "sr-only" }, label))
+  : h("span", { class: "spinner", "aria-hidden": "true" }));
 
 export const badge = (text, kind = "neutral") => h("span", { class: `badge badge-${kind}` }, text);
 
@@ -83,7 +143,10 @@ export function progressBar(label) {
 
 const CONNECTION_TEXT = { online: "Online", degraded: "Server busy", offline: "Offline – retrying", unknown: "Connecting…" };
 
-/** The header's connection pill; announces when the connection drops or comes back. */
+/**
+ * The header's connection pill. It is not a live region itself: the announcer says a drop or a
+ * recovery once, and the start-up "Connecting… / Online" is not worth interrupting anyone for.
+ */
 export function mountConnectionIndicator(el) {
   let previous = null;
   onConnection((state) => {
@@ -94,6 +157,36 @@ export function mountConnectionIndicator(el) {
       announce(state === "online" ? "Connection restored." : `Connection problem: ${CONNECTION_TEXT[state]}.`, { urgent: state === "offline" });
     }
     previous = state;
+  });
+}
+
+/**
+ * A wide table in a box that scrolls sideways on narrow screens. While it overflows, the box is
+ * a labelled region in the tab order, so keyboard users can scroll it too (WCAG 2.1.1).
+ */
+export function scrollBox(label, table) {
+  const box = h("div", { class: "table-wrap" }, table);
+  const check = () => {
+    const overflows = box.scrollWidth > box.clientWidth + 1;
+    if (overflows === box.hasAttribute("tabindex")) return;
+    if (overflows) {
+      Object.entries({ tabindex: "0", role: "region", "aria-label": label }).forEach(([k, v]) => box.setAttribute(k, v));
+    } else {
+      ["tabindex", "role", "aria-label"].forEach((k) => box.removeAttribute(k));
+    }
+  };
+  const watch = new ResizeObserver(check);
+  watch.observe(box);
+  watch.observe(table);
+  return box;
+}
+
+/** Make the skip link move focus to the main content without touching the hash route. */
+export function mountSkipLink(link, target) {
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    target.focus();
+    target.scrollIntoView?.({ block: "start" });
   });
 }
 

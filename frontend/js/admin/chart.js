@@ -3,7 +3,10 @@
 import { fill, h, svg } from "../dom.js";
 import { formatTime } from "../format.js";
 
-const W = 520;
+// The drawing is made at the chart's real width (1 unit = 1 CSS pixel), so labels stay
+// readable on a phone instead of shrinking with a fixed 520-unit drawing.
+const MIN_W = 260;
+const DEFAULT_W = 520;
 const H = 220;
 const PAD = { left: 48, right: 12, top: 12, bottom: 26 };
 
@@ -14,14 +17,21 @@ export function niceMax(value) {
   return [1, 2, 5, 10].map((m) => m * power).find((n) => n >= value);
 }
 
-const label = (v) => (Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}k` : Number.isInteger(v) ? String(v) : v.toFixed(1));
+/** 12000 -> "12k", 1500 -> "1.5k", 0.25 -> "0.25" (two decimals at most, so 0.25 is not "0.3"). */
+export const label = (v) => (Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}k` : String(Number(v.toFixed(2))));
+
+/** How many grid steps divide `top` evenly; for whole-number series never a fractional step. */
+export function gridSteps(top, integer) {
+  const candidates = integer ? [4, 5, 2, 1].filter((n) => n <= top) : [4, 5, 2];
+  return candidates.find((n) => Number.isInteger(top / n)) || (integer ? 1 : 4);
+}
 
 /**
- * lineChart("Queue", [{key: "waiting", label: "Waiting", color: "#4338ca"}], {unit: "fans"})
+ * lineChart("Queue", [{key: "waiting", label: "Waiting", color: "#4338ca"}], {unit: "fans", integer: true})
  * returns {node, draw(samples)}; a sample is {t: ms, values: {key: number}}.
  */
-export function lineChart(title, series, { unit = "", windowMs = 5 * 60_000 } = {}) {
-  const plot = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${title}: waiting for data`, preserveAspectRatio: "none" });
+export function lineChart(title, series, { unit = "", windowMs = 5 * 60_000, integer = false } = {}) {
+  const plot = svg("svg", { viewBox: `0 0 ${DEFAULT_W} ${H}`, role: "img", "aria-label": `${title}: waiting for data` });
   const legend = h("div", { class: "legend" });
   const node = h("figure", { class: "card chart", "data-chart": title },
     h("figcaption", {}, h("h3", {}, title)), plot, legend);
@@ -31,13 +41,15 @@ export function lineChart(title, series, { unit = "", windowMs = 5 * 60_000 } = 
     if (!last) return;
     const t1 = last.t;
     const t0 = Math.max(samples[0].t, t1 - windowMs);
+    const W = Math.max(MIN_W, Math.round(plot.getBoundingClientRect().width) || DEFAULT_W);
+    plot.setAttribute("viewBox", `0 0 ${W} ${H}`);
     const shown = samples.filter((s) => s.t >= t0);
     const top = niceMax(Math.max(0, ...shown.flatMap((s) => series.map((d) => s.values[d.key] ?? 0))));
     const x = (t) => PAD.left + ((t - t0) / Math.max(1, t1 - t0)) * (W - PAD.left - PAD.right);
     const y = (v) => H - PAD.bottom - (v / top) * (H - PAD.top - PAD.bottom);
     const parts = [];
     // Grid lines on whole numbers when the top allows it (counts are whole; rates need not be).
-    const steps = [4, 5, 2].find((n) => Number.isInteger(top / n)) || 4;
+    const steps = gridSteps(top, integer);
     for (let i = 0; i <= steps; i++) {
       const v = (top / steps) * i;
       parts.push(svg("line", { class: i ? "chart-grid" : "chart-axis", x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v) }));

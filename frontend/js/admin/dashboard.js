@@ -4,7 +4,7 @@
 import { fill, h } from "../dom.js";
 import { formatMoney } from "../format.js";
 import { poll } from "../poll.js";
-import { announce, busyAction, field, notice, progressBar, showError, spinner } from "../ui.js";
+import { announce, busyAction, field, notice, progressBar, scrollBox, showError, spinner } from "../ui.js";
 import { lineChart } from "./chart.js";
 import { statusBadges } from "./events.js";
 import { admin, aget } from "./session.js";
@@ -35,8 +35,8 @@ export async function dashboardView(root, ctx) {
   const kpis = h("div", { class: "kpis", id: "kpis" });
   const tierBody = h("tbody");
   const charts = {
-    tickets: lineChart("Tickets", [{ key: "sold", label: "Sold", color: "#059669" }, { key: "held", label: "Held", color: "#d97706" }, { key: "remaining", label: "Remaining", color: "#4338ca" }]),
-    queue: lineChart("Waiting room", [{ key: "waiting", label: "Waiting", color: "#4338ca" }, { key: "admitted", label: "Admitted", color: "#059669" }, { key: "expired", label: "Expired", color: "#94a3b8" }], { unit: "fans" }),
+    tickets: lineChart("Tickets", [{ key: "sold", label: "Sold", color: "#059669" }, { key: "held", label: "Held", color: "#d97706" }, { key: "remaining", label: "Remaining", color: "#4338ca" }], { integer: true }),
+    queue: lineChart("Waiting room", [{ key: "waiting", label: "Waiting", color: "#4338ca" }, { key: "admitted", label: "Admitted", color: "#059669" }, { key: "expired", label: "Expired", color: "#94a3b8" }], { unit: "fans", integer: true }),
     rates: lineChart("Rates per minute", [{ key: "reservations", label: "Reservations", color: "#0284c7" }, { key: "orders", label: "Orders", color: "#be185d" }]),
   };
   const controls = controlsPanel(id, ctx, (doc) => apply(doc));
@@ -47,7 +47,7 @@ export async function dashboardView(root, ctx) {
       h("a", { class: "button button-secondary", href: `#/events/${id}` }, "Edit event")),
     errors, kpis, controls.node,
     h("section", { class: "card", "aria-labelledby": "tiers-h" }, h("h2", { id: "tiers-h" }, "Per tier"),
-      h("div", { class: "table-wrap" }, h("table", { id: "tier-status" },
+      scrollBox("Per tier", h("table", { id: "tier-status" },
         h("thead", {}, h("tr", {}, ["Tier", "Capacity", "Sold", "Held", "Remaining", "Revenue", ""].map((t, i) => h("th", { scope: "col", class: i && i < 6 ? "num" : null }, t)))),
         tierBody))),
     h("div", { class: "charts" }, Object.values(charts).map((c) => c.node)));

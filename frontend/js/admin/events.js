@@ -2,7 +2,7 @@
 import { fill, h } from "../dom.js";
 import { formatDate } from "../format.js";
 import { poll } from "../poll.js";
-import { badge, showError, spinner } from "../ui.js";
+import { badge, keepingFocus, scrollBox, showError, spinner } from "../ui.js";
 import { aget } from "./session.js";
 
 export const STATUS_BADGE = {
@@ -32,7 +32,8 @@ export function eventsListView(root, ctx) {
     errors.replaceChildren();
     body.removeAttribute("aria-busy");
     const json = JSON.stringify(events);
-    if (json !== last) fill(body, table(events));
+    // Focus stays on the same link when a refresh rebuilds the table.
+    if (json !== last) keepingFocus(body, () => fill(body, table(events)));
     last = json;
   }, { interval: 10000, onError: (err) => showError(errors, err, { focus: false }) });
   ctx.onLeave(poller.stop);
@@ -41,13 +42,13 @@ export function eventsListView(root, ctx) {
 function table(events) {
   if (!events.length) return h("p", { class: "empty" }, "No events yet. ", h("a", { href: "#/new" }, "Create the first one"), ".");
   const sorted = [...events].sort((a, b) => String(a.on_sale_at).localeCompare(String(b.on_sale_at)));
-  return h("div", { class: "table-wrap" }, h("table", { id: "admin-events" },
+  return scrollBox("All events", h("table", { id: "admin-events" },
     h("caption", { class: "sr-only" }, "All events"),
     h("thead", {}, h("tr", {}, ["Event", "Status", "On sale", "Starts", ""].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, sorted.map((e) => h("tr", { "data-event": e.id },
-      h("th", { scope: "row" }, h("a", { href: `#/events/${e.id}` }, e.name), h("div", { class: "small muted" }, e.venue)),
+      h("th", { scope: "row" }, h("a", { href: `#/events/${e.id}`, "data-focus-key": `edit-${e.id}` }, e.name), h("div", { class: "small muted" }, e.venue)),
       h("td", {}, statusBadges(e)),
-      h("td", {}, formatDate(e.on_sale_at)),
-      h("td", {}, formatDate(e.starts_at)),
-      h("td", { class: "num" }, h("a", { class: "button button-secondary button-small", href: `#/events/${e.id}/dashboard`, "aria-label": `Dashboard of ${e.name}` }, "Dashboard")))))));
+      h("td", {}, formatDate(e.on_sale_at, e.timezone)),
+      h("td", {}, formatDate(e.starts_at, e.timezone)),
+      h("td", { class: "num" }, h("a", { class: "button button-secondary button-small", href: `#/events/${e.id}/dashboard`, "aria-label": `Dashboard of ${e.name}`, "data-focus-key": `dash-${e.id}` }, "Dashboard")))))));
 }

@@ -14,7 +14,8 @@ const VERDICT = {
 
 export function scannerView(root) {
   const payload = h("textarea", { id: "payload", name: "payload", rows: 3, spellcheck: "false", autocomplete: "off", class: "mono" });
-  const result = h("div", { id: "scan-result", role: "status", "aria-live": "polite" });
+  // Not a live region: the announcer says each verdict once (an error box is its own alert).
+  const result = h("div", { id: "scan-result" });
   const verify = h("button", { class: "button", type: "submit", id: "verify" }, "Verify");
   const checkIn = h("button", { class: "button button-ok", type: "button", id: "check-in" }, "Check in");
   const form = h("form", { class: "card", novalidate: true },
@@ -66,7 +67,7 @@ function verdict(title, cls, data, detail) {
   return h("div", { class: ["scan-result", cls] },
     h("span", { class: "verdict" }, title),
     detail ? h("p", {}, detail) : null,
-    data?.checked_in_at ? h("p", {}, `Checked in ${formatDate(data.checked_in_at)}`) : null,
+    data?.checked_in_at ? h("p", {}, `Checked in ${formatDate(data.checked_in_at, t?.event?.timezone)}`) : null,
     t ? h("p", { class: "small" }, [t.event?.name, t.tier?.name, t.seq ? `#${t.seq}` : null].filter(Boolean).join(" · ")) : null,
     t?.code ? h("p", { class: "mono small" }, t.code) : null);
 }

@@ -2,7 +2,7 @@
 // cents; a capacity below sold + held is refused by the API (409) and shown as it says.
 import { fill, h } from "../dom.js";
 import { formatMoney } from "../format.js";
-import { announce, busyAction, field, notice } from "../ui.js";
+import { announce, busyAction, field, notice, scrollBox } from "../ui.js";
 import { admin } from "./session.js";
 
 const toCents = (text) => Math.round(Number(String(text).replace(",", ".")) * 100);
@@ -10,7 +10,7 @@ const dollars = (cents) => (cents / 100).toFixed(2);
 
 export function tiersSection(eventId, tiers, ctx) {
   const body = h("tbody");
-  const table = h("div", { class: "table-wrap" }, h("table", { id: "tiers" },
+  const table = scrollBox("Tiers of this event", h("table", { id: "tiers" },
     h("caption", { class: "sr-only" }, "Tiers of this event"),
     h("thead", {}, h("tr", {}, ["Tier", "Price ($)", "Capacity", "Per order", "Sold", "Held", ""].map((t) => h("th", { scope: "col" }, t)))),
     body));

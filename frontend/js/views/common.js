@@ -1,20 +1,46 @@
 // Pieces several fan screens share: the event's sale badge, its colour, cached event details.
 import { get } from "../api.js";
-import { h } from "../dom.js";
-import { formatDuration, secondsUntil } from "../format.js";
+import { h, svg } from "../dom.js";
+import { formatDate, formatDuration, secondsUntil } from "../format.js";
 import { badge } from "../ui.js";
 
-/** A stable colour for an event's card art, from its id. */
-export function hueClass(id) {
-  let hash = 2166136261; // FNV-1a: spreads similar ids over all six colours
-  for (const c of String(id)) hash = Math.imul(hash ^ c.charCodeAt(0), 16777619) >>> 0;
-  return `hue-${hash % 6}`;
+/** 32 well-mixed bits from a string (FNV-1a, then a final avalanche): similar ids differ everywhere. */
+function hash32(text, seed = 0) {
+  let x = (2166136261 ^ seed) >>> 0;
+  for (const c of String(text)) x = Math.imul(x ^ c.charCodeAt(0), 16777619) >>> 0;
+  x ^= x >>> 16; x = Math.imul(x, 2246822507) >>> 0; x ^= x >>> 13; x = Math.imul(x, 3266489909) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
 }
 
-/** Initials for the card art ("Lakers vs Warriors" -> "LW"). */
-export function initials(name) {
-  const words = String(name).split(/\s+/).filter((w) => /^[\p{L}\p{N}]/u.test(w) && !/^(vs\.?|the|and|&|of)$/i.test(w));
-  return words.slice(0, 2).map((w) => w[0].toUpperCase()).join("") || "★";
+/**
+ * The card art of an event: an abstract pattern drawn from its id, so no two events look alike
+ * (initials collided: "BB" was both Bulls vs Bucks and Bad Bunny). Hue, second hue, pattern and
+ * its angle and spacing each come from their own bits of the id's hash. Decorative: the card's
+ * heading names the event.
+ */
+export function eventArt(id) {
+  const a = hash32(id);
+  const b = hash32(id, 0x9e3779b9);
+  const hue = a % 360;
+  const hue2 = (hue + 40 + (a >>> 9) % 140) % 360;
+  const kind = (a >>> 17) % 4;
+  const angle = ((b % 12) * 15);
+  const step = 14 + ((b >>> 4) % 4) * 6;
+  const uid = `art-${hash32(id, 7).toString(36)}`;
+  const dark = (hh, l) => `hsl(${hh} 62% ${l}%)`;
+  const shapes = [];
+  for (let i = -2; i < 24; i++) {
+    const offset = i * step;
+    if (kind === 0) shapes.push(svg("rect", { x: offset, y: -60, width: step / 2.5, height: 240, fill: "#fff", opacity: 0.16 }));
+    else if (kind === 1 && i >= 0) shapes.push(svg("circle", { cx: 40 + ((b >>> 8) % 220), cy: 52, r: offset + step, fill: "none", stroke: "#fff", "stroke-width": 2, opacity: 0.22 }));
+    else if (kind === 2) for (let j = -1; j < 8; j++) shapes.push(svg("circle", { cx: offset + (j % 2) * step / 2, cy: j * step * 0.8, r: step / 5, fill: "#fff", opacity: 0.2 }));
+    else shapes.push(svg("path", { d: `M-20 ${offset} q 30 -${step} 60 0 t 60 0 t 60 0 t 60 0 t 60 0 t 60 0`, fill: "none", stroke: "#fff", "stroke-width": 3, opacity: 0.2 }));
+  }
+  return svg("svg", { class: "art", viewBox: "0 0 320 104", preserveAspectRatio: "xMidYMid slice", "aria-hidden": "true", focusable: "false", "data-art": `${hue}-${hue2}-${kind}` },
+    svg("defs", {}, svg("linearGradient", { id: uid, x1: 0, y1: 0, x2: 1, y2: 1 },
+      svg("stop", { offset: 0, "stop-color": dark(hue, 34) }), svg("stop", { offset: 1, "stop-color": dark(hue2, 40) }))),
+    svg("rect", { width: 320, height: 104, fill: `url(#${uid})` }),
+    svg("g", { transform: `rotate(${angle} 160 52)` }, shapes));
 }
 
 /** Where the sale stands: "sold_out" | "canceled" | "closed" | "paused" | "upcoming" | "on_sale". */
@@ -37,6 +63,23 @@ export function saleBadge(event) {
     case "paused": return badge("Sale paused", "warn");
     case "upcoming": return badge(`On sale in ${formatDuration(secondsUntil(event.on_sale_at))}`, "info");
     default: return badge("On sale", "ok");
+  }
+}
+
+/**
+ * What the event page says about the sale, true for the phase it is in: before on-sale the
+ * pre-queue draw; once open, arrival order.
+ */
+export function saleWords(event) {
+  const opens = h("time", { datetime: event.on_sale_at }, formatDate(event.on_sale_at, event.timezone));
+  switch (salePhase(event)) {
+    case "upcoming":
+      return ["Sale opens ", opens, ". Everyone who joins before then gets a random, verifiable place in line. "];
+    case "on_sale":
+    case "paused":
+      return ["On sale since ", opens, ". Fans who join now are let in in order of arrival, after those drawn at the opening. "];
+    default:
+      return ["The sale opened ", opens, ". "];
   }
 }
 

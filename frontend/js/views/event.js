@@ -5,8 +5,8 @@ import { formatDate, formatMoney, plural } from "../format.js";
 import { roomToken, setRoomToken } from "../identity.js";
 import { everySecond, poll } from "../poll.js";
 import { go } from "../router.js";
-import { announce, busyAction, errorBox, progressBar, showError, spinner } from "../ui.js";
-import { canJoin, crumbs, saleBadge } from "./common.js";
+import { busyAction, errorBox, progressBar, scrollBox, showError, spinner } from "../ui.js";
+import { canJoin, crumbs, saleBadge, salePhase, saleWords } from "./common.js";
 
 /** Join the event's waiting room (the same fan joining again gets the same token back). */
 export async function joinRoom(eventId, signal) {
@@ -28,6 +28,8 @@ export async function eventView(root, ctx) {
   }
 
   const badgeSlot = h("span", {}, saleBadge(event));
+  const saleText = h("span", {}, saleWords(event));
+  let shownPhase = salePhase(event);
   const errors = h("div");
   const action = h("div", { class: "row" });
   const rows = new Map();
@@ -36,11 +38,9 @@ export async function eventView(root, ctx) {
     h("div", { class: "card event-hero" },
       h("div", { class: "row" }, badgeSlot),
       h("h1", {}, event.name),
-      h("p", { class: "muted" }, event.venue, " · ", h("time", { datetime: event.starts_at }, formatDate(event.starts_at))),
+      h("p", { class: "muted" }, event.venue, " · ", h("time", { datetime: event.starts_at }, formatDate(event.starts_at, event.timezone))),
       event.description ? h("p", {}, event.description) : null,
-      h("p", { class: "small muted" }, "Sale opens ", h("time", { datetime: event.on_sale_at }, formatDate(event.on_sale_at)), ". ",
-        "Everyone who joins before then gets a random, verifiable place in line. ",
-        h("a", { href: `#/events/${event.id}/fairness` }, "How the draw is fair")),
+      h("p", { class: "small muted", id: "sale-words" }, saleText, h("a", { href: `#/events/${event.id}/fairness` }, "How the draw is fair")),
       errors,
       action),
     h("section", { class: "card", "aria-labelledby": "tiers-h" },
@@ -56,13 +56,20 @@ export async function eventView(root, ctx) {
     const button = h("button", { class: "button", type: "button", id: "join" }, token ? "Return to the waiting room" : "Join the waiting room");
     button.addEventListener("click", busyAction(button, async () => {
       await joinRoom(event.id, ctx.signal);
-      announce("You joined the waiting room.");
+      // The waiting room says where the fan stands when it opens: one announcement, not two.
       go(`/events/${event.id}/room`);
     }, { errorSlot: errors, busyLabel: "Joining…" }));
     fill(action, button, h("span", { class: "small muted" }, "Keep the waiting room open; it updates by itself."));
   }
   renderAction();
-  ctx.onLeave(everySecond(() => fill(badgeSlot, saleBadge(event))));
+  ctx.onLeave(everySecond(() => {
+    fill(badgeSlot, saleBadge(event));
+    // The words change with the phase (not every second: the text would be re-read).
+    if (salePhase(event) !== shownPhase) {
+      shownPhase = salePhase(event);
+      fill(saleText, saleWords(event));
+    }
+  }));
 
   const poller = poll(async () => {
     const availability = await get(`/events/${encodeURIComponent(event.id)}/availability`, { signal: ctx.signal });
@@ -79,7 +86,7 @@ export async function eventView(root, ctx) {
 
 function tierTable(tiers, rows) {
   if (!tiers.length) return h("p", { class: "muted" }, "No tickets have been announced yet.");
-  return h("div", { class: "table-wrap" }, h("table", {},
+  return scrollBox("Ticket tiers", h("table", {},
     h("caption", { class: "sr-only" }, "Ticket tiers, prices and how many are left"),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Tier"), h("th", { scope: "col", class: "num" }, "Price"), h("th", { scope: "col" }, "Availability"))),
     h("tbody", {}, tiers.map((tier) => {

@@ -25,7 +25,10 @@ export async function fairnessView(root, ctx) {
     fill(root, h("h1", {}, "Fairness proof"), errorBox(err, { title: "We could not load the fairness record" }));
     return;
   }
-  const result = h("div", { id: "proof", "aria-live": "polite" });
+  // The verdict is one sentence in a live region; the evidence (64-character hex strings)
+  // sits outside it, to be read at the fan's own pace.
+  const verdict = h("p", { id: "verdict", class: "lead", "aria-live": "polite" });
+  const result = h("div", { id: "proof" });
   fill(root,
     crumbs(["Events", "#/"], [event.name, `#/events/${event.id}`], ["Waiting room", `#/events/${event.id}/room`], ["Fairness"]),
     h("h1", {}, "Fairness proof"),
@@ -35,21 +38,32 @@ export async function fairnessView(root, ctx) {
       h("dl", { class: "proof-list" },
         row("Commitment (published before the sale)", h("code", { id: "commitment" }, record.commitment || "–")),
         row("Salt (revealed at on-sale)", record.salt ? h("code", { id: "salt" }, record.salt) : h("span", {}, "Not revealed yet: it is published when the sale opens.")),
-        row("Revealed at", record.revealed_at ? formatDate(record.revealed_at) : "–"),
+        row("Revealed at", record.revealed_at ? formatDate(record.revealed_at, event.timezone) : "–"),
         row("Fans in the pre-queue", record.prequeue_size != null ? String(record.prequeue_size) : "–"),
         row("Algorithm", h("span", { id: "algorithm" }, record.algorithm || "HMAC-SHA256(salt, token), sorted")))),
-    h("section", { class: "card", "aria-labelledby": "you-h" }, h("h2", { id: "you-h" }, "Your place"), result));
-  verify(record, eventId, base, result, ctx);
+    h("section", { class: "card", "aria-labelledby": "you-h" }, h("h2", { id: "you-h" }, "Your place"), verdict, result));
+  verify(record, eventId, base, result, verdict, ctx);
 }
 
 const row = (label, value) => h("div", { class: "proof-row" }, h("dt", {}, label), h("dd", {}, value));
 
-async function verify(record, eventId, base, slot, ctx) {
+/** The verdict, said first: "Your place #9 matches the commitment and the waiting room." */
+function verdictWords(found, claimed, commitmentOk) {
+  if (commitmentOk === false) return "Warning: the revealed salt does not match the commitment published before the sale.";
+  if (!found) return "You joined after the sale opened, so you were not in the draw: your place is your arrival order.";
+  const salt = commitmentOk ? " The salt matches the commitment." : "";
+  if (claimed != null && claimed !== found.position) {
+    return `Warning: your recomputed place #${found.position} differs from the waiting room's #${claimed}.${salt} Please report this.`;
+  }
+  return `Your place #${found.position} of ${found.total.toLocaleString()} is confirmed.${salt}${claimed != null ? " It matches the waiting room." : ""}`;
+}
+
+async function verify(record, eventId, base, slot, verdict, ctx) {
   const token = roomToken(eventId);
   if (!token) return fill(slot, h("p", {}, "You have not joined this waiting room from this browser, so there is no place to check."));
   if (!record.salt) return fill(slot, h("p", {}, "The salt is revealed when the sale opens; come back then to check your place."));
   if (!hasWebCrypto()) return fill(slot, notice("warn", "Your browser cannot check this here", h("p", {}, "Checking needs WebCrypto, which browsers only offer over https or on localhost.")));
-  fill(slot, h("p", {}, spinner(), " Recomputing your position…"));
+  fill(slot, h("p", { class: "muted" }, spinner(), " Recomputing your position…"));
 
   // As the record's `algorithm` says: the key is the salt's bytes (hex-decoded), the message the token.
   const key = hexToBytes(record.salt);
@@ -63,7 +77,6 @@ async function verify(record, eventId, base, slot, ctx) {
   } catch { /* the recomputed position stands on its own */ }
 
   const lines = [
-    h("p", {}, "Your HMAC, computed in this browser: ", h("code", { id: "my-hmac" }, mine)),
     commitmentOk === null ? null : commitmentOk
       ? notice("ok", "The salt matches the commitment", h("p", {}, "SHA-256 of the revealed salt equals the commitment published before the sale, so the salt was fixed in advance."))
       : notice("warn", "We could not match the salt to the commitment here", h("p", {}, "Compare them with the algorithm above.")),
@@ -77,6 +90,8 @@ async function verify(record, eventId, base, slot, ctx) {
         ? `It matches the position the waiting room gives you (#${claimed}).`
         : `The waiting room says #${claimed}: they differ. Please report this.`)));
   }
+  lines.push(h("p", {}, "Your HMAC, computed in this browser: ", h("code", { id: "my-hmac" }, mine)));
+  verdict.textContent = verdictWords(found, claimed, commitmentOk);
   fill(slot, ...lines);
 }
 

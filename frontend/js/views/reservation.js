@@ -8,7 +8,7 @@ import { idempotencyKey } from "../identity.js";
 import { icon } from "../icons.js";
 import { everySecond, poll } from "../poll.js";
 import { go } from "../router.js";
-import { announce, busyAction, showError, spinner } from "../ui.js";
+import { announce, busyAction, countdownWarnings, showError, spinner, spokenDuration } from "../ui.js";
 import { cachedEvent, crumbs, reasonWords } from "./common.js";
 
 const FINAL = new Set(["rejected", "expired", "released", "converted"]);
@@ -38,8 +38,13 @@ export async function reservationView(root, ctx) {
       panel.dataset.status = reservation.status;
       panel.replaceChildren(...view.nodes);
       tick = view.tick || (() => {});
-      announce(view.announcement);
-      if (!first) panel.querySelector("h2")?.focus();
+      // A change under the fan moves focus to the heading that names it: then only the rest is said.
+      if (!first) {
+        panel.querySelector("h2")?.focus();
+        announce(view.detail);
+      } else {
+        announce(view.announcement);
+      }
     }
     tick(reservation);
     if (FINAL.has(reservation.status)) return false;
@@ -67,16 +72,16 @@ function render(r, event, tier, ctx, refresh) {
     case "held":
       return held(r, event, tier, ctx, refresh);
     case "converted":
-      return { phase: "admitted", announcement: "Paid. Your tickets are ready.",
+      return { phase: "admitted", announcement: "Paid. Your tickets are ready.", detail: null,
         nodes: [...head("ticket", "Paid – your tickets are ready"), summary(r, event, tier), h("a", { class: "button", href: "#/tickets" }, "See my tickets")] };
     case "rejected":
-      return { phase: "expired", announcement: "Your request was declined.",
+      return { phase: "expired", announcement: `Your request was declined. ${reasonWords(r.reason)}`, detail: reasonWords(r.reason),
         nodes: [...head("cross", "We could not hold those tickets"), h("p", {}, reasonWords(r.reason)), h("p", {}, back)] };
     case "expired":
-      return { phase: "expired", announcement: "Your hold expired.",
+      return { phase: "expired", announcement: "Your hold expired. The tickets went back on sale.", detail: "The tickets went back on sale.",
         nodes: [...head("hourglass", "Your hold expired"), h("p", {}, "The tickets were not paid for in time and went back on sale."), h("p", {}, back)] };
     default:
-      return { phase: "expired", announcement: "You released these tickets.",
+      return { phase: "expired", announcement: "You released these tickets.", detail: "They are back on sale for other fans.",
         nodes: [...head("cross", "Tickets released"), h("p", {}, "You let these tickets go; they are back on sale for other fans."), h("p", {}, back)] };
   }
 }
@@ -96,10 +101,12 @@ function held(r, event, tier, ctx, refresh) {
     await del(`/reservations/${encodeURIComponent(r.id)}`, { signal: ctx.signal });
     refresh();
   }, { errorSlot: errors }));
-  let warned = false;
+  const warn = countdownWarnings(60, 30);
+  const limit = `You have ${spokenDuration(secondsUntil(r.expires_at) ?? 0)} to pay.`;
   return {
     phase: "admitted",
-    announcement: "Your tickets are held. Pay before the timer runs out.",
+    announcement: `Your tickets are held. ${limit}`,
+    detail: limit,
     nodes: [...head("check", "Your tickets are held"),
       h("p", {}, "Pay before the timer runs out, or the tickets go back on sale."),
       left, summary(r, event, tier), errors,
@@ -108,11 +115,8 @@ function held(r, event, tier, ctx, refresh) {
       const secs = secondsUntil(res.expires_at);
       if (secs === null) return;
       left.textContent = formatClock(secs);
-      left.classList.toggle("timer-low", secs < 30);
-      if (secs < 30 && !warned) {
-        warned = true;
-        announce("Less than 30 seconds left to pay.", { urgent: true });
-      }
+      left.classList.toggle("timer-low", secs < 60);
+      warn(secs, (t) => `${spokenDuration(t)} left to pay for your tickets.`);
     },
   };
 }

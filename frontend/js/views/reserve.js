@@ -7,7 +7,7 @@ import { formatMoney, plural } from "../format.js";
 import { lastReservation, setLastReservation } from "../identity.js";
 import { poll } from "../poll.js";
 import { go } from "../router.js";
-import { announce, notice, showError, spinner } from "../ui.js";
+import { notice, showError, spinner } from "../ui.js";
 import { reasonWords } from "./common.js";
 
 export function reserveForm({ event, token, ctx }) {
@@ -18,7 +18,8 @@ export function reserveForm({ event, token, ctx }) {
   const quantity = h("select", { id: newId("qty"), name: "quantity" });
   const errors = h("div");
   const pending = h("div", { "aria-live": "polite" });
-  const total = h("strong", {}, "");
+  // An <output> is a polite live region: the total is said when the tier or quantity changes it.
+  const total = h("output", { id: newId("total"), class: "total", for: quantity.id, "aria-live": "polite" }, "");
   const submit = h("button", { class: "button", type: "submit", id: "reserve" }, "Reserve tickets");
   const existing = h("div");
   const form = h("form", { class: "reserve-form", novalidate: true },
@@ -26,7 +27,7 @@ export function reserveForm({ event, token, ctx }) {
     h("fieldset", {}, h("legend", {}, "Choose a tier"), options),
     h("div", { class: "row" },
       h("div", { class: "field" }, h("label", { for: quantity.id }, "How many tickets"), quantity),
-      h("p", { class: "muted" }, "Total: ", total)),
+      h("p", { class: "muted" }, total)),
     errors, pending,
     h("div", { class: "row" }, submit));
 
@@ -56,7 +57,9 @@ export function reserveForm({ event, token, ctx }) {
     fill(quantity, Array.from({ length: max }, (_, i) => h("option", { value: i + 1, selected: i + 1 === Math.min(was, max) }, String(i + 1))));
     quantity.disabled = max === 0;
     submit.disabled = max === 0;
-    total.textContent = tier && max ? formatMoney(tier.price_cents * Number(quantity.value)) : "–";
+    const text = `Total: ${tier && max ? formatMoney(tier.price_cents * Number(quantity.value)) : "–"}`;
+    // Unchanged text is left alone: an availability refresh must not repeat the total.
+    if (total.textContent !== text) total.textContent = text;
   }
 
   options.addEventListener("change", renderQuantity);
@@ -74,7 +77,7 @@ export function reserveForm({ event, token, ctx }) {
         method: "POST", body: { tier_id: tier.id, quantity: Number(quantity.value), token }, wait: 5, signal: ctx.signal,
       });
       setLastReservation(event.id, res.data.id);
-      announce(res.data.status === "held" ? "Your tickets are held." : "Your request is being decided.");
+      // The reservation page announces the hold (or the wait) once it shows it.
       go(`/reservations/${res.data.id}`);
     } catch (err) {
       if (err.name === "AbortError") return;

@@ -1,9 +1,11 @@
 // What the waiting room shows in each phase. Each phase builds its nodes once and then
 // updates numbers in place, so screen readers hear a change of state, not every poll.
+// A phase has an `announcement` (said when it appears without taking focus) and a `detail`
+// (said when focus moves to its heading, which already names the change).
 import { h } from "../dom.js";
-import { formatClock, formatEta, secondsUntil } from "../format.js";
+import { formatClock, formatDuration, formatEta, secondsUntil } from "../format.js";
 import { icon } from "../icons.js";
-import { announce, progressBar } from "../ui.js";
+import { announce, countdownWarnings, progressBar, spokenDuration } from "../ui.js";
 import { reserveForm } from "./reserve.js";
 
 /** The phase a status document puts the fan in. */
@@ -28,14 +30,27 @@ function stat(label) {
 
 const num = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString());
 
-function countdown() {
+/** A queue move worth saying: a quarter of the line since the last update, or into the last ten. */
+export function meaningfulMove(said, now) {
+  if (!said || !now || now >= said) return false;
+  return now <= Math.floor(said * 0.75) || (said > 10 && now <= 10);
+}
+/** The shortest gap between two spoken place updates, in ms (waves can move the line every second). */
+const PLACE_UPDATE_GAP_MS = 20_000;
+
+const placeWords = (s) => {
+  const eta = formatEta(s.etaSeconds);
+  return `You are number ${num(s.position)} in line.${eta ? ` Estimated wait: ${eta}.` : ""}`;
+};
+
+function countdown({ status }) {
   const clock = h("div", { class: "big-clock", id: "onsale-clock", role: "timer", "aria-label": "Time until the sale opens" }, "--:--");
   const waiting = stat("Fans waiting");
   return {
     nodes: [...head("clock", "The sale opens soon"), clock,
       h("p", {}, "You are in the pre-queue. When the sale opens, everyone who joined before then is given a random place in line, so there is no advantage in refreshing or joining twice."),
       h("div", { class: "stats" }, waiting)],
-    announcement: "You are in the pre-queue. The sale has not opened yet.",
+    announcement: `You are in the pre-queue. The sale opens in ${formatDuration(status?.secondsUntilOnSale ?? 0)}.`,
     // The room's counters may lag the fan's own join by a moment: never show fewer than one.
     update: (s) => waiting.set(num(Math.max(s.total ?? 0, 1))),
     tick: (s) => {
@@ -46,21 +61,29 @@ function countdown() {
   };
 }
 
-function queued() {
+function queued({ status }) {
   const position = h("span", { id: "position" }, "–");
   const bar = progressBar("Progress through the line");
   const ahead = stat("Ahead of you");
   const total = stat("In line");
   const eta = stat("Estimated wait");
+  let said = status?.position;
+  let saidAt = Date.now();
   return {
     nodes: [...head("queue", "You are in line"),
       h("p", { class: "big-clock" }, "#", position),
       bar,
       h("div", { class: "stats" }, ahead, total, eta),
       h("p", { class: "muted" }, "Keep this page open. When your turn comes, this page changes by itself and you get a few minutes to pick your tickets.")],
-    announcement: "The sale is open. You are in line.",
+    announcement: `The sale is open. ${placeWords(status)}`,
+    detail: placeWords(status),
     focus: true,
     update: (s) => {
+      if (meaningfulMove(said, s.position) && Date.now() - saidAt >= PLACE_UPDATE_GAP_MS) {
+        said = s.position;
+        saidAt = Date.now();
+        announce(placeWords(s));
+      }
       position.textContent = num(s.position);
       ahead.set(num(s.aheadOfYou));
       total.set(num(Math.max(s.total ?? 0, s.position ?? 0)));
@@ -71,15 +94,17 @@ function queued() {
   };
 }
 
-function admitted({ event, token, ctx }) {
+function admitted({ event, token, ctx, status }) {
   const left = h("strong", { id: "admission-left", class: "mono" }, "--:--");
   const form = reserveForm({ event, token, ctx });
-  let warned = false;
+  const warn = countdownWarnings(60, 30);
+  const limit = `You have ${spokenDuration(secondsUntil(status?.admissionExpiresAt) ?? 0)} to choose your tickets.`;
   return {
     nodes: [...head("check", "It's your turn!"),
       h("p", { class: "lead" }, "Pick your tickets now. Time left to reserve: ", left),
       form.node],
-    announcement: "It's your turn! Choose your tickets now.",
+    announcement: `It's your turn! ${limit}`,
+    detail: limit,
     focus: true,
     interval: 4000,
     update: () => {},
@@ -88,20 +113,18 @@ function admitted({ event, token, ctx }) {
       if (secs === null) return;
       left.textContent = formatClock(secs);
       left.classList.toggle("timer-low", secs < 60);
-      if (secs < 60 && !warned) {
-        warned = true;
-        // Said once, not every second: a ticking number would drown the screen reader.
-        announce("Less than one minute left to reserve.");
-      }
+      // Each warning once, not every second: a ticking number would drown the screen reader.
+      warn(secs, (t) => `${spokenDuration(t)} left to reserve your tickets.`);
     },
     destroy: form.destroy,
   };
 }
 
-function simple(iconName, title, text, announcement, interval) {
+function simple(iconName, title, text, announcement, interval, detail) {
   return () => ({
     nodes: [...head(iconName, title), h("p", {}, ...text())],
     announcement,
+    detail,
     focus: true,
     interval,
     update: () => {},
@@ -112,8 +135,8 @@ export const PHASES = {
   countdown,
   queued,
   admitted,
-  paused: simple("pause", "The sale is paused", () => ["The organiser has paused the sale for a moment. Your place in line is kept and this page resumes by itself."], "The sale is paused. Your place is kept.", 3000),
-  expired: simple("hourglass", "Your turn has expired", () => ["You were let in but did not reserve in time, so your turn went to the next fans in line. ", h("a", { href: "#/" }, "See other events")], "Your turn to reserve has expired.", 15000),
-  soldout: simple("cross", "Sold out", () => ["Every ticket is sold or held. Held tickets that are not paid for go back on sale, so keep this page open if you like."], "The event is sold out.", 10000),
+  paused: simple("pause", "The sale is paused", () => ["The organiser has paused the sale for a moment. Your place in line is kept and this page resumes by itself."], "The sale is paused. Your place is kept.", 3000, "Your place is kept."),
+  expired: simple("hourglass", "Your turn has expired", () => ["You were let in but did not reserve in time, so your turn went to the next fans in line. ", h("a", { href: "#/" }, "See other events")], "Your turn to reserve has expired.", 15000, "Your turn went to the next fans in line."),
+  soldout: simple("cross", "Sold out", () => ["Every ticket is sold or held. Held tickets that are not paid for go back on sale, so keep this page open if you like."], "The event is sold out.", 10000, "Held tickets that are not paid for go back on sale."),
   closed: simple("cross", "The sale has ended", () => ["This sale is over. ", h("a", { href: "#/" }, "See other events")], "The sale has ended.", 30000),
 };

@@ -70,9 +70,14 @@ export async function roomView(root, ctx) {
       panel.className = `room phase-${phase}`;
       panel.dataset.phase = phase;
       panel.replaceChildren(...view.nodes);
-      announce(view.announcement, { urgent: phase === "admitted" });
-      // Move focus to a screen's new state only when it changes under the fan, not on arrival.
-      if (!first && view.focus) panel.querySelector("h2")?.focus();
+      // Move focus to a screen's new state only when it changes under the fan, not on arrival;
+      // the focused heading names the change, so only what it does not say is announced.
+      if (!first && view.focus) {
+        panel.querySelector("h2")?.focus();
+        announce(view.detail, { urgent: phase === "admitted" });
+      } else {
+        announce(view.announcement, { urgent: phase === "admitted" });
+      }
     }
     view.update(status);
     view.tick?.(status);

@@ -14,7 +14,7 @@ export function ticketCard(ticket, ctx) {
   const card = h("article", { class: ["ticket", `is-${ticket.status}`], "data-code": ticket.code, "aria-label": `Ticket for ${event.name || "event"}, ${ticket.tier?.name || ""}` },
     h("div", {},
       h("h3", {}, event.name || "Ticket"),
-      h("p", { class: "muted small" }, [event.venue, event.starts_at ? formatDate(event.starts_at) : null].filter(Boolean).join(" · ")),
+      h("p", { class: "muted small" }, [event.venue, event.starts_at ? formatDate(event.starts_at, event.timezone) : null].filter(Boolean).join(" · ")),
       h("dl", {},
         h("dt", {}, "Tier"), h("dd", {}, ticket.tier?.name || "–"),
         h("dt", {}, "Ticket"), h("dd", {}, ticket.seq ? `#${ticket.seq}` : "–"),
