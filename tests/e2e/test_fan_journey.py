@@ -7,6 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.e2e.a11y import check_screen
 from tests.e2e.screens import shot
 
 QR_LOADED = """sel => {
@@ -16,24 +17,25 @@ QR_LOADED = """sel => {
 
 
 def test_a_fan_joins_before_on_sale_is_admitted_reserves_pays_and_sees_qr_tickets(system, new_page):
-    event = system.api().create_event("Aurora Lights Live", on_sale_in_s=12,
+    event = system.api().create_event("Aurora Lights Live", on_sale_in_s=30, timezone="America/Los_Angeles",
                                       tiers=[("General admission", 4900, 50), ("VIP", 15000, 10)])
     page = new_page()
     page.goto("/")
     card = page.get_by_role("article", name="Aurora Lights Live")
     expect(card).to_contain_text("On sale in")
-    shot(page, "events")
+    expect(card.locator("time")).to_contain_text(re.compile(r"P[SD]T$"))  # the venue's clock, named
+    check_screen(page, "events")
 
     card.get_by_role("link").click()
     expect(page.get_by_role("heading", level=1, name="Aurora Lights Live")).to_be_visible()
     expect(page.locator("tr[data-tier]").first).to_contain_text("50 tickets left")
-    shot(page, "event")
+    check_screen(page, "event")
 
     page.get_by_role("button", name="Join the waiting room").click()
     room = page.locator("#room")
     expect(room).to_have_attribute("data-phase", "countdown")
     expect(page.locator("#onsale-clock")).to_have_text(re.compile(r"^\d\d:\d\d$"))
-    shot(page, "waiting-room-countdown")
+    check_screen(page, "waiting-room-countdown")
 
     # A reload and a second tab keep the same place (the token lives in localStorage).
     token = page.evaluate("() => localStorage.getItem('ticketdrop.token.' + location.hash.split('/')[2])")
@@ -49,19 +51,19 @@ def test_a_fan_joins_before_on_sale_is_admitted_reserves_pays_and_sees_qr_ticket
     expect(page.locator("#admission-left")).to_have_text(re.compile(r"^\d\d:\d\d$"))
     page.get_by_role("radio", name=re.compile("VIP")).check()
     page.get_by_label("How many tickets").select_option("2")
-    shot(page, "waiting-room-admitted")
+    check_screen(page, "waiting-room-admitted")
 
     page.get_by_role("button", name="Reserve tickets").click()
     hold = page.locator("#reservation")
     expect(hold).to_have_attribute("data-status", "held")
     expect(page.locator("#hold-left")).to_have_text(re.compile(r"^\d\d:\d\d$"))
     expect(hold).to_contain_text("$300.00")
-    shot(page, "hold")
+    check_screen(page, "hold")
 
     page.get_by_role("button", name="Continue to payment").click()
     checkout = page.locator("#checkout")
     expect(checkout).to_have_attribute("data-status", "open")
-    shot(page, "checkout")
+    check_screen(page, "checkout")
     page.get_by_role("button", name="Simulate successful payment").click()
     expect(checkout).to_have_attribute("data-status", "paid")
     expect(page.locator("#new-tickets .ticket")).to_have_count(2)
@@ -71,7 +73,7 @@ def test_a_fan_joins_before_on_sale_is_admitted_reserves_pays_and_sees_qr_ticket
     expect(page.locator("#tickets .ticket")).to_have_count(2)
     expect(page.locator("#tickets")).to_contain_text("VIP")
     page.wait_for_function(QR_LOADED, arg="#tickets .qr img")
-    shot(page, "my-tickets")
+    check_screen(page, "my-tickets")
     page.emulate_media(media="print")
     expect(page.locator(".site-header")).to_be_hidden()
     shot(page, "my-tickets-print")
@@ -79,7 +81,7 @@ def test_a_fan_joins_before_on_sale_is_admitted_reserves_pays_and_sees_qr_ticket
 
     page.goto(f"/#/events/{event['id']}/fairness")
     expect(page.locator("#recomputed")).to_contain_text("matches", timeout=20_000)
-    shot(page, "fairness")
+    check_screen(page, "fairness")
 
 
 def test_a_failed_payment_puts_the_held_tickets_back_on_sale(system, new_page):
@@ -90,7 +92,7 @@ def test_a_failed_payment_puts_the_held_tickets_back_on_sale(system, new_page):
     page.get_by_role("button", name="Join the waiting room").click()
     expect(page.locator("#room")).to_have_attribute("data-phase", "admitted", timeout=30_000)
     page.get_by_label("How many tickets").select_option("3")
-    shot(page, "phone-waiting-room")
+    check_screen(page, "phone-waiting-room")
     page.get_by_role("button", name="Reserve tickets").click()
     expect(page.locator("#reservation")).to_have_attribute("data-status", "held")
 
@@ -103,6 +105,6 @@ def test_a_failed_payment_puts_the_held_tickets_back_on_sale(system, new_page):
     checkout = page.locator("#checkout")
     expect(checkout).to_have_attribute("data-status", "failed")
     expect(page.get_by_role("heading", name="Payment failed")).to_be_focused()
-    shot(page, "phone-payment-failed")
+    check_screen(page, "phone-payment-failed")
 
     expect(other.locator("tr[data-tier]")).to_contain_text("3 tickets left", timeout=15_000)

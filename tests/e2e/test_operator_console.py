@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
-from tests.e2e.screens import shot
+from tests.e2e.a11y import check_screen
+
+VENUE_ZONE = "Asia/Tokyo"
 
 
-def _local(dt: datetime) -> str:
-    # The browser runs in UTC (see the new_page fixture), so UTC is its local time.
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+def _venue_clock(dt: datetime) -> str:
+    # Times are typed on the venue's clock, whatever zone the browser is in (UTC here).
+    return dt.astimezone(ZoneInfo(VENUE_ZONE)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_ticket(system, page):
@@ -23,20 +26,22 @@ def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_t
     token.fill("not-the-token")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("not right")
-    shot(page, "admin-sign-in")
+    check_screen(page, "admin-sign-in")
     token.fill(system.admin_token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1, name="Events")).to_be_visible()
     expect(page.locator("#admin-events tbody tr").first).to_be_visible()
-    shot(page, "admin-events")
+    check_screen(page, "admin-events")
 
     page.get_by_role("navigation", name="Operators").get_by_role("link", name="New event").click()
     page.get_by_label("Name").fill("Night Market Sessions")
-    page.get_by_label("Venue").fill("Pier 9, Harbourside")
+    page.get_by_label("Venue", exact=True).fill("Pier 9, Harbourside")
+    page.get_by_label("Venue time zone").fill(VENUE_ZONE)
     page.get_by_label("Description").fill("Three stages, forty food stalls, one long night.")
-    now = datetime.now(UTC)
-    page.get_by_label("Doors / start").fill(_local(now + timedelta(days=40)))
-    page.get_by_label("Sale opens").fill(_local(now + timedelta(seconds=3)))
+    now = datetime.now(UTC).replace(microsecond=0)
+    starts_at = now + timedelta(days=40)
+    page.get_by_label("Doors / start").fill(_venue_clock(starts_at))
+    page.get_by_label("Sale opens").fill(_venue_clock(now + timedelta(seconds=3)))
     page.get_by_label("Wave size").fill("20")
     page.get_by_label("Seconds between waves").fill("1")
     page.get_by_role("button", name="Create event").click()
@@ -54,8 +59,10 @@ def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_t
     expect(page.locator("#event-status")).to_contain_text("Scheduled")
     page.get_by_role("button", name="Open the sale now").click()
     expect(page.locator("#event-status")).to_contain_text("On sale")
-    shot(page, "admin-event")
+    check_screen(page, "admin-event")
     event_id = page.evaluate("() => location.hash.split('/')[2]")
+    stored = system.api().get(f"/admin/events/{event_id}", admin=True).json()
+    assert (stored["timezone"], stored["starts_at"]) == (VENUE_ZONE, starts_at.isoformat().replace("+00:00", "Z"))
 
     page.get_by_role("link", name="Live dashboard").click()
     expect(page.locator("#kpi-remaining")).to_contain_text("50")
@@ -81,7 +88,7 @@ def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_t
     ticket = buyer.buy_ticket(event_id, tiers[0]["id"])
     expect(page.locator("#kpi-sold")).to_contain_text("1", timeout=15_000)
     page.wait_for_timeout(2500)  # a few more samples for the charts
-    shot(page, "admin-dashboard")
+    check_screen(page, "admin-dashboard")
 
     page.get_by_role("navigation", name="Operators").get_by_role("link", name="Scanner").click()
     payload = page.get_by_label("QR payload")
@@ -91,7 +98,7 @@ def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_t
     expect(result).to_contain_text("Valid ticket")
     page.get_by_role("button", name="Check in").click()
     expect(result).to_contain_text("Checked in")
-    shot(page, "admin-scanner")
+    check_screen(page, "admin-scanner")
     page.get_by_role("button", name="Check in").click()
     expect(result).to_contain_text("Already checked in")
     payload.fill(ticket["qr_payload"][:-4] + "AAAA")

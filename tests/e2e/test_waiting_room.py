@@ -8,7 +8,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.e2e.screens import shot
+from tests.e2e.a11y import check_screen
 
 
 def test_a_fan_in_line_sees_their_place_the_pause_and_resume_and_a_lost_connection(system, page):
@@ -27,12 +27,12 @@ def test_a_fan_in_line_sees_their_place_the_pause_and_resume_and_a_lost_connecti
     expect(room).to_contain_text(re.compile(r"Ahead of you\s*[1-6]"))
     progress = page.get_by_role("progressbar", name="Progress through the line")
     expect(progress).to_have_attribute("aria-valuenow", re.compile(r"^\d+$"))
-    shot(page, "waiting-room-queued")
+    check_screen(page, "waiting-room-queued")
 
     admin.post(f"/admin/events/{event['id']}/pause", admin=True)
     expect(room).to_have_attribute("data-phase", "paused", timeout=10_000)
     expect(page.get_by_role("heading", name="The sale is paused")).to_be_focused()
-    shot(page, "waiting-room-paused")
+    check_screen(page, "waiting-room-paused")
 
     admin.post(f"/admin/events/{event['id']}/resume", admin=True)
     expect(room).to_have_attribute("data-phase", "queued", timeout=10_000)
@@ -41,7 +41,7 @@ def test_a_fan_in_line_sees_their_place_the_pause_and_resume_and_a_lost_connecti
     page.context.set_offline(True)
     expect(page.locator("#connection")).to_contain_text("Offline", timeout=10_000)
     expect(page.get_by_role("alert")).to_contain_text("cannot reach TicketDrop")
-    shot(page, "waiting-room-offline")
+    check_screen(page, "waiting-room-offline")
     page.context.set_offline(False)
     expect(page.locator("#connection")).to_contain_text("Online", timeout=20_000)
     expect(page.get_by_role("alert")).to_have_count(0, timeout=20_000)

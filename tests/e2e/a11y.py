@@ -1,0 +1,123 @@
+"""Accessibility checks on the real pages: axe-core (pinned in tests/e2e/package.json and its
+lockfile, installed from the npm registry with ``npm ci`` on first use, never fetched by the page)
+is evaluated in the page through the DevTools protocol, so the pages' own CSP stays on, and run
+for WCAG 2.1 A and AA at a desktop and a phone width. Live-region announcements are recorded by a
+MutationObserver so tests can check that each state change is said exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.e2e.conftest import require
+from tests.e2e.screens import shot
+
+E2E_DIR = Path(__file__).resolve().parent
+AXE_JS = E2E_DIR / "node_modules" / "axe-core" / "axe.min.js"
+#: What "accessible" means here: every WCAG 2.0/2.1 level A and AA rule axe has.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+#: The widths every screen is checked at: a laptop and a small phone (CSS pixels).
+WIDTHS = (1280, 360)
+#: Seconds npm gets to install the pinned packages.
+NPM_TIMEOUT_S = 180
+
+_source: str | None = None
+
+
+def _install() -> bool:
+    if not AXE_JS.exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=E2E_DIR, check=True,
+                       capture_output=True, timeout=NPM_TIMEOUT_S)
+    return AXE_JS.exists()
+
+
+def axe_source() -> str:
+    """axe-core's script, installed from the lockfile if missing (skips locally, fails on CI)."""
+    global _source
+    if _source is None:
+        require("axe-core (npm ci in tests/e2e)", _install)
+        _source = AXE_JS.read_text()
+    return _source
+
+
+def _inject(page) -> None:
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        # An expression evaluated by the DevTools protocol: not an inline <script>, so the page's
+        # Content-Security-Policy (script-src 'self') does not have to be loosened for the test.
+        page.evaluate(axe_source() + "\n;true")
+
+
+def violations(page) -> list[dict]:
+    """axe's WCAG 2.1 A/AA violations on the page as it is now."""
+    _inject(page)
+    result = page.evaluate("""tags => axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]})
+        .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map(n => ({target: n.target.join(" "), summary: n.failureSummary}))})))""", WCAG_TAGS)
+    return result
+
+
+def _settle(page) -> None:
+    # Two animation frames: layout, ResizeObservers and their attribute changes have run.
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def check_screen(page, name: str, *, screenshot: bool = True) -> None:
+    """Fail on any WCAG 2.1 A/AA violation at each of WIDTHS; then save the screenshot ``name``
+    at the page's own size."""
+    size = page.viewport_size
+    found = {}
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": size["height"]})
+            _settle(page)
+            problems = violations(page)
+            if problems:
+                found[width] = problems
+    finally:
+        page.set_viewport_size(size)
+        _settle(page)
+    assert not found, f"axe found WCAG 2.1 A/AA violations on the {name!r} screen ({page.url}):\n" + json.dumps(found, indent=1)
+    if screenshot:
+        shot(page, name)
+
+
+# -- announcements --------------------------------------------------------------------------
+
+#: Records what screen readers would be told: text added inside a live region that was already
+#: in the page (aria-live, role=status/alert/log, <output>), and role=alert boxes inserted anew.
+RECORDER = """() => {
+  if (window.__said) return;
+  window.__said = [];
+  const LIVE = '[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"], output';
+  const say = (region, text) => {
+    text = (text || "").replace(/\\s+/g, " ").trim();
+    if (text) window.__said.push({text, region: region.id || region.getAttribute("role") || region.tagName.toLowerCase(), t: performance.now()});
+  };
+  new MutationObserver((records) => {
+    for (const m of records) {
+      const target = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+      const region = target && target.closest(LIVE);
+      if (region && region.isConnected) {
+        if (m.type === "characterData") say(region, region.textContent);
+        else for (const n of m.addedNodes) say(region, n.textContent);
+        continue;
+      }
+      for (const n of m.addedNodes) {
+        if (n.nodeType !== 1) continue;
+        const alerts = n.matches('[role="alert"]') ? [n] : [...n.querySelectorAll('[role="alert"]')];
+        alerts.forEach((a) => say(a, a.textContent));
+      }
+    }
+  }).observe(document.documentElement, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def record_announcements(page) -> None:
+    """Start recording (again after each full page load: the recorder lives in the document)."""
+    page.evaluate(RECORDER)
+
+
+def announcements(page) -> list[str]:
+    return [entry["text"] for entry in page.evaluate("() => window.__said || []")]

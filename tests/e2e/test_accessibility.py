@@ -1,0 +1,164 @@
+"""Keyboard and screen-reader use in a real browser: a purchase with the keyboard alone, the skip
+link, focus kept across a list refresh, each state change announced once, and the screens no
+journey reaches checked with axe-core (WCAG 2.1 A/AA) at 1280 px and 360 px."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.a11y import announcements, check_screen, record_announcements
+
+QR_LOADED = """sel => {
+  const imgs = [...document.querySelectorAll(sel)];
+  return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
+}"""
+#: Tab presses allowed to reach one control (the whole fan page has fewer stops than this).
+MAX_TABS = 60
+
+
+def tab_to(page, locator, *, backwards: bool = False) -> None:
+    """Press Tab (Shift+Tab) until ``locator`` has focus, as a keyboard user would."""
+    for _ in range(MAX_TABS):
+        if locator.evaluate("el => el === document.activeElement"):
+            return
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+    raise AssertionError(f"{locator} was not reached with {MAX_TABS} presses of Tab")
+
+
+def focused_text(page) -> str:
+    return page.evaluate("() => document.activeElement?.textContent?.trim() || ''")
+
+
+def test_a_fan_buys_with_the_keyboard_alone_from_the_events_list_to_a_qr_ticket_hearing_each_change_once(system, page):
+    # Long enough to reach the waiting room by keyboard before the sale opens.
+    event = system.api().create_event("Keyboard Kingdom", on_sale_in_s=15, tiers=[("Standing", 2500, 20)])
+    page.goto("/")
+    record_announcements(page)
+    tab_to(page, page.get_by_role("link", name="Keyboard Kingdom"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1, name="Keyboard Kingdom")).to_be_focused()
+
+    tab_to(page, page.get_by_role("button", name="Join the waiting room"))
+    page.keyboard.press("Enter")
+    room = page.locator("#room")
+    expect(room).to_have_attribute("data-phase", "countdown")
+    expect(room).to_have_attribute("data-phase", "admitted", timeout=30_000)
+    expect(page.get_by_role("heading", name="It's your turn!")).to_be_focused()
+
+    tab_to(page, page.get_by_role("radio", name=re.compile("Standing")))
+    page.keyboard.press("Space")
+    tab_to(page, page.get_by_label("How many tickets"))
+    page.keyboard.press("ArrowDown")  # 1 -> 2 tickets
+    expect(page.locator("output")).to_have_text("Total: $50.00")
+    tab_to(page, page.get_by_role("button", name="Reserve tickets"))
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#reservation")).to_have_attribute("data-status", "held")
+    tab_to(page, page.get_by_role("button", name="Continue to payment"))
+    page.keyboard.press("Space")
+    expect(page.locator("#checkout")).to_have_attribute("data-status", "open")
+    tab_to(page, page.get_by_role("button", name="Simulate successful payment"))
+    page.keyboard.press("Space")
+    expect(page.locator("#checkout")).to_have_attribute("data-status", "paid")
+    expect(page.get_by_role("heading", name="Payment confirmed")).to_be_focused()
+    expect(page.locator("#new-tickets .ticket")).to_have_count(2)
+    page.wait_for_function(QR_LOADED, arg="#new-tickets .qr img")
+    check_screen(page, "checkout-paid", screenshot=False)
+
+    page.wait_for_timeout(1200)  # anything said late would still be recorded
+    said = announcements(page)
+    assert len(said) == len(set(said)), f"something was said twice: {said}"
+    expected = [r"^You are in the pre-queue\. The sale opens in", r"^You have \d+ (minutes|seconds) to choose your tickets\.$",
+                r"^Total: \$50\.00$", r"^Your tickets are held\. You have \d+ (minutes|seconds) to pay\.$",
+                r"^Your tickets stay held for", r"Your tickets are ready\.$"]
+    for pattern in expected:
+        assert sum(bool(re.search(pattern, text)) for text in said) == 1, (pattern, said)
+    assert event["id"] in page.evaluate("() => Object.keys(localStorage).join(' ')")
+
+
+def test_the_skip_link_moves_focus_to_the_content_and_keeps_the_screen(system, page):
+    event = system.api().create_event("Skip Street Sessions", on_sale_in_s=600, tiers=[("Floor", 3000, 10)])
+    page.goto("/admin")
+    page.evaluate("token => sessionStorage.setItem('ticketdrop.adminToken', token)", system.admin_token)
+    for url, heading in ((f"/#/events/{event['id']}/room", "Waiting room"), (f"/admin#/events/{event['id']}/dashboard", "Live: Skip Street Sessions")):
+        page.goto(url)
+        page.reload()
+        expect(page.get_by_role("heading", level=1, name=heading)).to_be_visible()
+        before = page.url
+        page.keyboard.press("Tab")
+        skip = page.get_by_role("link", name="Skip to content")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
+        page.keyboard.press("Enter")
+        expect(page.locator("main")).to_be_focused()
+        assert page.url == before
+        expect(page.get_by_role("heading", level=1, name=heading)).to_be_visible()
+        expect(page.get_by_role("heading", name="Page not found")).to_have_count(0)
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.querySelector('main').contains(document.activeElement)")
+    # A stray fragment (the skip link before the scripts ran) is not a route either.
+    page.goto(f"/#/events/{event['id']}/room")
+    expect(page.locator("#room")).to_have_attribute("data-phase", "countdown")
+    page.evaluate("() => { location.hash = 'main'; }")
+    page.wait_for_timeout(300)
+    expect(page.locator("#room")).to_have_attribute("data-phase", "countdown")
+
+
+def test_keyboard_focus_stays_on_the_same_event_when_the_list_refreshes(system, page):
+    admin = system.api()
+    event = admin.create_event("Focus Fields Festival", on_sale_in_s=3600, tiers=[("Day", 4000, 100)])
+    page.goto("/")
+    link = page.get_by_role("link", name="Focus Fields Festival")
+    tab_to(page, link)
+    admin.request("PATCH", f"/admin/events/{event['id']}", {"venue": "Focus Park, Riverside", "name": "Focus Fields Festival 2"}, admin=True)
+    admin.create_event("Another Arrival", on_sale_in_s=3600, tiers=[("Day", 4000, 100)])
+    # Coming back to the tab refreshes the list at once (the poller's visibility path).
+    page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    card = page.get_by_role("article", name="Focus Fields Festival 2")
+    expect(card).to_contain_text("Focus Park, Riverside")
+    expect(page.get_by_role("article", name="Another Arrival")).to_be_visible()
+    expect(card.get_by_role("link")).to_be_focused()
+
+
+def test_screens_off_the_journeys_pass_the_audit(system, page):
+    admin = system.api()
+    event = admin.create_event("Audit Hall Night", on_sale_in_s=5400, tiers=[("Seated", 5500, 100), ("Standing", 3500, 200)],
+                               timezone="Europe/Berlin")
+    page.goto("/#/tickets")
+    expect(page.get_by_text("You have no tickets yet.")).to_be_visible()
+    check_screen(page, "my-tickets-empty", screenshot=False)
+    page.goto("/#/no/such/screen")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    check_screen(page, "not-found", screenshot=False)
+    page.goto(f"/#/events/{event['id']}")
+    # The venue's clock, with its zone named (the browser runs in UTC).
+    expect(page.locator("h1 ~ p time").first).to_contain_text(re.compile(r"GMT\+1|GMT\+2|CET|CEST"))
+    page.goto(f"/#/events/{event['id']}/fairness")
+    expect(page.get_by_role("heading", name="Fairness proof")).to_be_visible()
+    check_screen(page, "fairness-before-sale", screenshot=False)
+
+    page.goto("/admin")
+    page.get_by_label("Admin token").fill(system.admin_token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1, name="Events")).to_be_visible()
+    page.get_by_role("navigation", name="Operators").get_by_role("link", name="New event").click()
+    expect(page.get_by_label("Venue time zone")).to_have_value("UTC")
+    check_screen(page, "admin-new-event", screenshot=False)
+    page.get_by_role("navigation", name="Operators").get_by_role("link", name="Scanner").click()
+    expect(page.get_by_label("QR payload")).to_be_focused()
+    check_screen(page, "admin-scanner-empty", screenshot=False)
+    page.goto("/admin#/nowhere")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    check_screen(page, "admin-not-found", screenshot=False)
+
+
+def test_the_audit_fails_on_a_real_violation(system, page):
+    # The check above can fail: an image without a text alternative is a WCAG 1.1.1 violation.
+    page.goto("/#/no/such/screen")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    page.evaluate("() => document.querySelector('main').append(Object.assign(document.createElement('img'), {src: '/ui/none.png'}))")
+    with pytest.raises(AssertionError, match="image-alt"):
+        check_screen(page, "broken", screenshot=False)
