@@ -1,12 +1,84 @@
 """Every Redis key name, in one place.
 
-Keys of one event share the hash tag ``{event_id}`` so an event's Lua scripts touch one
-cluster slot. ``prefix`` (REDIS_PREFIX) lets tests and deployments share a server.
+Redis Cluster runs a Lua script only when every key it is called with lies in one hash slot
+(otherwise CROSSSLOT). So:
+
+- Keys of one event share the hash tag ``{event_id}``: ``room:{e}...``, ``ev:{e}...``, ``stats:{e}``.
+- A reservation record is read by its id alone (``GET /reservations/{id}``), yet the event's
+  scripts write it together with the event's keys. Its id carries the event's slot: the first
+  six hex digits of a reservation id (``reservation_id(event_id)``) are a tag that hashes to the
+  event's slot, and the record's key ``res:{<those six digits>}:<id>`` uses it as hash tag.
+- Every other key (rate limits, leases, heartbeats) is used alone, one key per command or script.
+
+tests/slots.py checks that every script call of the unit tests touches one slot. ``prefix``
+(REDIS_PREFIX) lets tests and deployments share a server; it sits outside the hash tag.
 """
 
 from __future__ import annotations
 
+import uuid
+from binascii import crc_hqx
 from dataclasses import dataclass
+
+#: Redis Cluster's number of hash slots.
+CLUSTER_SLOTS = 16384
+#: Hex digits at the start of a reservation id that form its key's hash tag.
+SLOT_TAG_DIGITS = 6
+
+
+def key_slot(key: str) -> int:
+    """The Redis Cluster hash slot of ``key`` (CRC16 of its hash tag, or of the whole key)."""
+    raw = key.encode()
+    start = raw.find(b"{")
+    if start > -1:
+        end = raw.find(b"}", start + 1)
+        if end > start + 1:
+            raw = raw[start + 1:end]
+    return crc_hqx(raw, 0) % CLUSTER_SLOTS
+
+
+def _tag_solver() -> tuple[int, list[tuple[int, int]]]:
+    """Redis's CRC16 (XMODEM, ``crc_hqx`` from 0) is linear over XOR for messages of one length.
+    A tag of six digits '0'-'7' (0x30 | three free bits) is "000000" XOR 18 free bits, so the
+    slot of a tag is crc("000000") XOR a linear map of those bits, whose 14 low bits have rank 14:
+    Gaussian elimination over GF(2) finds the bits for any slot at once.
+    Returns (slot of "000000", [(pivot-reduced slot vector, the free bits giving it)])."""
+    zero = b"0" * SLOT_TAG_DIGITS
+    base = crc_hqx(zero, 0) % CLUSTER_SLOTS
+    rows: list[tuple[int, int]] = []
+    for bit in range(3 * SLOT_TAG_DIGITS):
+        tag = bytearray(zero)
+        tag[bit // 3] = 0x30 | (1 << (bit % 3))
+        vector, combo = (crc_hqx(bytes(tag), 0) % CLUSTER_SLOTS) ^ base, 1 << bit
+        for row_vector, row_combo in rows:
+            if vector ^ row_vector < vector:  # row_vector's top bit is set in vector: clear it
+                vector, combo = vector ^ row_vector, combo ^ row_combo
+        if vector:
+            rows.append((vector, combo))
+            rows.sort(reverse=True)
+    return base, rows
+
+
+_TAG_BASE, _TAG_ROWS = _tag_solver()
+
+
+def slot_tag(slot: int) -> str:
+    """A six-digit tag (digits 0-7) whose CRC16 lies in ``slot``."""
+    want, bits = slot ^ _TAG_BASE, 0
+    for vector, combo in _TAG_ROWS:
+        if want ^ vector < want:
+            want, bits = want ^ vector, bits ^ combo
+    if want:
+        raise AssertionError(f"no tag for slot {slot}")  # pragma: no cover - a unit test covers every slot
+    return "".join(str(bits >> (3 * i) & 7) for i in range(SLOT_TAG_DIGITS))
+
+
+def reservation_id(event_id: str) -> str:
+    """A new random reservation id (UUID version 4 layout) whose record shares ``event_id``'s slot.
+
+    The first six hex digits are the event's slot tag; 98 random bits remain.
+    """
+    return slot_tag(key_slot(event_id)) + str(uuid.uuid4())[SLOT_TAG_DIGITS:]
 
 
 @dataclass(frozen=True)
@@ -71,8 +143,9 @@ class Keys:
         return f"{self.prefix}ev:{{{event_id}}}:lease"
 
     def reservation(self, reservation_id: str) -> str:
-        """Hash: a reservation's current state, read by the polling endpoint."""
-        return f"{self.prefix}res:{reservation_id}"
+        """Hash: a reservation's current state, read by the polling endpoint. The id's first
+        six digits are the hash tag: its event's slot for ids made by ``reservation_id()``."""
+        return f"{self.prefix}res:{{{reservation_id[:SLOT_TAG_DIGITS]}}}:{reservation_id}"
 
     def outcomes_channel(self) -> str:
         """Pub/sub channel where workers announce decided reservations and checkouts."""
@@ -80,6 +153,7 @@ class Keys:
 
     # -- operations ---------------------------------------------------------------------
     def rate(self, scope: str, subject: str) -> str:
+        """String: one rate-limit policy's state for one subject (used alone: one key per script)."""
         return f"{self.prefix}rl:{scope}:{subject}"
 
     def sweep_lease(self, name: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis.exceptions
 
-from models.keys import Keys
+from models.keys import Keys, key_slot
 from models.metrics import RATE_LIMITED, RATE_LIMITER_FAIL_OPEN
 from models.redis import scripts
 
@@ -65,7 +65,12 @@ class Decision:
 
 
 class RateLimiter:
-    """Checks several (policy, subject) pairs in one Redis round trip; one instance per process."""
+    """Checks several (policy, subject) pairs in one Redis round trip; one instance per process.
+
+    Each pair's key has its own hash slot (Redis Cluster runs a script only on keys of one slot),
+    so the check sends one script per slot, pipelined together; a request refused by one policy
+    is refunded to the others (ratelimit.lua's refund mode), so it still costs no policy anything.
+    """
 
     def __init__(self, redis: Any, keys: Keys, *, cooldown_s: float = FAIL_OPEN_COOLDOWN_S,
                  timeout_s: float = CHECK_TIMEOUT_S, run_script: RunScript | None = None) -> None:
@@ -90,22 +95,52 @@ class RateLimiter:
         if time.monotonic() < self._skip_until:
             RATE_LIMITER_FAIL_OPEN.inc()
             return None
+        policies = [p for p, _ in checks]
         keys = [self._keys.rate(p.name, subject) for p, subject in checks]
-        args: list[int] = []
-        for p, _ in checks:
-            args += [p.limit, p.window_s * 1000]
         try:
-            script = scripts(self._redis).get("ratelimit")
-            call = self._run_script(script, keys, args) if self._run_script else script(keys=keys, args=args)
-            reply = await asyncio.wait_for(call, self._timeout_s)
+            allowed, retry_ms, states = await asyncio.wait_for(self._count(policies, keys), self._timeout_s)
         except (TimeoutError, redis.exceptions.RedisError, OSError) as exc:
             self._fail_open(exc)
             return None
-        decision = _decode(reply, [p for p, _ in checks])
+        decision = Decision(allowed, retry_ms / 1000 if not allowed else 0.0, tuple(states))
         if not decision.allowed:
             for name in decision.refused_by:
                 RATE_LIMITED.labels(name).inc()
         return decision
+
+    async def _count(self, policies: list[Policy], keys: list[str]) -> tuple[bool, int, list[PolicyState]]:
+        """Run ratelimit.lua once per hash slot (together: one round trip through a pipeline),
+        then refund the slots that counted a request another slot refused.
+        Returns (allowed, retry after in ms, the policies' states in the order given)."""
+        slots: dict[int, list[int]] = {}
+        for i, key in enumerate(keys):
+            slots.setdefault(key_slot(key), []).append(i)
+        groups = list(slots.values())
+        replies = await asyncio.gather(*(self._send(policies, keys, g) for g in groups))
+        allowed = all(int(r[0]) == 1 for r in replies)
+        states: list[PolicyState | None] = [None] * len(keys)
+        for group, reply in zip(groups, replies, strict=True):
+            _place(states, group, policies, reply[2:])
+        if not allowed:
+            counted = [g for g, r in zip(groups, replies, strict=True) if int(r[0]) == 1]
+            refunds = await asyncio.gather(*(self._send(policies, keys, g, refund=True) for g in counted),
+                                           return_exceptions=True)
+            for group, reply in zip(counted, refunds, strict=True):
+                if isinstance(reply, BaseException):  # the refusal stands; that policy counted one extra
+                    log.warning("rate limit refund failed", extra={"error": f"{type(reply).__name__}: {reply}"})
+                else:
+                    _place(states, group, policies, reply[2:])
+        return allowed, max(int(r[1]) for r in replies), states  # type: ignore[return-value]
+
+    def _send(self, policies: list[Policy], keys: list[str], members: list[int], *, refund: bool = False) -> Any:
+        script = scripts(self._redis).get("ratelimit")
+        group_keys = [keys[i] for i in members]
+        args: list[int | str] = []
+        for i in members:
+            args += [policies[i].limit, policies[i].window_s * 1000]
+        if refund:
+            args.append("refund")
+        return self._run_script(script, group_keys, args) if self._run_script else script(keys=group_keys, args=args)
 
     def _fail_open(self, exc: BaseException) -> None:
         RATE_LIMITER_FAIL_OPEN.inc()
@@ -114,10 +149,7 @@ class RateLimiter:
                                                                            "cooldown_s": self._cooldown_s})
 
 
-def _decode(reply: list, policies: list[Policy]) -> Decision:
-    allowed, retry_ms = int(reply[0]), int(reply[1])
-    states = tuple(
-        PolicyState(p, int(reply[2 + 2 * i]), math.ceil(int(reply[3 + 2 * i]) / 1000))
-        for i, p in enumerate(policies)
-    )
-    return Decision(allowed == 1, retry_ms / 1000 if allowed != 1 else 0.0, states)
+def _place(states: list, members: list[int], policies: list[Policy], pairs: list) -> None:
+    """Store a script's (remaining, reset in ms) pairs as the states of policies ``members``."""
+    for n, i in enumerate(members):
+        states[i] = PolicyState(policies[i], int(pairs[2 * n]), math.ceil(int(pairs[2 * n + 1]) / 1000))

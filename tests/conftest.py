@@ -22,6 +22,7 @@ from dramatiq import Worker  # noqa: E402
 from models.db import bind_database, create_schema, database, open_database  # noqa: E402
 from models.keys import Keys  # noqa: E402
 from models.settings import Settings  # noqa: E402
+from tests.slots import slot_check  # noqa: E402
 
 
 def make_settings(tmp_path, **overrides) -> Settings:
@@ -53,6 +54,14 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def keys(settings) -> Keys:
     return Keys(settings.redis_prefix)
+
+
+@pytest.fixture(autouse=True)
+def one_slot_per_script():
+    """Fail a test that ran a Lua script over keys of two Redis Cluster slots (tests/slots.py)."""
+    with slot_check() as check:
+        yield check
+    assert not check.violations, check.report()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ ECHO_TTL_S = 60
 def echo(nonce: str) -> None:
     """Write the nonce back and a worker heartbeat (read by /health)."""
     rt = runtime.get()
-    pipe = rt.redis.pipeline()
+    pipe = rt.redis.pipeline(transaction=False)  # two keys in two cluster slots: no MULTI
     pipe.set(rt.keys.health_echo(nonce), "ok", ex=ECHO_TTL_S)
     pipe.set(rt.keys.worker_heartbeat(), str(time.time()), ex=ECHO_TTL_S * 10)
     pipe.execute()

@@ -3,16 +3,22 @@
 -- KEYS[i]     string  <prefix>rl:<scope>:<subject>  the policy's theoretical arrival time (TAT), in ms
 -- ARGV[2i-1]  limit   requests allowed per window (also the burst)
 -- ARGV[2i]    window  in milliseconds
+-- ARGV[2n+1]  optional "refund": give back one request counted by an earlier call instead (on
+--             Redis Cluster each key is checked in its own call; when another call refused the
+--             request, the calls that counted it refund it, so a refused request still costs
+--             no policy anything). GCRA state is additive: a refund is exact even if other
+--             requests were counted in between.
 --
--- Touches only KEYS[i] (GET, SET PX). The clock is Redis TIME, so every web process shares it.
+-- Touches only KEYS[i] (GET, SET PX, DEL). The clock is Redis TIME, so every web process shares it.
 -- A request is allowed only if every policy allows it; only then is each TAT advanced, so a
 -- refused request costs nothing. A key expires once its policy is fully replenished.
 --
 -- Returns {allowed (1|0), retry_after_ms, remaining_1, reset_ms_1, remaining_2, reset_ms_2, ...}
--- where reset_ms is the time until that policy's quota is whole again.
+-- where reset_ms is the time until that policy's quota is whole again (a refund returns allowed 1).
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local refund = ARGV[2 * #KEYS + 1] == 'refund'
 
 local allowed = 1
 local retry = 0
@@ -24,6 +30,9 @@ for i = 1, #KEYS do
   local tat = tonumber(redis.call('GET', KEYS[i]) or now) or now
   if tat < now then tat = now end
   local new_tat = tat + interval
+  if refund then
+    new_tat = math.max(now, tat - interval)
+  end
   local excess = new_tat - now - window
   if excess > 0 then
     allowed = 0
@@ -37,8 +46,12 @@ for i = 1, #KEYS do
   local tat, new_tat, interval, window = state[i][1], state[i][2], state[i][3], state[i][4]
   if allowed == 1 then
     tat = new_tat
-    -- '%.3f' keeps sub-millisecond intervals exact enough (tostring would round to 14 digits).
-    redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
+    if tat <= now then
+      redis.call('DEL', KEYS[i])
+    else
+      -- '%.3f' keeps sub-millisecond intervals exact enough (tostring would round to 14 digits).
+      redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
+    end
   end
   local used = tat - now
   local remaining = math.floor((window - used) / interval + 1e-9)

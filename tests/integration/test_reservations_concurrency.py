@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 
 import pytest
@@ -21,6 +20,7 @@ from dramatiq import Worker
 from peewee import fn
 
 from models.inventory import kick_stalled_mailboxes, rebuild_counters
+from models.keys import reservation_id
 from models.reservations.queue import Request, enqueue
 from models.settings import ROOT
 from models.tables import Order, Reservation, TicketTier
@@ -125,8 +125,8 @@ async def test_2000_concurrent_requests_on_500_tickets_hold_exactly_500_and_deci
     e = str(event.id)
     rebuild_counters(runtime.redis, runtime.keys, e)
     fans = [f"fan-{i}" for i in range(1600)]
-    requests = [Request(str(uuid.uuid4()), e, str(tier.id), u, 1) for u in fans + fans[:300]]
-    requests += [Request(str(uuid.uuid4()), e, str(tier.id), u, 2) for u in veterans]
+    requests = [Request(reservation_id(e), e, str(tier.id), u, 1) for u in fans + fans[:300]]
+    requests += [Request(reservation_id(e), e, str(tier.id), u, 2) for u in veterans]
     assert len(requests) == 2000
     pubsub = runtime.redis.pubsub()
     pubsub.subscribe(runtime.keys.outcomes_channel())
@@ -159,7 +159,7 @@ async def test_redis_flushed_mid_run_still_sells_no_ticket_twice(runtime, aredis
     event = make_event()
     tier = make_tier(event, capacity=500, per_user_limit=4)
     e = str(event.id)
-    first = [Request(str(uuid.uuid4()), e, str(tier.id), f"early-{i}", 1) for i in range(700)]
+    first = [Request(reservation_id(e), e, str(tier.id), f"early-{i}", 1) for i in range(700)]
     results = await fire(aredis, runtime, first)
     accepted = {req.id for req, kind, _ in results if kind == "accepted"}
     while Reservation.select().where(Reservation.event == e).count() < 150:
@@ -167,7 +167,7 @@ async def test_redis_flushed_mid_run_still_sells_no_ticket_twice(runtime, aredis
 
     for key in runtime.redis.scan_iter(match=f"{runtime.keys.prefix}*", count=1000):  # FLUSHDB, for this test's keys
         runtime.redis.delete(key)
-    second = [Request(str(uuid.uuid4()), e, str(tier.id), f"late-{i}", 1) for i in range(700)]
+    second = [Request(reservation_id(e), e, str(tier.id), f"late-{i}", 1) for i in range(700)]
     results = await fire(aredis, runtime, second)
     late = {req.id for req, kind, _ in results if kind == "accepted"}
     await asyncio.to_thread(settle, runtime, e, late, kick=True)
@@ -205,7 +205,7 @@ async def test_worker_processes_one_killed_mid_run_lose_no_request_and_grant_not
     procs = [_worker_process(runtime.settings, tmp_path / f"worker-{i}.log") for i in range(2)]
     try:
         await asyncio.sleep(3)  # workers boot
-        requests = [Request(str(uuid.uuid4()), e, str(tier.id), f"fan-{i}", 1 + i % 2) for i in range(1200)]
+        requests = [Request(reservation_id(e), e, str(tier.id), f"fan-{i}", 1 + i % 2) for i in range(1200)]
         results = await fire(aredis, runtime, requests[:600])
         while Reservation.select().where(Reservation.event == e).count() < 100:
             await asyncio.sleep(0.005)

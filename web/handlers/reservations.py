@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import uuid
 from functools import partial
 from typing import Any
 
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from models import inventory
 from models.errors import Conflict, EventNotOnSale, LimitExceeded, SoldOut, TicketDropError
+from models.keys import reservation_id
 from models.reservations import service
 from models.reservations.kick import claim_kick, send_drain
 from web import outcomes, responses
@@ -59,7 +59,7 @@ async def create_reservation(request: web.Request) -> web.Response:
     event_id = path_uuid(request, "id")
     body = await json_body(request, ReservationCreate)
     snapshot = await event_snapshot(app, event_id, public=True)
-    rid = str(uuid.uuid4())
+    rid = reservation_id(snapshot.id)  # carries the event's Redis Cluster slot (models/keys.py)
     submit = partial(service.submit, app[REDIS], app[KEYS], app[SETTINGS], snapshot, reservation_id=rid, user_id=user,
                      tier_id=str(body.tier_id), quantity=body.quantity, token=body.token,
                      request_id=request.get(REQUEST_ID), run_blocking=partial(run_db, app))

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from models.keys import reservation_id
 from models.tables import CheckoutSession, Event, Order, Reservation, TicketTier, utcnow
 
 
@@ -29,7 +30,7 @@ def make_hold(tier: TicketTier, user_id: str = "fan-1", quantity: int = 2, *, tt
     """A decided reservation; a live hold also moves the tier's held count (and, given a Redis
     client, rebuilds the event's Redis counters from the database)."""
     reservation = Reservation.create(
-        id=uuid.uuid4(), event=tier.event_id, tier=tier.id, user_id=user_id, quantity=quantity, status=status,
+        id=reservation_id(str(tier.event_id)), event=tier.event_id, tier=tier.id, user_id=user_id, quantity=quantity, status=status,
         expires_at=utcnow() + timedelta(seconds=ttl_s) if status in ("held", "expired") else None,
     )
     if status == "held":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from models.keys import reservation_id
 from models.reservations import drain as drain_module
 from models.reservations.drain import decide
 from models.reservations.lease import EventLease
@@ -231,9 +232,9 @@ def test_an_empty_mailbox_ends_the_run_and_clears_the_flag_so_the_next_request_s
     assert runtime.redis.exists(runtime.keys.drain_flag(str(event.id)), runtime.keys.event_lease(str(event.id))) == 0
     from models.reservations.queue import Request, enqueue
 
-    kind, send = enqueue(runtime.redis, runtime.keys, 6, Request("r2", str(event.id), str(tier.id), "bob", 1))
+    kind, send = enqueue(runtime.redis, runtime.keys, 6, Request(reservation_id(str(event.id)), str(event.id), str(tier.id), "bob", 1))
     assert (kind, send) == ("accepted", 1)
-    kind, send = enqueue(runtime.redis, runtime.keys, 6, Request("r3", str(event.id), str(tier.id), "cy", 1))
+    kind, send = enqueue(runtime.redis, runtime.keys, 6, Request(reservation_id(str(event.id)), str(event.id), str(tier.id), "cy", 1))
     assert (kind, send) == ("accepted", 0)
 
 

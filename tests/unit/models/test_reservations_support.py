@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from models.keys import reservation_id
 from models.reservations.drain import DrainReport, drain
 from models.reservations.queue import Request, enqueue
 from models.tables import Event, Order, TicketTier, utcnow
@@ -30,7 +31,7 @@ def make_paid_order(tier: TicketTier, user_id: str, quantity: int) -> Order:
     """A paid order (its tickets counted as sold), as checkout would leave it."""
     from models.tables import CheckoutSession, Reservation
 
-    reservation = Reservation.create(id=uuid.uuid4(), event=tier.event_id, tier=tier.id, user_id=user_id,
+    reservation = Reservation.create(id=reservation_id(str(tier.event_id)), event=tier.event_id, tier=tier.id, user_id=user_id,
                                      quantity=quantity, status="converted")
     session = CheckoutSession.create(reservation=reservation.id, user_id=user_id, idempotency_key=uuid.uuid4().hex,
                                      amount_cents=tier.price_cents * quantity, status="paid")
@@ -41,7 +42,7 @@ def make_paid_order(tier: TicketTier, user_id: str, quantity: int) -> Order:
 
 def request(rt: Any, tier: TicketTier, user_id: str, quantity: int = 1) -> str:
     """Queue a request as the web tier would after its checks; returns its id. Asserts it was accepted."""
-    rid = str(uuid.uuid4())
+    rid = reservation_id(str(tier.event_id))
     kind, _ = enqueue(rt.redis, rt.keys, rt.settings.event_purchase_limit,
                       Request(rid, str(tier.event_id), str(tier.id), user_id, quantity, token="tok"))
     assert kind == "accepted", kind
