@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv run test unit integration e2e seed init-db sweep lint bench bench-waiting-room bench-reserve drop drop-chaos clean
+.PHONY: venv run test unit integration e2e seed init-db sweep lint bench bench-waiting-room bench-reserve bench-purchase drop drop-chaos clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ drop-chaos: venv ## the same drop while workers, web and Redis are killed and co
 
 bench-waiting-room: venv ## waiting room: join/s and status/s vs a trivial handler, Redis bytes per fan, tick time
 	$(PY) -m bench.waiting_room $(BENCH_ARGS)
+
+bench-purchase: venv ## purchase funnel: paid orders/s, CPU ms, SQL and Redis per paid order, p50/p99 per step, oversell check
+	$(PY) -m bench.purchase $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -44,6 +44,8 @@ def open_database(url: str, *, max_connections: int = 20) -> peewee.Database:
             },
         )
     if scheme in {"postgres", "postgresql", "postgres+pool", "postgresql+pool"}:
+        from models.sqlcount import CountingCursor
+
         parts = urlsplit(url)
         return PooledPostgresqlDatabase(
             parts.path.lstrip("/") or "postgres",
@@ -54,6 +56,8 @@ def open_database(url: str, *, max_connections: int = 20) -> peewee.Database:
             max_connections=max_connections,
             stale_timeout=300,
             timeout=10,
+            # Every statement counted at the driver (models.sqlcount): the bench's SQL per order.
+            cursor_factory=CountingCursor,
         )
     try:
         return connect(url)

@@ -40,6 +40,9 @@ ACTOR_DURATION = Histogram(
 ACTOR_FAILURES = Counter("ticketdrop_actor_failures_total", "Actor runs that raised", ["actor"])
 SWEEPS = Counter("ticketdrop_sweep_items_total", "Items fixed by expiry & recovery sweeps", ["sweep"])
 SWEEP_FAILURES = Counter("ticketdrop_sweep_failures_total", "Sweep runs that raised", ["sweep"])
+#: Every statement this process sent to PostgreSQL (models.sqlcount), by its first keyword: "ping" is
+#: the pool's ``SELECT 1``, "txn" BEGIN/COMMIT/ROLLBACK/SAVEPOINT. make bench-purchase divides it per order.
+SQL_STATEMENTS = Counter("ticketdrop_sql_statements_total", "SQL statements sent to PostgreSQL", ["kind"])
 SWEEP_DURATION = Histogram("ticketdrop_sweep_duration_seconds", "Sweep run time", ["sweep"], buckets=_LATENCY_BUCKETS)
 
 #: Gauges computed at scrape time from Redis and the database (models.operations.live_samples), so
