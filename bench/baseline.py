@@ -28,11 +28,11 @@ async def _ok(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def serve(port: int, host: str = "127.0.0.1") -> None:
-    """Run the trivial app on ``host:port`` until killed."""
+def serve(port: int, host: str = "127.0.0.1", *, reuse_port: bool = False) -> None:
+    """Run the trivial app on ``host:port`` until killed (``reuse_port``: several processes share it)."""
     app = web.Application()
     app.router.add_get("/", _ok)
-    web.run_app(app, host=host, port=port, access_log=None, print=None)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, reuse_port=reuse_port)
 
 
 def free_port() -> int:
@@ -89,11 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     srv = sub.add_parser("serve", help="run the trivial server")
     srv.add_argument("port", type=int)
+    srv.add_argument("--reuse-port", action="store_true", help="share the port with other server processes")
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.port)
+        serve(args.port, reuse_port=args.reuse_port)
         return 0
     result = asyncio.run(measure(args.requests, args.concurrency))
     print(result.as_dict())

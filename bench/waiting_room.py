@@ -20,7 +20,6 @@ and are deleted at the end. The database is a throwaway SQLite file.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import os
 import random
@@ -33,10 +32,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psutil
-
+from bench import wrk
 from bench.baseline import free_port, wait_for_port
-from bench.loadgen import run_load
 from models.db import bind_database, create_schema, open_database
 from models.keys import Keys
 from models.redis import connect_sync, scripts
@@ -170,87 +167,96 @@ def _spawn(argv: list[str], env: dict, log_path: Path, port: int) -> subprocess.
     return proc
 
 
-def start_web(settings: Settings, database_url: str, log_path: Path, *, rate_limits: bool = False
-              ) -> tuple[subprocess.Popen, int]:
-    """One web process (``python -m web``) on a free port, against the bench's Redis and database.
-    One client address sends everything, so real limits would refuse it: they are off, or with
-    ``rate_limits`` so high that every join is checked (and counted) but none refused."""
-    port = free_port()
+def web_env(settings: Settings, database_url: str, port: int, *, rate_limits: bool = False,
+            trust_forwarded_for: bool = False) -> dict:
+    """The environment of a bench web process. One client address sends everything, so real
+    limits would refuse it: they are off, or with ``rate_limits`` so high that every join is
+    checked (and counted) but none refused."""
     limit = str(10**7) if rate_limits else "0"
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "REDIS_URL": settings.redis_url,
            "REDIS_PREFIX": settings.redis_prefix, "DATABASE_URL": database_url, "BROKER_URL": "stub://",
            "SECRET_KEY": settings.secret_key, "ADMIN_TOKEN": settings.admin_token, "PYTHONPATH": str(ROOT),
            "RATE_JOIN_PER_MIN": limit, "RATE_RESERVE_PER_MIN": limit, "RATE_CHECKOUT_PER_MIN": limit,
-           "RATE_PER_IP_PER_MIN": limit}
+           "RATE_PER_IP_PER_MIN": limit, "RATE_UNKNOWN_EVENT_PER_MIN": limit, "REUSE_PORT": "1",
+           "TRUST_FORWARDED_FOR": "true" if trust_forwarded_for else "false"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    return _spawn([sys.executable, "-m", "web"], env, log_path, port), port
+    return env
 
 
-def start_baseline(log_path: Path) -> tuple[subprocess.Popen, int]:
-    """The trivial aiohttp JSON handler of bench/baseline.py, in its own process."""
+def start_web(settings: Settings, database_url: str, log_path: Path, *, processes: int = 1, rate_limits: bool = False,
+              port: int | None = None, trust_forwarded_for: bool = False) -> tuple[list[subprocess.Popen], int]:
+    """``processes`` web processes (``python -m web``) sharing one free port (SO_REUSEPORT)."""
+    port = port or free_port()
+    env = web_env(settings, database_url, port, rate_limits=rate_limits, trust_forwarded_for=trust_forwarded_for)
+    procs = []
+    for _ in range(processes):
+        with open(log_path, "ab") as out:
+            procs.append(subprocess.Popen([sys.executable, "-m", "web"], env=env, cwd=ROOT, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True))
+    for proc in procs:
+        wait_for_port(port, 20.0, proc)
+    time.sleep(0.5 * processes)  # every process bound, not just the first
+    return procs, port
+
+
+def start_baseline(log_path: Path, processes: int = 1) -> tuple[list[subprocess.Popen], int]:
+    """The trivial aiohttp JSON handler of bench/baseline.py, in ``processes`` processes on one port."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return _spawn([sys.executable, "-m", "bench.baseline", "serve", str(port)], env, log_path, port), port
+    procs = [_spawn([sys.executable, "-m", "bench.baseline", "serve", str(port), "--reuse-port"], env, log_path, port)
+             for _ in range(processes)]
+    time.sleep(0.5 * processes)
+    return procs, port
 
 
-async def measured(proc: subprocess.Popen, make_request, requests: int, concurrency: int) -> dict:
-    """Run the load; add the server's CPU time per request (user + system, microseconds)."""
-    server = psutil.Process(proc.pid)
-    before = server.cpu_times()
-    result = await run_load(make_request, concurrency, total=requests)
-    after = server.cpu_times()
-    cpu_s = (after.user - before.user) + (after.system - before.system)
-    return {**result.as_dict(), "server_cpu_us_per_request": round(cpu_s / max(1, result.count) * 1e6, 1)}
+def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, size: int, secret: bytes, duration_s: float,
+                 connections: int) -> dict:
+    """wrk figures for first polls (every request a fan this process has not seen: the Redis
+    path), repeat polls (REPEAT_FANS fans polling in turn: the steady state), conditional repeat
+    polls (If-None-Match, answered 304 while nothing changed) and joins (a new user each)."""
+    base = f"http://127.0.0.1:{port}"
+    prefix = f"/events/{event_id}/waiting-room"
+    pids = [p.pid for p in procs]
+    # Enough fresh fans for the whole first-poll run at up to 60k polls/s; no fan polls twice.
+    fresh = min(size - REPEAT_FANS, int(60_000 * duration_s))
+    picked = random.Random(size).sample(range(size), fresh + REPEAT_FANS)
+    first = [f"{prefix}/status?token={tokens.issue(secret, event_id, f'user-{i}').text}" for i in picked[REPEAT_FANS:]]
+    repeat = [f"{prefix}/status?token={tokens.issue(secret, event_id, f'user-{i}').text}" for i in picked[:REPEAT_FANS]]
+    wrk.run(base, repeat, pids, duration_s=1.0, connections=connections)  # warm-up: every repeat fan's first poll
+    out = {"status_first_poll": wrk.run(base, first, pids, duration_s=duration_s, connections=connections).as_dict(),
+           "status_repeat_poll": wrk.run(base, repeat, pids, duration_s=duration_s, connections=connections).as_dict(),
+           "join": wrk.run(base, [f"{prefix}/join"], pids, duration_s=duration_s, connections=connections,
+                           method="POST", user_id_prefix=f"join-{uuid.uuid4().hex[:6]}-").as_dict()}
+    if out["status_first_poll"]["requests"] > len(first):
+        out["status_first_poll"]["note"] = f"wrapped: {len(first)} fresh fans for {out['status_first_poll']['requests']} polls"
+    return out
 
 
-async def baseline_figures(proc: subprocess.Popen, port: int, requests: int, concurrency: int) -> dict:
-    url = f"http://127.0.0.1:{port}/"
-
-    async def hit(session, i: int) -> int:
-        async with session.get(url) as resp:
-            await resp.read()
-            return resp.status
-
-    await run_load(hit, concurrency, total=min(1000, requests))  # warm-up: connections, caches
-    return await measured(proc, hit, requests, concurrency)
-
-
-async def http_figures(proc: subprocess.Popen, port: int, event_id: str, size: int, secret: bytes, requests: int,
-                       concurrency: int) -> dict:
-    """status/s for first polls (every request a fan this process has not seen: the Redis path),
-    status/s for repeat polls (REPEAT_FANS fans polling in turn: the steady state), join/s."""
-    base = f"http://127.0.0.1:{port}/events/{event_id}/waiting-room"
-    picked = random.Random(size).sample(range(size), min(size, requests + REPEAT_FANS))
-    first = [tokens.issue(secret, event_id, f"user-{i}").text for i in picked[REPEAT_FANS:]]
-    repeat = [tokens.issue(secret, event_id, f"user-{i}").text for i in picked[:REPEAT_FANS]]
-    run_id = uuid.uuid4().hex[:6]
-
-    def poller(sample: list[str]):
-        async def poll(session, i: int) -> int:
-            async with session.get(f"{base}/status", params={"token": sample[i % len(sample)]}) as resp:
-                await resp.read()
-                return resp.status
-        return poll
-
-    async def join(session, i: int) -> int:
-        async with session.post(f"{base}/join", headers={"X-User-Id": f"join-{run_id}-{i}"}) as resp:
-            await resp.read()
-            return resp.status
-
-    await run_load(poller(repeat), concurrency, total=REPEAT_FANS)  # warm-up, and each repeat fan's first poll
-    return {"status_first_poll": await measured(proc, poller(first), len(first), concurrency),
-            "status_repeat_poll": await measured(proc, poller(repeat), requests, concurrency),
-            "join": await measured(proc, join, requests, concurrency)}
+def baseline_figures(procs: list[subprocess.Popen], port: int, duration_s: float, connections: int) -> dict:
+    pids = [p.pid for p in procs]
+    wrk.run(f"http://127.0.0.1:{port}", ["/"], pids, duration_s=1.0, connections=connections)  # warm-up
+    return wrk.run(f"http://127.0.0.1:{port}", ["/"], pids, duration_s=duration_s, connections=connections).as_dict()
 
 
 def _ratios(base: dict, fig: dict) -> dict:
-    """Throughput ratios to the trivial handler (rps: what the issue targets; cpu: server
-    capacity, independent of how much CPU the load generator takes on the same machine)."""
+    """Ratios to the trivial handler measured in the same run: requests per second under wrk
+    (what the issue targets) and server CPU per request (capacity, steadier on a shared box)."""
     out = {}
     for name, m in fig.items():
         out[f"{name}_rps_ratio"] = round(m["rps"] / base["rps"], 2)
         out[f"{name}_cpu_ratio"] = round(base["server_cpu_us_per_request"] / max(0.1, m["server_cpu_us_per_request"]), 2)
     return out
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _cleanup(redis, prefix: str) -> None:
@@ -262,13 +268,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.waiting_room", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,100000,1000000", help="waiting fans per queue, comma-separated")
     parser.add_argument("--http-min", type=int, default=100_000, help="load HTTP for queues at least this big")
-    parser.add_argument("--requests", type=int, default=20_000, help="requests per HTTP measurement")
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk measurement")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (2 threads)")
+    parser.add_argument("--processes", default="1,2", help="web process counts to measure, comma-separated")
     parser.add_argument("--ticks", type=int, default=20, help="wave ticks timed per queue")
     parser.add_argument("--rate-limits", action="store_true",
                         help="run the web process with its rate limiter on (limits too high to refuse)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    counts = [int(n) for n in args.processes.split(",") if n]
+    print(f"command: python -m bench.waiting_room {' '.join(argv if argv is not None else sys.argv[1:])}")
+    print(f"wrk: {wrk.command_line(2, args.connections, args.duration)}")
+    print(f"load before: {Path('/proc/loadavg').read_text().strip()}", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-wr-"))
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     settings = Settings.from_env({**os.environ, "REDIS_PREFIX": f"bench_wr_{uuid.uuid4().hex[:8]}:", "DATABASE_URL": database_url})
@@ -276,30 +287,36 @@ def main(argv: list[str] | None = None) -> int:
     create_schema()
     redis = connect_sync(settings.redis_url)
     keys = Keys(settings.redis_prefix)
-    servers: list[subprocess.Popen] = []
     try:
         queues = []
         for size in sizes:
             queues.append(build_queue(redis, keys, settings, size, args.ticks))
             print({k: v for k, v in queues[-1].items() if k != "event_id"}, flush=True)
         loaded = [q for q in queues if q["size"] >= args.http_min]
-        if loaded:
-            baseline, base_port = start_baseline(workdir / "baseline.log")
-            web, port = start_web(settings, database_url, workdir / "web.log", rate_limits=args.rate_limits)
-            servers += [baseline, web]
-            for q in loaded:
-                # The yardstick again right before each measurement: others' load on the machine drifts.
-                base = asyncio.run(baseline_figures(baseline, base_port, args.requests, args.concurrency))
-                fig = asyncio.run(http_figures(web, port, q["event_id"], q["size"], settings.secret_bytes,
-                                               args.requests, args.concurrency))
-                print({"size": q["size"], "baseline": base, **fig}, flush=True)
-                print({"size": q["size"], **_ratios(base, fig)}, flush=True)
+        if loaded and wrk.available() is None:
+            print(f"SKIPPED the HTTP measurements: {wrk.install_hint()}", flush=True)
+            loaded = []
+        for processes in counts if loaded else []:
+            servers: list[subprocess.Popen] = []
+            try:
+                baseline, base_port = start_baseline(workdir / "baseline.log", processes)
+                servers += baseline
+                web, port = start_web(settings, database_url, workdir / "web.log", processes=processes,
+                                      rate_limits=args.rate_limits)
+                servers += web
+                for q in loaded:
+                    # The yardstick again right before each measurement: others' load on the machine drifts.
+                    base = baseline_figures(baseline, base_port, args.duration, args.connections)
+                    fig = http_figures(web, port, q["event_id"], q["size"], settings.secret_bytes, args.duration,
+                                       args.connections)
+                    print({"size": q["size"], "processes": processes, "baseline": base, **fig}, flush=True)
+                    print({"size": q["size"], "processes": processes, **_ratios(base, fig)}, flush=True)
+            finally:
+                _stop(servers)
     finally:
-        for proc in servers:
-            proc.terminate()
-            proc.wait(timeout=15)
         _cleanup(redis, settings.redis_prefix)
         redis.close()
+    print(f"load after: {Path('/proc/loadavg').read_text().strip()}")
     print(f"web log: {workdir / 'web.log'}")
     return 0
 

@@ -14,9 +14,8 @@ from models.redis import connect_async
 from models.settings import Settings
 from web import outcomes, routes
 from web.appkeys import BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
-from web.bodies import body_guard_middleware
-from web.middleware import cors_middleware, request_id_middleware
-from web.problems import problem_middleware
+from web.metrics import flush_timings_ctx
+from web.middleware import edge_middleware
 
 log = logging.getLogger("ticketdrop.web")
 
@@ -31,7 +30,7 @@ def create_app(
     """Build the app. Tests pass their own ``redis`` (fakeredis) and ``broker`` (StubBroker)."""
     settings = settings or Settings.from_env()
     app = web.Application(
-        middlewares=_middlewares(),
+        middlewares=_middlewares(settings),
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -40,6 +39,7 @@ def create_app(
     if bind_db:
         bind_database(open_database(settings.database_url, max_connections=settings.db_max_connections))
     app.cleanup_ctx.append(_db_executor_ctx)
+    app.cleanup_ctx.append(flush_timings_ctx)
     app.cleanup_ctx.append(_redis_ctx(redis))
     app.cleanup_ctx.append(_broker_ctx(broker))
     app.on_cleanup.append(outcomes.close)
@@ -47,11 +47,10 @@ def create_app(
     return app
 
 
-def _middlewares() -> list:
+def _middlewares(settings: Settings) -> list:
     from web import hooks
 
-    return [request_id_middleware, *hooks.outer_middlewares(), cors_middleware, problem_middleware, body_guard_middleware,
-            *hooks.inner_middlewares()]
+    return [edge_middleware(settings), *hooks.outer_middlewares(), *hooks.inner_middlewares()]
 
 
 async def _db_executor_ctx(app: web.Application):

@@ -22,8 +22,17 @@ log = logging.getLogger("ticketdrop.web")
 
 @web.middleware
 async def body_guard_middleware(request: web.Request, handler):
-    if not request.body_exists:
-        return await handler(request)
+    """:func:`read_body` as a middleware of its own (the web app's edge middleware calls it itself)."""
+    if request.body_exists:
+        refused = await read_body(request)
+        if refused is not None:
+            return refused
+    return await handler(request)
+
+
+async def read_body(request: web.Request) -> web.Response | None:
+    """Read a request's body into memory under the limits: None when it is in, else the refusal
+    to send (413, 408, or the answer to a client that hung up), with the connection closed."""
     limit = request.app[SETTINGS].max_body_bytes
     declared = request.content_length
     if declared is not None and declared > limit:
@@ -41,7 +50,7 @@ async def body_guard_middleware(request: web.Request, handler):
         # Nobody is left to answer; the response below is dropped by aiohttp.
         log.info("client closed the connection mid-body", extra={"request_id": request.get(REQUEST_ID), "path": request.path})
         return _closing(errors.InvalidInput("The client closed the connection before the body was complete"), request)
-    return await handler(request)
+    return None
 
 
 def _closing(err: errors.TicketDropError, request: web.Request) -> web.Response:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 
 def outer_middlewares() -> list:
-    """Run outside problem rendering (they see the final response, e.g. access logs, metrics)."""
-    from web.metrics import http_metrics_middleware
-
-    return [http_metrics_middleware]
+    """Run first inside the edge middleware (web.middleware: request id, rate limits, problems,
+    CORS and timing are done there, in one coroutine). Empty: every extra middleware costs every
+    request, the status poll included; prefer a route's own handler where a step is route-specific."""
+    return []
 
 
 def inner_middlewares() -> list:
-    """Run inside problem rendering (their errors become problem+json, e.g. rate limits)."""
-    from web.ratelimit import rate_limit_middleware
-
-    return [rate_limit_middleware]
+    """Run after outer_middlewares, closest to the handler (their errors become problem+json)."""
+    return []

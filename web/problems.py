@@ -73,8 +73,6 @@ def problem_response(err: errors.TicketDropError, request: web.Request | None = 
     headers = dict(err.headers)
     if err.retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(err.retry_after)))
-    if err.status == 405 and request is not None:
-        pass
     return web.Response(
         body=dumps(problem_body(err, request)),
         status=err.status,
@@ -83,26 +81,40 @@ def problem_response(err: errors.TicketDropError, request: web.Request | None = 
     )
 
 
+def from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Response:
+    """aiohttp's own 4xx/5xx (unknown route, wrong method, body too large) as problem+json."""
+    err = translate(exc)
+    if err is None:
+        err = errors.TicketDropError(exc.reason)
+        err.status = exc.status
+    resp = problem_response(err, request)
+    if exc.status == 405 and "Allow" in exc.headers:
+        resp.headers["Allow"] = exc.headers["Allow"]
+    return resp
+
+
+def from_exception(exc: Exception, request: web.Request) -> web.Response:
+    """Any other exception: a domain error's problem, 503 for a backing service, else a logged 500."""
+    if isinstance(exc, web.HTTPException):
+        return from_http_exception(exc, request)
+    err = translate(exc)
+    if err is None:
+        log.exception("unhandled error", extra={"request_id": request.get(REQUEST_ID), "path": request.path})
+        err = errors.TicketDropError("An unexpected error occurred; it has been logged")
+    elif isinstance(err, errors.Unavailable):
+        log.warning("backing service unavailable: %s", exc, extra={"request_id": request.get(REQUEST_ID)})
+    return problem_response(err, request)
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler):
+    """The same mapping as a middleware of its own (for small apps and tests; the web app's
+    edge middleware calls :func:`from_http_exception` / :func:`from_exception` itself)."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        err = translate(exc)
-        if err is None:
-            err = errors.TicketDropError(exc.reason)
-            err.status = exc.status
-        resp = problem_response(err, request)
-        if exc.status == 405 and "Allow" in exc.headers:
-            resp.headers["Allow"] = exc.headers["Allow"]
-        return resp
+        return from_http_exception(exc, request)
     except Exception as exc:  # noqa: BLE001 - this is the one place every error ends
-        err = translate(exc)
-        if err is None:
-            log.exception("unhandled error", extra={"request_id": request.get(REQUEST_ID), "path": request.path})
-            err = errors.TicketDropError("An unexpected error occurred; it has been logged")
-        elif isinstance(err, errors.Unavailable):
-            log.warning("backing service unavailable: %s", exc, extra={"request_id": request.get(REQUEST_ID)})
-        return problem_response(err, request)
+        return from_exception(exc, request)

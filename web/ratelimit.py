@@ -69,11 +69,10 @@ def _limiter(app: web.Application) -> RateLimiter:
     return limiter
 
 
-@web.middleware
-async def rate_limit_middleware(request: web.Request, handler):
-    scope = scope_of(request)
-    if scope is None:
-        return await handler(request)
+async def limited(request: web.Request, handler, scope: str) -> web.StreamResponse:
+    """Count the request against its scope's per-user and per-address limits, then run
+    ``handler``; raises RateLimited (429 with Retry-After) when a limit is spent. The answer
+    (or the error) carries the RateLimit fields. Called by the edge middleware (web.middleware)."""
     settings = request.app[SETTINGS]
     user_policy, ip_policy = policies(settings, scope)
     raw_user = request.headers.get("X-User-Id", "")

@@ -20,3 +20,14 @@ async def test_a_preflight_from_an_allowed_origin_is_204(client):
 async def test_an_unknown_origin_gets_no_cors_headers(client):
     resp = await client.get("/health", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+async def test_an_allowed_origin_is_added_to_a_vary_the_handler_set(client):
+    resp = await client.get("/health", headers={"Origin": "http://localhost:5173"})
+    assert "Origin" in resp.headers["Vary"]
+
+
+async def test_every_answer_carries_a_request_id_the_callers_when_safe_and_a_new_unique_one_otherwise(client):
+    assert (await client.get("/health", headers={"X-Request-Id": "trace-42"})).headers["X-Request-Id"] == "trace-42"
+    made = {(await client.get("/health", headers={"X-Request-Id": "bad id!"})).headers["X-Request-Id"] for _ in range(5)}
+    assert len(made) == 5 and all(len(rid) == 32 and int(rid, 16) >= 0 for rid in made)

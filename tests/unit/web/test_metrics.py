@@ -129,3 +129,35 @@ def test_several_processes_are_summed_in_multiprocess_mode(tmp_path):
                  route="/health") == 2
     assert value(families["ticketdrop_actor_duration_seconds"], "ticketdrop_actor_duration_seconds_count",
                  actor="drain_event") == 2
+
+
+def test_request_timings_flushed_in_bulk_equal_one_observe_per_request():
+    from prometheus_client import CollectorRegistry, Histogram
+
+    registry = CollectorRegistry()
+    buckets = (0.001, 0.01, 0.1, 1.0)
+    bulk = Histogram("bulk_seconds", "h", ["method", "route", "status"], buckets=buckets, registry=registry)
+    one = Histogram("one_seconds", "h", ["method", "route", "status"], buckets=buckets, registry=registry)
+    timings = metrics.RequestTimings(bulk)
+    seen = [("GET", "/a", 200, 0.0005), ("GET", "/a", 200, 0.001), ("GET", "/a", 200, 0.05), ("POST", "/b", 201, 3.0),
+            ("GET", "/a", 404, 0.1), ("BREW", "unmatched", 405, 0.2)]
+    for method, route, status, seconds in seen:
+        timings.observe(method, route, status, seconds)
+        one.labels(method if method != "BREW" else "OTHER", route, str(status)).observe(seconds)
+    timings.flush()
+    timings.flush()  # nothing pending: adds nothing
+    families = {f.name: f.samples for f in registry.collect()}
+    assert [(s.name.replace("bulk", "x"), s.labels, s.value) for s in families["bulk_seconds"] if not s.name.endswith("_created")] == [
+        (s.name.replace("one", "x"), s.labels, s.value) for s in families["one_seconds"] if not s.name.endswith("_created")]
+
+
+async def test_a_scrape_counts_the_requests_this_process_served_just_before_it(ops_client):
+    for _ in range(3):
+        await ops_client.get("/health")
+    families = parse(await (await ops_client.get("/metrics")).text())
+    before = value(families["ticketdrop_http_request_duration_seconds"], "ticketdrop_http_request_duration_seconds_count",
+                   route="/health", method="GET", status="200")
+    await ops_client.get("/health")
+    families = parse(await (await ops_client.get("/metrics")).text())
+    assert value(families["ticketdrop_http_request_duration_seconds"], "ticketdrop_http_request_duration_seconds_count",
+                 route="/health", method="GET", status="200") == before + 1

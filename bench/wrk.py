@@ -1,0 +1,141 @@
+"""Drive wrk (the C load generator) from the benchmarks and read back its figures.
+
+Request-rate ratios are only meaningful when the client costs little next to the server, so
+every ratio in bench/ is taken with wrk, never with a Python client. Each run uses a generated
+Lua script that walks a list of request paths (and optional per-request headers), so the
+trivial handler and the routes under test pay the same client-side cost.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+#: Where ``apt-get install wrk`` puts it.
+WRK = "wrk"
+
+_LUA = r"""
+local paths = {}
+local method = "%(method)s"
+local header_prefix = "%(header_prefix)s"
+local threads = {}
+local counter = 1
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local all = {}
+  for line in io.lines("%(paths_file)s") do
+    if line ~= "" then all[#all + 1] = line end
+  end
+  -- thread k takes every nthreads-th path, so two threads never send the same one
+  for n = id, #all, %(threads)d do paths[#paths + 1] = all[n] end
+  if #paths == 0 then paths = all end
+  i = 0
+  sent = 0
+end
+
+function request()
+  i = i + 1
+  if i > #paths then i = 1 end
+  sent = sent + 1
+  local headers = nil
+  if header_prefix ~= "" then
+    headers = {["X-User-Id"] = header_prefix .. id .. "-" .. sent}
+  end
+  if method == "POST" then
+    return wrk.format("POST", paths[i], headers, "")
+  end
+  return wrk.format("GET", paths[i], headers)
+end
+"""
+
+_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_TOTAL = re.compile(r"(\d+) requests in ([\d.]+)(m?s|m)")
+_P99 = re.compile(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def available() -> str | None:
+    """The wrk binary's path, or None (then say so and skip: never fall back to a Python client)."""
+    return shutil.which(WRK)
+
+
+def install_hint() -> str:
+    return "wrk is not installed: `apt-get install -y wrk` (Debian package), then run again"
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    rps: float
+    p99_ms: float
+    non_2xx_3xx: int
+    socket_errors: int
+    server_cpu_us_per_request: float
+
+    def as_dict(self) -> dict:
+        return {"rps": round(self.rps), "p99_ms": round(self.p99_ms, 2), "requests": self.requests,
+                "non_2xx_3xx": self.non_2xx_3xx, "socket_errors": self.socket_errors,
+                "server_cpu_us_per_request": round(self.server_cpu_us_per_request, 1)}
+
+
+def _cpu_s(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: float = 5.0, threads: int = 2,
+        connections: int = 64, method: str = "GET", user_id_prefix: str = "") -> WrkResult:
+    """Load ``base_url`` with wrk walking ``paths`` in turn (each thread its own share).
+    ``user_id_prefix``: send ``X-User-Id: <prefix><thread>-<n>``, a new user per request.
+    Server CPU per request is read from /proc for ``server_pids`` around the run."""
+    with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
+        paths_file = Path(tmp) / "paths.txt"
+        paths_file.write_text("\n".join(paths) + "\n")
+        script = Path(tmp) / "walk.lua"
+        script.write_text(_LUA % {"method": method, "header_prefix": user_id_prefix, "paths_file": paths_file,
+                                  "threads": threads})
+        argv = [WRK, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s", "--latency", "-s", str(script), base_url]
+        before = _cpu_s(server_pids)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 60, env=os.environ, check=False)
+        cpu_s = _cpu_s(server_pids) - before
+    out = done.stdout
+    if done.returncode != 0 or not _RATE.search(out):
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or out.strip()}")
+    total = _TOTAL.search(out)
+    requests = int(total.group(1)) if total else 0
+    p99 = _P99.search(out)
+    errors = _ERRORS.search(out)
+    non2xx = _NON2XX.search(out)
+    return WrkResult(
+        requests=requests, rps=float(_RATE.search(out).group(1)),
+        p99_ms=_ms(p99.group(1), p99.group(2)) if p99 else 0.0,
+        non_2xx_3xx=int(non2xx.group(1)) if non2xx else 0,
+        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
+        server_cpu_us_per_request=cpu_s / max(1, requests) * 1e6,
+    )
+
+
+def command_line(threads: int = 2, connections: int = 64, duration_s: float = 5.0) -> str:
+    """The wrk invocation every measurement uses (printed with the figures)."""
+    return f"wrk -t{threads} -c{connections} -d{max(1, round(duration_s))}s --latency -s <generated walk.lua> URL"
