@@ -124,6 +124,9 @@ class Settings:
     rate_reserve_per_min: int = 20
     rate_checkout_per_min: int = 30
     rate_per_ip_per_min: int = 600
+    #: Lookups of unknown event ids per minute per client address and web process (0 disables):
+    #: a flood of random ids costs a database read each and must not grow any cache.
+    rate_unknown_event_per_min: int = 60
     #: Trust X-Forwarded-For for the client address (only behind your own proxy).
     trust_forwarded_for: bool = False
     log_level: str = "INFO"
@@ -176,6 +179,7 @@ class Settings:
             rate_reserve_per_min=_int(env, "RATE_RESERVE_PER_MIN", d.rate_reserve_per_min),
             rate_checkout_per_min=_int(env, "RATE_CHECKOUT_PER_MIN", d.rate_checkout_per_min),
             rate_per_ip_per_min=_int(env, "RATE_PER_IP_PER_MIN", d.rate_per_ip_per_min),
+            rate_unknown_event_per_min=_int(env, "RATE_UNKNOWN_EVENT_PER_MIN", d.rate_unknown_event_per_min, minimum=0),
             trust_forwarded_for=_bool(env, "TRUST_FORWARDED_FOR", d.trust_forwarded_for),
             log_level=_str(env, "LOG_LEVEL", d.log_level).upper(),
             log_format=log_format,

@@ -40,6 +40,7 @@ def make_settings(tmp_path, **overrides) -> Settings:
         rate_reserve_per_min=0,
         rate_checkout_per_min=0,
         rate_per_ip_per_min=0,
+        rate_unknown_event_per_min=0,
         actor_max_retries=0,
         log_format="console",
     )

@@ -20,6 +20,9 @@ from models.waiting_room.store import RoomCounters, Stock, Wave
 
 #: How stale the room-wide state may be, in seconds.
 MAX_AGE_S = 0.5
+#: Most events whose view one process keeps (the oldest read goes first). Only events that
+#: exist reach the cache (the web tier checks the event first); the bound is a second guard.
+MAX_EVENTS = 1024
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,11 @@ async def load_view(redis: Any, keys: Keys, event_id: str, previous: RoomView | 
 class RoomCache:
     """``await cache.get(event_id)``: the event's RoomView, at most MAX_AGE_S old."""
 
-    def __init__(self, redis: Any, keys: Keys, max_age_s: float = MAX_AGE_S) -> None:
+    def __init__(self, redis: Any, keys: Keys, max_age_s: float = MAX_AGE_S, max_events: int = MAX_EVENTS) -> None:
         self._redis = redis
         self._keys = keys
         self._max_age_s = max_age_s
+        self._max_events = max_events
         self._views: dict[str, tuple[float, RoomView]] = {}
         self._loading: dict[str, asyncio.Future] = {}
 
@@ -104,9 +108,16 @@ class RoomCache:
             raise
         finally:
             self._loading.pop(event_id, None)
-        self._views[event_id] = (time.monotonic() + self._max_age_s, view)
+        views = self._views
+        views.pop(event_id, None)  # re-inserted last: the dict's order is the order of reads
+        if len(views) >= self._max_events:
+            del views[next(iter(views))]
+        views[event_id] = (time.monotonic() + self._max_age_s, view)
         future.set_result(view)
         return view
+
+    def __len__(self) -> int:
+        return len(self._views)
 
     def forget(self, event_id: str) -> None:
         """Read the room afresh on the next get (tests, and after this process changed it)."""

@@ -23,7 +23,18 @@ from models.waiting_room import fairness, restore, store, tokens
 from models.waiting_room.batching import CommandBatcher
 from models.waiting_room.lease import LEASE_TTL_MS
 from models.waiting_room.room import RoomCache
-from models.waiting_room.status import FINISHED, EventLike, describe, on_sale_ms, room_state
+from models.waiting_room.status import (
+    FINISHED,
+    EventLike,
+    admission_of,
+    describe,
+    fresh_for_ms,
+    on_sale_ms,
+    progress,
+    progress_validator,
+    room_state,
+    validator,
+)
 
 log = logging.getLogger("ticketdrop.waiting_room")
 
@@ -32,11 +43,22 @@ MAX_HMACS_PAGE = 10_000
 #: Drawn positions remembered per event and web process (about 150 bytes each). A position
 #: never changes once drawn, so a fan's repeat polls cost no Redis round trip at all.
 POSITION_CACHE_SIZE = 200_000
+#: Events whose drawn positions one process remembers (the least recently opened goes first).
+POSITION_CACHE_EVENTS = 16
 
 #: How long a first join waits for another process that is opening the room, in seconds.
 OPEN_WAIT_S = 1.0
 
 RunBlocking = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A document with what an HTTP cache needs: its validator and how long it stays true."""
+
+    document: dict[str, Any]
+    etag: str
+    fresh_ms: int
 
 
 @dataclass(frozen=True)
@@ -154,6 +176,10 @@ class RoomService:
         """The status document of ``token_text``. Raises NotFound (404, field query.token) for a
         malformed token, another event's token or a token the queue does not know, and
         Unavailable (503) while the room is being restored after a Redis loss."""
+        return (await self.status_answer(event, token_text, now_ms=now_ms)).document
+
+    async def status_answer(self, event: Any, token_text: str | None, *, now_ms: int | None = None) -> Answer:
+        """:meth:`status` with its weak ETag and freshness (see models.waiting_room.status)."""
         event_id = str(event.id)
         view = await self.rooms.get(event_id)
         if not view.counters.live and event.status not in FINISHED:
@@ -165,6 +191,8 @@ class RoomService:
             view = await self.rooms.get(event_id)
         known = self._positions.get(event_id)
         if known is None or known[0] != view.epoch:
+            if known is None and len(self._positions) >= POSITION_CACHE_EVENTS:
+                del self._positions[next(iter(self._positions))]
             known = self._positions[event_id] = (view.epoch, {})
         cache = known[1]
         position = cache.get(token_text) if token_text else None
@@ -183,7 +211,17 @@ class RoomService:
                     del cache[next(iter(cache))]  # the oldest entry: polls come back every few seconds
                 cache[token.text] = position
         now_ms = _now_ms() if now_ms is None else now_ms
-        return describe(event, view, position, now_ms, self._settings.admission_ttl_s)
+        ttl_s = self._settings.admission_ttl_s
+        document = describe(event, view, position, now_ms, ttl_s)
+        expires_ms = admission_of(position, view, now_ms, ttl_s)[1]
+        return Answer(document, validator(document, view.epoch), fresh_for_ms(event, view, now_ms, expires_ms))
+
+    async def progress(self, event: Any, *, now_ms: int | None = None) -> Answer:
+        """The room-wide progress document every fan of the event may poll (one edge cache entry)."""
+        view = await self.rooms.get(str(event.id))
+        now_ms = _now_ms() if now_ms is None else now_ms
+        document = progress(event, view, now_ms)
+        return Answer(document, progress_validator(document, view.epoch), fresh_for_ms(event, view, now_ms))
 
     async def aclose(self) -> None:
         """Close the per-process connection (app shutdown)."""

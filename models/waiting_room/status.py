@@ -3,6 +3,7 @@ stored position and the clock (so every rule here is tested without Redis or HTT
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -83,3 +84,62 @@ def describe(event: EventLike, view: RoomView, position: int, now_ms: int, admis
         "admission": admission,
         "admissionExpiresAt": _iso(expires_ms),
     }
+
+
+# -- HTTP caching: how long an answer stays true, and a validator that changes with it ---------
+
+def fresh_for_ms(event: EventLike, view: RoomView, now_ms: int, admission_expires_ms: int | None = None) -> int:
+    """How long a status or progress answer given now stays true, in ms: until the next wave is
+    due (the room's schedule), on-sale, or the fan's admission expiry, whichever comes first, and
+    never longer than one wave interval (so a pause or a resume shows within one tick). An
+    overdue wave means "any moment now" (or a view that missed it): 0."""
+    limit = int(event.wave_interval_s * 1000)
+    sale_ms = on_sale_ms(event)
+    if now_ms < sale_ms:
+        limit = min(limit, sale_ms - now_ms)
+    elif event.status not in FINISHED and not view.stock.sold_out:
+        due = view.counters.next_due_ms
+        if due:
+            limit = min(limit, max(0, due - now_ms))
+    if admission_expires_ms is not None and admission_expires_ms > now_ms:
+        limit = min(limit, admission_expires_ms - now_ms)
+    return max(0, limit)
+
+
+def validator(document: dict[str, Any], epoch: int) -> str:
+    """A weak ETag (RFC 9110 8.8.1) of a status document: it changes whenever anything in it
+    changes except the two countdowns (``secondsUntilOnSale``, ``etaSeconds``), which a client
+    counts down itself between answers. Stable across web processes (no per-process hash seed)."""
+    key = (f"{document['state']}|{document['position']}|{document['total']}|{document['aheadOfYou']}|"
+           f"{document['canEnter']}|{document['admission']}|{document['admissionExpiresAt']}|{epoch}")
+    return f'W/"{_digest(key)}"'
+
+
+def _digest(key: str) -> str:
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+def progress(event: EventLike, view: RoomView, now_ms: int) -> dict[str, Any]:
+    """The room-wide part of every fan's status, the same for all of them (one cache entry per
+    event at the edge): a fan who knows its position computes ``aheadOfYou`` (position -
+    admittedThrough - 1) and reads its own status again once ``admittedThrough >= position``."""
+    sale_ms = on_sale_ms(event)
+    state = room_state(event, view, now_ms)
+    pace = view.pace(event.wave_size, event.wave_interval_s)
+    next_ms = eta.next_wave_ms(view.last_wave, pace, sale_ms) if state in ("waiting", "sale_open") else None
+    return {
+        "state": state,
+        "onSaleAt": event.on_sale_at,
+        "total": view.counters.total,
+        "drawn": view.counters.opened,
+        "admittedThrough": view.counters.up_to,
+        "positionsPerMinute": round(pace.rate_per_s * 60, 1),
+        "nextWaveAt": _iso(next_ms),
+    }
+
+
+def progress_validator(document: dict[str, Any], epoch: int) -> str:
+    """A strong ETag of a progress document (it has no countdowns)."""
+    key = (f"{document['state']}|{document['total']}|{document['drawn']}|{document['admittedThrough']}|"
+           f"{document['positionsPerMinute']}|{document['nextWaveAt']}|{epoch}")
+    return f'"{_digest(key)}"'

@@ -21,7 +21,7 @@ from web.openapi import doc
 from web.parse import json_body, path_uuid, prefer_wait, user_id
 from web.problems import problem_response
 from web.schemas.reservations import AvailabilityView, ReservationCreate, ReservationView
-from web.snapshots import event_snapshot
+from web.snapshots import event_snapshot, request_event
 
 routes = web.RouteTableDef()
 
@@ -37,7 +37,7 @@ _REJECTIONS: dict[str, type[TicketDropError]] = {
      responses={404: "Unknown event, draft, or malformed id"})
 async def get_availability(request: web.Request) -> web.Response:
     app = request.app
-    snapshot = await event_snapshot(app, path_uuid(request, "id"), public=True)
+    snapshot = await request_event(request)
     result = await inventory.availability(app[REDIS], app[KEYS], snapshot, partial(run_db, app))
     if result.from_database and await claim_kick(app[REDIS], app[KEYS], snapshot.id, only_with_mail=False):
         await _send_drain(snapshot.id)  # a drainer rebuilds the missing counters
@@ -58,7 +58,7 @@ async def create_reservation(request: web.Request) -> web.Response:
     user = user_id(request)
     event_id = path_uuid(request, "id")
     body = await json_body(request, ReservationCreate)
-    snapshot = await event_snapshot(app, event_id, public=True)
+    snapshot = await event_snapshot(app, event_id, public=True, request=request)
     rid = reservation_id(snapshot.id)  # carries the event's Redis Cluster slot (models/keys.py)
     submit = partial(service.submit, app[REDIS], app[KEYS], app[SETTINGS], snapshot, reservation_id=rid, user_id=user,
                      tier_id=str(body.tier_id), quantity=body.quantity, token=body.token,

@@ -12,12 +12,12 @@ from pydantic import BaseModel, Field
 from models.errors import InvalidInput
 from models.waiting_room import RoomService
 from models.waiting_room.service import MAX_HMACS_PAGE
-from web import responses
+from web import edgecache, responses
 from web.appkeys import KEYS, REDIS, SERVICES, SETTINGS
 from web.dbexec import run_db
 from web.openapi import doc
-from web.parse import path_uuid, query, user_id
-from web.snapshots import event_snapshot
+from web.parse import query, user_id
+from web.snapshots import request_event
 
 routes = web.RouteTableDef()
 
@@ -51,6 +51,16 @@ class StatusResponse(BaseModel):
     etaSeconds: int | None = Field(description="From the measured admission pace; null when unknown (not drawn, paused)")
     admission: Literal["queued", "admitted", "expired"]
     admissionExpiresAt: datetime | None
+
+
+class ProgressResponse(BaseModel):
+    state: Literal["waiting", "sale_open", "paused", "sold_out", "closed"]
+    onSaleAt: datetime
+    total: int = Field(description="Fans in the queue")
+    drawn: bool = Field(description="True once the pre-queue has been drawn (pre-queue fans have a position)")
+    admittedThrough: int = Field(description="Every position up to this one has been admitted")
+    positionsPerMinute: float = Field(description="The measured admission pace")
+    nextWaveAt: datetime | None = Field(description="When the next wave is expected; null unless waiting or selling")
 
 
 class FairnessResponse(BaseModel):
@@ -101,29 +111,43 @@ def _service(app: web.Application) -> RoomService:
      responses={200: "Joined before: the same token and place", 404: "Unknown or draft event",
                 409: "Event closed, canceled or sold out"})
 async def join(request: web.Request) -> web.Response:
-    event = await event_snapshot(request.app, path_uuid(request, "id"), public=True)
+    event = await request_event(request)
     result = await _service(request.app).join(event, user_id(request, required=False))
     return responses.json(result.document(event), status=201 if result.created else 200)
 
 
 @routes.get("/events/{id}/waiting-room/status")
-@doc("A fan's place, admission and honest ETA (poll every few seconds)", tags=["waiting room"],
-     query=StatusQuery, response=StatusResponse, responses={404: "Unknown event, or a token not of this event"})
+@doc("A fan's place, admission and honest ETA (poll every few seconds). Cacheable: "
+     "Cache-Control public, max-age until the next wave is due (at most one wave interval); "
+     "a weak ETag that ignores the two countdowns; If-None-Match answers 304 while it holds",
+     tags=["waiting room"], query=StatusQuery, response=StatusResponse,
+     responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown event, or a token not of this event"})
 async def status(request: web.Request) -> web.Response:
     qs = request.query_string
     # The hot path: "token=<44 url-safe characters>" needs no MultiDict (a token never needs escaping).
     token = qs[6:] if qs.startswith("token=") and "&" not in qs and "%" not in qs else request.query.get("token")
     if not token:
         raise InvalidInput("The token query parameter is required", field="query.token")
-    event = await event_snapshot(request.app, path_uuid(request, "id"), public=True)
-    return responses.json(await _service(request.app).status(event, token))
+    event = await request_event(request)
+    return edgecache.respond(request, await _service(request.app).status_answer(event, token))
+
+
+@routes.get("/events/{id}/waiting-room/progress")
+@doc("The room's progress, the same for every fan: admitted through which position, the pace, the next "
+     "wave. Poll this (an edge cache answers it) and read your own status again once "
+     "admittedThrough >= your position. Cache-Control public, max-age until the next wave; ETag; 304",
+     tags=["waiting room"], response=ProgressResponse,
+     responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown or draft event"})
+async def progress(request: web.Request) -> web.Response:
+    event = await request_event(request)
+    return edgecache.respond(request, await _service(request.app).progress(event))
 
 
 @routes.get("/events/{id}/waiting-room/fairness")
 @doc("The pre-queue draw's commitment, and after on-sale its salt (docs/internals/waiting-room.md shows how to verify your place)",
      tags=["waiting room"], response=FairnessResponse, responses={404: "Unknown or draft event"})
 async def fairness(request: web.Request) -> web.Response:
-    event = await event_snapshot(request.app, path_uuid(request, "id"), public=True)
+    event = await request_event(request)
     return responses.json(await _service(request.app).fairness(event.id))
 
 
@@ -132,5 +156,5 @@ async def fairness(request: web.Request) -> web.Response:
      query=HmacsQuery, response=HmacsResponse, responses={404: "Unknown or draft event"})
 async def fairness_hmacs(request: web.Request) -> web.Response:
     params = query(request, HmacsQuery)
-    event = await event_snapshot(request.app, path_uuid(request, "id"), public=True)
+    event = await request_event(request)
     return responses.json(await _service(request.app).hmacs(event.id, params.offset, params.limit))

@@ -97,3 +97,23 @@ async def test_a_token_remembered_for_one_event_is_still_unknown_to_another(serv
     await service.status(event, joined.token, now_ms=T0 + 2)
     with pytest.raises(NotFound):
         await service.status(other, joined.token, now_ms=T0 + 2)
+
+
+async def test_the_room_view_cache_keeps_a_bounded_number_of_events(aredis, keys):
+    from models.waiting_room.room import RoomCache
+
+    rooms = RoomCache(aredis, keys, max_events=10)
+    for i in range(100):
+        await rooms.get(f"00000000-0000-0000-0000-{i:012d}")
+    assert len(rooms) == 10
+
+
+async def test_remembered_positions_are_kept_for_a_bounded_number_of_events(service, settings, monkeypatch):
+    from models.waiting_room import service as service_module
+
+    monkeypatch.setattr(service_module, "POSITION_CACHE_EVENTS", 3)
+    for i in range(6):
+        event = make_snapshot(settings, on_sale_at=ON_SALE + timedelta(hours=i))
+        joined = await service.join(event, "fan-1", now_ms=T0 + 1)
+        await service.status(event, joined.token, now_ms=T0 + 2)
+    assert len(service._positions) == 3
