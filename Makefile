@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv run test unit integration e2e seed init-db sweep lint bench bench-waiting-room bench-reserve bench-purchase drop drop-chaos clean
+.PHONY: venv run test unit integration e2e seed init-db sweep lint bench bench-waiting-room bench-edge bench-reserve bench-purchase drop drop-chaos clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,11 +41,23 @@ drop: venv ## simulate a ticket drop (100,000 fans by default), check the invari
 drop-chaos: venv ## the same drop while workers, web and Redis are killed and commands are duplicated
 	$(PY) -m bench.drop --chaos $(DROP_ARGS)
 
-bench-waiting-room: venv ## waiting room: join/s and status/s vs a trivial handler, Redis bytes per fan, tick time
+# Debian packages the benchmarks need; installed when missing and possible (root with apt), else the
+# benchmark says it skipped the part that needs them.
+define ensure_deb
+	@command -v $(1) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -q $(2) >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(2) >/dev/null 2>&1)); } || true
+endef
+
+bench-waiting-room: venv ## waiting room: wrk req/s, p99 and CPU/request of status and join vs a trivial handler (1 and 2 processes), Redis bytes per fan, tick time
+	$(call ensure_deb,wrk,wrk)
 	$(PY) -m bench.waiting_room $(BENCH_ARGS)
 
 bench-purchase: venv ## purchase funnel: paid orders/s, CPU ms, SQL and Redis per paid order, p50/p99 per step, oversell check
 	$(PY) -m bench.purchase $(BENCH_ARGS)
+
+bench-edge: venv ## nginx (deploy/nginx/ticketdrop.conf) in front of two web processes: how many polls reach the web tier
+	$(call ensure_deb,nginx,nginx)
+	$(PY) -m bench.edge $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

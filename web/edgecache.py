@@ -3,7 +3,7 @@
 They are cacheable by any shared cache (``public``): the status URL carries the fan's token, so
 a cached answer is only ever served to a request that already knows the token; progress is the
 same for every fan. Freshness is what the document really has (models.waiting_room.status.
-fresh_for_ms: until the next wave is due, never more than one wave interval), so an edge cache
+max_age_s: until the next wave is due, never more than one wave interval), so an edge cache
 shows a pause, a resume or a new wave within one tick. An expired copy is revalidated with
 If-None-Match and answered 304 while the document's validator did not change.
 
@@ -23,8 +23,7 @@ VARY = "Origin"
 
 
 def cache_headers(answer: Answer) -> dict[str, str]:
-    seconds = answer.fresh_ms // 1000
-    # max-age is whole seconds (RFC 9111): round down, never promise more than is true.
+    seconds = answer.max_age_s
     control = f"public, max-age={seconds}" if seconds > 0 else "public, no-cache"
     return {"Cache-Control": control, "ETag": answer.etag, "Vary": VARY}
 

@@ -28,7 +28,7 @@ from models.waiting_room.status import (
     EventLike,
     admission_of,
     describe,
-    fresh_for_ms,
+    max_age_s,
     on_sale_ms,
     progress,
     progress_validator,
@@ -58,7 +58,8 @@ class Answer:
 
     document: dict[str, Any]
     etag: str
-    fresh_ms: int
+    #: Cache-Control max-age, in whole seconds (0: revalidate every time).
+    max_age_s: int
 
 
 @dataclass(frozen=True)
@@ -214,14 +215,14 @@ class RoomService:
         ttl_s = self._settings.admission_ttl_s
         document = describe(event, view, position, now_ms, ttl_s)
         expires_ms = admission_of(position, view, now_ms, ttl_s)[1]
-        return Answer(document, validator(document, view.epoch), fresh_for_ms(event, view, now_ms, expires_ms))
+        return Answer(document, validator(document, view.epoch), max_age_s(event, view, now_ms, expires_ms))
 
     async def progress(self, event: Any, *, now_ms: int | None = None) -> Answer:
         """The room-wide progress document every fan of the event may poll (one edge cache entry)."""
         view = await self.rooms.get(str(event.id))
         now_ms = _now_ms() if now_ms is None else now_ms
         document = progress(event, view, now_ms)
-        return Answer(document, progress_validator(document, view.epoch), fresh_for_ms(event, view, now_ms))
+        return Answer(document, progress_validator(document, view.epoch), max_age_s(event, view, now_ms))
 
     async def aclose(self) -> None:
         """Close the per-process connection (app shutdown)."""

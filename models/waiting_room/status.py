@@ -88,22 +88,26 @@ def describe(event: EventLike, view: RoomView, position: int, now_ms: int, admis
 
 # -- HTTP caching: how long an answer stays true, and a validator that changes with it ---------
 
-def fresh_for_ms(event: EventLike, view: RoomView, now_ms: int, admission_expires_ms: int | None = None) -> int:
-    """How long a status or progress answer given now stays true, in ms: until the next wave is
-    due (the room's schedule), on-sale, or the fan's admission expiry, whichever comes first, and
-    never longer than one wave interval (so a pause or a resume shows within one tick). An
-    overdue wave means "any moment now" (or a view that missed it): 0."""
-    limit = int(event.wave_interval_s * 1000)
+def max_age_s(event: EventLike, view: RoomView, now_ms: int, admission_expires_ms: int | None = None) -> int:
+    """Whole seconds (Cache-Control max-age) an answer given now may be reused: until the next
+    wave is due, on-sale, or the fan's admission expiry, whichever comes first, rounded up, and
+    never more than one wave interval (rounded down), so a cached copy shows a new wave, a pause
+    or a resume at most one tick late. An overdue wave (the tick is running, or this view
+    missed it) allows one interval. 0 (revalidate every time) when the interval is under 1 s."""
+    interval_ms = int(event.wave_interval_s * 1000)
+    if interval_ms < 1000:
+        return 0
+    limit = interval_ms
     sale_ms = on_sale_ms(event)
     if now_ms < sale_ms:
         limit = min(limit, sale_ms - now_ms)
     elif event.status not in FINISHED and not view.stock.sold_out:
         due = view.counters.next_due_ms
-        if due:
-            limit = min(limit, max(0, due - now_ms))
+        if due > now_ms:
+            limit = min(limit, due - now_ms)
     if admission_expires_ms is not None and admission_expires_ms > now_ms:
         limit = min(limit, admission_expires_ms - now_ms)
-    return max(0, limit)
+    return min(-(-limit // 1000), interval_ms // 1000)
 
 
 def validator(document: dict[str, Any], epoch: int) -> str:
