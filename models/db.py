@@ -23,6 +23,20 @@ database = peewee.DatabaseProxy()
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
+class PooledPostgres(PooledPostgresqlDatabase):
+    """Peewee's pooled PostgreSQL without the ``SELECT 1`` it sends on every checkout.
+
+    A checkout trusts the driver's own state instead: psycopg2 marks a connection closed (or its
+    transaction status unknown) after any failure on it, and check-in rolls back a connection
+    left inside a transaction. A connection the server dropped while it sat idle in the pool
+    fails its next statement once (a 503, retried by the client); the pool then discards it,
+    and ``stale_timeout`` recycles idle connections long before servers time them out.
+    """
+
+    def _is_closed(self, conn) -> bool:
+        return bool(conn.closed) or self._adapter.txn_status(conn) == self._adapter.txn_unknown
+
+
 def open_database(url: str, *, max_connections: int = 20) -> peewee.Database:
     """Create (not connect) the database for ``url``; raises ConfigError for unknown schemes."""
     scheme = urlsplit(url).scheme.lower()
@@ -47,7 +61,7 @@ def open_database(url: str, *, max_connections: int = 20) -> peewee.Database:
         from models.sqlcount import CountingCursor
 
         parts = urlsplit(url)
-        return PooledPostgresqlDatabase(
+        return PooledPostgres(
             parts.path.lstrip("/") or "postgres",
             user=parts.username,
             password=parts.password,

@@ -142,6 +142,10 @@ class Keys:
         """String: the per-event lease of the worker deciding its requests."""
         return f"{self.prefix}ev:{{{event_id}}}:lease"
 
+    def settle_flag(self, event_id: str) -> str:
+        """String: set while a settle_checkouts message is queued or running for the event."""
+        return f"{self.prefix}ev:{{{event_id}}}:settle"
+
     def reservation(self, reservation_id: str) -> str:
         """Hash: a reservation's current state, read by the polling endpoint. The id's first
         six digits are the hash tag: its event's slot for ids made by ``reservation_id()``."""

@@ -4,6 +4,7 @@ Web handlers and actors call these; tickets live in models.tickets (issuance) an
 models.ticket_scan (verify, check-in).
 """
 
+from models.checkout.batch import Settled, claim_settle, settle_batch, settle_event
 from models.checkout.confirm import ConfirmStart, Settlement, begin_confirm, settle
 from models.checkout.documents import get_session_document, owned_session, session_document, session_location
 from models.checkout.orders import user_orders
@@ -14,5 +15,6 @@ from models.tickets import issue_missing_tickets
 __all__ = [
     "ConfirmStart", "Opened", "Settlement", "begin_confirm", "check_payable", "expire_session", "expire_stale_sessions",
     "get_session_document", "issue_missing_tickets", "open_session", "owned_session", "raise_if_pending",
-    "session_document", "session_location", "settle", "user_orders",
+    "session_document", "session_location", "settle", "Settled", "claim_settle", "settle_batch", "settle_event",
+    "user_orders",
 ]

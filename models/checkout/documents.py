@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from models.errors import NotFound
@@ -34,14 +35,25 @@ def session_document(session: CheckoutSession) -> dict[str, Any]:
     reservation: Reservation = session.reservation
     order = Order.get_or_none(Order.session == session.id) if session.status == "paid" else None
     tickets = list(Ticket.select().where(Ticket.order == order.id).order_by(Ticket.seq)) if order else []
+    return document(
+        session_id=session.id, reservation_id=reservation.id, status=session.status, amount_cents=session.amount_cents,
+        event_id=reservation.event_id, tier_id=reservation.tier_id, quantity=reservation.quantity,
+        expires_at=reservation.expires_at, simulate=session.simulate, failure_reason=session.failure_reason,
+        order_id=order.id if order else None, tickets=[ticket_summary(t) for t in tickets],
+        created_at=session.created_at, updated_at=session.updated_at)
+
+
+def document(*, session_id: Any, reservation_id: Any, status: str, amount_cents: int, event_id: Any, tier_id: Any,
+             quantity: int, expires_at: datetime | None, simulate: str | None, failure_reason: str | None,
+             order_id: Any, tickets: list[dict[str, Any]], created_at: datetime, updated_at: datetime) -> dict[str, Any]:
+    """The session document from its parts (the hot paths build it from rows they just wrote)."""
     return {
-        "id": str(session.id), "checkoutId": str(session.id), "reservation_id": str(reservation.id),
-        "status": session.status, "amount_cents": session.amount_cents,
-        "event_id": str(reservation.event_id), "tier_id": str(reservation.tier_id), "quantity": reservation.quantity,
-        "expires_at": iso(reservation.expires_at), "simulate": session.simulate,
-        "failure_reason": session.failure_reason,
-        "order_id": str(order.id) if order else None, "tickets": [ticket_summary(t) for t in tickets],
-        "created_at": iso(session.created_at), "updated_at": iso(session.updated_at),
+        "id": str(session_id), "checkoutId": str(session_id), "reservation_id": str(reservation_id),
+        "status": status, "amount_cents": amount_cents,
+        "event_id": str(event_id), "tier_id": str(tier_id), "quantity": quantity,
+        "expires_at": iso(expires_at), "simulate": simulate, "failure_reason": failure_reason,
+        "order_id": str(order_id) if order_id else None, "tickets": tickets,
+        "created_at": iso(created_at), "updated_at": iso(updated_at),
     }
 
 

@@ -9,6 +9,10 @@ A request claims its key by INSERTing a row in its own short transaction; the un
 - the claim was abandoned (``locked_until``)  -> taken over, the request runs again
 - the record is older than the TTL            -> deleted, the key starts afresh
 
+Opening a checkout session does not claim first: it writes its record already completed, in
+the transaction that creates the session (:func:`record_in_transaction`), and a conflict there
+rolls the whole request back and answers from the earlier record (:func:`earlier`).
+
 Only successful (2xx) responses are stored. An error releases the claim, so the client may
 retry with the same key: our errors are either states that change by waiting (pending, busy)
 or final ones that the retry reports again.
@@ -111,16 +115,9 @@ def claim(*, user_id: str, scope: str, key: str, request_hash: str, ttl_s: int, 
         if row.expires_at <= now:
             IdempotencyRecord.delete().where(IdempotencyRecord.id == row.id, IdempotencyRecord.expires_at <= now).execute()
             continue
-        if row.request_hash != request_hash:
-            raise IdempotencyMismatch(
-                f"Idempotency-Key {key!r} was already used for a different {scope} request; use a new key",
-                field="header.Idempotency-Key",
-            )
-        if row.state == "completed":
-            return Replay(row.response_status, row.response_body)
-        if row.locked_until is not None and row.locked_until > now:
-            raise InFlight("A request with this Idempotency-Key is still in progress; retry shortly",
-                           retry_after=IN_FLIGHT_RETRY_AFTER_S)
+        replay = _judge(row, scope, key, request_hash, now)
+        if replay is not None:
+            return replay
         # The first request died while holding the key: take it over (one taker wins the UPDATE).
         taken = (
             IdempotencyRecord.update(locked_until=locked_until)
@@ -132,6 +129,61 @@ def claim(*, user_id: str, scope: str, key: str, request_hash: str, ttl_s: int, 
             return Claim(user_id, scope, key, locked_until)
     raise InFlight("A request with this Idempotency-Key is still in progress; retry shortly",
                    retry_after=IN_FLIGHT_RETRY_AFTER_S)
+
+
+def record_in_transaction(*, user_id: str, scope: str, key: str, request_hash: str, status: int, body: str,
+                          ttl_s: int, now: datetime) -> bool:
+    """Store a completed response inside the caller's transaction. Returns False if the key is
+    already recorded (the caller rolls back and answers from :func:`earlier`)."""
+    from models import sql
+
+    return bool(sql.rows(
+        "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, state, response_status, response_body, "
+        "created_at, expires_at) VALUES (?, ?, ?, ?, 'completed', ?, ?, ?, ?) "
+        "ON CONFLICT (user_id, scope, key) DO NOTHING RETURNING id",
+        [user_id, scope, key, request_hash, status, body, _ts(now), _ts(now + timedelta(seconds=ttl_s))]))
+
+
+def earlier(*, user_id: str, scope: str, key: str, request_hash: str, now: datetime | None = None) -> Replay | None:
+    """The stored response of an earlier request with this key, or None when there is no live
+    record (one past its TTL, or a claim abandoned by a dead request, is deleted here).
+
+    Raises IdempotencyMismatch (422) if the key was used with another payload, InFlight (409 with
+    Retry-After) while an earlier request still holds it."""
+    now = now or utcnow()
+    row = IdempotencyRecord.get_or_none(_row_filter(user_id, scope, key))
+    if row is None:
+        return None
+    if row.expires_at <= now:
+        IdempotencyRecord.delete().where(IdempotencyRecord.id == row.id, IdempotencyRecord.expires_at <= now).execute()
+        return None
+    replay = _judge(row, scope, key, request_hash, now)
+    if replay is not None:
+        return replay
+    IdempotencyRecord.delete().where(IdempotencyRecord.id == row.id, IdempotencyRecord.state == "in_flight",
+                                     IdempotencyRecord.locked_until <= now).execute()
+    return None
+
+
+def _judge(row: IdempotencyRecord, scope: str, key: str, request_hash: str, now: datetime) -> Replay | None:
+    """A live record met again: its Replay when completed, None for an abandoned claim.
+
+    Raises IdempotencyMismatch (another payload) or InFlight (its request still runs)."""
+    if row.request_hash != request_hash:
+        raise IdempotencyMismatch(
+            f"Idempotency-Key {key!r} was already used for a different {scope} request; use a new key",
+            field="header.Idempotency-Key",
+        )
+    if row.state == "completed":
+        return Replay(row.response_status, row.response_body)
+    if row.locked_until is not None and row.locked_until > now:
+        raise InFlight("A request with this Idempotency-Key is still in progress; retry shortly",
+                       retry_after=IN_FLIGHT_RETRY_AFTER_S)
+    return None
+
+
+def _ts(value: datetime) -> Any:
+    return IdempotencyRecord.created_at.db_value(value)
 
 
 def _held(c: Claim):

@@ -13,9 +13,8 @@ from typing import Any
 
 from models import inventory
 from models.checkout import idempotency
-from models.checkout.confirm import settle
+from models.checkout.batch import settle_batch
 from models.tables import CheckoutSession, Reservation, utcnow
-from models.tickets import issue_for_order
 
 log = logging.getLogger("ticketdrop.checkout")
 
@@ -52,7 +51,7 @@ def expire_session(rt: Any, session_id: str | uuid.UUID, *, now: datetime | None
 
 def expire_stale_sessions(rt: Any, *, now: datetime | None = None, limit: int = 500) -> int:
     """Sweep: expire open sessions whose hold ended, settle sessions stuck in processing (their
-    confirm message was lost; the decision is the recorded one) and issue their tickets, and
+    settle message was lost; the decision is the recorded one) with their tickets, and
     purge Idempotency-Key records past their TTL. Returns how many sessions it changed."""
     now = now or utcnow()
     open_ended = (
@@ -61,16 +60,9 @@ def expire_stale_sessions(rt: Any, *, now: datetime | None = None, limit: int = 
         .limit(limit)
     )
     fixed = sum(expire_session(rt, s.id, now=now) for s in open_ended)
-    stuck = (
-        CheckoutSession.select(CheckoutSession.id)
-        .where(CheckoutSession.status == "processing", CheckoutSession.updated_at <= now - timedelta(seconds=STALE_PROCESSING_S))
-        .limit(limit)
-    )
-    for s in stuck:
-        settlement = settle(rt, s.id)
-        fixed += 1
-        if settlement.order_id is not None:
-            issue_for_order(rt.settings.secret_bytes, settlement.order_id, redis=rt.redis, keys=rt.keys)
+    # Their orders and tickets are written in the settling transaction itself.
+    fixed += len(settle_batch(rt, secret=rt.settings.secret_bytes, stale_before=now - timedelta(seconds=STALE_PROCESSING_S),
+                              limit=limit))
     purged = idempotency.purge_expired(now=now, limit=limit * 2)
     if fixed:
         log.warning("recovery: checkout sessions repaired", extra={"count": fixed})

@@ -9,13 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models.checkout.documents import session_document
-from models.errors import Conflict, Gone, NotFound
+import orjson
+
+from models import sql
+from models.checkout import documents, idempotency
+from models.checkout.idempotency import Replay
+from models.errors import Conflict, Gone, InFlight, NotFound
 from models.keys import Keys
-from models.tables import CheckoutSession, Reservation, TicketTier, utcnow
+from models.tables import CheckoutSession, Reservation, utcnow
 
 log = logging.getLogger("ticketdrop.checkout")
 
+#: The Idempotency-Key scope of opening a session.
+SESSIONS_SCOPE = "POST /checkout/sessions"
 #: Retry-After for a reservation that is still being decided, in seconds.
 PENDING_RETRY_AFTER_S = 1
 
@@ -25,6 +31,8 @@ class Opened:
     document: dict[str, Any]
     #: False when the reservation already had this session (another key, a retry).
     created: bool
+    #: The document as JSON text, exactly as stored for replays of this Idempotency-Key.
+    body: str = ""
 
 
 def check_payable(reservation: Reservation, now: datetime) -> None:
@@ -37,38 +45,84 @@ def check_payable(reservation: Reservation, now: datetime) -> None:
                        reason=f"reservation_{reservation.status}", reservation_status=reservation.status)
 
 
-def open_session(*, user_id: str, reservation_id: str | uuid.UUID, idempotency_key: str,
-                 now: datetime | None = None) -> Opened:
-    """The reservation's checkout session, created if needed.
+class _KeyRecorded(Exception):
+    """The Idempotency-Key was recorded by an earlier request: roll this one back."""
+
+
+def open_session(*, user_id: str, reservation_id: str | uuid.UUID, idempotency_key: str, ttl_s: int = 86_400,
+                 now: datetime | None = None) -> Opened | Replay:
+    """The reservation's checkout session, created if needed, with the Idempotency-Key record
+    written in the same transaction (one short transaction; nothing written is read back).
 
     Raises NotFound (404) if the reservation is not in the database (or not the user's: see
     :func:`raise_if_pending` for one still being decided), Gone (410) if the hold expired,
-    Conflict (409) if it was rejected or released. Returns the session document."""
+    Conflict (409) if it was rejected or released; IdempotencyMismatch / InFlight for a key
+    used otherwise. Returns the session (Opened) or an earlier request's stored response (Replay)."""
     now = now or utcnow()
-    reservation = Reservation.get_or_none(Reservation.id == reservation_id)
-    if reservation is None or reservation.user_id != user_id:
+    scope = SESSIONS_SCOPE
+    # The fingerprint of the request body ``{"reservation_id": ...}``, as the HTTP layer sees it.
+    request_hash = idempotency.fingerprint("POST", "/checkout/sessions", {"reservation_id": str(reservation_id)})
+    for _ in range(2):
+        try:
+            with sql.write_transaction():
+                return _open_and_record(user_id, reservation_id, idempotency_key, request_hash, scope, ttl_s, now)
+        except _KeyRecorded:
+            pass
+        except (NotFound, Gone, Conflict):
+            # A retry of a request that succeeded before answers as it did then.
+            replay = idempotency.earlier(user_id=user_id, scope=scope, key=idempotency_key, request_hash=request_hash,
+                                         now=now)
+            if replay is not None:
+                return replay
+            raise
+        replay = idempotency.earlier(user_id=user_id, scope=scope, key=idempotency_key, request_hash=request_hash, now=now)
+        if replay is not None:
+            return replay
+    raise InFlight("A request with this Idempotency-Key is still in progress; retry shortly",
+                   retry_after=idempotency.IN_FLIGHT_RETRY_AFTER_S)
+
+
+_RESERVATION_SQL = (
+    "SELECT r.user_id, r.status, r.expires_at, r.event_id, r.tier_id, r.quantity, t.price_cents "
+    "FROM reservations r JOIN ticket_tiers t ON t.id = r.tier_id WHERE r.id = ?")
+_INSERT_SQL = (
+    "INSERT INTO checkout_sessions (id, reservation_id, user_id, idempotency_key, amount_cents, status, created_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (reservation_id) DO NOTHING RETURNING id")
+
+
+def _open_and_record(user_id: str, reservation_id: Any, key: str, request_hash: str, scope: str, ttl_s: int,
+                     now: datetime) -> Opened:
+    found = sql.rows(_RESERVATION_SQL, [sql.uid(reservation_id)])
+    if not found or found[0][0] != user_id:
         raise NotFound(f"No reservation {reservation_id} for this user", field="reservation_id")
-    existing = CheckoutSession.get_or_none(CheckoutSession.reservation == reservation.id)
-    if existing is not None and existing.status in ("processing", "paid"):
-        return Opened(session_document(existing), False)
-    check_payable(reservation, now)
-    if existing is not None:
-        return Opened(session_document(existing), False)
-    amount = TicketTier.get_by_id(reservation.tier_id).price_cents * reservation.quantity
-    created = (
-        CheckoutSession.insert(
-            id=uuid.uuid4(), reservation=reservation.id, user_id=user_id, idempotency_key=idempotency_key,
-            amount_cents=amount, status="open", created_at=now, updated_at=now,
-        )
-        .on_conflict_ignore()  # a concurrent request for this reservation won: use its session
-        .as_rowcount()
-        .execute()
-    )
-    session = CheckoutSession.get(CheckoutSession.reservation == reservation.id)
-    if created:
-        log.info("checkout session opened", extra={"event_id": str(reservation.event_id), "user_id": user_id,
-                                                   "session_id": str(session.id), "amount_cents": amount})
-    return Opened(session_document(session), bool(created))
+    _, status, expires_raw, event_id, tier_id, quantity, price_cents = found[0]
+    expires_at = sql.value(Reservation.expires_at, expires_raw)
+    document = None
+    if status == "held" and expires_at is not None and expires_at > now:
+        session_id, amount = uuid.uuid4(), price_cents * quantity
+        stamp = Reservation.created_at.db_value(now)
+        if sql.rows(_INSERT_SQL, [session_id.hex, sql.uid(reservation_id), user_id, key, amount, stamp, stamp]):
+            document = documents.document(
+                session_id=session_id, reservation_id=sql.text_id(reservation_id), status="open", amount_cents=amount,
+                event_id=sql.text_id(event_id), tier_id=sql.text_id(tier_id), quantity=quantity, expires_at=expires_at,
+                simulate=None, failure_reason=None, order_id=None, tickets=[], created_at=now, updated_at=now)
+            log.info("checkout session opened", extra={"event_id": document["event_id"], "user_id": user_id,
+                                                       "session_id": document["id"], "amount_cents": amount})
+    created = document is not None
+    if document is None:  # another key (or a concurrent request) opened it, or the hold ended
+        existing = CheckoutSession.select(CheckoutSession, Reservation).join(Reservation).where(
+            CheckoutSession.reservation == reservation_id).first()
+        if existing is None or existing.status not in ("processing", "paid"):
+            check_payable(existing.reservation if existing else Reservation.get_by_id(reservation_id), now)
+        if existing is None:  # payable, yet no session and none inserted: cannot happen under the unique index
+            raise Conflict("The checkout session is being opened; retry", reason="session_pending", retry_after=1)
+        document = documents.session_document(existing)
+    body = orjson.dumps(document).decode()
+    http_status = 201 if created else 200
+    if key and not idempotency.record_in_transaction(user_id=user_id, scope=scope, key=key, request_hash=request_hash,
+                                                     status=http_status, body=body, ttl_s=ttl_s, now=now):
+        raise _KeyRecorded
+    return Opened(document, created, body)
 
 
 async def raise_if_pending(redis: Any, keys: Keys, reservation_id: str | uuid.UUID, user_id: str) -> None:

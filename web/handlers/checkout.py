@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from models import checkout
 from models.checkout import idempotency
-from models.errors import Conflict, Gone, NotFound
+from models.errors import Conflict, EventNotOnSale, Gone, NotFound
 from web import outcomes, responses
 from web.appkeys import BROKER, KEYS, REDIS, SETTINGS
 from web.dbexec import run_db
@@ -24,7 +24,6 @@ from web.schemas.checkout import CheckoutSession, ConfirmRequest, OrderList, Ses
 
 routes = web.RouteTableDef()
 TAGS = ["checkout"]
-SESSIONS_SCOPE = "POST /checkout/sessions"
 CONFIRM_SCOPE = "POST /checkout/confirm"
 
 
@@ -47,9 +46,7 @@ async def _idempotent(request: web.Request, *, scope: str, user: str, key: str |
     claim = await run_db(app, idempotency.claim, user_id=user, scope=scope, key=key, request_hash=request_hash,
                          ttl_s=app[SETTINGS].idempotency_ttl_s)
     if isinstance(claim, idempotency.Replay):
-        location = orjson.loads(claim.body).get("id")
-        headers = {"Idempotent-Replayed": "true", **({"Location": checkout.session_location(location)} if location else {})}
-        return web.Response(body=claim.body.encode(), status=claim.status, content_type="application/json", headers=headers)
+        return _replay(claim)
     try:
         response = await run()
     except Exception:
@@ -60,6 +57,12 @@ async def _idempotent(request: web.Request, *, scope: str, user: str, key: str |
     else:
         await run_db(app, idempotency.release, claim)
     return response
+
+
+def _replay(replay: idempotency.Replay) -> web.Response:
+    location = orjson.loads(replay.body).get("id")
+    headers = {"Idempotent-Replayed": "true", **({"Location": checkout.session_location(location)} if location else {})}
+    return web.Response(body=replay.body.encode(), status=replay.status, content_type="application/json", headers=headers)
 
 
 async def _send(app: web.Application, message: Any) -> None:
@@ -74,8 +77,15 @@ def _session_response(document: dict, status: int = 200) -> web.Response:
 
 def _decided(document: dict) -> web.Response:
     """A confirm's answer once the worker decided: 200 paid, 409 failed, 410 expired, else 202."""
+    reason = document.get("failure_reason") or ""
+    if document["status"] == "failed" and reason == "event_not_on_sale":
+        raise EventNotOnSale("The sale of this event has ended; nothing was charged and the hold is released",
+                             reason=reason, checkout=document)
     if document["status"] == "failed":
         raise Conflict("The payment failed; the tickets are back on sale", reason="payment_failed", checkout=document)
+    if document["status"] == "expired" and reason.startswith("reservation_"):
+        raise Conflict("The reservation was released before payment; nothing was charged", reason=reason,
+                       checkout=document)
     if document["status"] == "expired":
         raise Gone("The hold expired before payment; nothing was charged", reason="hold_expired", checkout=document)
     return _session_response(document, 200 if document["status"] == "paid" else 202)
@@ -94,15 +104,16 @@ async def create_session(request: web.Request) -> web.Response:
     key = idempotency.parse_key(request.headers.get("Idempotency-Key"), required=True)
     body = await json_body(request, SessionCreate)
 
-    async def run() -> web.Response:
-        try:
-            opened = await run_db(app, checkout.open_session, user_id=user, reservation_id=body.reservation_id, idempotency_key=key)
-        except NotFound:
-            await checkout.raise_if_pending(app[REDIS], app[KEYS], body.reservation_id, user)
-            raise
-        return _session_response(opened.document, 201 if opened.created else 200)
-
-    return await _idempotent(request, scope=SESSIONS_SCOPE, user=user, key=key, body=body, run=run)
+    try:
+        opened = await run_db(app, checkout.open_session, user_id=user, reservation_id=body.reservation_id,
+                              idempotency_key=key, ttl_s=app[SETTINGS].idempotency_ttl_s)
+    except NotFound:
+        await checkout.raise_if_pending(app[REDIS], app[KEYS], body.reservation_id, user)
+        raise
+    if isinstance(opened, idempotency.Replay):
+        return _replay(opened)
+    return web.Response(body=opened.body.encode(), status=201 if opened.created else 200, content_type="application/json",
+                        headers={"Location": checkout.session_location(opened.document["id"])})
 
 
 @routes.post("/checkout/confirm")
@@ -113,39 +124,41 @@ async def create_session(request: web.Request) -> web.Response:
                 409: "Payment failed, already processing with another outcome, reservation released, or the same "
                 "key in flight", 410: "The hold expired: nothing charged", 422: "Bad body, or key reused with another body"})
 async def confirm(request: web.Request) -> web.Response:
-    from workers.checkout import confirm_checkout, expire_checkout
-
     app = request.app
     user = user_id(request)
     key = idempotency.parse_key(request.headers.get("Idempotency-Key"), required=False)
     body = await json_body(request, ConfirmRequest)
 
     async def run() -> web.Response:
-        start = await run_db(app, checkout.begin_confirm, user_id=user, session_id=body.checkoutId, simulate=body.simulate)
-        sid = start.document["id"]
-        if start.lapsed is not None:
-            await _send(app, expire_checkout.message(sid))
-            raise start.lapsed
-        if start.document["status"] != "processing":
-            return _session_response(start.document)  # paid already: the same result again
-        message = confirm_checkout.message(sid) if start.enqueue else None
         wait_s = prefer_wait(request)
         if not wait_s:
-            if message is not None:
-                await _send(app, message)
+            start = await _begin_confirm(app, user, body)
+            return _session_response(start.document, 202 if start.document["status"] == "processing" else 200)
+        # Registered before the session can move: an outcome published after our read is not missed.
+        async with outcomes.waiter(app, str(body.checkoutId)) as w:
+            start = await _begin_confirm(app, user, body)
+            if start.document["status"] != "processing":
+                return _session_response(start.document)  # paid already: the same result again
+            outcome = await w.wait(wait_s)
+        if outcome is None:
             return _session_response(start.document, 202)
-        async with outcomes.waiter(app, sid) as w:
-            if message is not None:
-                await _send(app, message)
-                decided = await w.wait(wait_s) is not None
-            else:  # a duplicate: the outcome may have been published before we registered
-                document = await run_db(app, checkout.get_session_document, user, sid)
-                decided = document["status"] != "processing" or await w.wait(wait_s) is not None
-        if not decided:
-            return _session_response(start.document, 202)
-        return _decided(await run_db(app, checkout.get_session_document, user, sid))
+        document = outcome.get("document") or await run_db(app, checkout.get_session_document, user, start.document["id"])
+        return _decided(document)
 
     return await _idempotent(request, scope=CONFIRM_SCOPE, user=user, key=key, body=body, run=run)
+
+
+async def _begin_confirm(app: web.Application, user: str, body: ConfirmRequest) -> checkout.ConfirmStart:
+    """Record the confirm (one transaction), then make sure a settle message is on its way."""
+    from workers.checkout import expire_checkout, settle_checkouts
+
+    start = await run_db(app, checkout.begin_confirm, user_id=user, session_id=body.checkoutId, simulate=body.simulate)
+    if start.lapsed is not None:
+        await _send(app, expire_checkout.message(start.document["id"]))
+        raise start.lapsed
+    if start.enqueue and await checkout.claim_settle(app[REDIS], app[KEYS], start.event_id):
+        await _send(app, settle_checkouts.message(start.event_id))
+    return start
 
 
 def _settling(document: dict) -> bool:

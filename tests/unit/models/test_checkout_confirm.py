@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from models import checkout
-from models.checkout import confirm as confirm_module
+from models.checkout import batch as settle_module
 from models.checkout import recovery
 from models.errors import Conflict, Gone
 from models.tables import CheckoutSession, Order, Reservation, Ticket, utcnow
@@ -49,13 +49,24 @@ def test_confirm_moves_the_session_to_processing_and_records_the_requested_outco
     assert session.status == "processing" and session.simulate == "fail"
 
 
-def test_a_duplicate_confirm_waits_and_resends_once_the_first_message_may_be_lost(hold):
+def test_a_duplicate_confirm_while_processing_only_asks_for_a_settle_message(runtime, hold):
     sid = confirmed(hold)
     duplicate = checkout.begin_confirm(user_id="fan-1", session_id=sid, simulate="success")
-    assert duplicate.enqueue is False and duplicate.document["status"] == "processing"
-    later = utcnow() + timedelta(seconds=confirm_module.RESEND_AFTER_S + 1)
-    assert checkout.begin_confirm(user_id="fan-1", session_id=sid, simulate="success", now=later).enqueue is True
-    assert checkout.begin_confirm(user_id="fan-1", session_id=sid, simulate="success", now=later).enqueue is False
+    assert duplicate.enqueue is True and duplicate.document["status"] == "processing"
+    event_id = duplicate.event_id
+    # The flag lets one message through per burst: the first caller sends, the duplicate does not.
+    assert checkout.claim_settle(runtime.redis, runtime.keys, event_id)
+    assert not checkout.claim_settle(runtime.redis, runtime.keys, event_id)
+
+
+def test_a_settler_lets_go_of_the_flag_once_nothing_is_left_so_the_next_confirm_sends_again(runtime, hold):
+    sid = confirmed(hold)
+    event_id = str(hold.event_id)
+    assert checkout.claim_settle(runtime.redis, runtime.keys, event_id)
+    resent = []
+    assert checkout.settle_event(runtime, event_id, lambda: resent.append(1)) == 1
+    assert CheckoutSession.get_by_id(sid).status == "paid" and resent == []
+    assert checkout.claim_settle(runtime.redis, runtime.keys, event_id)
 
 
 def test_another_outcome_while_processing_is_a_conflict(hold):
@@ -91,18 +102,21 @@ def test_settling_the_same_session_again_changes_nothing(runtime, tier, hold):
 
 def test_a_crash_before_the_commit_is_redelivered_and_decided_the_same_way(runtime, tier, hold, monkeypatch):
     sid = confirmed(hold)
+    real = settle_module._insert_orders_and_tickets
 
-    def crash(**_):
-        raise RuntimeError("worker killed mid-transaction")
+    def crash(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("worker killed after writing the orders, before the commit")
 
-    monkeypatch.setattr(confirm_module.Order, "create", crash)
+    monkeypatch.setattr(settle_module, "_insert_orders_and_tickets", crash)
     with pytest.raises(RuntimeError):
         checkout.settle(runtime, sid)
     monkeypatch.undo()
     assert CheckoutSession.get_by_id(sid).status == "processing"
     assert Reservation.get_by_id(hold.id).status == "held" and tier_counts(tier) == (0, 2)
+    assert Order.select().count() == 0 and Ticket.select().count() == 0
     assert checkout.settle(runtime, sid).status == "paid"
-    assert Order.select().count() == 1 and tier_counts(tier) == (2, 0)
+    assert Order.select().count() == 1 and Ticket.select().count() == 2 and tier_counts(tier) == (2, 0)
 
 
 def test_a_failed_payment_releases_the_hold_and_puts_the_stock_back_at_once(runtime, tier, hold):

@@ -52,15 +52,15 @@ def _actors(lines: list[dict]) -> set[tuple[str, str]]:
     return {(line["actor"], line["request_id"]) for line in lines if line["event"] == "actor finished"}
 
 
-async def test_a_payment_s_request_id_follows_confirmation_and_ticket_issuance(shop, admin_headers, runtime, stub_broker,
-                                                                              stub_worker, all_lines):
+async def test_a_payment_s_request_id_follows_confirmation_into_the_settling_batch(shop, admin_headers, runtime, stub_broker,
+                                                                                   stub_worker, all_lines):
     event_id = await _buy(shop, admin_headers, runtime, stub_broker, stub_worker)
     lines = all_lines()
-    # confirm_checkout is sent by the request; issue_tickets by confirm_checkout: both carry its id.
-    assert {("confirm_checkout", "fan-42-pay"), ("issue_tickets", "fan-42-pay")} <= _actors(lines)
-    issued = [line for line in lines if line["event"] == "tickets issued"]
-    assert issued and issued[0]["request_id"] == "fan-42-pay"
-    assert (issued[0]["user_id"], issued[0]["event_id"]) == ("fan-42", event_id)
+    # settle_checkouts is sent by the confirm that found no settle message on its way.
+    assert ("settle_checkouts", "fan-42-pay") in _actors(lines)
+    settled = [line for line in lines if line["event"] == "checkouts settled"]
+    assert settled and settled[0]["request_id"] == "fan-42-pay"
+    assert (settled[0]["event_id"], settled[0]["paid"], settled[0]["tickets"]) == (event_id, 1, 2)
 
 
 async def test_a_reservation_s_request_id_follows_it_into_the_drainer(shop, admin_headers, runtime, stub_broker, stub_worker,

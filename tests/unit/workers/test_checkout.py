@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from models import checkout
-from models.tables import CheckoutSession, Order, Reservation, Ticket
+from models.checkout import batch as checkout_batch
+from models.tables import CheckoutSession, Event, Order, Reservation, Ticket
 from tests.unit.models.checkout_factories import lapse, make_hold, make_tier, tier_counts
-from workers.checkout import confirm_checkout, expire_checkout, issue_tickets
+from workers.checkout import confirm_checkout, expire_checkout, issue_tickets, settle_checkouts
 
 
 @pytest.fixture(autouse=True)
 def no_retries():
     # A failing actor must fail the test now, not after Dramatiq's retry backoff.
-    saved = {a: a.options.get("max_retries") for a in (confirm_checkout, issue_tickets, expire_checkout)}
+    saved = {a: a.options.get("max_retries") for a in (confirm_checkout, issue_tickets, expire_checkout, settle_checkouts)}
     for a in saved:
         a.options["max_retries"] = 0
     yield
@@ -65,12 +66,13 @@ def test_running_both_actors_twice_by_hand_gives_one_order_and_n_tickets(runtime
     confirm_checkout(sid)
     confirm_checkout(sid)
     order = Order.get()
+    assert Ticket.select().where(Ticket.order == order.id).count() == 4  # written with the order
     issue_tickets(str(order.id))
     issue_tickets(str(order.id))
     assert Order.select().count() == 1
     assert Ticket.select().where(Ticket.order == order.id).count() == 4
-    # Each confirm run sent the issuance command after its commit; both are harmless.
-    assert len([m for m in stub_broker.queues["checkout"].queue]) == 2
+    # Settling sends no second command: the tickets are in the settling transaction.
+    assert len(stub_broker.queues["checkout"].queue) == 0
 
 
 def test_a_failed_payment_message_puts_the_stock_back(runtime, tier, stub_broker, stub_worker):
@@ -89,3 +91,69 @@ def test_expire_checkout_releases_a_lapsed_hold(runtime, tier, stub_broker, stub
     stub_broker.enqueue(expire_checkout.message(sid))
     drain(stub_broker, stub_worker)
     assert Reservation.get_by_id(hold.id).status == "expired" and tier_counts(tier) == (0, 0)
+
+
+def tickets_of(sid: str) -> list[int]:
+    order = Order.get(Order.session == sid)
+    return sorted(t.seq for t in Ticket.select().where(Ticket.order == order.id))
+
+
+def test_one_settle_message_settles_paid_failed_and_already_settled_sessions_in_one_batch(runtime, tier, stub_broker,
+                                                                                           stub_worker):
+    settled_before = confirmed_session(runtime, tier, quantity=1, user="fan-0")
+    checkout.settle(runtime, settled_before)
+    paid = confirmed_session(runtime, tier, quantity=3, user="fan-1")
+    failed = confirmed_session(runtime, tier, quantity=2, user="fan-2", simulate="fail")
+    batches = []
+    real = checkout_batch.settle_batch
+
+    def spy(*args, **kwargs):
+        done = real(*args, **kwargs)
+        batches.append(sorted(s.session_id for s in done))
+        return done
+
+    checkout_batch.settle_batch = spy
+    try:
+        stub_broker.enqueue(settle_checkouts.message(str(tier.event_id)))
+        drain(stub_broker, stub_worker)
+    finally:
+        checkout_batch.settle_batch = real
+    assert batches[0] == sorted([paid, failed])  # one transaction for both; the settled one untouched
+    assert CheckoutSession.get_by_id(paid).status == "paid" and tickets_of(paid) == [1, 2, 3]
+    assert CheckoutSession.get_by_id(failed).status == "failed"
+    assert Reservation.get(Reservation.user_id == "fan-2").status == "released"
+    assert Order.select().count() == 2 and tickets_of(settled_before) == [1]
+    assert tier_counts(tier) == (4, 0)
+
+
+def test_the_same_settle_batch_delivered_twice_charges_sells_and_issues_once(runtime, tier, stub_broker, stub_worker):
+    sids = [confirmed_session(runtime, tier, quantity=2, user=f"fan-{n}") for n in range(3)]
+    message = settle_checkouts.message(str(tier.event_id))
+    stub_broker.enqueue(message)
+    stub_broker.enqueue(message)  # the very same message, redelivered
+    drain(stub_broker, stub_worker)
+    assert Order.select().count() == 3
+    assert all(tickets_of(sid) == [1, 2] for sid in sids)
+    assert Ticket.select().count() == 6 and tier_counts(tier) == (6, 0)
+
+
+def test_a_batch_meeting_an_expired_hold_and_a_canceled_event_charges_neither_and_returns_their_stock(
+        runtime, tier, stub_broker, stub_worker):
+    lapsing = confirmed_session(runtime, tier, quantity=2, user="fan-1")
+    lapse(Reservation.get(Reservation.user_id == "fan-1"))
+    paying = confirmed_session(runtime, tier, quantity=1, user="fan-2")
+    other_tier = make_tier(capacity=5)
+    canceled = confirmed_session(runtime, other_tier, quantity=2, user="fan-3")
+    Event.update(status="canceled").where(Event.id == other_tier.event_id).execute()
+    for event_id in (tier.event_id, other_tier.event_id):
+        stub_broker.enqueue(settle_checkouts.message(str(event_id)))
+    drain(stub_broker, stub_worker)
+    expired = CheckoutSession.get_by_id(lapsing)
+    assert (expired.status, expired.failure_reason) == ("expired", "hold_expired")
+    assert Reservation.get(Reservation.user_id == "fan-1").status == "expired"
+    refused = CheckoutSession.get_by_id(canceled)
+    assert (refused.status, refused.failure_reason) == ("failed", "event_not_on_sale")
+    assert Reservation.get(Reservation.user_id == "fan-3").status == "released"
+    assert CheckoutSession.get_by_id(paying).status == "paid"
+    assert [str(o.checkout_session_id) for o in Order.select()] == [paying]
+    assert tier_counts(tier) == (1, 0) and tier_counts(other_tier) == (0, 0)
