@@ -91,9 +91,10 @@ def is_postgres() -> bool:
 
 #: Columns added after their table first shipped: (table, column, SQL definition). create_tables
 #: leaves an existing table alone, so init-db adds these to a database made by an older version.
-#: Each needs a DEFAULT (old rows get it) and must stay valid in SQLite and PostgreSQL.
+#: Each needs a DEFAULT or NULL (old rows get it) and must stay valid in SQLite and PostgreSQL.
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("events", "timezone", "VARCHAR(64) NOT NULL DEFAULT 'UTC'"),
+    ("reservations", "price_cents", "INTEGER NULL"),
 )
 
 

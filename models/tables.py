@@ -110,6 +110,9 @@ class Reservation(TimestampedModel):
     reason = peewee.CharField(max_length=64, null=True)
     expires_at = UTCDateTimeField(null=True)
     request_id = peewee.CharField(max_length=128, null=True)
+    #: The tier's price per ticket when the hold was granted, in cents: what its checkout charges
+    #: (a later price change does not touch a granted hold). NULL for rows older than the column.
+    price_cents = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "reservations"

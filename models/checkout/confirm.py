@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from models import sql
-from models.checkout.batch import settle_batch
+from models.checkout.batch import NOT_ON_SALE, settle_batch
 from models.checkout.documents import document, owned_session, session_document
-from models.errors import Conflict, Gone, NotFound
+from models.errors import Conflict, EventNotOnSale, Gone, NotFound
+from models.reservations.holds import EndedHold, release_in_db
 from models.tables import CheckoutSession, Order, Reservation, utcnow
 
 log = logging.getLogger("ticketdrop.checkout")
@@ -32,6 +33,9 @@ class ConfirmStart:
     #: The hold lapsed before payment: the caller has a worker release it, then raises this 410.
     lapsed: Gone | None = None
     event_id: str = ""
+    #: The event's sale has ended: the caller makes Redis follow ``ended_hold``, then raises this 409.
+    refused: EventNotOnSale | None = None
+    ended_hold: EndedHold | None = None
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,8 @@ class Settlement:
 
 _READ = (
     "SELECT s.user_id, s.status, s.simulate, s.amount_cents, s.failure_reason, s.created_at, s.updated_at, "
-    "s.reservation_id, r.event_id, r.tier_id, r.quantity, r.status, r.expires_at FROM checkout_sessions s "
-    "JOIN reservations r ON r.id = s.reservation_id WHERE s.id = ?")
+    "s.reservation_id, r.event_id, r.tier_id, r.quantity, r.status, r.expires_at, e.status FROM checkout_sessions s "
+    "JOIN reservations r ON r.id = s.reservation_id JOIN events e ON e.id = r.event_id WHERE s.id = ?")
 
 
 def _mark(session_id: Any, from_status: str, now: datetime, **changes: Any) -> int:
@@ -70,7 +74,7 @@ def begin_confirm(*, user_id: str, session_id: str | uuid.UUID, simulate: str, n
         if not found or found[0][0] != user_id:
             raise NotFound(f"No checkout session {session_id} for this user", field="checkoutId")
         (_, status, current, amount, reason, created, updated, rid, event_id, tier_id, quantity, r_status,
-         expires_raw) = found[0]
+         expires_raw, event_status) = found[0]
         expires_at = sql.value(Reservation.expires_at, expires_raw)
         event_id = sql.text_id(event_id)
 
@@ -81,6 +85,14 @@ def begin_confirm(*, user_id: str, session_id: str | uuid.UUID, simulate: str, n
                             tickets=[], created_at=sql.value(CheckoutSession.created_at, created),
                             updated_at=now if new_status != status else sql.value(CheckoutSession.updated_at, updated))
 
+        if status == "open" and event_status in NOT_ON_SALE:
+            # Canceled or closed: nothing is charged and the hold goes back now (docs/CHECKOUT.md).
+            _mark(session_id, "open", now, status="failed", failure_reason="event_not_on_sale")
+            ended = release_in_db(sql.text_id(rid), to_status="released", reason="event_not_on_sale")
+            refused = EventNotOnSale(f"The event is {event_status}: its sale has ended; nothing was charged and the "
+                                     "hold is released", reason="event_not_on_sale", event_status=event_status)
+            return ConfirmStart({**doc("failed", current), "failure_reason": "event_not_on_sale"}, False, None, event_id,
+                                refused, ended)
         if status == "open":
             if r_status == "expired" or (r_status == "held" and expires_at <= now):
                 _mark(session_id, "open", now, status="expired", failure_reason="hold_expired")
@@ -113,7 +125,7 @@ def _decided_start(user_id: str, session_id: Any, simulate: str, event_id: str) 
         return ConfirmStart(session_document(session), False, None, event_id)
     if session.status == "failed":
         if session.failure_reason == "event_not_on_sale":
-            raise Conflict("The sale of this event has ended; nothing was charged", reason="event_not_on_sale")
+            raise EventNotOnSale("The sale of this event has ended; nothing was charged", reason="event_not_on_sale")
         raise Conflict("The payment for this checkout failed; reserve again while stock remains", reason="payment_failed")
     if session.status == "expired":
         if (session.failure_reason or "").startswith("reservation_"):

@@ -13,8 +13,9 @@ import orjson
 
 from models import sql
 from models.checkout import documents, idempotency
+from models.checkout.batch import NOT_ON_SALE
 from models.checkout.idempotency import Replay
-from models.errors import Conflict, Gone, InFlight, NotFound
+from models.errors import Conflict, EventNotOnSale, Gone, InFlight, NotFound
 from models.keys import Keys
 from models.tables import CheckoutSession, Reservation, utcnow
 
@@ -82,9 +83,11 @@ def open_session(*, user_id: str, reservation_id: str | uuid.UUID, idempotency_k
                    retry_after=idempotency.IN_FLIGHT_RETRY_AFTER_S)
 
 
+#: The hold's price per ticket was fixed when it was granted (older rows: the tier's price).
 _RESERVATION_SQL = (
-    "SELECT r.user_id, r.status, r.expires_at, r.event_id, r.tier_id, r.quantity, t.price_cents "
-    "FROM reservations r JOIN ticket_tiers t ON t.id = r.tier_id WHERE r.id = ?")
+    "SELECT r.user_id, r.status, r.expires_at, r.event_id, r.tier_id, r.quantity, "
+    "COALESCE(r.price_cents, t.price_cents), e.status FROM reservations r JOIN ticket_tiers t ON t.id = r.tier_id "
+    "JOIN events e ON e.id = r.event_id WHERE r.id = ?")
 _INSERT_SQL = (
     "INSERT INTO checkout_sessions (id, reservation_id, user_id, idempotency_key, amount_cents, status, created_at, "
     "updated_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (reservation_id) DO NOTHING RETURNING id")
@@ -95,7 +98,10 @@ def _open_and_record(user_id: str, reservation_id: Any, key: str, request_hash: 
     found = sql.rows(_RESERVATION_SQL, [sql.uid(reservation_id)])
     if not found or found[0][0] != user_id:
         raise NotFound(f"No reservation {reservation_id} for this user", field="reservation_id")
-    _, status, expires_raw, event_id, tier_id, quantity, price_cents = found[0]
+    _, status, expires_raw, event_id, tier_id, quantity, price_cents, event_status = found[0]
+    if event_status in NOT_ON_SALE:
+        raise EventNotOnSale(f"The event is {event_status}: its sale has ended", reason="event_not_on_sale",
+                             event_status=event_status)
     expires_at = sql.value(Reservation.expires_at, expires_raw)
     document = None
     if status == "held" and expires_at is not None and expires_at > now:

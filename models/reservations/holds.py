@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from models import sql
 from models.db import database
+from models.errors import Conflict
 from models.keys import Keys
 from models.metrics import HOLDS_RELEASED
 from models.redis import scripts
@@ -49,12 +51,21 @@ def release_hold(redis: Any, keys: Keys, reservation_id: str, *, to_status: str,
     return True
 
 
-def release_in_db(reservation_id: str, *, to_status: str, reason: str | None = None) -> EndedHold | None:
-    """The database half of :func:`release_hold` (blocking); None if it was not held."""
+def release_in_db(reservation_id: str, *, to_status: str, reason: str | None = None,
+                  unless_paying: bool = False) -> EndedHold | None:
+    """The database half of :func:`release_hold` (blocking); None if it was not held.
+
+    ``unless_paying`` (a fan's own release): raises Conflict (409 payment_in_progress, Retry-After)
+    while the hold's checkout is processing a payment. Both lock the session row, so a release
+    and a confirm are ordered; when the release goes first, the confirm is told
+    ``reservation_released``, never a misleading reason."""
     if to_status not in RELEASE_STATUSES:
         raise ValueError(f"to_status must be one of {sorted(RELEASE_STATUSES)}, not {to_status!r}")
     now = utcnow()
-    with database.atomic():
+    with sql.write_transaction():
+        if unless_paying and _paying(reservation_id):
+            raise Conflict("A payment for this reservation is being processed; it cannot be released now",
+                           reason="payment_in_progress", retry_after=1)
         moved = (Reservation.update(status=to_status, reason=reason, updated_at=now)
                  .where(Reservation.id == reservation_id, Reservation.status == "held").execute())
         if not moved:
@@ -67,6 +78,12 @@ def release_in_db(reservation_id: str, *, to_status: str, reason: str | None = N
     log.info("hold released", extra={"event_id": str(row.event_id), "user_id": row.user_id,
                                      "reservation_id": str(row.id), "status": to_status, "reason": reason})
     return _ended(row, to_status, reason)
+
+
+def _paying(reservation_id: str) -> bool:
+    found = sql.rows("SELECT status FROM checkout_sessions WHERE reservation_id = ?" + sql.lock_rows("checkout_sessions"),
+                     [sql.uid(reservation_id)])
+    return bool(found) and found[0][0] == "processing"
 
 
 def convert_hold_in_transaction(reservation_id: str, now: datetime) -> Reservation | None:

@@ -14,7 +14,8 @@ from datetime import datetime
 
 import peewee
 
-from models.db import database, is_postgres
+from models import sql
+from models.db import database
 from models.metrics import OVERSELL_ATTEMPTS
 from models.reservations.records import from_ms
 from models.tables import Event, Reservation, TicketTier
@@ -69,18 +70,12 @@ def persist_batch(event_id: str, decisions: list[Decision], now: datetime) -> Ba
     """
     decided = [d for d in decisions if d.decision]
     try:
-        with _write_transaction():
+        with sql.write_transaction():
             return _persist(event_id, decided, now)
     except peewee.IntegrityError:
         log.warning("batch written concurrently by another drainer; re-reading", extra={"event_id": event_id})
-        with _write_transaction():
+        with sql.write_transaction():
             return _persist(event_id, decided, now)
-
-
-def _write_transaction():
-    # SQLite: take the write lock up front. A deferred transaction that reads first fails at
-    # once ("database is locked") when it upgrades after another writer committed.
-    return database.atomic() if is_postgres() else database.atomic("IMMEDIATE")
 
 
 def _persist(event_id: str, decided: list[Decision], now: datetime) -> BatchResult:
@@ -93,7 +88,7 @@ def _persist(event_id: str, decided: list[Decision], now: datetime) -> BatchResu
     fresh = [d for d in decided if d.id not in finals]
     holds = [d for d in fresh if d.decision == "held"]
     finished = bool(holds) and Event.select().where(Event.id == event_id, Event.status.in_(FINISHED_STATUSES)).exists()
-    refused = {d.id for d in holds} if finished else _take_holds(event_id, holds, now)
+    refused, prices = ({d.id for d in holds}, {}) if finished else _take_holds(event_id, holds, now)
     rows = []
     for d in fresh:
         held = d.decision == "held" and d.id not in refused
@@ -101,7 +96,8 @@ def _persist(event_id: str, decided: list[Decision], now: datetime) -> BatchResu
         final = Final("held", None, from_ms(d.expires_ms)) if held else Final("rejected", reason, None)
         finals[d.id] = final
         rows.append((d.id, event_id, d.tier_id, d.user_id, d.token, int(d.quantity), final.status, final.reason,
-                     final.expires_at, d.request_id or None, from_ms(d.created_ms) if d.created_ms else now, now))
+                     final.expires_at, d.request_id or None, from_ms(d.created_ms) if d.created_ms else now, now,
+                     prices.get(d.tier_id) if held else None))
     _insert(rows)
     tiers = {str(t.id): (t.capacity - t.sold - t.held, t.held) for t in TicketTier.select(
         TicketTier.id, TicketTier.capacity, TicketTier.sold, TicketTier.held).where(TicketTier.event == event_id)}
@@ -111,7 +107,7 @@ def _persist(event_id: str, decided: list[Decision], now: datetime) -> BatchResu
 #: Columns of a reservation row, in the order ``_persist`` builds them.
 _COLUMNS = (Reservation.id, Reservation.event, Reservation.tier, Reservation.user_id, Reservation.token,
             Reservation.quantity, Reservation.status, Reservation.reason, Reservation.expires_at,
-            Reservation.request_id, Reservation.created_at, Reservation.updated_at)
+            Reservation.request_id, Reservation.created_at, Reservation.updated_at, Reservation.price_cents)
 
 
 def _insert(rows: list[tuple]) -> None:
@@ -126,8 +122,9 @@ def _insert(rows: list[tuple]) -> None:
     database.execute_sql(sql, [f.db_value(v) for row in rows for f, v in zip(_COLUMNS, row, strict=True)])
 
 
-def _take_holds(event_id: str, holds: list[Decision], now: datetime) -> set[str]:
-    """Add the holds to their tiers' ``held``; returns the ids the database refused.
+def _take_holds(event_id: str, holds: list[Decision], now: datetime) -> tuple[set[str], dict[str, int]]:
+    """Add the holds to their tiers' ``held``; returns (the ids the database refused, tier id ->
+    its price per ticket read by that same UPDATE: the price the holds are granted at).
 
     One UPDATE per tier for the whole batch; if the tier cannot take them all (Redis was
     wrong), one UPDATE per request in FIFO order, so the earliest requests win.
@@ -136,21 +133,29 @@ def _take_holds(event_id: str, holds: list[Decision], now: datetime) -> set[str]
     for d in holds:
         by_tier[d.tier_id].append(d)
     refused: set[str] = set()
+    prices: dict[str, int] = {}
     for tier_id, group in by_tier.items():
-        if _take(tier_id, sum(int(d.quantity) for d in group), now):
+        price = _take(tier_id, sum(int(d.quantity) for d in group), now)
+        if price is not None:
+            prices[tier_id] = price
             continue
         for d in group:
-            if not _take(tier_id, int(d.quantity), now):
+            price = _take(tier_id, int(d.quantity), now)
+            if price is None:
                 refused.add(d.id)
+            else:
+                prices[tier_id] = price
     if refused:
         OVERSELL_ATTEMPTS.inc(len(refused))
         log.warning("database refused holds the Redis gate granted", extra={"event_id": event_id, "refused": len(refused)})
-    return refused
+    return refused, prices
 
 
-def _take(tier_id: str, quantity: int, now: datetime) -> bool:
-    return bool(
-        TicketTier.update(held=TicketTier.held + quantity, updated_at=now)
-        .where(TicketTier.id == tier_id, (TicketTier.sold + TicketTier.held + quantity) <= TicketTier.capacity)
-        .execute()
-    )
+def _take(tier_id: str, quantity: int, now: datetime) -> int | None:
+    """Hold ``quantity`` more of the tier if it has room; returns its price (None: no room).
+    The row lock of this UPDATE orders it with any price change, so the price is the one in
+    force at the instant the hold is granted."""
+    moved = sql.rows("UPDATE ticket_tiers SET held = held + ?, updated_at = ? "
+                     "WHERE id = ? AND sold + held + ? <= capacity RETURNING price_cents",
+                     [quantity, TicketTier.updated_at.db_value(now), sql.uid(tier_id), quantity])
+    return moved[0][0] if moved else None

@@ -110,8 +110,9 @@ async def _live_record(redis: Any, keys: Keys, rid: str, run_blocking: RunBlocki
     return current
 
 
-async def _end_hold(redis: Any, keys: Keys, rid: str, to_status: str, reason: str, run_blocking: RunBlocking) -> bool:
-    ended = await run_blocking(release_in_db, rid, to_status=to_status, reason=reason)
+async def _end_hold(redis: Any, keys: Keys, rid: str, to_status: str, reason: str, run_blocking: RunBlocking,
+                    *, unless_paying: bool = False) -> bool:
+    ended = await run_blocking(release_in_db, rid, to_status=to_status, reason=reason, unless_paying=unless_paying)
     if ended is not None:
         await apply_transition(redis, keys, ended)
     return ended is not None
@@ -138,13 +139,13 @@ async def submitted_outcome(redis: Any, keys: Keys, reservation_id: str, user_id
 async def cancel(redis: Any, keys: Keys, reservation_id: str, user_id: str, run_blocking: RunBlocking) -> dict:
     """Release the owner's live hold at once; releasing it again answers the same document.
 
-    Raises NotFound, Forbidden (another user's), Conflict (still pending, rejected, converted),
-    Gone (the hold expired). Returns the released reservation.
+    Raises NotFound, Forbidden (another user's), Conflict (still pending, rejected, converted,
+    or its payment is being processed), Gone (the hold expired). Returns the released reservation.
     """
     record = await _owned_record(redis, keys, reservation_id, user_id, run_blocking)
     current = view(record, _now_ms())
     if current["status"] == "held":
-        if await _end_hold(redis, keys, reservation_id, "released", "released_by_user", run_blocking):
+        if await _end_hold(redis, keys, reservation_id, "released", "released_by_user", run_blocking, unless_paying=True):
             return {**current, "status": "released", "reason": "released_by_user"}
         record = await _owned_record(redis, keys, reservation_id, user_id, run_blocking)
         current = view(record, _now_ms())

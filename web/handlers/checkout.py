@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from models import checkout
 from models.checkout import idempotency
 from models.errors import Conflict, EventNotOnSale, Gone, NotFound
+from models.reservations.holds import apply_transition
 from web import outcomes, responses
 from web.appkeys import BROKER, KEYS, REDIS, SETTINGS
 from web.dbexec import run_db
@@ -156,6 +157,10 @@ async def _begin_confirm(app: web.Application, user: str, body: ConfirmRequest) 
     if start.lapsed is not None:
         await _send(app, expire_checkout.message(start.document["id"]))
         raise start.lapsed
+    if start.refused is not None:
+        if start.ended_hold is not None:
+            await apply_transition(app[REDIS], app[KEYS], start.ended_hold)
+        raise start.refused
     if start.enqueue and await checkout.claim_settle(app[REDIS], app[KEYS], start.event_id):
         await _send(app, settle_checkouts.message(start.event_id))
     return start
