@@ -131,8 +131,10 @@ def settle_batch(rt: Any, *, secret: bytes, event_id: str | None = None, session
     now = now or utcnow()
     where, args = _filter(event_id, session_ids, stale_before)
     with sql.write_transaction():
-        found = [_Row(*_decode(r)) for r in sql.rows(_SELECT.format(where=where) + sql.lock_rows("s", skip_locked=True),
-                                                     [*args, limit])]
+        # Batches skip sessions another settler holds; a named session waits for it instead,
+        # so its caller reads the decided state rather than "processing".
+        lock = sql.lock_rows("s", skip_locked=session_ids is None)
+        found = [_Row(*_decode(r)) for r in sql.rows(_SELECT.format(where=where) + lock, [*args, limit])]
         if not found:
             return []
         for row in found:

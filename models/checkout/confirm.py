@@ -53,6 +53,17 @@ _READ = (
     "JOIN reservations r ON r.id = s.reservation_id JOIN events e ON e.id = r.event_id WHERE s.id = ?")
 
 
+#: The usual confirm in one autocommitted statement: open -> processing while the hold is live and
+#: the event still selling, returning what the document needs (no transaction, no read first).
+_PROCESS = (
+    "UPDATE checkout_sessions SET status = 'processing', simulate = ?, updated_at = ? "
+    "WHERE id = ? AND user_id = ? AND status = 'open' AND EXISTS (SELECT 1 FROM reservations r "
+    "JOIN events e ON e.id = r.event_id WHERE r.id = checkout_sessions.reservation_id AND r.status = 'held' "
+    "AND r.expires_at > ? AND e.status NOT IN ('closed', 'canceled')) RETURNING reservation_id, amount_cents, "
+    "created_at, " + ", ".join(f"(SELECT r.{c} FROM reservations r WHERE r.id = checkout_sessions.reservation_id)"
+                               for c in ("event_id", "tier_id", "quantity", "expires_at")))
+
+
 def _mark(session_id: Any, from_status: str, now: datetime, **changes: Any) -> int:
     return (
         CheckoutSession.update(updated_at=now, **changes)
@@ -69,6 +80,20 @@ def begin_confirm(*, user_id: str, session_id: str | uuid.UUID, simulate: str, n
     Raises NotFound (404) for unknown or other users' sessions, Conflict (409) for a failed session,
     a different ``simulate`` while processing, or a released reservation, Gone (410) once expired."""
     now = now or utcnow()
+    stamp = CheckoutSession.updated_at.db_value(now)
+    moved = sql.rows(_PROCESS, [simulate, stamp, sql.uid(session_id), user_id, stamp])
+    if moved:
+        rid, amount, created, event_id, tier_id, quantity, expires_raw = moved[0]
+        log.info("checkout confirmed", extra={"event_id": sql.text_id(event_id), "user_id": user_id,
+                                              "session_id": str(session_id), "simulate": simulate})
+        return ConfirmStart(document(
+            session_id=sql.text_id(session_id), reservation_id=sql.text_id(rid), status="processing", amount_cents=amount,
+            event_id=sql.text_id(event_id), tier_id=sql.text_id(tier_id), quantity=quantity,
+            expires_at=sql.value(Reservation.expires_at, expires_raw), simulate=simulate, failure_reason=None,
+            order_id=None, tickets=[], created_at=sql.value(CheckoutSession.created_at, created), updated_at=now),
+            True, None, sql.text_id(event_id))
+    # Anything else (unknown, another user's, already processing or decided, hold or event ended):
+    # read it in a transaction and answer from its state.
     with sql.write_transaction():
         found = sql.rows(_READ, [sql.uid(session_id)])
         if not found or found[0][0] != user_id:

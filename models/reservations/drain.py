@@ -41,7 +41,11 @@ TIME_BOX_S = 20.0
 #: How long a drainer keeps the lease on an empty mailbox in case more requests arrive, in
 #: seconds (saves a message round trip per burst at moderate load).
 LINGER_S = 0.2
-LINGER_POLL_S = 0.005
+#: The linger's first look at the mailbox comes after this long, in seconds; each next one waits
+#: twice as long, up to LINGER_POLL_MAX_S: a request arriving at once is taken within ~2 ms, and a
+#: quiet event costs ~10 LLEN per linger instead of 40 (one purchase used to cost 37).
+LINGER_POLL_S = 0.002
+LINGER_POLL_MAX_S = 0.025
 #: How long a new drain message waits for the previous holder to hand over, in seconds.
 ACQUIRE_WAIT_S = 0.1
 _DECISION_WIDTH = 12
@@ -107,10 +111,12 @@ def drain(rt: Any, event_id: str, resend: Resend, *, time_box_s: float | None = 
 
 def _linger(redis: Any, mailbox: str, linger_s: float) -> bool:
     deadline = time.monotonic() + linger_s
+    pause = LINGER_POLL_S
     while time.monotonic() < deadline:
-        time.sleep(LINGER_POLL_S)
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         if redis.llen(mailbox):
             return True
+        pause = min(pause * 2, LINGER_POLL_MAX_S)
     return False
 
 
