@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -282,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load before: {Path('/proc/loadavg').read_text().strip()}", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-wr-"))
     database_url = f"sqlite:///{workdir / 'bench.db'}"
-    settings = Settings.from_env({**os.environ, "REDIS_PREFIX": f"bench_wr_{uuid.uuid4().hex[:8]}:", "DATABASE_URL": database_url})
+    # One benchmark run is its own deployment: it may make up its own secrets.
+    own = {"SECRET_KEY": secrets.token_urlsafe(32), "ADMIN_TOKEN": secrets.token_urlsafe(24)}
+    settings = Settings.from_env({**own, **os.environ, "REDIS_PREFIX": f"bench_wr_{uuid.uuid4().hex[:8]}:", "DATABASE_URL": database_url})
     bind_database(open_database(database_url))
     create_schema()
     redis = connect_sync(settings.redis_url)

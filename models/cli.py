@@ -13,6 +13,9 @@ from pathlib import Path
 from models.settings import ROOT, VAR_DIR, Settings
 
 SECRETS_FILE = VAR_DIR / "secrets.env"
+#: The origins a local run allows (the dev server of the pages, and the app itself); a deployment
+#: allows none unless CORS_ORIGINS says so.
+LOCAL_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080"
 
 
 def _bind(settings: Settings) -> None:
@@ -70,11 +73,18 @@ def _load_or_make_secrets() -> dict[str, str]:
     return values
 
 
-def cmd_run(concurrency: str | None) -> int:
-    """Start embedded Redis if REDIS_URL is unset, prepare the database, run the Procfile."""
-    env = dict(os.environ)
+def embedded_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with what a local run needs and a deployment must set itself: the kept secrets
+    (every process of the run shares them) and the local CORS origins."""
     for key, value in _load_or_make_secrets().items():
         env.setdefault(key, value)
+    env.setdefault("CORS_ORIGINS", LOCAL_CORS_ORIGINS)
+    return env
+
+
+def cmd_run(concurrency: str | None) -> int:
+    """Start embedded Redis if REDIS_URL is unset, prepare the database, run the Procfile."""
+    env = embedded_env(dict(os.environ))
     redis_proc = None
     try:
         if not env.get("REDIS_URL"):
@@ -128,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return cmd_run(args.concurrency)
-    settings = Settings.from_env()
+    # Creating tables and sample events neither signs nor serves anything: no secrets needed.
+    settings = Settings.from_env(require_secrets=args.command == "sweep")
     if args.command == "init-db":
         cmd_init_db(settings)
     elif args.command == "seed":

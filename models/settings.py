@@ -7,7 +7,6 @@ the variable, e.g. ``Setting HOLD_TTL_S='abc' is not an integer``.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -71,6 +70,16 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
     return value
 
 
+def _secret(env: Mapping[str, str], name: str, *, required: bool, minimum: int) -> str:
+    value = env.get(name) or ""
+    if not value and required:
+        raise ConfigError(f"Setting {name} is missing: set the same value in every process of a deployment "
+                          f"(make run keeps a generated one in var/secrets.env)")
+    if value and len(value) < minimum:
+        raise ConfigError(f"Setting {name} must be at least {minimum} characters")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Frozen configuration; build it with :meth:`from_env`, change it in tests with :meth:`with_`."""
@@ -95,8 +104,9 @@ class Settings:
     port: int = 8080
     #: Let several web processes share one port (SO_REUSEPORT).
     reuse_port: bool = False
-    #: Allowed CORS origins ("*" allows any).
-    cors_origins: tuple[str, ...] = ("http://localhost:5173", "http://localhost:8080")
+    #: Allowed CORS origins ("*" allows any). None by default: the pages are served from the API's own
+    #: origin; ``make run`` allows the local dev origins (models.cli.LOCAL_CORS_ORIGINS).
+    cors_origins: tuple[str, ...] = ()
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 64 * 1024
     #: Longest wait for a request body once its headers are in, in seconds (then 408).
@@ -139,14 +149,17 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``env`` (default ``os.environ``); raises :class:`ConfigError` naming the variable."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *, require_secrets: bool = True) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); raises :class:`ConfigError` naming the variable.
+
+        SECRET_KEY and ADMIN_TOKEN are required unless ``require_secrets`` is False (commands that
+        neither sign nor serve: init-db, seed): a process must never invent a key that the other
+        processes would need to share. ``make run`` keeps generated ones in var/secrets.env."""
         env = os.environ if env is None else env
         d = cls()
         redis_url = _url(env, "REDIS_URL", d.redis_url, ("redis", "rediss", "unix"))
-        secret = env.get("SECRET_KEY") or ""
-        if secret and len(secret) < 16:
-            raise ConfigError("Setting SECRET_KEY must be at least 16 characters")
+        secret = _secret(env, "SECRET_KEY", required=require_secrets, minimum=16)
+        admin_token = _secret(env, "ADMIN_TOKEN", required=require_secrets, minimum=1)
         log_format = _str(env, "LOG_FORMAT", d.log_format)
         if log_format not in {"json", "console"}:
             raise ConfigError(f"Setting LOG_FORMAT={log_format!r} must be 'json' or 'console'")
@@ -158,7 +171,7 @@ class Settings:
             redis_url=redis_url,
             redis_prefix=_str(env, "REDIS_PREFIX", d.redis_prefix),
             broker_url=_url(env, "BROKER_URL", redis_url, ("redis", "rediss", "unix", "amqp", "amqps", "stub")),
-            admin_token=env.get("ADMIN_TOKEN") or "",
+            admin_token=admin_token,
             secret_key=secret,
             host=_str(env, "HOST", d.host),
             port=_int(env, "PORT", d.port, minimum=0, maximum=65535),
@@ -185,14 +198,6 @@ class Settings:
             log_format=log_format,
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
             actor_max_retries=_int(env, "ACTOR_MAX_RETRIES", d.actor_max_retries),
-        ).with_secrets()
-
-    def with_secrets(self) -> Settings:
-        """Fill missing secrets with random ones (fine for one process; set them when you run several)."""
-        return replace(
-            self,
-            admin_token=self.admin_token or secrets.token_urlsafe(24),
-            secret_key=self.secret_key or secrets.token_urlsafe(32),
         )
 
     def with_(self, **changes: Any) -> Settings:

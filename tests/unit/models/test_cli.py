@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis as redis_lib
 
 from models import cli, embedded_redis
+from models.settings import Settings
 
 
 def test_local_secrets_are_made_once_and_kept(tmp_path, monkeypatch):
@@ -15,6 +16,21 @@ def test_local_secrets_are_made_once_and_kept(tmp_path, monkeypatch):
     assert first == second
     assert len(first["ADMIN_TOKEN"]) >= 24 and len(first["SECRET_KEY"]) >= 32
     assert oct((tmp_path / "secrets.env").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_local_run_starts_on_a_fresh_machine_with_kept_secrets_and_local_origins(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "SECRETS_FILE", tmp_path / "secrets.env")
+    monkeypatch.setattr(cli, "VAR_DIR", tmp_path)
+    settings = Settings.from_env(cli.embedded_env({}))  # refuses without SECRET_KEY / ADMIN_TOKEN
+    assert settings.secret_key == cli._load_or_make_secrets()["SECRET_KEY"]
+    assert "http://localhost:8080" in settings.cors_origins
+
+
+def test_a_deployment_keeps_its_own_secrets_and_origins(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "SECRETS_FILE", tmp_path / "secrets.env")
+    monkeypatch.setattr(cli, "VAR_DIR", tmp_path)
+    env = cli.embedded_env({"SECRET_KEY": "s" * 32, "ADMIN_TOKEN": "mine", "CORS_ORIGINS": "https://shop.example"})
+    assert (env["SECRET_KEY"], env["ADMIN_TOKEN"], env["CORS_ORIGINS"]) == ("s" * 32, "mine", "https://shop.example")
 
 
 def test_the_embedded_redis_server_answers_and_runs_lua(tmp_path):

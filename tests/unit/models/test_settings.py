@@ -7,25 +7,44 @@ import pytest
 from models.errors import ConfigError
 from models.settings import Settings
 
+#: The two variables every process of a deployment must share.
+SECRETS = {"SECRET_KEY": "k" * 32, "ADMIN_TOKEN": "admin-token"}
+
 
 def test_defaults_work_on_a_fresh_machine():
-    s = Settings.from_env({})
+    s = Settings.from_env(SECRETS)
     assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("var/ticketdrop.db")
     assert s.port == 8080
     assert s.hold_ttl_s == 180 and s.admission_ttl_s == 600 and s.event_purchase_limit == 6
     assert s.broker_url == s.redis_url
 
 
-def test_missing_secrets_are_filled_with_random_unguessable_values():
-    a, b = Settings.from_env({}), Settings.from_env({})
-    assert a.admin_token != b.admin_token and len(a.admin_token) >= 24
-    assert a.secret_key != b.secret_key and len(a.secret_key) >= 32
+@pytest.mark.parametrize("name", ["SECRET_KEY", "ADMIN_TOKEN"])
+@pytest.mark.parametrize("missing", [None, ""])
+def test_a_process_refuses_to_start_without_a_shared_secret_naming_it(name, missing):
+    env = {k: v for k, v in SECRETS.items() if k != name}
+    if missing is not None:
+        env[name] = missing
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert name in str(info.value)
+
+
+def test_commands_that_neither_sign_nor_serve_need_no_secrets():
+    s = Settings.from_env({}, require_secrets=False)
+    assert s.secret_key == "" and s.admin_token == ""
+
+
+def test_no_cross_origin_caller_is_allowed_unless_configured():
+    assert Settings.from_env(SECRETS).cors_origins == ()
+    assert Settings.from_env({**SECRETS, "CORS_ORIGINS": "https://a.example, https://b.example"}).cors_origins == (
+        "https://a.example", "https://b.example")
 
 
 def test_the_broker_follows_redis_unless_set():
-    s = Settings.from_env({"REDIS_URL": "redis://h:1/2"})
+    s = Settings.from_env({**SECRETS, "REDIS_URL": "redis://h:1/2"})
     assert s.broker_url == "redis://h:1/2"
-    s = Settings.from_env({"REDIS_URL": "redis://h:1/2", "BROKER_URL": "amqp://guest:guest@h:5672/"})
+    s = Settings.from_env({**SECRETS, "REDIS_URL": "redis://h:1/2", "BROKER_URL": "amqp://guest:guest@h:5672/"})
     assert s.broker_url.startswith("amqp://")
 
 
@@ -42,12 +61,13 @@ def test_the_broker_follows_redis_unless_set():
         ("BROKER_URL", "kafka://x"),
         ("LOG_FORMAT", "xml"),
         ("SECRET_KEY", "short"),
+        ("SECRET_KEY", ""),
         ("BODY_READ_TIMEOUT_S", "0"),
     ],
 )
 def test_a_bad_value_fails_fast_naming_the_variable(name, value):
     with pytest.raises(ConfigError) as info:
-        Settings.from_env({name: value})
+        Settings.from_env({**SECRETS, name: value})
     assert name in str(info.value)
 
 

@@ -49,3 +49,17 @@ async def test_unsafe_request_id_is_replaced(client):
     resp = await client.get("/health", headers={"X-Request-Id": "bad id\twith spaces"})
     assert resp.headers["X-Request-Id"] != "bad id\twith spaces"
     assert len(resp.headers["X-Request-Id"]) == 32
+
+
+async def test_the_docs_page_has_a_content_security_policy_that_allows_only_its_own_style(client):
+    import base64
+    import hashlib
+    import re
+
+    resp = await client.get("/docs")
+    assert resp.status == 200
+    csp = resp.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    style = re.search(r"<style>(.*?)</style>", await resp.text(), re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in csp
