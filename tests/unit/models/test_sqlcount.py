@@ -25,3 +25,23 @@ def test_each_statement_is_counted_under_its_first_keyword(query, kind):
 
 def test_a_composed_query_object_counts_as_other():
     assert statement_kind(sql.SQL("SELECT {}").format(sql.Literal(1))) == "other"
+
+
+def _counted(kind: str) -> float:
+    from models.metrics import SQL_STATEMENTS
+
+    return SQL_STATEMENTS.labels(kind)._value.get()
+
+
+def test_counted_statements_reach_the_prometheus_counter_at_the_next_flush():
+    from models import sqlcount
+
+    sqlcount.flush()
+    before = _counted("update"), _counted("txn")
+    sqlcount.count("UPDATE ticket_tiers SET held = held - %s")
+    sqlcount.count("COMMIT")
+    sqlcount.count("UPDATE orders SET status = %s", 3)  # executemany with three parameter sets
+    sqlcount.flush()
+    assert (_counted("update") - before[0], _counted("txn") - before[1]) == (4, 1)
+    sqlcount.flush()
+    assert _counted("update") - before[0] == 4  # a flush moves each statement once
