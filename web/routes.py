@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from web import caching
 from web.handlers import (
     admin_catalog,
     checkout,
@@ -21,7 +22,7 @@ MODULES = (system, events, admin_catalog, waiting_room, reservations, checkout, 
 
 def setup(app: web.Application) -> None:
     for module in MODULES:
-        app.add_routes(module.routes)
+        app.add_routes(caching.route_table(module.routes))
         on_startup = getattr(module, "on_app_startup", None)
         if on_startup is not None:
             on_startup(app)

@@ -1,0 +1,72 @@
+"""Answers that depend on who asks are never stored by a cache (issue 12, finding 7).
+
+A route is private when its documented contract names the caller: ``X-User-Id`` (required or
+optional) or the admin token. Its answers, errors included, carry ``Cache-Control: no-store``
+(a handler may keep a stricter-than-public ``private, ...`` of its own, e.g. a ticket's QR code)
+and ``Vary: X-User-Id, Authorization``. Public polled documents get their caching headers from
+web.edgecache; nothing here ever marks an answer public.
+
+The routes are wrapped once, when the app is built, so public routes pay nothing per request.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from aiohttp import web
+
+from models.errors import TicketDropError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: The request headers a private answer depends on.
+VARY = ("X-User-Id", "Authorization")
+_CALLER_HEADERS = {name.lower() for name in VARY}
+
+
+def is_private(handler: Any) -> bool:
+    """True if ``handler``'s documented contract names the caller (X-User-Id or the admin token)."""
+    d = getattr(handler, "__openapi__", None)
+    if getattr(handler, "__admin__", False) or (d is not None and (d.admin or d.user_header)):
+        return True
+    return d is not None and any(h.get("in") == "header" and h.get("name", "").lower() in _CALLER_HEADERS for h in d.headers)
+
+
+def private_headers(headers: Any) -> None:
+    """Mark a header map (a response's, or an error's) as a private answer."""
+    control = headers.get("Cache-Control", "")
+    if not control.startswith("private"):
+        headers["Cache-Control"] = "no-store"
+    listed = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
+    headers["Vary"] = ", ".join(listed + [name for name in VARY if name not in listed])
+
+
+def private(handler: Handler) -> Handler:
+    """``handler`` with every answer it gives, errors included, marked private."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except TicketDropError as err:  # rendered by web.problems with err.headers
+            private_headers(err.headers)
+            raise
+        except web.HTTPException as exc:
+            private_headers(exc.headers)
+            raise
+        private_headers(response.headers)
+        return response
+
+    return wrapped
+
+
+def route_table(routes: Iterable[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
+    """``routes`` with the private ones' handlers wrapped by :func:`private`."""
+    out: list[web.AbstractRouteDef] = []
+    for route in routes:
+        if isinstance(route, web.RouteDef) and is_private(route.handler):
+            route = web.RouteDef(route.method, route.path, private(route.handler), route.kwargs)
+        out.append(route)
+    return out
