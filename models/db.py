@@ -95,6 +95,10 @@ def is_postgres() -> bool:
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("events", "timezone", "VARCHAR(64) NOT NULL DEFAULT 'UTC'"),
     ("reservations", "price_cents", "INTEGER NULL"),
+    ("events", "self_cancel_window_s", "INTEGER NULL"),
+    ("orders", "refunded_at", "TIMESTAMP NULL"),
+    ("orders", "refund_cents", "INTEGER NULL"),
+    ("orders", "cancel_reason", "VARCHAR(32) NULL"),
 )
 
 

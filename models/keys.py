@@ -146,6 +146,15 @@ class Keys:
         """String: set while a settle_checkouts message is queued or running for the event."""
         return f"{self.prefix}ev:{{{event_id}}}:settle"
 
+    def waitlist(self, event_id: str) -> str:
+        """Hash: tier id -> fans waiting on its waitlist (only tiers with some). While a tier has
+        any, the reservation gate keeps its returned stock for them (models/waitlist/)."""
+        return f"{self.prefix}ev:{{{event_id}}}:wl"
+
+    def offers_due(self, event_id: str) -> str:
+        """String: set while an "offers" marker waits in the event's mailbox (one at a time)."""
+        return f"{self.prefix}ev:{{{event_id}}}:offers"
+
     def reservation(self, reservation_id: str) -> str:
         """Hash: a reservation's current state, read by the polling endpoint. The id's first
         six digits are the hash tag: its event's slot for ids made by ``reservation_id()``."""

@@ -21,7 +21,7 @@ from models.db import database
 from models.errors import NotFound
 from models.keys import Keys
 from models.settings import Settings
-from models.tables import Event, Order, Reservation, TicketTier, utcnow
+from models.tables import Event, Order, Reservation, TicketTier, WaitlistEntry, utcnow
 
 log = logging.getLogger("ticketdrop.operations")
 
@@ -65,10 +65,23 @@ def _tier_rows(event_id: uuid.UUID | str, now) -> list[dict[str, Any]]:
         .where((Reservation.event == event_id) & (Reservation.status == "held") & (Reservation.expires_at > now))
         .group_by(Reservation.tier).tuples()
     )
+    waiting = dict(
+        WaitlistEntry.select(WaitlistEntry.tier, peewee.fn.COUNT(WaitlistEntry.id))
+        .where((WaitlistEntry.event == event_id) & (WaitlistEntry.status == "waiting"))
+        .group_by(WaitlistEntry.tier).tuples()
+    )
+    offers = dict(
+        WaitlistEntry.select(WaitlistEntry.tier, peewee.fn.COUNT(WaitlistEntry.id))
+        .join(Reservation, on=(WaitlistEntry.reservation_id == Reservation.id))
+        .where((WaitlistEntry.event == event_id) & (WaitlistEntry.status == "offered") & (Reservation.status == "held")
+               & (Reservation.expires_at > now))
+        .group_by(WaitlistEntry.tier).tuples()
+    )
     tiers = TicketTier.select().where(TicketTier.event == event_id).order_by(TicketTier.price_cents, TicketTier.name)
     return [
         {"tier_id": str(t.id), "name": t.name, "capacity": t.capacity, "sold": t.sold, "held": t.held,
-         "remaining": t.capacity - t.sold - t.held, "live_holds": live.get(t.id, 0)}
+         "remaining": t.capacity - t.sold - t.held, "live_holds": live.get(t.id, 0),
+         "waitlist": waiting.get(t.id, 0), "offers_outstanding": offers.get(t.id, 0)}
         for t in tiers
     ]
 
@@ -100,13 +113,15 @@ def event_status(redis: Any, keys: Keys, settings: Settings, event_id: uuid.UUID
     recent_reservations = Reservation.select().where((Reservation.event == event.id) & (Reservation.created_at >= since)).count()
     recent_orders = Order.select().where((Order.event == event.id) & (Order.created_at >= since)).count()
     orders_paid = Order.select().where((Order.event == event.id) & (Order.status == "paid")).count()
+    orders_refunded = Order.select().where((Order.event == event.id) & (Order.status == "refunded")).count()
     wave_size = event.wave_size or settings.wave_size
     wave_interval_s = event.wave_interval_s or settings.wave_interval_s
     queue, stock = _redis_view(redis, keys, str(event.id), wave_size, wave_interval_s)
     for tier in tiers:
         raw = None if stock is None else stock.get(tier["tier_id"])
         tier["redis_available"] = int(raw) if raw is not None else None
-    totals = {k: sum(t[k] for t in tiers) for k in ("capacity", "sold", "held", "remaining", "live_holds")}
+    totals = {k: sum(t[k] for t in tiers)
+              for k in ("capacity", "sold", "held", "remaining", "live_holds", "waitlist", "offers_outstanding")}
     return {
         "event_id": str(event.id),
         "name": event.name,
@@ -121,6 +136,7 @@ def event_status(redis: Any, keys: Keys, settings: Settings, event_id: uuid.UUID
         "wave_interval_s": wave_interval_s,
         "wave_overridden": event.wave_size is not None or event.wave_interval_s is not None,
         "orders_paid": orders_paid,
+        "orders_refunded": orders_refunded,
         "reservation_rate_per_s": round(recent_reservations / RATE_WINDOW_S, 3),
         "order_rate_per_s": round(recent_orders / RATE_WINDOW_S, 3),
         "degraded": [] if queue is not None else ["redis"],

@@ -113,6 +113,11 @@ class Settings:
     body_read_timeout_s: float = 15.0
     #: How long a granted hold lasts, in seconds.
     hold_ttl_s: int = 180
+    #: How long a waitlist offer (a hold granted to the next fan in line) lasts, in seconds.
+    offer_ttl_s: int = 600
+    #: How long after purchase a fan may cancel an order themselves, in seconds (0 = not
+    #: allowed; an event may override it).
+    self_cancel_window_s: int = 0
     #: How long an admitted fan may take to reserve, in seconds.
     admission_ttl_s: int = 600
     #: How long a waiting-room token stays valid, in seconds.
@@ -180,6 +185,8 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", d.max_body_bytes, minimum=1024),
             body_read_timeout_s=_float(env, "BODY_READ_TIMEOUT_S", d.body_read_timeout_s, minimum=0.1),
             hold_ttl_s=_int(env, "HOLD_TTL_S", d.hold_ttl_s, minimum=1),
+            offer_ttl_s=_int(env, "OFFER_TTL_S", d.offer_ttl_s, minimum=1),
+            self_cancel_window_s=_int(env, "SELF_CANCEL_WINDOW_S", d.self_cancel_window_s),
             admission_ttl_s=_int(env, "ADMISSION_TTL_S", d.admission_ttl_s, minimum=1),
             token_ttl_s=_int(env, "TOKEN_TTL_S", d.token_ttl_s, minimum=60),
             wave_size=_int(env, "WAVE_SIZE", d.wave_size, minimum=1),

@@ -24,7 +24,8 @@ from models.metrics import SWEEP_DURATION, SWEEP_FAILURES, SWEEPS
 log = logging.getLogger("ticketdrop.sweeps")
 
 #: The jobs, in order: release lapsed holds and admissions first, then repair checkouts and
-#: tickets, then rebuild the Redis counters from the database (the truth) once the rest is done,
+#: tickets, finish the refunds of canceled events, then rebuild the Redis counters from the
+#: database (the truth) once the rest is done, then offer free tickets the waitlists missed,
 #: then restart reservation mailboxes nobody is draining. (name, "module:function", batch): the
 #: function is called with rt, and with ``limit=batch`` again and again while it fills a batch.
 JOBS: tuple[tuple[str, str, int | None], ...] = (
@@ -32,7 +33,9 @@ JOBS: tuple[tuple[str, str, int | None], ...] = (
     ("expire_admissions", "models.waiting_room:expire_admissions", None),
     ("expire_checkouts", "models.checkout:expire_stale_sessions", 500),
     ("issue_missing_tickets", "models.tickets:issue_missing_tickets", 500),
+    ("refund_canceled_orders", "models.checkout.refunds:refund_canceled_orders", 200),
     ("reconcile_counters", "models.inventory:reconcile_all", None),
+    ("waitlists", "models.waitlist.sweep:sweep_waitlists", None),
     ("kick_mailboxes", "models.inventory:kick_stalled_mailboxes", None),
 )
 

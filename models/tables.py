@@ -66,6 +66,9 @@ class Event(TimestampedModel):
     #: The venue's IANA time zone: pages show the event's times in it. The SQL default keeps
     #: rows made before the column existed (models.db.create_schema adds it) valid.
     timezone = peewee.CharField(max_length=64, default="UTC", constraints=[peewee.SQL("DEFAULT 'UTC'")])
+    #: How long after purchase a fan may cancel an order themselves, in seconds (NULL = the
+    #: SELF_CANCEL_WINDOW_S default; 0 = not allowed).
+    self_cancel_window_s = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "events"
@@ -151,11 +154,18 @@ class Order(BaseModel):
     tier = peewee.ForeignKeyField(TicketTier, on_delete="CASCADE", column_name="tier_id")
     quantity = peewee.IntegerField()
     amount_cents = peewee.IntegerField()
+    #: paid, or refunded (canceled by the fan, an admin, or the event's cancellation).
     status = peewee.CharField(max_length=16, default="paid")
     created_at = UTCDateTimeField(default=utcnow, index=True)
+    #: The simulated refund: when and how much (NULL while paid).
+    refunded_at = UTCDateTimeField(null=True)
+    refund_cents = peewee.IntegerField(null=True)
+    #: Who canceled it: admin, fan, event_canceled.
+    cancel_reason = peewee.CharField(max_length=32, null=True)
 
     class Meta:
         table_name = "orders"
+        indexes = ((("event", "status"), False),)  # an event's paid orders, refunded in batches
 
 
 TICKET_STATUSES = ("valid", "checked_in", "void")
@@ -245,5 +255,39 @@ class FairnessRecord(BaseModel):
         table_name = "fairness_records"
 
 
+WAITLIST_STATUSES = ("waiting", "offered", "purchased", "lapsed", "left", "canceled")
+
+
+class WaitlistEntry(TimestampedModel):
+    """A fan waiting for returned tickets of one sold-out tier (models/waitlist/).
+
+    ``rank`` orders the tier's waitlist: the fan's waiting-room position, or for a fan who never
+    queued (or joins again) NOT_QUEUED_RANK + the join time in ms, so those come after, in
+    arrival order. ``reservation`` is the current offer: a hold granted to this fan."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    event = peewee.ForeignKeyField(Event, on_delete="CASCADE", column_name="event_id")
+    tier = peewee.ForeignKeyField(TicketTier, on_delete="CASCADE", column_name="tier_id")
+    user_id = peewee.CharField(max_length=128)
+    quantity = peewee.IntegerField()
+    #: The fan's waiting-room position when they joined (NULL: never queued).
+    position = peewee.IntegerField(null=True)
+    rank = peewee.BigIntegerField()
+    status = peewee.CharField(max_length=16, default="waiting")
+    reservation_id = peewee.UUIDField(null=True)
+    offered_at = UTCDateTimeField(null=True)
+    offer_expires_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "waitlist_entries"
+        indexes = (
+            (("tier", "user_id"), True),  # one entry per fan per tier
+            (("tier", "status", "rank"), False),  # the offer walk, in waitlist order
+            (("user_id",), False),
+        )
+        constraints = [peewee.Check("quantity >= 1"),
+                       peewee.Check("status IN ('waiting','offered','purchased','lapsed','left','canceled')")]
+
+
 ALL_TABLES = [Event, TicketTier, Reservation, CheckoutSession, Order, Ticket, IdempotencyRecord, AdmissionWave, QueueEntry,
-              FairnessRecord]
+              FairnessRecord, WaitlistEntry]

@@ -15,9 +15,10 @@ from web.handlers import (
     system,
     tickets,
     waiting_room,
+    waitlist,
 )
 
-MODULES = (system, events, admin_catalog, waiting_room, reservations, checkout, tickets, ops, frontend)
+MODULES = (system, events, admin_catalog, waiting_room, reservations, waitlist, checkout, tickets, ops, frontend)
 
 
 def setup(app: web.Application) -> None:

@@ -42,6 +42,7 @@ def public_event(event: Event) -> dict[str, Any]:
         "starts_at": iso(event.starts_at), "on_sale_at": iso(event.on_sale_at), "timezone": event.timezone,
         "status": event.status,
         "paused": bool(event.paused), "wave_size": event.wave_size, "wave_interval_s": event.wave_interval_s,
+        "self_cancel_window_s": event.self_cancel_window_s,
     }
 
 

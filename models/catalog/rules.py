@@ -25,6 +25,8 @@ PER_USER_LIMIT_MIN, PER_USER_LIMIT_MAX = 1, 100
 WAVE_SIZE_MIN, WAVE_SIZE_MAX = 1, 100_000
 #: Seconds between admission waves.
 WAVE_INTERVAL_MIN_S, WAVE_INTERVAL_MAX_S = 0.5, 3600.0
+#: Longest per-event self-cancel window, in seconds (a year).
+SELF_CANCEL_WINDOW_MAX_S = 366 * 24 * 3600
 #: Timestamps outside these years are typos (and would overflow time-zone arithmetic).
 YEAR_MIN, YEAR_MAX = 2000, 2100
 

@@ -38,6 +38,7 @@ from models.metrics import ORDERS_PAID, PAYMENTS_FAILED, TICKETS_ISSUED
 from models.reservations.holds import EndedHold, apply_transition
 from models.tables import CheckoutSession, Order, Reservation, Ticket, utcnow
 from models.tickets import sign, ticket_summary
+from models.waitlist.nudge import nudge_sync
 
 log = logging.getLogger("ticketdrop.checkout")
 
@@ -288,6 +289,11 @@ def _after_commit(rt: Any, found: list[_Row], settled: list[Settled]) -> None:
             "kind": "checkout", "status": row.status, "order_id": done.order_id, "reason": row.reason,
             "tickets": len(row.tickets), "document": done.document}))
     pipe.execute()
+    # Failed payments' and lapsed holds' tickets are back: a tier with a waitlist offers them
+    # to its next fans (one marker per tier, models/waitlist/nudge.py).
+    for event_id, tier_id in {(row.event_id, row.tier_id) for row in found
+                              if row.hold_to is not None and row.hold_to[0] != "converted"}:
+        nudge_sync(rt.redis, rt.keys, event_id, tier_id)
     ORDERS_PAID.inc(counts["paid"])
     PAYMENTS_FAILED.inc(counts["failed"])
     TICKETS_ISSUED.inc(sum(len(row.tickets) for row in found))

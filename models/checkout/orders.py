@@ -32,6 +32,7 @@ def user_orders(user_id: str) -> list[dict[str, Any]]:
                       "timezone": o.event.timezone},
             "tier": {"id": str(o.tier.id), "name": o.tier.name},
             "created_at": iso(o.created_at),
+            "refunded_at": iso(o.refunded_at), "refund_cents": o.refund_cents,
         }
         for o in query
     ]

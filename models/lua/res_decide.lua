@@ -3,7 +3,8 @@
 -- KEYS[1]  hash  <prefix>ev:{e}:stock   tier -> available, "held:"..tier -> held    (HGET, HINCRBY)
 -- KEYS[2]  hash  <prefix>ev:{e}:users   user -> tickets in live holds + paid orders (HGET, HINCRBY)
 -- KEYS[3]  hash  <prefix>ev:{e}:live    user -> id of the live reservation          (HGET)
--- KEYS[4+] hash  <prefix>res:<id>       the batch's records, FIFO                   (HMGET, HSET)
+-- KEYS[4]  hash  <prefix>ev:{e}:wl      tier -> fans on its waitlist                (HGET)
+-- KEYS[5+] hash  <prefix>res:<id>       the batch's records, FIFO                   (HMGET, HSET)
 -- ARGV: 1 per-event purchase limit, 2 hold expiry (ISO 8601), 3 hold expiry (ms),
 --       4 "1" right after a rebuild (a tier still missing is unknown, not stale), 5+ the batch ids
 --
@@ -15,6 +16,9 @@
 -- Idempotent: a record decided before (its "decided" field set by an earlier run that died
 -- before committing) returns that decision again without touching the counters, so a
 -- redelivered batch grants nothing twice. Counters change only for fresh decisions.
+-- A tier with fans on its waitlist is sold out to new requests: what comes back is theirs first.
+-- Entries that are not reservation ids (the "offers" marker, models/waitlist/) have no record
+-- and come back as "" (dropped).
 
 local FIELDS = {'status', 'decided', 'decided_reason', 'decided_expires_at', 'decided_expires_ms',
   'tier_id', 'user_id', 'quantity', 'token', 'created_ms', 'request_id', 'position'}
@@ -25,7 +29,7 @@ if not after_rebuild and redis.call('EXISTS', KEYS[1]) == 0 then
 end
 
 local records = {}
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   local r = redis.call('HMGET', KEYS[i], unpack(FIELDS))
   records[#records + 1] = r
   if not after_rebuild and r[1] == 'pending' and not r[2] and not redis.call('HGET', KEYS[1], r[6]) then
@@ -37,6 +41,7 @@ local limit = tonumber(ARGV[1])
 local out = {}
 for n, r in ipairs(records) do
   local id = ARGV[4 + n]
+  local key = KEYS[4 + n]
   local decision, reason, exp_iso, exp_ms = '', '', '', ''
   if r[1] == 'pending' and r[2] then
     decision, reason, exp_iso, exp_ms = r[2], r[3] or '', r[4] or '', r[5] or ''
@@ -51,6 +56,8 @@ for n, r in ipairs(records) do
       reason = 'limit_exceeded'
     elseif not avail then
       reason = 'unknown_tier'
+    elseif tonumber(redis.call('HGET', KEYS[4], tier) or '0') > 0 then
+      reason = 'sold_out'
     elseif tonumber(avail) < q then
       reason = 'sold_out'
     end
@@ -59,11 +66,11 @@ for n, r in ipairs(records) do
       redis.call('HINCRBY', KEYS[1], tier, -q)
       redis.call('HINCRBY', KEYS[1], 'held:' .. tier, q)
       redis.call('HINCRBY', KEYS[2], user, q)
-      redis.call('HSET', KEYS[3 + n], 'decided', 'held', 'decided_reason', '',
+      redis.call('HSET', key, 'decided', 'held', 'decided_reason', '',
         'decided_expires_at', exp_iso, 'decided_expires_ms', exp_ms)
     else
       decision = 'rejected'
-      redis.call('HSET', KEYS[3 + n], 'decided', 'rejected', 'decided_reason', reason,
+      redis.call('HSET', key, 'decided', 'rejected', 'decided_reason', reason,
         'decided_expires_at', '', 'decided_expires_ms', '')
     end
   end

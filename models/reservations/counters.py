@@ -3,6 +3,7 @@
 ``keys.stock(e)``: ``<tier>`` = tickets available (capacity - sold - held), ``held:<tier>`` =
 tickets in live holds. ``keys.user_counts(e)``: user -> tickets in live holds + paid orders.
 ``keys.live_reservations(e)``: user -> the live (pending or held) reservation id.
+``keys.waitlist(e)``: tier -> fans waiting on its waitlist.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from models.errors import Unavailable
 from models.keys import Keys
 from models.reservations.kick import drain_if_waiting
 from models.reservations.lease import EventLease
-from models.tables import Order, Reservation, TicketTier
+from models.tables import Order, Reservation, TicketTier, WaitlistEntry
 
 log = logging.getLogger("ticketdrop.inventory")
 
@@ -65,12 +66,17 @@ def rebuild_locked(redis: Any, keys: Keys, event_id: str) -> dict[str, int]:
         users[user] += int(quantity or 0)
     for h in holds:
         users[h.user_id] += h.quantity
+    waiting = {str(tier): n for tier, n in (
+        WaitlistEntry.select(WaitlistEntry.tier, fn.COUNT(WaitlistEntry.id))
+        .where(WaitlistEntry.event == event_id, WaitlistEntry.status == "waiting").group_by(WaitlistEntry.tier).tuples())}
     live, undecide = _mailbox_state(redis, keys, event_id)
     live.update({h.user_id: str(h.id) for h in holds})
 
     before = redis.hgetall(keys.stock(event_id))
     pipe = redis.pipeline(transaction=True)
-    pipe.delete(keys.stock(event_id), keys.user_counts(event_id), keys.live_reservations(event_id))
+    pipe.delete(keys.stock(event_id), keys.user_counts(event_id), keys.live_reservations(event_id), keys.waitlist(event_id))
+    if waiting:
+        pipe.hset(keys.waitlist(event_id), mapping=waiting)
     if stock:
         pipe.hset(keys.stock(event_id), mapping=stock)
     if users:

@@ -8,6 +8,10 @@ One drainer per event (the lease) repeats a step until the mailbox is empty:
 4. make Redis agree, drop the batch from the mailbox, renew the lease (res_commit.lua),
 5. publish each outcome for ``Prefer: wait`` requests.
 
+An "offers" marker in the batch (tickets came back to a tier with a waitlist) makes the step
+offer them to the waitlist first (models/waitlist/offers.py); the marker has no record, so the
+decide script drops it and the commit trims it with the batch.
+
 Killed at any instant, a redelivered run repeats the step with the same decisions: the decide
 script returns earlier decisions unchanged, rows are written once (primary key), the commit
 script skips records already committed. Nothing is granted twice and nothing is lost.
@@ -31,6 +35,8 @@ from models.reservations.persist import Decision, Final, persist_batch
 from models.reservations.records import DECIDED_RECORD_TTL_S, iso, to_ms, truncate_ms
 from models.tables import utcnow
 from models.waiting_room import mark_used_sync
+from models.waitlist.nudge import is_offers_marker
+from models.waitlist.offers import offer_returns
 
 log = logging.getLogger("ticketdrop.reservations")
 
@@ -124,6 +130,11 @@ def step(rt: Any, event_id: str, ids: list[str], lease_token: str, report: Drain
     """Decide, persist, commit and publish one batch. Returns False if the lease was lost."""
     redis, keys = rt.redis, rt.keys
     started = time.perf_counter()
+    if any(is_offers_marker(i) for i in ids):
+        # Tickets came back to a tier with a waitlist: offer them first, in waitlist order. The
+        # flag goes before the offers are read, so a return meanwhile queues a fresh marker.
+        redis.delete(keys.offers_due(event_id))
+        offer_returns(rt, event_id)
     now = truncate_ms(utcnow())
     decisions = decide(rt, event_id, ids, now)
     decided = time.perf_counter()
@@ -178,7 +189,7 @@ def decide(rt: Any, event_id: str, ids: list[str], now: datetime) -> list[Decisi
     expires = now + timedelta(seconds=settings.hold_ttl_s)
     script = scripts(redis).get("res_decide")
     script_keys = [keys.stock(event_id), keys.user_counts(event_id), keys.live_reservations(event_id),
-                   *(keys.reservation(rid) for rid in ids)]
+                   keys.waitlist(event_id), *(keys.reservation(rid) for rid in ids)]
     args = [settings.event_purchase_limit, iso(expires), to_ms(expires), "0", *ids]
     raw = script(keys=script_keys, args=args)
     if raw and raw[0] == "rebuild":

@@ -18,6 +18,7 @@ from models.metrics import HOLDS_RELEASED
 from models.redis import scripts
 from models.reservations.records import DECIDED_RECORD_TTL_S, RELEASE_STATUSES
 from models.tables import Reservation, TicketTier, utcnow
+from models.waitlist.nudge import nudge_sync
 
 log = logging.getLogger("ticketdrop.reservations")
 
@@ -48,6 +49,7 @@ def release_hold(redis: Any, keys: Keys, reservation_id: str, *, to_status: str,
     if ended is None:
         return False
     apply_transition(redis, keys, ended)
+    nudge_sync(redis, keys, ended.event_id, ended.tier_id)  # the waitlist's turn, if it has one
     return True
 
 
@@ -130,6 +132,8 @@ def expire_due_holds(rt: Any, limit: int = 1000) -> int:
             for hold in ended:
                 apply_transition(pipe, rt.keys, hold)
             pipe.execute()
+            for event_id, tier_id in {(h.event_id, h.tier_id) for h in ended}:
+                nudge_sync(rt.redis, rt.keys, event_id, tier_id)
         expired += len(ended)
     return expired
 

@@ -29,6 +29,7 @@ from models.reservations.queue import Request, enqueue
 from models.reservations.records import LIVE_STATUSES, load_record, view
 from models.settings import Settings
 from models.waiting_room import check_admission
+from models.waitlist.nudge import nudge_async
 
 RunBlocking = Callable[..., Awaitable[Any]]
 #: Statuses in which reservations are taken once ``on_sale_at`` has passed (as the waiting
@@ -115,6 +116,7 @@ async def _end_hold(redis: Any, keys: Keys, rid: str, to_status: str, reason: st
     ended = await run_blocking(release_in_db, rid, to_status=to_status, reason=reason, unless_paying=unless_paying)
     if ended is not None:
         await apply_transition(redis, keys, ended)
+        await nudge_async(redis, keys, ended.event_id, ended.tier_id)
     return ended is not None
 
 

@@ -13,8 +13,10 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from models import catalog, inventory
+from models.checkout import refunds
+from models.waitlist.nudge import nudge_sync
 from web import responses, snapshots
-from web.appkeys import KEYS, SERVICES
+from web.appkeys import KEYS, REDIS, SERVICES
 from web.auth import admin_only
 from web.dbexec import run_db
 from web.handlers.ops import SYNC_REDIS
@@ -86,9 +88,22 @@ async def get_event(request: web.Request) -> web.Response:
 async def patch_event(request: web.Request) -> web.Response:
     event_id = path_uuid(request, "id")
     body = await json_body(request, EventPatch)
-    event = await run_db(request.app, _patch_event, event_id, body.changes())
+    changes = body.changes()
+    event = await run_db(request.app, _patch_event, event_id, changes)
     snapshots.invalidate(request.app, event_id)
+    if changes.get("status") == "canceled":
+        await _event_canceled(request.app, str(event_id))
     return responses.json(event)
+
+
+async def _event_canceled(app: web.Application, event_id: str) -> None:
+    """Refund its orders and close its waitlists. The cancellation is committed either way: if
+    the broker or Redis is down, the sweep refunds and closes what is left."""
+    await run_db(app, refunds.on_event_canceled, event_id)
+    try:
+        await app[REDIS].delete(app[KEYS].waitlist(event_id))
+    except RedisError:
+        log.warning("waitlist gate not cleared after a cancellation", extra={"event_id": event_id})
 
 
 @routes.post("/admin/tiers")
@@ -138,5 +153,7 @@ async def _refresh_stock(app: web.Application, event_id: str) -> None:
     is committed either way: if Redis is down, the reconcile sweep applies it later."""
     try:
         await run_db(app, inventory.reconcile_event, app[SERVICES][SYNC_REDIS], app[KEYS], str(event_id))
+        # A capacity increase is stock coming back: the tier's waitlist is offered it first.
+        await run_db(app, nudge_sync, app[SERVICES][SYNC_REDIS], app[KEYS], str(event_id))
     except RedisError:
         log.warning("stock not refreshed after a capacity change; the sweep will", extra={"event_id": str(event_id)})

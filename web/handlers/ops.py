@@ -69,6 +69,9 @@ class TierStatus(BaseModel):
     held: int
     remaining: int
     live_holds: int
+    #: Fans waiting on the tier's waitlist, and offers made to them still open.
+    waitlist: int
+    offers_outstanding: int
     #: The Redis gate's count (null if missing or Redis is down); the database is the truth.
     redis_available: int | None
 
@@ -92,6 +95,8 @@ class EventStatus(BaseModel):
     held: int
     remaining: int
     live_holds: int
+    waitlist: int
+    offers_outstanding: int
     tiers: list[TierStatus]
     queue: QueueStatus | None
     admitted_up_to: int | None
@@ -100,6 +105,7 @@ class EventStatus(BaseModel):
     wave_interval_s: float
     wave_overridden: bool
     orders_paid: int
+    orders_refunded: int
     reservation_rate_per_s: float
     order_rate_per_s: float
     degraded: list[str]

@@ -57,6 +57,9 @@ TimeZone = Annotated[str, Field(min_length=1, max_length=rules.TIMEZONE_MAX), Af
 Status = Literal["draft", "scheduled", "on_sale", "closed", "canceled"]
 InitialStatus = Literal["draft", "scheduled", "on_sale"]
 
+#: Seconds after purchase a fan may cancel an order (0 = not allowed; at most a year).
+SelfCancelWindow = Annotated[int, Strict(), Field(ge=0, le=rules.SELF_CANCEL_WINDOW_MAX_S)]
+
 _CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -75,6 +78,9 @@ class EventCreate(BaseModel):
     wave_interval_s: WaveInterval | None = None
     #: The venue's time zone (IANA name): pages show the event's times in it.
     timezone: TimeZone = rules.DEFAULT_TIMEZONE
+    #: How long after purchase fans may cancel their orders, in seconds (null = the
+    #: SELF_CANCEL_WINDOW_S default; 0 = not allowed).
+    self_cancel_window_s: SelfCancelWindow | None = None
 
     @field_validator("on_sale_at")
     @classmethod
@@ -118,7 +124,7 @@ class _Patch(BaseModel):
 class EventPatch(_Patch):
     """PATCH /admin/events/{id}: any subset of the create fields; status follows the lifecycle."""
 
-    NULLABLE = frozenset({"wave_size", "wave_interval_s"})
+    NULLABLE = frozenset({"wave_size", "wave_interval_s", "self_cancel_window_s"})
 
     name: EventName | None = None
     venue: Venue | None = None
@@ -129,6 +135,7 @@ class EventPatch(_Patch):
     wave_size: WaveSize | None = None
     wave_interval_s: WaveInterval | None = None
     timezone: TimeZone | None = None
+    self_cancel_window_s: SelfCancelWindow | None = None
 
 
 class TierCreate(BaseModel):

@@ -44,6 +44,8 @@ class PublicEvent(BaseModel):
     paused: bool
     wave_size: int | None
     wave_interval_s: float | None
+    #: Seconds after purchase fans may cancel orders (null = the server default, 0 = not allowed).
+    self_cancel_window_s: int | None = None
 
 
 class EventSummary(PublicEvent):

@@ -90,13 +90,16 @@ class UserTicketList(RootModel[list[UserTicket]]):
 class OrderDocument(_Out):
     id: uuid.UUID
     checkoutId: uuid.UUID  # noqa: N815
-    status: Literal["paid"]
+    status: Literal["paid", "refunded"]
     quantity: int
     amount_cents: int
     tickets_issued: int
     event: EventRef
     tier: TierRef
     created_at: datetime
+    #: The simulated refund of a canceled order (null while paid).
+    refunded_at: datetime | None = None
+    refund_cents: int | None = None
 
 
 class OrderList(RootModel[list[OrderDocument]]):

@@ -144,7 +144,7 @@ async def test_status_reports_stock_per_tier_and_in_total_from_the_database(ops_
     tiers = {t["name"]: t for t in status["tiers"]}
     assert tiers["Lower Level"] | {"redis_available": None} == {
         "tier_id": floor["id"], "name": "Lower Level", "capacity": 10, "sold": 2, "held": 3, "remaining": 5,
-        "live_holds": 2, "redis_available": None}
+        "live_holds": 2, "waitlist": 0, "offers_outstanding": 0, "redis_available": None}
     assert (tiers["Balcony"]["tier_id"], tiers["Balcony"]["remaining"]) == (balcony["id"], 5)
     assert status["orders_paid"] == 2
     # Five reservations and two orders in the last minute.

@@ -1,0 +1,75 @@
+"""Telling an event's drainer that tickets came back: one "offers" marker in its mailbox.
+
+Offers are holds, so they are granted where every hold is: by the event's drainer, under its
+lease, in mailbox order (models/waitlist/offers.py). Whoever returns stock (a released or
+expired hold, a failed payment, a refund, a capacity increase) calls :func:`nudge_sync` or
+:func:`nudge_async` after its database commit; the marker is queued only while the tier (or
+the event) has fans waiting, and at most one waits at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any
+
+from models.keys import Keys, key_slot, slot_tag
+from models.redis import scripts
+
+# models.reservations imports this module while it loads: its names are imported when used.
+
+#: How a mailbox entry that asks the drainer to make offers ends (reservation ids are UUIDs).
+OFFERS_SUFFIX = "-offers"
+
+
+def offers_marker(event_id: str) -> str:
+    """The event's "offers" marker: its slot tag (so the record key the decide script looks up,
+    and finds empty, lies in the event's cluster slot) and OFFERS_SUFFIX."""
+    return slot_tag(key_slot(str(event_id))) + OFFERS_SUFFIX
+
+
+def is_offers_marker(entry: str) -> bool:
+    return entry.endswith(OFFERS_SUFFIX)
+
+#: Lifetime of the "a marker is queued" flag, in milliseconds: a backstop if a marker is lost
+#: with its flag left behind (the sweep nudges events with waiting fans anyway).
+OFFERS_FLAG_TTL_MS = 60_000
+
+
+def _send_drain(event_id: str) -> None:
+    from models.reservations.kick import send_drain
+
+    send_drain(event_id)
+
+
+def _call(redis: Any, keys: Keys, event_id: str, tier_id: str | None) -> Any:
+    from models.reservations.lease import DRAIN_FLAG_TTL_MS, STALL_MS
+
+    e = str(event_id)
+    return scripts(redis).get("wl_nudge")(
+        keys=[keys.waitlist(e), keys.offers_due(e), keys.mailbox(e), keys.drain_flag(e), keys.event_lease(e)],
+        args=[tier_id or "", DRAIN_FLAG_TTL_MS, STALL_MS, OFFERS_FLAG_TTL_MS, offers_marker(e)],
+    )
+
+
+def nudge_sync(redis: Any, keys: Keys, event_id: str, tier_id: str | None = None) -> bool:
+    """Queue an offers marker if fans wait for ``tier_id`` (any tier if None) and send the drain
+    message when one is needed (blocking). Returns True if a marker is queued."""
+    result = int(_call(redis, keys, event_id, tier_id))
+    if result == 1:
+        _send_drain(str(event_id))
+    return result > 0
+
+
+async def nudge_async(redis: Any, keys: Keys, event_id: str, tier_id: str | None = None) -> bool:
+    """:func:`nudge_sync` for the web tier's asyncio client (the broker send runs off the loop)."""
+    result = int(await _call(redis, keys, event_id, tier_id))
+    if result == 1:
+        ctx = contextvars.copy_context()
+        await asyncio.get_running_loop().run_in_executor(None, ctx.run, _send_drain, str(event_id))
+    return result > 0
+
+
+def adjust_waiting(redis: Any, keys: Keys, event_id: str, tier_id: str, delta: int) -> Any:
+    """Add ``delta`` to the tier's count of waiting fans (wl_adjust.lua; sync value or awaitable)."""
+    return scripts(redis).get("wl_adjust")(keys=[keys.waitlist(str(event_id))], args=[str(tier_id), delta])
