@@ -1,5 +1,10 @@
 """Workers announce decided commands (reservations, checkouts) on one pub/sub channel, so a
-web process holding a ``Prefer: wait`` request can answer without polling."""
+web process holding a ``Prefer: wait`` request can answer without polling.
+
+On a Redis Cluster the channel is a sharded one (SPUBLISH/SSUBSCRIBE, Redis 7): a message
+travels only within the shard owning the channel's slot, instead of over the whole cluster
+bus to every node. One announcement per decided command is a small load for one shard.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 import orjson
 
 from models.keys import Keys
+from models.redis import is_cluster
 
 
 def encode(subject_id: str, payload: dict[str, Any]) -> bytes:
@@ -17,13 +23,15 @@ def encode(subject_id: str, payload: dict[str, Any]) -> bytes:
 
 def publish(redis: Any, keys: Keys, subject_id: str, payload: dict[str, Any]) -> None:
     """Announce one outcome (best effort: pollers read the stored state anyway)."""
-    redis.publish(keys.outcomes_channel(), encode(subject_id, payload))
+    channel, message = keys.outcomes_channel(), encode(subject_id, payload)
+    redis.spublish(channel, message) if is_cluster(redis) else redis.publish(channel, message)
 
 
 def publish_many(redis: Any, keys: Keys, items: Iterable[tuple[str, dict[str, Any]]]) -> None:
     """Announce several outcomes in one round trip."""
     pipe = redis.pipeline(transaction=False)
     channel = keys.outcomes_channel()
+    command = "SPUBLISH" if is_cluster(redis) else "PUBLISH"
     for subject_id, payload in items:
-        pipe.publish(channel, encode(subject_id, payload))
+        pipe.execute_command(command, channel, encode(subject_id, payload))
     pipe.execute()

@@ -7,6 +7,7 @@ the variable, e.g. ``Setting HOLD_TTL_S='abc' is not an integer``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -90,12 +91,16 @@ class Settings:
     db_max_connections: int = 20
     #: Threads that run blocking database calls for the web tier.
     db_threads: int = 16
-    #: Redis URL (``redis://``, ``rediss://`` or ``unix://``). ``make run`` starts an embedded one.
+    #: Redis URL (``redis://``, ``rediss://`` or ``unix://``), or a Redis Cluster's nodes
+    #: (``redis+cluster://host:port,host:port``; see models/redis.py). ``make run`` starts an embedded one.
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: Every Redis key starts with this (lets tests and several deployments share one Redis).
     redis_prefix: str = "td:"
     #: Dramatiq broker URL: redis/unix (RedisBroker), amqp (RabbitmqBroker), or ``stub://`` (tests).
     broker_url: str = ""
+    #: Starts every Dramatiq queue name (``<prefix>reservations``...), so deployments sharing a
+    #: RabbitMQ vhost do not share queues. Default: REDIS_PREFIX with ':' as '.' ("" for td:).
+    queue_prefix: str = ""
     #: Bearer token for /admin routes.
     admin_token: str = ""
     #: Secret for waiting-room tokens, QR signatures and fairness salts (HMAC-SHA256 key).
@@ -162,7 +167,19 @@ class Settings:
         processes would need to share. ``make run`` keeps generated ones in var/secrets.env."""
         env = os.environ if env is None else env
         d = cls()
-        redis_url = _url(env, "REDIS_URL", d.redis_url, ("redis", "rediss", "unix"))
+        redis_url = _url(env, "REDIS_URL", d.redis_url, ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"))
+        if redis_url.split(":", 1)[0].lower().endswith("+cluster") and \
+                not (env.get("BROKER_URL") or "").lower().startswith(("amqp", "stub")):
+            raise ConfigError(f"Setting REDIS_URL names a Redis Cluster, and Dramatiq's Redis broker cannot run on one: "
+                              f"set BROKER_URL to RabbitMQ (amqp://user:password@host:5672/vhost); BROKER_URL is "
+                              f"{'unset (it defaults to REDIS_URL)' if not env.get('BROKER_URL') else 'not amqp://'}")
+        broker_url = _url(env, "BROKER_URL", redis_url, ("redis", "rediss", "unix", "amqp", "amqps", "stub"))
+        redis_prefix = _str(env, "REDIS_PREFIX", d.redis_prefix)
+        derived = "" if redis_prefix == d.redis_prefix else re.sub(r"[^A-Za-z0-9._-]", ".", redis_prefix)
+        queue_prefix = _str(env, "QUEUE_PREFIX", derived if not derived or derived[0].isalpha() else f"_{derived}")
+        if queue_prefix and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9._-]*", queue_prefix):
+            raise ConfigError(f"Setting QUEUE_PREFIX={queue_prefix!r} must start with a letter or '_' and hold only "
+                              f"letters, digits, '.', '_' and '-' (Dramatiq's queue names)")
         secret = _secret(env, "SECRET_KEY", required=require_secrets, minimum=16)
         admin_token = _secret(env, "ADMIN_TOKEN", required=require_secrets, minimum=1)
         log_format = _str(env, "LOG_FORMAT", d.log_format)
@@ -174,8 +191,9 @@ class Settings:
             db_max_connections=_int(env, "DB_MAX_CONNECTIONS", d.db_max_connections, minimum=1),
             db_threads=_int(env, "DB_THREADS", d.db_threads, minimum=1),
             redis_url=redis_url,
-            redis_prefix=_str(env, "REDIS_PREFIX", d.redis_prefix),
-            broker_url=_url(env, "BROKER_URL", redis_url, ("redis", "rediss", "unix", "amqp", "amqps", "stub")),
+            redis_prefix=redis_prefix,
+            broker_url=broker_url,
+            queue_prefix=queue_prefix,
             admin_token=admin_token,
             secret_key=secret,
             host=_str(env, "HOST", d.host),

@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from models.db import bind_database, database, open_database
 from models.keys import Keys
-from models.redis import connect_async
+from models.redis import connect_async, is_cluster
 from models.settings import Settings
 from web import outcomes, routes
 from web.appkeys import BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
@@ -67,6 +68,13 @@ async def _db_executor_ctx(app: web.Application):
 def _redis_ctx(injected: Any):
     async def ctx(app: web.Application):
         client = injected if injected is not None else connect_async(app[SETTINGS].redis_url)
+        if is_cluster(client):
+            # Learn the slot map now, not inside the first requests' time budgets (the rate
+            # limiter's is 0.5 s); an unreachable cluster is retried by the first command.
+            try:
+                await client.initialize()
+            except (RedisError, OSError) as exc:
+                log.warning("Redis Cluster not reachable at start-up", extra={"error": f"{type(exc).__name__}: {exc}"})
         app[REDIS] = client
         yield
         if injected is None:

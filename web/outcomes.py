@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from models.redis import is_cluster
 from web.appkeys import KEYS, REDIS, SERVICES
 
 log = logging.getLogger("ticketdrop.web.outcomes")
@@ -24,6 +25,8 @@ class OutcomeHub:
     def __init__(self, redis: Any, channel: str) -> None:
         self._redis = redis
         self._channel = channel
+        #: A sharded channel on a Redis Cluster (models/outcomes.py publishes with SPUBLISH there).
+        self._sharded = is_cluster(redis)
         self._waiters: dict[str, set[asyncio.Future]] = {}
         self._task: asyncio.Task | None = None
         self._ready = asyncio.Event()
@@ -36,20 +39,23 @@ class OutcomeHub:
 
     async def _listen(self) -> None:
         while True:
+            if self._sharded:  # the cluster client learns its slot map on first use: a pubsub needs it first
+                await self._redis.initialize()
             pubsub = self._redis.pubsub()
             try:
-                await pubsub.subscribe(self._channel)
+                await (pubsub.ssubscribe if self._sharded else pubsub.subscribe)(self._channel)
                 while True:
                     # redis-py may turn a cancel that lands inside get_message into a timeout:
                     # check on every pass, or close() would wait forever.
                     if self._closing or _cancelling():
                         raise asyncio.CancelledError()
-                    msg = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+                    msg = await (pubsub.get_sharded_message if self._sharded else pubsub.get_message)(
+                        ignore_subscribe_messages=False, timeout=1.0)
                     if msg is None:
                         continue
-                    if msg["type"] == "subscribe":
+                    if msg["type"] in ("subscribe", "ssubscribe"):
                         self._ready.set()
-                    elif msg["type"] == "message":
+                    elif msg["type"] in ("message", "smessage"):
                         self._dispatch(msg["data"])
             except asyncio.CancelledError:
                 await pubsub.aclose()

@@ -3,6 +3,9 @@
 - ``redis://``, ``rediss://``, ``unix://``: RedisBroker (namespaced under REDIS_PREFIX)
 - ``amqp://``, ``amqps://``: RabbitmqBroker
 - ``stub://``: StubBroker (unit tests)
+
+Queue names start with QUEUE_PREFIX (``queue("reservations")``), so deployments sharing a
+RabbitMQ vhost keep their messages apart.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         broker = RedisBroker(url=url, namespace=f"{settings.redis_prefix}dramatiq")
     _add_middleware(broker, settings)
     return broker
+
+
+def queue(name: str) -> str:
+    """This deployment's name for queue ``name`` (QUEUE_PREFIX + name)."""
+    return settings.queue_prefix + name
 
 
 def _add_middleware(broker: dramatiq.Broker, settings: Settings) -> None:

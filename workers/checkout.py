@@ -8,10 +8,10 @@ import dramatiq
 
 from models import checkout, tickets
 from workers import runtime
-from workers.broker import settings
+from workers.broker import queue, settings
 
 #: Actor options shared by every checkout command (a batch is a few statements; 30 s is generous).
-_OPTIONS = {"queue_name": "checkout", "max_retries": settings.actor_max_retries, "time_limit": 30_000}
+_OPTIONS = {"queue_name": queue("checkout"), "max_retries": settings.actor_max_retries, "time_limit": 30_000}
 
 
 @dramatiq.actor(**_OPTIONS)

@@ -13,14 +13,14 @@ import dramatiq
 from models.reservations.drain import drain
 from models.reservations.kick import send_drain
 from workers import runtime
-from workers.broker import settings
+from workers.broker import queue, settings
 
 #: Longest a run may take before Dramatiq interrupts it, in milliseconds (runs hand over
 #: after models.reservations.drain.TIME_BOX_S, so this only catches a hung database).
 TIME_LIMIT_MS = 60_000
 
 
-@dramatiq.actor(queue_name="reservations", max_retries=settings.actor_max_retries, time_limit=TIME_LIMIT_MS)
+@dramatiq.actor(queue_name=queue("reservations"), max_retries=settings.actor_max_retries, time_limit=TIME_LIMIT_MS)
 def drain_event(event_id: str) -> None:
     """Decide the event's queued reservation requests, oldest first, until none are left."""
     rt = runtime.get()

@@ -7,13 +7,13 @@ import time
 import dramatiq
 
 from workers import runtime
-from workers.broker import settings
+from workers.broker import queue, settings
 
 #: How long an echo answer stays readable, in seconds.
 ECHO_TTL_S = 60
 
 
-@dramatiq.actor(queue_name="system", max_retries=0, time_limit=10_000)
+@dramatiq.actor(queue_name=queue("system"), max_retries=0, time_limit=10_000)
 def echo(nonce: str) -> None:
     """Write the nonce back and a worker heartbeat (read by /health)."""
     rt = runtime.get()

@@ -1,0 +1,66 @@
+"""Deployments sharing one RabbitMQ vhost keep their queues apart: a process started with
+QUEUE_PREFIX (or a REDIS_PREFIX it follows) declares and sends to ``<prefix>system`` etc.,
+and another deployment's unprefixed queue never sees its messages. Checked on real RabbitMQ
+with the actors imported the way ``dramatiq workers.actors`` imports them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pika
+import pytest
+from dramatiq.common import dq_name, xq_name
+
+from models.settings import ROOT
+from tests.integration.conftest import CONNECT_TIMEOUT_S, RABBITMQ_URL, require
+
+pytestmark = pytest.mark.integration
+
+#: Sends one echo message from a fresh process: actors bind their queue names at import.
+_SEND = ("from workers import actors; from workers.system import echo; "
+         "echo.send('nonce'); print(echo.queue_name); echo.broker.close()")
+
+
+def _connection():
+    params = pika.URLParameters(RABBITMQ_URL)
+    params.socket_timeout = params.blocked_connection_timeout = CONNECT_TIMEOUT_S
+    return pika.BlockingConnection(params)
+
+
+def _send_from_a_deployment(env: dict[str, str]) -> str:
+    full = {k: v for k, v in os.environ.items() if k not in ("QUEUE_PREFIX", "REDIS_PREFIX")}
+    full.update({"BROKER_URL": RABBITMQ_URL, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING", **env})
+    done = subprocess.run([sys.executable, "-c", _SEND], env=full, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _depth(connection, queue: str) -> int:
+    """Messages ready in ``queue`` (0 if it does not exist)."""
+    try:  # a passive declare of a missing queue closes its channel: one channel per look
+        return connection.channel().queue_declare(queue, passive=True).method.message_count
+    except pika.exceptions.ChannelClosedByBroker:
+        return 0
+
+
+@pytest.mark.parametrize("env_of", [
+    lambda tag: {"QUEUE_PREFIX": f"{tag}."},
+    lambda tag: {"REDIS_PREFIX": f"{tag}:"},
+], ids=["QUEUE_PREFIX", "REDIS_PREFIX"])
+def test_a_deployment_s_messages_go_to_its_own_prefixed_queue(env_of):
+    connection = require("RabbitMQ", _connection)
+    tag = f"td_test_{uuid.uuid4().hex[:10]}"
+    queue = f"{tag}.system"
+    before = _depth(connection, "system")
+    try:
+        assert _send_from_a_deployment(env_of(tag)) == queue
+        assert _depth(connection, queue) == 1
+        assert _depth(connection, "system") == before  # the default deployment's queue got nothing
+    finally:
+        channel = connection.channel()
+        for name in (queue, dq_name(queue), xq_name(queue)):
+            channel.queue_delete(name)
+        connection.close()
