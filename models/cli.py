@@ -102,6 +102,7 @@ def cmd_run(concurrency: str | None) -> int:
 def _run_procfile(env: dict[str, str], concurrency: str | None) -> int:
     env.setdefault("PORT", "8080")
     env.setdefault("LOG_FORMAT", "console")
+    env.setdefault("PYTHON", sys.executable)  # the Procfile's interpreter (default .venv/bin/python)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     env["PYTHONPATH"] = str(ROOT)

@@ -1,8 +1,10 @@
-"""The web process: ``python -m web``."""
+"""The web process: ``python -m web [--processes N]`` (N > 1: N processes on one port, web/processes.py)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 
 from aiohttp import web
 
@@ -10,13 +12,24 @@ from models.logs import configure_logging
 from models.settings import Settings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m web")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="serve from N processes sharing HOST:PORT (SO_REUSEPORT); default 1")
+    args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
     settings = Settings.from_env()
     configure_logging(settings, process="web")
+    if args.processes > 1:
+        from web.processes import supervise
+
+        return supervise(args.processes)
     from web.app import create_app
 
     app = create_app(settings)
-    logging.getLogger("ticketdrop.web").info("web listening", extra={"port": settings.port})
+    logging.getLogger("ticketdrop.web").info("web listening", extra={"port": settings.port, "pid": os.getpid(),
+                                                                     "reuse_port": settings.reuse_port})
     web.run_app(
         app,
         host=settings.host,
@@ -26,7 +39,8 @@ def main() -> None:
         access_log=None,
         print=None,
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
