@@ -101,6 +101,8 @@ class Settings:
     #: Starts every Dramatiq queue name (``<prefix>reservations``...), so deployments sharing a
     #: RabbitMQ vhost do not share queues. Default: REDIS_PREFIX with ':' as '.' ("" for td:).
     queue_prefix: str = ""
+    #: Declare Dramatiq's RabbitMQ queues as quorum queues (replicated over a RabbitMQ cluster).
+    broker_quorum_queues: bool = False
     #: Bearer token for /admin routes.
     admin_token: str = ""
     #: Secret for waiting-room tokens, QR signatures and fairness salts (HMAC-SHA256 key).
@@ -194,6 +196,7 @@ class Settings:
             redis_prefix=redis_prefix,
             broker_url=broker_url,
             queue_prefix=queue_prefix,
+            broker_quorum_queues=_bool(env, "BROKER_QUORUM_QUEUES", d.broker_quorum_queues),
             admin_token=admin_token,
             secret_key=secret,
             host=_str(env, "HOST", d.host),

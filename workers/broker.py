@@ -1,7 +1,7 @@
 """The Dramatiq broker, chosen by BROKER_URL. Import this before any actor module.
 
 - ``redis://``, ``rediss://``, ``unix://``: RedisBroker (namespaced under REDIS_PREFIX)
-- ``amqp://``, ``amqps://``: RabbitmqBroker
+- ``amqp://``, ``amqps://``: RabbitmqBroker (quorum queues with BROKER_QUORUM_QUEUES=true)
 - ``stub://``: StubBroker (unit tests)
 
 Queue names start with QUEUE_PREFIX (``queue("reservations")``), so deployments sharing a
@@ -27,13 +27,35 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     elif scheme in {"amqp", "amqps"}:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        broker = RabbitmqBroker(url=url, confirm_delivery=True)
+        if settings.broker_quorum_queues:
+            broker = _quorum_broker_class()(url=url, confirm_delivery=True)
+        else:
+            broker = RabbitmqBroker(url=url, confirm_delivery=True)
     else:
         from dramatiq.brokers.redis import RedisBroker
 
         broker = RedisBroker(url=url, namespace=f"{settings.redis_prefix}dramatiq")
     _add_middleware(broker, settings)
     return broker
+
+
+def _quorum_broker_class() -> type:
+    """A RabbitmqBroker declaring quorum queues (BROKER_QUORUM_QUEUES=true): RabbitMQ fixes a
+    queue's type when it is declared, and Dramatiq declares its own queues, with no type."""
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    class QuorumRabbitmqBroker(RabbitmqBroker):
+        def _build_queue_arguments(self, queue_name: str) -> dict[str, Any]:  # the work and delay queues
+            return {**super()._build_queue_arguments(queue_name), "x-queue-type": "quorum"}
+
+        def _declare_xq_queue(self, queue_name: str) -> Any:  # the dead-letter queue
+            from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL
+            from dramatiq.common import xq_name
+
+            return self.channel.queue_declare(queue=xq_name(queue_name), durable=True, arguments={
+                "x-message-ttl": DEAD_MESSAGE_TTL, "x-queue-type": "quorum"})
+
+    return QuorumRabbitmqBroker
 
 
 def queue(name: str) -> str:

@@ -12,8 +12,10 @@ import uuid
 
 import pika
 import pytest
+from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL
 from dramatiq.common import dq_name, xq_name
 
+from models.keys import Keys
 from models.settings import ROOT
 from tests.integration.conftest import CONNECT_TIMEOUT_S, RABBITMQ_URL, require
 
@@ -64,3 +66,30 @@ def test_a_deployment_s_messages_go_to_its_own_prefixed_queue(env_of):
         for name in (queue, dq_name(queue), xq_name(queue)):
             channel.queue_delete(name)
         connection.close()
+
+
+def test_with_broker_quorum_queues_the_work_delay_and_dead_letter_queues_are_quorum_queues(settings, redis):
+    """A round trip through quorum queues; a classic redeclaration of each is refused (a queue's
+    type is fixed when it is declared), which proves the type."""
+    from tests.integration.test_brokers import echo_on, round_trip, worker_runtime
+    from workers.broker import build_broker
+
+    connection = require("RabbitMQ", _connection)
+    settings = settings.with_(broker_url=RABBITMQ_URL, broker_quorum_queues=True)
+    queue = f"td_test_{uuid.uuid4().hex[:10]}"
+    broker = build_broker(settings)
+    try:
+        with worker_runtime(settings, redis), echo_on(broker, queue_name=queue):
+            round_trip(broker, redis, Keys(settings.redis_prefix))
+        dead_letter = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": xq_name(queue)}
+        for name, arguments in ((queue, dead_letter), (dq_name(queue), dead_letter),
+                                (xq_name(queue), {"x-message-ttl": DEAD_MESSAGE_TTL})):
+            connection.channel().queue_declare(name, durable=True, arguments={**arguments, "x-queue-type": "quorum"})
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="x-queue-type"):
+                connection.channel().queue_declare(name, durable=True, arguments={**arguments, "x-queue-type": "classic"})
+    finally:
+        channel = connection.channel()
+        for name in (queue, dq_name(queue), xq_name(queue)):
+            channel.queue_delete(name)
+        connection.close()
+        broker.close()
