@@ -37,14 +37,14 @@ export function countdownWarnings(...thresholds) {
   };
 }
 
-/** "3 minutes", "90 seconds", "1 minute": how long a time limit is, for reading aloud. */
+/** "3 minutes", "90 seconds", "2 hours", "3 days": how long something lasts, for reading aloud. */
 export function spokenDuration(seconds) {
   const s = Math.max(0, Math.round(seconds));
-  if (s >= 120 || (s >= 60 && s % 60 === 0)) {
-    const m = Math.round(s / 60);
-    return `${m} minute${m === 1 ? "" : "s"}`;
-  }
-  return `${s} second${s === 1 ? "" : "s"}`;
+  const unit = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  if (s >= 2 * 86400) return unit(Math.round(s / 86400), "day");
+  if (s >= 2 * 3600) return unit(Math.round(s / 3600), "hour");
+  if (s >= 120 || (s >= 60 && s % 60 === 0)) return unit(Math.round(s / 60), "minute");
+  return unit(s, "second");
 }
 
 /**

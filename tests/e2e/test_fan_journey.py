@@ -24,12 +24,12 @@ def test_a_fan_joins_before_on_sale_is_admitted_reserves_pays_and_sees_qr_ticket
     card = page.get_by_role("article", name="Aurora Lights Live")
     expect(card).to_contain_text("On sale in")
     expect(card.locator("time")).to_contain_text(re.compile(r"P[SD]T$"))  # the venue's clock, named
-    check_screen(page, "events")
+    shot(page, "events")  # audited in test_accessibility: the sale opens soon
 
     card.get_by_role("link").click()
     expect(page.get_by_role("heading", level=1, name="Aurora Lights Live")).to_be_visible()
     expect(page.locator("tr[data-tier]").first).to_contain_text("50 tickets left")
-    check_screen(page, "event")
+    shot(page, "event")  # audited in test_accessibility: the sale opens soon
 
     page.get_by_role("button", name="Join the waiting room").click()
     room = page.locator("#room")

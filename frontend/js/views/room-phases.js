@@ -3,7 +3,7 @@
 // A phase has an `announcement` (said when it appears without taking focus) and a `detail`
 // (said when focus moves to its heading, which already names the change).
 import { h } from "../dom.js";
-import { formatClock, formatDuration, formatEta, secondsUntil } from "../format.js";
+import { formatClock, formatEta, secondsUntil } from "../format.js";
 import { icon } from "../icons.js";
 import { announce, countdownWarnings, progressBar, spokenDuration } from "../ui.js";
 import { reserveForm } from "./reserve.js";
@@ -50,7 +50,7 @@ function countdown({ status }) {
     nodes: [...head("clock", "The sale opens soon"), clock,
       h("p", {}, "You are in the pre-queue. When the sale opens, everyone who joined before then is given a random place in line, so there is no advantage in refreshing or joining twice."),
       h("div", { class: "stats" }, waiting)],
-    announcement: `You are in the pre-queue. The sale opens in ${formatDuration(status?.secondsUntilOnSale ?? 0)}.`,
+    announcement: `You are in the pre-queue. The sale opens in ${spokenDuration(status?.secondsUntilOnSale ?? 0)}.`,
     // The room's counters may lag the fan's own join by a moment: never show fewer than one.
     update: (s) => waiting.set(num(Math.max(s.total ?? 0, 1))),
     tick: (s) => {
