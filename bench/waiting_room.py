@@ -49,7 +49,7 @@ from models.waiting_room.waves import step_event
 #: Joins sent to Redis per pipeline while filling.
 FILL_CHUNK = 5_000
 #: Fans who poll again and again in the repeat-poll measurement (a web process's working set).
-REPEAT_FANS = 5_000
+REPEAT_FANS = 1_000
 
 
 def fill(redis, keys: Keys, secret: bytes, event_id: str, users: range, now_ms: int, on_sale_ms: int) -> None:
@@ -223,7 +223,8 @@ def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, size: 
     picked = random.Random(size).sample(range(size), fresh + REPEAT_FANS)
     first = [f"{prefix}/status?token={tokens.issue(secret, event_id, f'user-{i}').text}" for i in picked[REPEAT_FANS:]]
     repeat = [f"{prefix}/status?token={tokens.issue(secret, event_id, f'user-{i}').text}" for i in picked[:REPEAT_FANS]]
-    wrk.run(base, repeat, pids, duration_s=1.0, connections=connections)  # warm-up: every repeat fan's first poll
+    # Warm-up: every repeat fan's first poll (several passes even on a busy machine).
+    wrk.run(base, repeat, pids, duration_s=3.0, connections=connections)
     out = {"status_first_poll": wrk.run(base, first, pids, duration_s=duration_s, connections=connections).as_dict(),
            "status_repeat_poll": wrk.run(base, repeat, pids, duration_s=duration_s, connections=connections).as_dict(),
            "join": wrk.run(base, [f"{prefix}/join"], pids, duration_s=duration_s, connections=connections,

@@ -18,7 +18,9 @@ from web.handlers import (
     waitlist,
 )
 
-MODULES = (system, events, admin_catalog, waiting_room, reservations, waitlist, checkout, tickets, ops, frontend)
+#: Registration order is resolution order among routes sharing a first segment: aiohttp tries
+#: every ``/events/...`` resource in turn, so the waiting room (the flood of a drop) goes first.
+MODULES = (waiting_room, system, events, admin_catalog, reservations, waitlist, checkout, tickets, ops, frontend)
 
 
 def setup(app: web.Application) -> None:
