@@ -105,17 +105,7 @@ def _service(app: web.Application) -> RoomService:
     return app[SERVICES]["waiting_room"]
 
 
-@routes.post("/events/{id}/waiting-room/join")
-@doc("Join the event's waiting room (the same X-User-Id always gets the same token and place)", tags=["waiting room"],
-     response=JoinResponse, status=201, headers=_OPTIONAL_USER,
-     responses={200: "Joined before: the same token and place", 404: "Unknown or draft event",
-                409: "Event closed, canceled or sold out"})
-async def join(request: web.Request) -> web.Response:
-    event = await request_event(request)
-    result = await _service(request.app).join(event, user_id(request, required=False))
-    return responses.json(result.document(event), status=201 if result.created else 200)
-
-
+# Registered in order of traffic: aiohttp tries this module's routes in turn (see web/routes.py).
 @routes.get("/events/{id}/waiting-room/status")
 @doc("A fan's place, admission and honest ETA (poll every few seconds). Cacheable: "
      "Cache-Control public, max-age until the next wave is due (at most one wave interval); "
@@ -141,6 +131,17 @@ async def status(request: web.Request) -> web.Response:
 async def progress(request: web.Request) -> web.Response:
     event = await request_event(request)
     return edgecache.respond(request, await _service(request.app).progress(event))
+
+
+@routes.post("/events/{id}/waiting-room/join")
+@doc("Join the event's waiting room (the same X-User-Id always gets the same token and place)", tags=["waiting room"],
+     response=JoinResponse, status=201, headers=_OPTIONAL_USER,
+     responses={200: "Joined before: the same token and place", 404: "Unknown or draft event",
+                409: "Event closed, canceled or sold out"})
+async def join(request: web.Request) -> web.Response:
+    event = await request_event(request)
+    result = await _service(request.app).join(event, user_id(request, required=False))
+    return responses.json(result.document(event), status=201 if result.created else 200)
 
 
 @routes.get("/events/{id}/waiting-room/fairness")
