@@ -8,7 +8,7 @@ shows a pause, a resume or a new wave within one tick. An expired copy is revali
 If-None-Match and answered 304 while the document's validator did not change.
 
 Answers that depend on who asks (X-User-Id, Authorization) are never marked public; their
-no-store / Vary headers are set by the routes that serve them, not here.
+no-store / Vary headers come from web/caching.py (issue 12, finding 7), never from here.
 """
 
 from __future__ import annotations
