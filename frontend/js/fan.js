@@ -9,6 +9,7 @@ import { fairnessView } from "./views/fairness.js";
 import { reservationView } from "./views/reservation.js";
 import { checkoutView } from "./views/checkout.js";
 import { ticketsView } from "./views/tickets.js";
+import { waitlistView } from "./views/waitlist.js";
 import { notFoundView } from "./views/notfound.js";
 
 const ID = "([^/]+)";
@@ -21,6 +22,7 @@ const routes = [
   [new RegExp(`^/reservations/${ID}$`), reservationView],
   [new RegExp(`^/checkout/${ID}$`), checkoutView],
   [/^\/tickets$/, ticketsView],
+  [/^\/waitlist$/, waitlistView],
   [/.*/, notFoundView],
 ];
 

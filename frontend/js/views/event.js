@@ -7,6 +7,7 @@ import { everySecond, poll } from "../poll.js";
 import { go } from "../router.js";
 import { busyAction, errorBox, progressBar, scrollBox, showError, spinner } from "../ui.js";
 import { canJoin, crumbs, saleBadge, salePhase, saleWords } from "./common.js";
+import { waitlistJoin } from "./waitlist.js";
 
 /** Join the event's waiting room (the same fan joining again gets the same token back). */
 export async function joinRoom(eventId, signal) {
@@ -45,7 +46,7 @@ export async function eventView(root, ctx) {
       action),
     h("section", { class: "card", "aria-labelledby": "tiers-h" },
       h("h2", { id: "tiers-h" }, "Tickets"),
-      tierTable(event.tiers || [], rows)));
+      tierTable(event, rows, errors)));
 
   function renderAction() {
     const token = roomToken(event.id);
@@ -84,7 +85,8 @@ export async function eventView(root, ctx) {
   ctx.onLeave(poller.stop);
 }
 
-function tierTable(tiers, rows) {
+function tierTable(event, rows, errors) {
+  const tiers = event.tiers || [];
   if (!tiers.length) return h("p", { class: "muted" }, "No tickets have been announced yet.");
   return scrollBox("Ticket tiers", h("table", {},
     h("caption", { class: "sr-only" }, "Ticket tiers, prices and how many are left"),
@@ -92,14 +94,19 @@ function tierTable(tiers, rows) {
     h("tbody", {}, tiers.map((tier) => {
       const text = h("span", {}, "…");
       const bar = progressBar(`${tier.name} tickets left`);
+      const join = h("div");
       const row = h("tr", { "data-tier": tier.id },
         h("th", { scope: "row" }, tier.name, h("div", { class: "small muted" }, `Up to ${tier.per_user_limit} per order`)),
         h("td", { class: "num" }, formatMoney(tier.price_cents)),
-        h("td", { class: "avail" }, text, bar));
+        h("td", { class: "avail" }, text, bar, join));
       row.update = ({ remaining, capacity }) => {
         text.textContent = remaining <= 0 ? "Sold out" : `${plural(remaining, "ticket")} left`;
         text.className = remaining <= 0 ? "badge badge-bad" : "";
         bar.set(capacity ? (remaining / capacity) * 100 : 0);
+        // Sold out while on sale: tickets that come back are offered to the waitlist in order.
+        const joinable = remaining <= 0 && ["on_sale", "scheduled"].includes(event.status);
+        if (joinable && !join.firstChild) join.append(waitlistJoin(event, tier, errors));
+        if (!joinable) join.replaceChildren();
       };
       rows.set(tier.id, row);
       return row;

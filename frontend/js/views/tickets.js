@@ -1,7 +1,7 @@
 // My tickets: every ticket of this fan, printable.
 import { get } from "../api.js";
 import { fill, h } from "../dom.js";
-import { plural } from "../format.js";
+import { formatDate, formatMoney, plural } from "../format.js";
 import { errorBox, spinner } from "../ui.js";
 import { ticketCard } from "./ticket.js";
 
@@ -27,4 +27,21 @@ export async function ticketsView(root, ctx) {
   }
   count.textContent = `${plural(tickets.length, "ticket")}. Show the QR code at the door, on your phone or printed.`;
   fill(list, tickets.map((t) => ticketCard(t, ctx)));
+  refundedOrders(root, ctx);
+}
+
+/** Orders canceled with a refund: what was refunded and when (their tickets show as void). */
+async function refundedOrders(root, ctx) {
+  let orders;
+  try {
+    orders = (await get("/me/orders", { signal: ctx.signal })).filter((o) => o.status === "refunded");
+  } catch {
+    return; // the tickets are shown; the refund list is extra
+  }
+  if (!orders.length) return;
+  root.append(h("section", { class: "card no-print", "aria-labelledby": "refunds-h" },
+    h("h2", { id: "refunds-h" }, "Refunded orders"),
+    h("ul", { id: "refunds" }, orders.map((o) => h("li", { "data-order": o.id },
+      `${plural(o.quantity, "ticket")} · ${o.tier.name} · ${o.event.name}: refunded ${formatMoney(o.refund_cents)} on `,
+      h("time", { datetime: o.refunded_at }, formatDate(o.refunded_at, o.event.timezone)))))));
 }

@@ -1,0 +1,96 @@
+// The waitlist: join a sold-out tier (from the event page), and "My waitlist": each entry with
+// its place, and an offer (a hold for you) with a countdown and "Buy now" into checkout.
+import { del, get, post, request } from "../api.js";
+import { fill, h } from "../dom.js";
+import { formatClock, formatMoney, plural, secondsUntil } from "../format.js";
+import { idempotencyKey } from "../identity.js";
+import { everySecond, poll } from "../poll.js";
+import { go } from "../router.js";
+import { announce, badge, busyAction, errorBox, spinner } from "../ui.js";
+
+/** A small form under a sold-out tier: how many tickets, then join its waitlist. */
+export function waitlistJoin(event, tier, errors) {
+  const id = `wl-q-${tier.id}`;
+  const select = h("select", { id }, Array.from({ length: tier.per_user_limit || 1 }, (_, i) => h("option", { value: i + 1 }, String(i + 1))));
+  const button = h("button", { class: "button button-secondary", type: "button", "data-waitlist": tier.id }, "Join the waitlist");
+  const result = h("p", { class: "small", role: "status" });
+  button.addEventListener("click", busyAction(button, async () => {
+    const { data } = await post(`/events/${encodeURIComponent(event.id)}/waitlist`, { tier_id: tier.id, quantity: Number(select.value) });
+    fill(result, "You are on the waitlist", data.ahead ? ` (${plural(data.ahead, "fan")} ahead of you)` : "", ". ",
+      h("a", { href: "#/waitlist" }, "See your waitlist"));
+  }, { errorSlot: errors, busyLabel: "Joining…" }));
+  return h("div", { class: "waitlist-join" }, h("label", { for: id, class: "small" }, "Tickets "), select, " ", button, result);
+}
+
+const STATUS = {
+  waiting: ["Waiting", "neutral"], offered: ["Offer for you", "ok"], purchased: ["Bought", "ok"],
+  lapsed: ["Offer lapsed", "bad"], left: ["Left", "neutral"], canceled: ["Event canceled", "bad"],
+};
+
+export async function waitlistView(root, ctx) {
+  const list = h("div", { id: "waitlist", "aria-busy": "true" }, spinner("Loading your waitlist"));
+  root.append(h("h1", {}, "My waitlist"),
+    h("p", { class: "muted" }, "When tickets of a sold-out tier come back, they are offered to the waitlist in waiting-room order. An offer is held for you for a few minutes."),
+    list);
+  const clocks = new Map();
+  let announced = new Set();
+  const poller = poll(async () => {
+    let data;
+    try {
+      data = await get("/me/waitlist", { signal: ctx.signal });
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      fill(list, errorBox(err, { title: "We could not load your waitlist" }));
+      return;
+    }
+    list.removeAttribute("aria-busy");
+    clocks.clear();
+    const entries = data.entries || [];
+    if (!entries.length) {
+      fill(list, h("div", { class: "empty card" }, h("p", {}, "You are not on any waitlist."), h("a", { class: "button", href: "#/" }, "Browse events")));
+      return;
+    }
+    const offers = new Set(entries.filter((e) => e.offer).map((e) => e.id));
+    for (const id of offers) if (!announced.has(id)) announce("Tickets are offered to you. Buy them before the timer runs out.", { urgent: true });
+    announced = offers;
+    fill(list, entries.map((e) => entryCard(e, ctx, clocks, () => poller.now?.())));
+  }, { interval: 3000 });
+  ctx.onLeave(poller.stop);
+  ctx.onLeave(everySecond(() => {
+    for (const [el, iso] of clocks) {
+      const secs = secondsUntil(iso);
+      el.textContent = secs === null ? "--:--" : formatClock(Math.max(0, secs));
+    }
+  }));
+}
+
+function entryCard(e, ctx, clocks, refresh) {
+  const [label, kind] = STATUS[e.status] || [e.status, "neutral"];
+  const errors = h("div");
+  const body = [h("h2", {}, e.event.name), h("p", { class: "muted small" }, `${plural(e.quantity, "ticket")} · ${e.tier.name} · ${formatMoney(e.tier.price_cents)} each`),
+    h("p", {}, badge(label, kind), e.status === "waiting" && e.ahead !== null ? ` ${plural(e.ahead, "fan")} ahead of you` : "")];
+  const actions = h("div", { class: "row" });
+  if (e.offer) {
+    const clock = h("span", { class: "big-clock", role: "timer", "aria-label": "Time left to buy the offered tickets" }, "--:--");
+    clocks.set(clock, e.offer.expires_at);
+    const buy = h("button", { class: "button", type: "button", "data-buy": e.offer.reservation_id }, "Buy now");
+    buy.addEventListener("click", busyAction(buy, async () => {
+      const rid = e.offer.reservation_id;
+      const res = await request("/checkout/sessions", {
+        method: "POST", body: { reservation_id: rid }, headers: { "Idempotency-Key": idempotencyKey(`checkout.${rid}`) }, signal: ctx.signal,
+      });
+      go(`/checkout/${res.data.id}`);
+    }, { errorSlot: errors, busyLabel: "Opening checkout…" }));
+    body.push(h("p", {}, `${plural(e.offer.quantity, "ticket")} held for you. Time left: `, clock));
+    actions.append(buy);
+  }
+  if (e.status === "waiting" || e.status === "offered") {
+    const leave = h("button", { class: "button button-secondary", type: "button" }, "Leave the waitlist");
+    leave.addEventListener("click", busyAction(leave, async () => {
+      await del(`/waitlist/${encodeURIComponent(e.id)}`, { signal: ctx.signal });
+      refresh();
+    }, { errorSlot: errors }));
+    actions.append(leave);
+  }
+  return h("article", { class: "card", "data-entry": e.id }, ...body, errors, actions);
+}
