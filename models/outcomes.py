@@ -27,11 +27,16 @@ def publish(redis: Any, keys: Keys, subject_id: str, payload: dict[str, Any]) ->
     redis.spublish(channel, message) if is_cluster(redis) else redis.publish(channel, message)
 
 
+def queue_publish(pipe: Any, redis: Any, keys: Keys, subject_id: str, payload: dict[str, Any]) -> None:
+    """Add one announcement to ``pipe``, a pipeline of ``redis`` (a Redis Cluster's pipeline
+    refuses its publish method: the command goes in as SPUBLISH there)."""
+    pipe.execute_command("SPUBLISH" if is_cluster(redis) else "PUBLISH", keys.outcomes_channel(),
+                         encode(subject_id, payload))
+
+
 def publish_many(redis: Any, keys: Keys, items: Iterable[tuple[str, dict[str, Any]]]) -> None:
     """Announce several outcomes in one round trip."""
     pipe = redis.pipeline(transaction=False)
-    channel = keys.outcomes_channel()
-    command = "SPUBLISH" if is_cluster(redis) else "PUBLISH"
     for subject_id, payload in items:
-        pipe.execute_command(command, channel, encode(subject_id, payload))
+        queue_publish(pipe, redis, keys, subject_id, payload)
     pipe.execute()

@@ -285,9 +285,9 @@ def _after_commit(rt: Any, found: list[_Row], settled: list[Settled]) -> None:
             to_status, reason = row.hold_to
             apply_transition(pipe, rt.keys, EndedHold(row.reservation_id, row.event_id, row.tier_id, row.user_id,
                                                       row.quantity, to_status, reason))
-        pipe.publish(rt.keys.outcomes_channel(), outcomes.encode(row.session_id, {
+        outcomes.queue_publish(pipe, rt.redis, rt.keys, row.session_id, {
             "kind": "checkout", "status": row.status, "order_id": done.order_id, "reason": row.reason,
-            "tickets": len(row.tickets), "document": done.document}))
+            "tickets": len(row.tickets), "document": done.document})
     pipe.execute()
     # Failed payments' and lapsed holds' tickets are back: a tier with a waitlist offers them
     # to its next fans (one marker per tier, models/waitlist/nudge.py).
