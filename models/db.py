@@ -99,6 +99,8 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("orders", "refunded_at", "TIMESTAMP NULL"),
     ("orders", "refund_cents", "INTEGER NULL"),
     ("orders", "cancel_reason", "VARCHAR(32) NULL"),
+    ("events", "ticket_mode", "VARCHAR(16) NOT NULL DEFAULT 'both'"),
+    ("tickets", "secret", "VARCHAR(64) NULL"),
 )
 
 

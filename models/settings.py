@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from models.errors import ConfigError
 
@@ -79,6 +80,52 @@ def _secret(env: Mapping[str, str], name: str, *, required: bool, minimum: int) 
     if value and len(value) < minimum:
         raise ConfigError(f"Setting {name} must be at least {minimum} characters")
     return value
+
+
+def _identity(env: Mapping[str, str], d: Settings) -> dict[str, Any]:
+    """The identity settings; a mode that cannot work refuses to start, naming the variable."""
+    from models.identity import HMAC_ALGORITHMS, KEY_ALGORITHMS, MIN_SECRET_BYTES
+
+    mode = _str(env, "IDENTITY_MODE", d.identity_mode).strip().lower()
+    if mode not in IDENTITY_MODES:
+        raise ConfigError(f"Setting IDENTITY_MODE={mode!r} must be one of: {', '.join(IDENTITY_MODES)}")
+    out: dict[str, Any] = {
+        "identity_mode": mode, "jwt_issuer": _str(env, "JWT_ISSUER", ""), "jwt_audience": _str(env, "JWT_AUDIENCE", ""),
+        "jwt_secret": env.get("JWT_SECRET") or "", "jwt_jwks_file": _str(env, "JWT_JWKS_FILE", ""),
+        "jwt_jwks_url": _url(env, "JWT_JWKS_URL", "", ("https", "http")),
+        "jwt_jwks_cache_s": _int(env, "JWT_JWKS_CACHE_S", d.jwt_jwks_cache_s, minimum=10),
+        "jwt_leeway_s": _int(env, "JWT_LEEWAY_S", d.jwt_leeway_s, maximum=300),
+    }
+    url = out["jwt_jwks_url"]
+    if url.lower().startswith("http://") and urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(f"Setting JWT_JWKS_URL={url!r} must be https:// (plain http only for a loopback host)")
+    if mode != "jwt":
+        return out
+    for name in ("JWT_ISSUER", "JWT_AUDIENCE"):
+        if not env.get(name):
+            raise ConfigError(f"Setting {name} is required when IDENTITY_MODE=jwt")
+    sources = [n for n in ("JWT_SECRET", "JWT_JWKS_FILE", "JWT_JWKS_URL") if env.get(n)]
+    if len(sources) != 1:
+        raise ConfigError("Set exactly one of JWT_SECRET, JWT_JWKS_FILE, JWT_JWKS_URL when IDENTITY_MODE=jwt "
+                          f"(got {', '.join(sources) or 'none'})")
+    hmac_keyed = sources[0] == "JWT_SECRET"
+    if hmac_keyed and len(out["jwt_secret"].encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"Setting JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+    default_algs = "HS256" if hmac_keyed else "RS256,ES256"
+    algs = tuple(a.strip() for a in _str(env, "JWT_ALGORITHMS", default_algs).split(",") if a.strip())
+    allowed = HMAC_ALGORITHMS if hmac_keyed else KEY_ALGORITHMS
+    # Mixing HMAC and public-key algorithms is the classic "verify RS256 as HS256 with the
+    # public key" confusion: the key source decides the family.
+    wrong = [a for a in algs if a not in allowed]
+    if not algs or wrong:
+        raise ConfigError(f"Setting JWT_ALGORITHMS={','.join(algs)!r} may only name {', '.join(sorted(allowed))} "
+                          f"with {sources[0]}")
+    out["jwt_algorithms"] = algs
+    return out
+
+
+#: Values of IDENTITY_MODE.
+IDENTITY_MODES = ("demo", "jwt", "proxy")
 
 
 @dataclass(frozen=True)
@@ -158,6 +205,24 @@ class Settings:
     metrics_dir: str = ""
     #: Dramatiq actor retries before a message is dead-lettered.
     actor_max_retries: int = 10
+    #: Who a fan is: "demo" (the self-asserted X-User-Id, for ``make run``), "jwt" (a signed
+    #: bearer token; X-User-Id is refused) or "proxy" (X-User-Id set by a trusted authenticating
+    #: proxy that strips the client's own). See docs/operators.md.
+    identity_mode: str = "demo"
+    #: JWT checks (identity_mode "jwt"): expected ``iss`` and ``aud``, allowed ``alg`` values.
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_algorithms: tuple[str, ...] = ()
+    #: HMAC key for HS256/384/512 tokens (at least 32 bytes); or a JWKS for RS/PS/ES tokens:
+    jwt_secret: str = ""
+    jwt_jwks_file: str = ""
+    jwt_jwks_url: str = ""
+    #: How long JWKS keys are cached before they are read again, in seconds.
+    jwt_jwks_cache_s: int = 300
+    #: Clock skew allowed on exp/nbf/iat, in seconds.
+    jwt_leeway_s: int = 30
+    #: Rotating ticket codes: one step lasts this long, in seconds (the scanner takes +-1 step).
+    rotate_s: int = 15
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -226,6 +291,8 @@ class Settings:
             log_format=log_format,
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", ""),
             actor_max_retries=_int(env, "ACTOR_MAX_RETRIES", d.actor_max_retries),
+            rotate_s=_int(env, "ROTATE_S", d.rotate_s, minimum=5, maximum=300),
+            **_identity(env, d),
         )
 
     def with_(self, **changes: Any) -> Settings:
@@ -238,5 +305,5 @@ class Settings:
 
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to log: secrets masked."""
-        hidden = {"admin_token", "secret_key"}
+        hidden = {"admin_token", "secret_key", "jwt_secret"}
         return {f.name: ("***" if f.name in hidden else getattr(self, f.name)) for f in fields(self) if f.name != "extra"}

@@ -69,6 +69,9 @@ class Event(TimestampedModel):
     #: How long after purchase a fan may cancel an order themselves, in seconds (NULL = the
     #: SELF_CANCEL_WINDOW_S default; 0 = not allowed).
     self_cancel_window_s = peewee.IntegerField(null=True)
+    #: Which codes the gate takes: "rotating" (the live phone code only), "static" (the signed
+    #: printable code only) or "both". The SQL default keeps rows older than the column valid.
+    ticket_mode = peewee.CharField(max_length=16, default="both", constraints=[peewee.SQL("DEFAULT 'both'")])
 
     class Meta:
         table_name = "events"
@@ -169,6 +172,7 @@ class Order(BaseModel):
 
 
 TICKET_STATUSES = ("valid", "checked_in", "void")
+TICKET_MODES = ("rotating", "static", "both")
 
 
 class Ticket(BaseModel):
@@ -183,11 +187,27 @@ class Ticket(BaseModel):
     status = peewee.CharField(max_length=16, default="valid")
     checked_in_at = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
+    #: Hex key of the rotating codes (models/ticket_codes.py); never listed. A new one on every
+    #: transfer. NULL for tickets issued before rotating codes (one is drawn on first use).
+    secret = peewee.CharField(max_length=64, null=True)
 
     class Meta:
         table_name = "tickets"
         #: Retries of issuance can never duplicate a ticket.
         indexes = ((("order", "seq"), True),)
+
+
+class TicketTransfer(BaseModel):
+    """One ticket moved from one fan to another (the audit trail, and the answer to a retry)."""
+
+    id = peewee.AutoField()
+    ticket = peewee.ForeignKeyField(Ticket, on_delete="CASCADE", column_name="ticket_id", index=True)
+    from_user = peewee.CharField(max_length=128)
+    to_user = peewee.CharField(max_length=128, index=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "ticket_transfers"
 
 
 class IdempotencyRecord(BaseModel):
@@ -290,4 +310,4 @@ class WaitlistEntry(TimestampedModel):
 
 
 ALL_TABLES = [Event, TicketTier, Reservation, CheckoutSession, Order, Ticket, IdempotencyRecord, AdmissionWave, QueueEntry,
-              FairnessRecord, WaitlistEntry]
+              FairnessRecord, WaitlistEntry, TicketTransfer]

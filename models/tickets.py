@@ -20,6 +20,7 @@ from typing import Any
 import peewee
 import segno
 
+from models import ticket_codes
 from models.errors import NotFound
 from models.metrics import TICKETS_ISSUED
 from models.outcomes import publish
@@ -85,7 +86,7 @@ def issue_for_order(secret: bytes, order_id: str | uuid.UUID, *, redis: Any = No
         rows.append({
             "id": uuid.uuid4(), "order": order.id, "seq": seq, "code": code, "user_id": order.user_id,
             "qr_sig": sign(secret, code, str(order.event_id), str(order.tier_id), order.user_id),
-            "event": order.event_id, "tier": order.tier_id, "status": "valid", "created_at": utcnow(),
+            "secret": ticket_codes.new_secret(), "event": order.event_id, "tier": order.tier_id, "status": "valid", "created_at": utcnow(),
         })
     created = Ticket.insert_many(rows).on_conflict_ignore().as_rowcount().execute() if rows else 0
     if created:
@@ -130,7 +131,7 @@ def user_tickets(user_id: str) -> list[dict[str, Any]]:
         {
             **ticket_summary(t), "order_id": str(t.order_id),
             "event": {"id": str(t.event.id), "name": t.event.name, "venue": t.event.venue, "starts_at": iso(t.event.starts_at),
-                      "timezone": t.event.timezone},
+                      "timezone": t.event.timezone, "ticket_mode": t.event.ticket_mode},
             "tier": {"id": str(t.tier.id), "name": t.tier.name},
             "created_at": iso(t.created_at),
         }

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app(settings)
     logging.getLogger("ticketdrop.web").info("web listening", extra={"port": settings.port, "pid": os.getpid(),
-                                                                     "reuse_port": settings.reuse_port})
+                                                                     "reuse_port": settings.reuse_port,
+                                                                     "identity_mode": settings.identity_mode})
     web.run_app(
         app,
         host=settings.host,

@@ -13,7 +13,7 @@ from models.db import bind_database, database, open_database
 from models.keys import Keys
 from models.redis import connect_async, is_cluster
 from models.settings import Settings
-from web import outcomes, routes
+from web import identity, outcomes, routes
 from web.appkeys import BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
 from web.metrics import flush_timings_ctx
 from web.middleware import edge_middleware
@@ -37,6 +37,7 @@ def create_app(
     app[SETTINGS] = settings
     app[KEYS] = Keys(settings.redis_prefix)
     app[SERVICES] = {}
+    identity.setup(app)
     if bind_db:
         bind_database(open_database(settings.database_url, max_connections=settings.db_max_connections))
     app.cleanup_ctx.append(_db_executor_ctx)
@@ -51,7 +52,7 @@ def create_app(
 def _middlewares(settings: Settings) -> list:
     from web import hooks
 
-    return [edge_middleware(settings), *hooks.outer_middlewares(), *hooks.inner_middlewares()]
+    return [edge_middleware(settings), *hooks.outer_middlewares(), *hooks.inner_middlewares(), *identity.middlewares(settings)]
 
 
 async def _db_executor_ctx(app: web.Application):

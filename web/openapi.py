@@ -67,7 +67,9 @@ def _parameters(path: str, d: Doc, components: dict) -> list[dict]:
         for name, prop in schema.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
     if d.user_header:
-        params.append({"name": "X-User-Id", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 128}})
+        params.append({"name": "X-User-Id", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 128},
+                       "description": "The fan (IDENTITY_MODE demo or proxy). With IDENTITY_MODE=jwt send "
+                                      "'Authorization: Bearer <token>' instead; X-User-Id is then refused (400)"})
     params.extend(d.headers)
     return params
 
@@ -100,6 +102,9 @@ def build_document(app: web.Application, *, title: str = "TicketDrop API", versi
         if d.body is not None or d.query is not None:
             statuses.setdefault(400, "Invalid input")
             statuses.setdefault(422, "Validation failed")
+        if d.user_header:
+            statuses.setdefault(401, "Bearer token missing or refused (IDENTITY_MODE=jwt); WWW-Authenticate says why")
+            op["security"] = [{}, {"fanToken": []}]
         if d.admin or getattr(route.handler, "__admin__", False):
             statuses.setdefault(401, "Admin token missing")
             statuses.setdefault(403, "Admin token wrong")
@@ -116,7 +121,9 @@ def build_document(app: web.Application, *, title: str = "TicketDrop API", versi
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": components,
-            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"},
+                                "fanToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                             "description": "IDENTITY_MODE=jwt: a token from the identity provider"}},
         },
     }
 

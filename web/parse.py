@@ -11,11 +11,9 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from models.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from web.identity import current_user
 
 M = TypeVar("M", bound=BaseModel)
-
-#: X-User-Id: 1..128 printable ASCII characters without spaces.
-USER_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 def _field_path(loc: tuple[Any, ...], prefix: str) -> str:
@@ -103,15 +101,9 @@ def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
 
 
 def user_id(request: web.Request, *, required: bool = True) -> str | None:
-    """The X-User-Id header; 400 naming the header if missing (when required) or malformed."""
-    raw = request.headers.get("X-User-Id")
-    if raw is None or raw == "":
-        if required:
-            raise InvalidInput("The X-User-Id header is required", field="header.X-User-Id")
-        return None
-    if not USER_ID_RE.match(raw):
-        raise InvalidInput("X-User-Id must be 1..128 printable characters without spaces", field="header.X-User-Id")
-    return raw
+    """The fan's user id as IDENTITY_MODE says (web/identity.py): 400 naming X-User-Id when it
+    is missing (if required) or malformed, 401 with WWW-Authenticate for a refused bearer token."""
+    return current_user(request, required=required)
 
 
 #: Longest ``Prefer: wait`` we honour, in seconds.

@@ -1,6 +1,6 @@
 """Rate-limit middleware for the fan commands: join, reserve, checkout.
 
-Per user (``X-User-Id``) and per client address; the address is ``request.remote``, or with
+Per user (the id web/identity.py resolved) and per client address; the address is ``request.remote``, or with
 TRUST_FORWARDED_FOR the last X-Forwarded-For hop (the one our own proxy appended; earlier
 hops are whatever the client wrote). Answers carry the IETF ``RateLimit`` and
 ``RateLimit-Policy`` fields (draft-ietf-httpapi-ratelimit-headers); a refusal is a 429
@@ -17,7 +17,7 @@ from models.errors import RateLimited, TicketDropError
 from models.ratelimit import Decision, Policy, RateLimiter
 from models.settings import Settings
 from web.appkeys import KEYS, REDIS, SERVICES, SETTINGS
-from web.parse import USER_ID_RE
+from web.identity import peek_user, prepare
 
 #: (scope, POST path pattern) of every limited route.
 _ROUTES = (
@@ -75,9 +75,10 @@ async def limited(request: web.Request, handler, scope: str) -> web.StreamRespon
     (or the error) carries the RateLimit fields. Called by the edge middleware (web.middleware)."""
     settings = request.app[SETTINGS]
     user_policy, ip_policy = policies(settings, scope)
-    raw_user = request.headers.get("X-User-Id", "")
-    # A malformed id is refused by the handler (400); only the address limit applies to it.
-    user = raw_user if USER_ID_RE.match(raw_user) else ""
+    # A missing, malformed or refused identity is answered by the handler (400/401); only the
+    # address limit applies to it.
+    await prepare(request)
+    user = peek_user(request)
     decision = await _limiter(request.app).check([(user_policy, user), (ip_policy, client_address(request, settings))])
     if decision is None:
         return await handler(request)

@@ -14,7 +14,8 @@ from models.tables import Event, utcnow
 
 #: Fields an admin may change with PATCH.
 EDITABLE = frozenset({"name", "venue", "description", "starts_at", "on_sale_at", "status", "wave_size", "wave_interval_s", "timezone",
-                      "self_cancel_window_s"})
+                      "self_cancel_window_s",
+                      "ticket_mode"})
 
 #: A PATCH that loses the race against another change of the same event is re-applied this often.
 _UPDATE_ATTEMPTS = 3
@@ -44,6 +45,7 @@ def create_event(
     wave_interval_s: float | None = None,
     timezone: str = DEFAULT_TIMEZONE,
     self_cancel_window_s: int | None = None,
+    ticket_mode: str = "both",
 ) -> Event:
     """Create an event. Raises ValidationFailed (422) if on_sale_at is not before starts_at, the
     status is not an initial one (draft, scheduled, on_sale) or the time zone is not an IANA
@@ -56,6 +58,7 @@ def create_event(
         name=name, venue=venue, description=description, starts_at=starts_at, on_sale_at=on_sale_at,
         status=status, wave_size=wave_size, wave_interval_s=wave_interval_s, timezone=timezone,
         self_cancel_window_s=self_cancel_window_s,
+        ticket_mode=ticket_mode,
     )
 
 

@@ -43,6 +43,7 @@ def public_event(event: Event) -> dict[str, Any]:
         "status": event.status,
         "paused": bool(event.paused), "wave_size": event.wave_size, "wave_interval_s": event.wave_interval_s,
         "self_cancel_window_s": event.self_cancel_window_s,
+        "ticket_mode": event.ticket_mode,
     }
 
 

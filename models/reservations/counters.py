@@ -1,7 +1,8 @@
 """The Redis stock counters, rebuilt from the database (the truth) when missing or drifting.
 
 ``keys.stock(e)``: ``<tier>`` = tickets available (capacity - sold - held), ``held:<tier>`` =
-tickets in live holds. ``keys.user_counts(e)``: user -> tickets in live holds + paid orders.
+tickets in live holds. ``keys.user_counts(e)``: user -> tickets in live holds + paid orders +
+tickets received by transfer (models/ticket_transfer.py).
 ``keys.live_reservations(e)``: user -> the live (pending or held) reservation id.
 ``keys.waitlist(e)``: tier -> fans waiting on its waitlist.
 """
@@ -18,7 +19,7 @@ from models.errors import Unavailable
 from models.keys import Keys
 from models.reservations.kick import drain_if_waiting
 from models.reservations.lease import EventLease
-from models.tables import Order, Reservation, TicketTier, WaitlistEntry
+from models.tables import Order, Reservation, Ticket, TicketTier, WaitlistEntry
 
 log = logging.getLogger("ticketdrop.inventory")
 
@@ -42,6 +43,12 @@ def rebuild_counters(redis: Any, keys: Keys, event_id: str) -> None:
     finally:
         lease.release()
     drain_if_waiting(redis, keys, str(event_id))
+
+
+def _received(event_id: str) -> list[tuple[str, int]]:
+    """(user, tickets of the event they own from other fans' orders)."""
+    return list(Ticket.select(Ticket.user_id, fn.COUNT(Ticket.id)).join(Order, on=(Ticket.order == Order.id))
+                .where(Ticket.event == event_id, Ticket.user_id != Order.user_id).group_by(Ticket.user_id).tuples())
 
 
 def rebuild_locked(redis: Any, keys: Keys, event_id: str) -> dict[str, int]:
@@ -69,6 +76,8 @@ def rebuild_locked(redis: Any, keys: Keys, event_id: str) -> dict[str, int]:
     waiting = {str(tier): n for tier, n in (
         WaitlistEntry.select(WaitlistEntry.tier, fn.COUNT(WaitlistEntry.id))
         .where(WaitlistEntry.event == event_id, WaitlistEntry.status == "waiting").group_by(WaitlistEntry.tier).tuples())}
+    for user, count in _received(event_id):  # transferred tickets count for their receiver
+        users[user] += count
     live, undecide = _mailbox_state(redis, keys, event_id)
     live.update({h.user_id: str(h.id) for h in holds})
 

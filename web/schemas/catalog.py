@@ -56,6 +56,7 @@ WaveInterval = Annotated[float, Strict(), Field(ge=rules.WAVE_INTERVAL_MIN_S, le
 TimeZone = Annotated[str, Field(min_length=1, max_length=rules.TIMEZONE_MAX), AfterValidator(_known_zone)]
 Status = Literal["draft", "scheduled", "on_sale", "closed", "canceled"]
 InitialStatus = Literal["draft", "scheduled", "on_sale"]
+TicketMode = Literal["rotating", "static", "both"]
 
 #: Seconds after purchase a fan may cancel an order (0 = not allowed; at most a year).
 SelfCancelWindow = Annotated[int, Strict(), Field(ge=0, le=rules.SELF_CANCEL_WINDOW_MAX_S)]
@@ -81,6 +82,8 @@ class EventCreate(BaseModel):
     #: How long after purchase fans may cancel their orders, in seconds (null = the
     #: SELF_CANCEL_WINDOW_S default; 0 = not allowed).
     self_cancel_window_s: SelfCancelWindow | None = None
+    #: Codes the gate takes: the phone's live rotating code, the printed static one, or both.
+    ticket_mode: TicketMode = "both"
 
     @field_validator("on_sale_at")
     @classmethod
@@ -136,6 +139,7 @@ class EventPatch(_Patch):
     wave_interval_s: WaveInterval | None = None
     timezone: TimeZone | None = None
     self_cancel_window_s: SelfCancelWindow | None = None
+    ticket_mode: TicketMode | None = None
 
 
 class TierCreate(BaseModel):

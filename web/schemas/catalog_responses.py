@@ -46,6 +46,8 @@ class PublicEvent(BaseModel):
     wave_interval_s: float | None
     #: Seconds after purchase fans may cancel orders (null = the server default, 0 = not allowed).
     self_cancel_window_s: int | None = None
+    #: Codes the gate takes: "rotating" (the live phone code), "static" (printed) or "both".
+    ticket_mode: str
 
 
 class EventSummary(PublicEvent):

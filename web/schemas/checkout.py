@@ -28,7 +28,8 @@ class ConfirmRequest(BaseModel):
 class ScanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    payload: SingleLine = Field(min_length=1, max_length=512, description="The string the ticket's QR code encodes")
+    payload: SingleLine = Field(min_length=1, max_length=512, description="The string the ticket's QR code encodes: the "
+                                "printed TD1.<code>.<event>.<tier>.<sig> or the phone's rotating <code>.<step>.<mac>")
 
 
 class _Out(BaseModel):
@@ -76,9 +77,14 @@ class TierRef(_Out):
     name: str
 
 
+class TicketEventRef(EventRef):
+    ticket_mode: Literal["rotating", "static", "both"] = Field(
+        description="Codes the gate takes: the live rotating code, the printed static one, or both")
+
+
 class UserTicket(TicketSummary):
     order_id: uuid.UUID
-    event: EventRef
+    event: TicketEventRef
     tier: TierRef
     created_at: datetime
 
@@ -125,6 +131,36 @@ class ScannedTicket(_Out):
 
 
 class ScanResult(_Out):
-    result: Literal["valid", "invalid_signature", "void", "checked_in", "admitted"]
+    result: Literal["valid", "invalid_signature", "void", "checked_in", "admitted", "expired", "not_yet_valid",
+                    "static_refused", "rotating_refused"]
+    message: str | None = Field(None, description="For a refusal, what to tell the fan (e.g. 'expired code: ask the "
+                                                  "fan to show the live ticket')")
     checked_in_at: datetime | None
     ticket: ScannedTicket | None
+
+
+class RotatingKey(_Out):
+    code: str
+    status: Literal["valid", "checked_in"]
+    ticket_mode: Literal["rotating", "both"]
+    secret: str = Field(description="64 hex digits: this ticket's key. Keep it on the owner's device only")
+    rotate_s: int = Field(description="Seconds per step")
+    step: int = Field(description="The server's current step")
+    server_time_ms: int = Field(description="The server's clock, to correct the device's")
+    mac_hex_digits: int
+    format: str
+
+
+class TransferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_user: str = Field(min_length=1, max_length=128,
+                         description="The receiving fan's user id (in jwt mode: the subject their identity provider gives them)")
+
+
+class TransferDocument(_Out):
+    code: str
+    event_id: uuid.UUID
+    from_user: str
+    to_user: str
+    transferred_at: datetime

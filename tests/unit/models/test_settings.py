@@ -76,3 +76,36 @@ def test_public_dict_masks_secrets():
     shown = s.public_dict()
     assert shown["admin_token"] == "***" and shown["secret_key"] == "***"
     assert "super-secret-token" not in repr(shown)
+
+
+_JWT = {"IDENTITY_MODE": "jwt", "JWT_ISSUER": "https://id.example", "JWT_AUDIENCE": "ticketdrop"}
+
+
+@pytest.mark.parametrize(
+    "env,named",
+    [
+        ({"IDENTITY_MODE": "trust-me"}, "IDENTITY_MODE"),
+        ({**_JWT, "JWT_ISSUER": ""}, "JWT_ISSUER"),
+        ({**_JWT, "JWT_AUDIENCE": ""}, "JWT_AUDIENCE"),
+        (_JWT, "JWT_SECRET, JWT_JWKS_FILE, JWT_JWKS_URL"),
+        ({**_JWT, "JWT_SECRET": "x" * 32, "JWT_JWKS_FILE": "/etc/jwks.json"}, "JWT_JWKS_FILE"),
+        ({**_JWT, "JWT_SECRET": "too-short"}, "JWT_SECRET"),
+        ({**_JWT, "JWT_SECRET": "x" * 32, "JWT_ALGORITHMS": "RS256"}, "JWT_ALGORITHMS"),
+        ({**_JWT, "JWT_JWKS_FILE": "/etc/jwks.json", "JWT_ALGORITHMS": "HS256"}, "JWT_ALGORITHMS"),
+        ({**_JWT, "JWT_JWKS_FILE": "/etc/jwks.json", "JWT_ALGORITHMS": "none"}, "JWT_ALGORITHMS"),
+        ({**_JWT, "JWT_JWKS_URL": "http://idp.example/jwks"}, "JWT_JWKS_URL"),
+        ({"ROTATE_S": "1"}, "ROTATE_S"),
+    ],
+)
+def test_an_identity_setup_that_cannot_work_refuses_to_start_naming_the_variable(env, named):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert named in str(info.value)
+
+
+def test_jwt_mode_defaults_its_algorithms_to_the_key_source_and_masks_the_secret():
+    hs = Settings.from_env({**_JWT, "JWT_SECRET": "s" * 32})
+    assert hs.jwt_algorithms == ("HS256",) and hs.public_dict()["jwt_secret"] == "***"
+    keyed = Settings.from_env({**_JWT, "JWT_JWKS_URL": "https://id.example/.well-known/jwks.json"})
+    assert keyed.jwt_algorithms == ("RS256", "ES256")
+    assert Settings.from_env({}).identity_mode == "demo"

@@ -64,7 +64,7 @@ async def test_verify_reports_valid_and_invalid_signatures(client, app, settings
     ScanResult.model_validate(body)
     forged = payload[:-4] + "0000"
     body = await (await client.post("/admin/tickets/verify", json={"payload": forged}, headers=admin_headers)).json()
-    assert body == {"result": "invalid_signature", "checked_in_at": None, "ticket": None}
+    assert (body["result"], body["checked_in_at"], body["ticket"]) == ("invalid_signature", None, None)
 
 
 async def test_check_in_admits_once_and_then_says_when(client, app, settings, admin_headers):
@@ -101,3 +101,61 @@ async def test_checking_in_a_forged_or_void_ticket_is_refused(client, app, setti
 async def test_a_scan_without_a_payload_is_422(client, admin_headers):
     resp = await client.post("/admin/tickets/verify", json={}, headers=admin_headers)
     assert resp.status == 422 and (await resp.json())["errors"][0]["field"] == "payload"
+
+
+async def test_the_owner_gets_the_rotating_key_uncached_and_it_makes_codes_the_scanner_admits(client, app, settings,
+                                                                                              admin_headers):
+    from models import ticket_codes
+    from web.schemas.checkout import RotatingKey
+
+    code = (await issued(app, settings))[0].code
+    resp = await client.get(f"/me/tickets/{code}/rotating", headers=FAN)
+    key = await resp.json()
+    assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+    RotatingKey.model_validate(key)
+    assert (await client.get(f"/me/tickets/{code}/rotating", headers={"X-User-Id": "fan-2"})).status == 404
+    listed = await (await client.get("/me/tickets", headers=FAN)).json()
+    assert key["secret"] not in repr(listed)
+    live = ticket_codes.rotating_code(key["secret"], code, ticket_codes.current_step(key["rotate_s"]))
+    resp = await client.post("/admin/tickets/check-in", json={"payload": live}, headers=admin_headers)
+    assert resp.status == 200 and (await resp.json())["result"] == "admitted"
+
+
+async def test_a_stale_rotating_code_is_403_expired_with_the_words_for_the_fan(client, app, settings, admin_headers):
+    from models import ticket_codes
+
+    code = (await issued(app, settings))[0].code
+    key = await (await client.get(f"/me/tickets/{code}/rotating", headers=FAN)).json()
+    stale = ticket_codes.rotating_code(key["secret"], code, ticket_codes.current_step(key["rotate_s"]) - 3)
+    resp = await client.post("/admin/tickets/check-in", json={"payload": stale}, headers=admin_headers)
+    body = await resp.json()
+    assert resp.status == 403 and body["result"] == "expired"
+    assert body["detail"] == "expired code: ask the fan to show the live ticket"
+    verified = await (await client.post("/admin/tickets/verify", json={"payload": stale}, headers=admin_headers)).json()
+    ScanResult.model_validate(verified)
+    assert verified["result"] == "expired" and verified["message"] == body["detail"]
+
+
+async def test_transfer_moves_the_ticket_to_the_receivers_list_and_the_old_owner_loses_it(client, app, settings):
+    from web.schemas.checkout import TransferDocument
+
+    code = (await issued(app, settings, quantity=1))[0].code
+    resp = await client.post(f"/me/tickets/{code}/transfer", json={"to_user": "fan-2"}, headers=FAN)
+    assert resp.status == 200, await resp.text()
+    TransferDocument.model_validate(await resp.json())
+    assert await (await client.get("/me/tickets", headers=FAN)).json() == []
+    theirs = await (await client.get("/me/tickets", headers={"X-User-Id": "fan-2"})).json()
+    assert [t["code"] for t in theirs] == [code]
+    assert (await client.get(f"/me/tickets/{code}/rotating", headers=FAN)).status == 404
+    again = await client.post(f"/me/tickets/{code}/transfer", json={"to_user": "fan-2"}, headers=FAN)
+    assert again.status == 200 and await again.json() == await resp.json()
+
+
+async def test_transfer_errors_name_the_field(client, app, settings):
+    code = (await issued(app, settings, quantity=1))[0].code
+    cases = [({"to_user": "fan-1"}, 422, "to_user"), ({}, 422, "to_user"), ({"to_user": "a b"}, 422, "to_user")]
+    for body, status, field in cases:
+        resp = await client.post(f"/me/tickets/{code}/transfer", json=body, headers=FAN)
+        assert resp.status == status and (await resp.json())["errors"][0]["field"] == field, body
+    resp = await client.post("/me/tickets/nope/transfer", json={"to_user": "fan-2"}, headers=FAN)
+    assert resp.status == 404 and (await resp.json())["errors"][0]["field"] == "path.code"

@@ -1,0 +1,31 @@
+"""Run one call from many threads released at the same instant (two scanners, two payments...)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+def at_once(n: int, call: Callable[[], Any], *, db: Any = None, expected: tuple[type[BaseException], ...] = ()) -> list[Any]:
+    """``call()`` from ``n`` threads behind one barrier, each in its own connection of ``db``.
+    Returns the results, with an ``expected`` exception's ``extra["result"]`` in its place."""
+    results: list[Any] = []
+    barrier = threading.Barrier(n)
+
+    def run() -> None:
+        barrier.wait()
+        with db.connection_context() if db is not None else contextlib.nullcontext():
+            try:
+                results.append(call())
+            except expected as exc:
+                results.append(exc.extra["result"])
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
