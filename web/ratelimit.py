@@ -77,7 +77,8 @@ async def limited(request: web.Request, handler, scope: str) -> web.StreamRespon
     user_policy, ip_policy = policies(settings, scope)
     # A missing, malformed or refused identity is answered by the handler (400/401); only the
     # address limit applies to it.
-    await prepare(request)
+    if settings.identity_mode == "jwt":
+        await prepare(request)
     user = peek_user(request)
     decision = await _limiter(request.app).check([(user_policy, user), (ip_policy, client_address(request, settings))])
     if decision is None:

@@ -78,13 +78,13 @@ def test_public_dict_masks_secrets():
     assert "super-secret-token" not in repr(shown)
 
 
-_JWT = {"IDENTITY_MODE": "jwt", "JWT_ISSUER": "https://id.example", "JWT_AUDIENCE": "ticketdrop"}
+_JWT = {**SECRETS, "IDENTITY_MODE": "jwt", "JWT_ISSUER": "https://id.example", "JWT_AUDIENCE": "ticketdrop"}
 
 
 @pytest.mark.parametrize(
     "env,named",
     [
-        ({"IDENTITY_MODE": "trust-me"}, "IDENTITY_MODE"),
+        ({**SECRETS, "IDENTITY_MODE": "trust-me"}, "IDENTITY_MODE"),
         ({**_JWT, "JWT_ISSUER": ""}, "JWT_ISSUER"),
         ({**_JWT, "JWT_AUDIENCE": ""}, "JWT_AUDIENCE"),
         (_JWT, "JWT_SECRET, JWT_JWKS_FILE, JWT_JWKS_URL"),
@@ -94,7 +94,7 @@ _JWT = {"IDENTITY_MODE": "jwt", "JWT_ISSUER": "https://id.example", "JWT_AUDIENC
         ({**_JWT, "JWT_JWKS_FILE": "/etc/jwks.json", "JWT_ALGORITHMS": "HS256"}, "JWT_ALGORITHMS"),
         ({**_JWT, "JWT_JWKS_FILE": "/etc/jwks.json", "JWT_ALGORITHMS": "none"}, "JWT_ALGORITHMS"),
         ({**_JWT, "JWT_JWKS_URL": "http://idp.example/jwks"}, "JWT_JWKS_URL"),
-        ({"ROTATE_S": "1"}, "ROTATE_S"),
+        ({**SECRETS, "ROTATE_S": "1"}, "ROTATE_S"),
     ],
 )
 def test_an_identity_setup_that_cannot_work_refuses_to_start_naming_the_variable(env, named):
@@ -108,4 +108,4 @@ def test_jwt_mode_defaults_its_algorithms_to_the_key_source_and_masks_the_secret
     assert hs.jwt_algorithms == ("HS256",) and hs.public_dict()["jwt_secret"] == "***"
     keyed = Settings.from_env({**_JWT, "JWT_JWKS_URL": "https://id.example/.well-known/jwks.json"})
     assert keyed.jwt_algorithms == ("RS256", "ES256")
-    assert Settings.from_env({}).identity_mode == "demo"
+    assert Settings.from_env(SECRETS).identity_mode == "demo"

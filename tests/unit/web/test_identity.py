@@ -149,6 +149,12 @@ async def test_a_rotated_provider_key_is_fetched_when_a_token_names_it(api, jwt_
     jwks_file.write_text(json.dumps(document))
     assert (await api.get("/me/tickets", headers=bearer(new_kid))).status == 200
     assert jwt_app[SERVICES][VERIFIER].jwks.key("rsa-2") is not None
+    # A rate-limited command resolves the fan before its handler runs: it sees the new key too.
+    newer = provider.token("fan-1", key=provider.ec_key, kid="ec-2", alg="ES256")
+    ec_jwk = json.loads(identity.jwt.get_algorithm_by_name("ES256").to_jwk(provider.ec_key.public_key()))
+    document["keys"].append({**ec_jwk, "kid": "ec-2", "alg": "ES256", "use": "sig"})
+    jwks_file.write_text(json.dumps(document))
+    assert (await api.post(f"/events/{make_event().id}/waiting-room/join", headers=bearer(newer))).status == 201
 
 
 async def test_an_hs256_deployment_takes_its_own_tokens_only(aiohttp_client, settings, aredis, db, stub_broker, runtime,
