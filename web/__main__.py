@@ -28,9 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     from web.app import create_app
 
     app = create_app(settings)
-    logging.getLogger("ticketdrop.web").info("web listening", extra={"port": settings.port, "pid": os.getpid(),
-                                                                     "reuse_port": settings.reuse_port,
-                                                                     "identity_mode": settings.identity_mode})
+    log = logging.getLogger("ticketdrop.web")
+    log.info("web listening", extra={"port": settings.port, "pid": os.getpid(), "reuse_port": settings.reuse_port,
+                                     "identity_mode": settings.identity_mode})
+    if settings.identity_mode == "demo":
+        # Not an error (make run, the seed's clients), but outside a demo every limit binds only
+        # honest clients: say so where an operator looks first.
+        log.warning("IDENTITY_MODE=demo: fans name themselves with X-User-Id; set IDENTITY_MODE=jwt (or proxy "
+                    "behind an authenticating proxy) in production (docs/operators.md)")
     web.run_app(
         app,
         host=settings.host,
