@@ -62,6 +62,27 @@ window.addEventListener("offline", () => setConnection("offline"));
 window.addEventListener("online", () => fetch("/health", { cache: "no-store" }).then(
   (r) => setConnection(r.ok ? "online" : "degraded"), () => setConnection("offline")));
 
+// --- identity -----------------------------------------------------------------------
+/**
+ * Production identity (IDENTITY_MODE=jwt): the host page defines
+ * `window.TicketDrop = { getToken: () => "<JWT>" }` (it may return a promise, e.g. from its
+ * identity provider's SDK, refreshing as needed) before this script runs. When the hook is there
+ * every fan request carries `Authorization: Bearer <token>` and no X-User-Id; without it the page
+ * is in demo mode and names the fan with the X-User-Id kept in this browser.
+ */
+export function usesBearerToken() {
+  return typeof window.TicketDrop?.getToken === "function";
+}
+
+async function setFanIdentity(h) {
+  if (!usesBearerToken()) {
+    h.set("X-User-Id", userId());
+    return;
+  }
+  const token = await window.TicketDrop.getToken();
+  if (token) h.set("Authorization", `Bearer ${token}`);
+}
+
 // --- requests -----------------------------------------------------------------------
 /**
  * Call the API. Returns {status, data, location, headers}; throws ApiError on 4xx/5xx
@@ -70,7 +91,7 @@ window.addEventListener("online", () => fetch("/health", { cache: "no-store" }).
 export async function request(path, { method = "GET", body, headers = {}, admin = false, user = true, wait, signal, blob = false } = {}) {
   const h = new Headers(headers);
   h.set("Accept", blob ? "*/*" : "application/json, application/problem+json");
-  if (user) h.set("X-User-Id", userId());
+  if (user && !admin) await setFanIdentity(h);
   if (admin) h.set("Authorization", `Bearer ${adminToken() || ""}`);
   if (wait) h.set("Prefer", `wait=${wait}`);
   let payload;

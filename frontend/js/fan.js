@@ -1,4 +1,5 @@
 // The fan page: events, the waiting room, reserving, paying, tickets.
+import { usesBearerToken } from "./api.js";
 import { userId } from "./identity.js";
 import { startRouter } from "./router.js";
 import { mountConnectionIndicator, mountSkipLink } from "./ui.js";
@@ -26,7 +27,7 @@ const routes = [
   [/.*/, notFoundView],
 ];
 
-document.getElementById("who").textContent = userId();
+document.getElementById("who").textContent = usesBearerToken() ? "your signed-in account" : userId();
 mountConnectionIndicator(document.getElementById("connection"));
 mountSkipLink(document.querySelector(".skip-link"), document.getElementById("main"));
 startRouter(routes, document.getElementById("app"), { title: "TicketDrop", nav: document.getElementById("nav") });

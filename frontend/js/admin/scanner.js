@@ -10,6 +10,11 @@ const VERDICT = {
   checked_in: ["Already checked in", "scan-used", "Warning: this ticket was already checked in."],
   invalid_signature: ["Not a genuine ticket", "scan-bad", "Rejected: the signature does not match."],
   void: ["Void ticket", "scan-bad", "Rejected: this ticket is void."],
+  // Refusals of a live (rotating) or printed code: the server's message says what to tell the fan.
+  expired: ["Expired code", "scan-bad", "Rejected: expired code. Ask the fan to show the live ticket."],
+  not_yet_valid: ["Code from the future", "scan-bad", "Rejected: the phone's clock is ahead."],
+  static_refused: ["Printed code not accepted", "scan-bad", "Rejected: this event takes the live code only."],
+  rotating_refused: ["Live code not accepted", "scan-bad", "Rejected: this event takes the printed code only."],
 };
 
 export function scannerView(root) {
@@ -35,7 +40,7 @@ export function scannerView(root) {
   form.addEventListener("submit", busyAction(verify, async () => {
     const { data } = await admin("/admin/tickets/verify", { method: "POST", body: { payload: value() } });
     const [title, cls, words] = VERDICT[data.result] || [data.result, "scan-bad", data.result];
-    show(verdict(title, cls, data), words);
+    show(verdict(title, cls, data, data.message), words);
   }, { errorSlot: result, errorTitle: "Verification failed" }));
   payload.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) {
@@ -48,7 +53,8 @@ export function scannerView(root) {
       const { data } = await admin("/admin/tickets/check-in", { method: "POST", body: { payload: value() } });
       show(verdict("Checked in", "scan-valid", data), "Checked in. Let them in.");
     } catch (err) {
-      // A refusal names its result (checked_in, void, invalid_signature): show it as a verdict.
+      // A refusal names its result (checked_in, void, invalid_signature, expired...): show it as a
+      // verdict with the server's words for the fan.
       const refused = err.problem?.result;
       if (!refused || !VERDICT[refused]) throw err;
       const [title, cls, words] = VERDICT[refused];
