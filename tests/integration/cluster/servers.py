@@ -2,7 +2,7 @@
 on free local ports in a temporary directory: started by ``LocalRedisCluster.start()``, removed
 by ``stop()``. Used by the cluster tests' fixture and runnable by hand:
 
-    .venv/bin/python -m tests.integration.cluster.servers   # prints the REDIS_URL, Ctrl-C stops it
+    .venv/bin/python -m tests.integration.cluster.servers   # prints the REDIS_URL; Ctrl-C or SIGTERM stops it
 """
 
 from __future__ import annotations
@@ -122,6 +122,11 @@ class LocalRedisCluster:
 
 
 if __name__ == "__main__":
+    import signal
+
+    # SIGTERM (kill, a script's trap) stops the nodes as Ctrl-C does; a background job of a
+    # script ignores SIGINT, so SIGTERM is how bench/cluster_joins.sh ends it.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     cluster = LocalRedisCluster().start()
     print(f"REDIS_URL={cluster.url}", flush=True)
     try:
