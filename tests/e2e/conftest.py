@@ -110,6 +110,7 @@ def system(tmp_path_factory):
         "RATE_CHECKOUT_PER_MIN": "0",
         "RATE_PER_IP_PER_MIN": "0",
         "ACTOR_MAX_RETRIES": "2",
+        "ROTATE_S": "5",  # the live ticket code changes within a test's patience
         "LOG_FORMAT": "console",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
