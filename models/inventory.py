@@ -45,14 +45,20 @@ class Availability:
 
 async def availability(redis: Any, keys: Keys, snapshot: Any, run_blocking: Callable[..., Awaitable[Any]]) -> Availability:
     """Per tier ``{tier_id, name, price_cents, capacity, per_user_limit, remaining}`` where
-    remaining = capacity - sold - live holds, as the next reservation decision will see it."""
-    stock = parse_stock(await redis.hgetall(keys.stock(snapshot.id)))
+    remaining = capacity - sold - live holds, as the next reservation decision will see it: 0
+    while the tier has fans on its waitlist (what comes back is offered to them first)."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(keys.stock(snapshot.id))
+    pipe.hgetall(keys.waitlist(snapshot.id))
+    raw, waiting = await pipe.execute()
+    stock = parse_stock(raw)
     from_database = any(t.id not in stock for t in snapshot.tiers)
     if from_database:
         stock = await run_blocking(database_stock, snapshot.id)
     tiers = [{
         "tier_id": t.id, "name": t.name, "price_cents": t.price_cents, "capacity": t.capacity,
-        "per_user_limit": t.per_user_limit, "remaining": max(0, min(t.capacity, stock.get(t.id, (t.capacity, 0))[0])),
+        "per_user_limit": t.per_user_limit,
+        "remaining": 0 if int(waiting.get(t.id) or 0) > 0 else max(0, min(t.capacity, stock.get(t.id, (t.capacity, 0))[0])),
     } for t in snapshot.tiers]
     return Availability(snapshot.id, tiers, from_database)
 

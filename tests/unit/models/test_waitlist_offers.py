@@ -137,3 +137,20 @@ def test_no_offers_are_made_for_a_canceled_event(runtime, stub_broker):
     drain_now(runtime, tier.event_id)
     assert entry_of(fan).status == "waiting"
     assert WaitlistEntry.select().where(WaitlistEntry.reservation_id.is_null(False)).count() == 0
+
+
+def test_a_failed_payment_in_the_checkout_batch_offers_its_tickets_to_the_waitlist(runtime, stub_broker):
+    import uuid
+
+    from models.checkout.batch import settle_batch
+    from models.tables import CheckoutSession
+
+    tier, holds = sold_out_tier(runtime, capacity=1)
+    fan = wait(runtime, tier, "fan", 1, position=4)
+    CheckoutSession.create(reservation=holds[0], user_id="holder-0", idempotency_key=uuid.uuid4().hex,
+                           amount_cents=tier.price_cents, status="processing", simulate="fail")
+    settled = settle_batch(runtime, secret=runtime.settings.secret_bytes, event_id=str(tier.event_id))
+    assert [s.status for s in settled] == ["failed"]
+    drain_now(runtime, tier.event_id)
+    assert entry_of(fan).status == "offered"
+    assert db_counts(tier) == (0, 1)

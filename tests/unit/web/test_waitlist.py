@@ -133,3 +133,12 @@ async def test_order_cancellation_routes(wl_client, runtime, admin_headers, sett
     listed = await (await wl_client.get("/me/orders", headers={"X-User-Id": "fan-1"})).json()
     assert listed[0]["status"] == "refunded" and listed[0]["refund_cents"] == order.amount_cents
     assert listed[0]["refunded_at"]
+
+
+async def test_a_tier_with_fans_waiting_shows_nothing_remaining_even_with_a_ticket_back(wl_client, runtime):
+    tier = tier_with(runtime, capacity=2, held=2)
+    await join(wl_client, tier)
+    TicketTier.update(held=1).where(TicketTier.id == tier.id).execute()  # a hold ended; its offer is not made yet
+    rebuild_locked(runtime.redis, runtime.keys, str(tier.event_id))
+    body = await (await wl_client.get(f"/events/{tier.event_id}/availability")).json()
+    assert [t["remaining"] for t in body["tiers"]] == [0]
