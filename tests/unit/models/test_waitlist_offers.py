@@ -64,7 +64,7 @@ def test_a_tier_with_fans_waiting_is_sold_out_to_new_requests_so_returns_reach_t
 
 def test_an_offer_batch_redelivered_after_a_crash_offers_nothing_twice(runtime, stub_broker, monkeypatch):
     tier, holds = sold_out_tier(runtime, capacity=2)
-    first = wait(runtime, tier, "first", 1, position=1)
+    wait(runtime, tier, "first", 1, position=1)
     second = wait(runtime, tier, "second", 1, position=2)
     release_hold(runtime.redis, runtime.keys, holds[0], to_status="released", reason="released_by_user")
 
