@@ -1,16 +1,27 @@
--- Record that the fan at ARGV[1] reserved (idempotent): counts it once as used, and takes it
--- back out of the expired count if the expiry step already counted it.
+-- Record that the fans at ARGV[1..n] reserved (idempotent): counts each once as used, and takes
+-- it back out of the expired count if the expiry step already counted it. The drainer marks a
+-- whole batch's positions in one call.
 -- KEYS[1] room hash  (fields used, expired, exp_pos)
 -- KEYS[2] used bitmap (bit <position>)
--- ARGV[1] position
+-- ARGV[1..n] positions
 -- Touches: KEYS[1], KEYS[2]
--- Returns 1 the first time, 0 after
-local room, used, position = KEYS[1], KEYS[2], tonumber(ARGV[1])
-if redis.call('SETBIT', used, position, 1) == 1 then
-  return 0
+-- Returns how many positions were marked for the first time
+local room, used = KEYS[1], KEYS[2]
+local exp_pos = tonumber(redis.call('HGET', room, 'exp_pos')) or 0
+local fresh, expired = 0, 0
+for i = 1, #ARGV do
+  local position = tonumber(ARGV[i])
+  if redis.call('SETBIT', used, position, 1) == 0 then
+    fresh = fresh + 1
+    if position <= exp_pos then
+      expired = expired + 1
+    end
+  end
 end
-redis.call('HINCRBY', room, 'used', 1)
-if position <= (tonumber(redis.call('HGET', room, 'exp_pos')) or 0) then
-  redis.call('HINCRBY', room, 'expired', -1)
+if fresh > 0 then
+  redis.call('HINCRBY', room, 'used', fresh)
 end
-return 1
+if expired > 0 then
+  redis.call('HINCRBY', room, 'expired', -expired)
+end
+return fresh

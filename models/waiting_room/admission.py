@@ -64,8 +64,8 @@ async def check_admission(redis: Any, keys: Keys, settings: Settings, snapshot: 
     return Admission(position, expires)
 
 
-def _mark_used_call(keys: Keys, event_id: str, position: int) -> dict:
-    return {"keys": [keys.room(event_id), keys.room_used(event_id)], "args": [int(position)]}
+def _mark_used_call(keys: Keys, event_id: str, *positions: int) -> dict:
+    return {"keys": [keys.room(event_id), keys.room_used(event_id)], "args": [int(p) for p in positions]}
 
 
 async def mark_used(redis: Any, keys: Keys, event_id: str, position: int) -> None:
@@ -73,9 +73,10 @@ async def mark_used(redis: Any, keys: Keys, event_id: str, position: int) -> Non
     await scripts(redis).get("room_mark_used")(**_mark_used_call(keys, str(event_id), position))
 
 
-def mark_used_sync(redis: Any, keys: Keys, event_id: str, position: int) -> None:
-    """:func:`mark_used` for a blocking client (workers)."""
-    scripts(redis).get("room_mark_used")(**_mark_used_call(keys, str(event_id), position))
+def mark_used_sync(redis: Any, keys: Keys, event_id: str, *positions: int) -> None:
+    """:func:`mark_used` for a blocking client (workers), for any number of positions in one call."""
+    if positions:
+        scripts(redis).get("room_mark_used")(**_mark_used_call(keys, str(event_id), *positions))
 
 
 def expire_event(redis: Any, keys: Keys, event_id: str, now_ms: int, admission_ttl_s: int) -> int:

@@ -367,3 +367,11 @@ def test_a_draw_that_loses_its_lease_stops_unrevealed_and_the_next_tick_finishes
     admit_waves(runtime, now_ms=T0 + 1000)
     assert sorted(position_of(redis, keys, event, t) for t in joined) == list(range(1, 31))
     assert public_document(str(event.id))["salt"] is not None
+
+
+def test_a_batch_of_positions_is_marked_used_in_one_call_each_counted_once(redis, keys, db):
+    event = make_event()
+    mark_used_sync(redis, keys, str(event.id), 1, 2, 2, 5)
+    mark_used_sync(redis, keys, str(event.id), 5, 6)  # a redelivered batch overlapping the first
+    assert int(redis.hget(keys.room(str(event.id)), "used")) == 4
+    assert [redis.getbit(keys.room_used(str(event.id)), p) for p in (1, 2, 3, 5, 6)] == [1, 1, 0, 1, 1]
