@@ -208,7 +208,7 @@ def _end_holds(found: list[_Row], now: datetime) -> None:
         tiers[row.tier_id][0] += row.quantity
         if row.hold_to[0] == "converted":
             tiers[row.tier_id][1] += row.quantity
-    for tier_id, (leaving, sold) in tiers.items():
+    for tier_id, (leaving, sold) in sorted(tiers.items()):  # one lock order for every writer of tiers
         if not sql.execute("UPDATE ticket_tiers SET held = held - ?, sold = sold + ?, updated_at = ? "
                            "WHERE id = ? AND held >= ?", [leaving, sold, stamp, sql.uid(tier_id), leaving]):
             # A broken invariant: roll the whole batch back rather than sell what is not held.

@@ -158,7 +158,7 @@ def _expire_in_db(ids: list[str]) -> list[EndedHold] | None:
             by_tier: Counter[str] = Counter()
             for row in rows:
                 by_tier[str(row.tier_id)] += row.quantity
-            for tier_id, quantity in by_tier.items():
+            for tier_id, quantity in sorted(by_tier.items()):  # tiers locked in id order
                 if not (TicketTier.update(held=TicketTier.held - quantity, updated_at=now)
                         .where(TicketTier.id == tier_id, TicketTier.held >= quantity).execute()):
                     log.error("tier held counter below its live holds; left as is", extra={"tier_id": tier_id})

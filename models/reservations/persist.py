@@ -134,7 +134,7 @@ def _take_holds(event_id: str, holds: list[Decision], now: datetime) -> tuple[se
         by_tier[d.tier_id].append(d)
     refused: set[str] = set()
     prices: dict[str, int] = {}
-    for tier_id, group in by_tier.items():
+    for tier_id, group in sorted(by_tier.items()):  # tiers locked in id order, as the checkout batch does
         price = _take(tier_id, sum(int(d.quantity) for d in group), now)
         if price is not None:
             prices[tier_id] = price

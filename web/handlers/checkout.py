@@ -97,7 +97,8 @@ def _decided(document: dict) -> web.Response:
      response=CheckoutSession, status=201, user_header=True, headers=[_key_header(True)],
      responses={200: "The reservation's existing session", 400: "Missing X-User-Id or Idempotency-Key",
                 404: "No such reservation of yours", 409: "Reservation pending (Retry-After), rejected or released; "
-                "or the same key is in flight (Retry-After)", 410: "The hold expired",
+                "the event canceled or closed (event_not_on_sale); or the same key is in flight (Retry-After)",
+                410: "The hold expired",
                 422: "Bad body, or the key was used with a different body"})
 async def create_session(request: web.Request) -> web.Response:
     app = request.app
@@ -122,7 +123,8 @@ async def create_session(request: web.Request) -> web.Response:
      tags=TAGS, body=ConfirmRequest, response=CheckoutSession, status=202, user_header=True,
      headers=[_key_header(False), PREFER_HEADER],
      responses={200: "Already paid (or paid within the Prefer: wait time)", 404: "No such session of yours",
-                409: "Payment failed, already processing with another outcome, reservation released, or the same "
+                409: "Payment failed, already processing with another outcome, reservation released, the event "
+                "canceled or closed (event_not_on_sale: nothing charged, the hold released), or the same "
                 "key in flight", 410: "The hold expired: nothing charged", 422: "Bad body, or key reused with another body"})
 async def confirm(request: web.Request) -> web.Response:
     app = request.app

@@ -91,7 +91,8 @@ async def get_reservation(request: web.Request) -> web.Response:
 @routes.delete("/reservations/{id}")
 @doc("Release a live hold at once (owner only)", tags=["reservations"], response=ReservationView, user_header=True,
      responses={403: "Another user's reservation", 404: "No such reservation",
-                409: "Pending, rejected or converted", 410: "The hold expired"})
+                409: "Pending, rejected or converted, or its payment is being processed "
+                "(payment_in_progress, Retry-After)", 410: "The hold expired"})
 async def delete_reservation(request: web.Request) -> web.Response:
     user = user_id(request)
     rid = str(path_uuid(request, "id"))
