@@ -32,6 +32,9 @@ export function eventForm(event, onSubmit, { submitLabel = "Save event" } = {}) 
     on_sale_at: input("on_sale_at", { type: "datetime-local", step: 1, required: true, value: toZonedInput(event?.on_sale_at || soon.toISOString(), zone) }),
     wave_size: input("wave_size", { type: "number", min: 1, step: 1, inputmode: "numeric", value: event?.wave_size ?? "" }),
     wave_interval_s: input("wave_interval_s", { type: "number", min: 0.1, step: 0.1, inputmode: "decimal", value: event?.wave_interval_s ?? "" }),
+    ticket_mode: h("select", { name: "ticket_mode", id: "ev-ticket_mode" },
+      [["both", "Live code or printed ticket"], ["rotating", "Live code only (screenshots stop working)"], ["static", "Printed ticket only"]]
+        .map(([value, label]) => h("option", { value, selected: (event?.ticket_mode || "both") === value }, label))),
   };
   const errors = h("div");
   const submit = h("button", { class: "button", type: "submit" }, submitLabel);
@@ -44,7 +47,8 @@ export function eventForm(event, onSubmit, { submitLabel = "Save event" } = {}) 
       field("Doors / start (venue time)", controls.starts_at),
       field("Sale opens (venue time)", controls.on_sale_at, "Fans who join before this are drawn in a random order."),
       field("Wave size", controls.wave_size, "Fans let in per wave. Empty = the server default."),
-      field("Seconds between waves", controls.wave_interval_s, "Empty = the server default.")),
+      field("Seconds between waves", controls.wave_interval_s, "Empty = the server default."),
+      field("Codes taken at the door", controls.ticket_mode, "The live code changes on the fan's phone every few seconds, so a resold screenshot does not scan.")),
     errors,
     h("div", { class: "row" }, submit));
 
@@ -56,6 +60,7 @@ export function eventForm(event, onSubmit, { submitLabel = "Save event" } = {}) 
       timezone: controls.timezone.value.trim(),
       starts_at: fromZonedInput(controls.starts_at.value, controls.timezone.value.trim()),
       on_sale_at: fromZonedInput(controls.on_sale_at.value, controls.timezone.value.trim()),
+      ticket_mode: controls.ticket_mode.value,
     };
     if (controls.wave_size.value !== "") v.wave_size = Number(controls.wave_size.value);
     if (controls.wave_interval_s.value !== "") v.wave_interval_s = Number(controls.wave_interval_s.value);

@@ -28,9 +28,12 @@ export function ticketCard(ticket, ctx) {
         h("dt", {}, "Status"), h("dd", {}, badge(label, kind)))),
     qr,
     ticket.qr_payload && event.ticket_mode !== "rotating" ? h("details", {}, h("summary", {}, "Show the QR payload (for typing in at the door)"), h("p", { class: "mono qr-payload" }, ticket.qr_payload)) : null);
-  const live = ticket.status === "valid" && ["rotating", "both"].includes(event.ticket_mode) && hasWebCrypto();
-  if (live) showLiveQr(ticket.code, qr, ctx);
-  else loadQr(ticket.code, qr, ctx);
+  const live = ticket.status === "valid" && ["rotating", "both"].includes(event.ticket_mode);
+  if (live && hasWebCrypto()) showLiveQr(ticket.code, qr, ctx);
+  else if (live && event.ticket_mode === "rotating") {
+    // The printed code does not scan at this event: say what to do instead of showing it.
+    qr.replaceChildren(h("p", { class: "small muted", role: "note" }, "Open this page over https (or in the TicketDrop app) to show your live ticket at the door."));
+  } else loadQr(ticket.code, qr, ctx);
   return card;
 }
 
