@@ -5,7 +5,10 @@ functions written against those names (tests/unit/web/...) run here unchanged:
 
 - one fresh PostgreSQL database per test session (``td_test_<hex>``), every table truncated
   before each test, the database dropped at the end;
-- a unique Redis key prefix per test, its keys deleted after the test.
+- a unique Redis key prefix per test (inside the run's ``RUN_PREFIX``), its keys deleted after
+  the test even when it fails, and whatever is left under ``RUN_PREFIX`` deleted when the run ends;
+- the servers come from TEST_DATABASE_URL, TEST_REDIS_URL and TEST_RABBITMQ_URL (defaults: this
+  machine's PostgreSQL database ``test``, Redis database 0, RabbitMQ as guest).
 
 An unreachable server skips the test locally but fails it when ``CI=true``: in CI a missing
 service is a broken pipeline, not a reason to go green.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -31,11 +35,16 @@ from tests.conftest import make_settings
 
 T = TypeVar("T")
 
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-#: An existing database to connect to while creating and dropping the session's own.
-PG_MAINTENANCE_DB = "test"
-REDIS_URL = "redis://127.0.0.1:6379/0"
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
+#: The servers, each chosen in the environment (docs/testing.md). TEST_DATABASE_URL names an existing
+#: database to connect to while creating and dropping the session's own.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test"
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/"
+_PG = urllib.parse.urlsplit(TEST_DATABASE_URL)
+PG_HOST, PG_PORT, PG_USER, PG_PASSWORD = _PG.hostname or "127.0.0.1", _PG.port or 5432, _PG.username or "postgres", _PG.password
+PG_MAINTENANCE_DB = _PG.path.lstrip("/") or "postgres"
+#: Every Redis key this test run makes starts with this; the session removes what is left at its end.
+RUN_PREFIX = f"td_test_{uuid.uuid4().hex[:8]}"
 #: Seconds to wait for a server before calling it unreachable.
 CONNECT_TIMEOUT_S = 3
 
@@ -62,8 +71,15 @@ def pytest_collection_modifyitems(config, items):
 
 # -- PostgreSQL -----------------------------------------------------------------------------
 
+def pg_url(dbname: str) -> str:
+    """A URL for database ``dbname`` on the test PostgreSQL server."""
+    auth = PG_USER + (f":{urllib.parse.quote(PG_PASSWORD, safe='')}" if PG_PASSWORD else "")
+    return f"postgres://{auth}@{PG_HOST}:{PG_PORT}/{dbname}"
+
+
 def _maintenance_connection():
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_MAINTENANCE_DB, connect_timeout=CONNECT_TIMEOUT_S)
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_MAINTENANCE_DB,
+                            connect_timeout=CONNECT_TIMEOUT_S)
     conn.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
     return conn
 
@@ -80,7 +96,7 @@ def postgres_database(pg_database_name):
     name = sql.Identifier(pg_database_name)
     with admin.cursor() as cur:
         cur.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    db = open_database(f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{pg_database_name}", max_connections=16)
+    db = open_database(pg_url(pg_database_name), max_connections=16)
     try:
         bind_database(db)
         create_schema()
@@ -100,9 +116,9 @@ def postgres_database(pg_database_name):
 def settings(tmp_path, pg_database_name):
     return make_settings(
         tmp_path,
-        database_url=f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{pg_database_name}",
+        database_url=pg_url(pg_database_name),
         redis_url=REDIS_URL,
-        redis_prefix=f"td_test_{uuid.uuid4().hex[:10]}:",
+        redis_prefix=test_prefix(),
     )
 
 
@@ -125,15 +141,52 @@ def _pattern(prefix: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
 
 
+def test_prefix() -> str:
+    """A fresh key prefix inside this run's (one per test, or per process a test starts)."""
+    return f"{RUN_PREFIX}_{uuid.uuid4().hex[:10]}:"
+
+
+test_prefix.__test__ = False  # a helper, not a test
+
+
+def delete_keys(client, prefix: str) -> int:
+    """Delete every key starting with ``prefix`` (SCAN + UNLINK in batches); returns how many."""
+    removed, batch = 0, []
+    for key in client.scan_iter(match=_pattern(prefix), count=1000):
+        batch.append(key)
+        if len(batch) == 500:
+            removed += client.unlink(*batch)
+            batch = []
+    if batch:
+        removed += client.unlink(*batch)
+    return removed
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_key_left_behind():
+    """At the end of the run, remove any key of this run a test or a process it started left behind
+    (the per-test fixtures remove theirs even when the test fails; this catches everything else)."""
+    yield
+    try:
+        client = connect_sync(REDIS_URL, socket_connect_timeout=CONNECT_TIMEOUT_S)
+        try:
+            delete_keys(client, RUN_PREFIX)
+        finally:
+            client.close()
+    except Exception:  # noqa: BLE001, S110 - no Redis: nothing was written there
+        pass
+
+
 @pytest.fixture
 def redis(settings):
     """A real blocking client (decoded replies); the test's keys are deleted afterwards."""
     require("Redis", lambda: _ping(settings.redis_url))
     client = connect_sync(settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_S)
-    yield client
-    for key in client.scan_iter(match=_pattern(settings.redis_prefix), count=500):
-        client.delete(key)
-    client.close()
+    try:
+        yield client
+    finally:
+        delete_keys(client, settings.redis_prefix)
+        client.close()
 
 
 @pytest.fixture
@@ -141,10 +194,12 @@ async def aredis(settings):
     """A real asyncio client (decoded replies); the test's keys are deleted afterwards."""
     require("Redis", lambda: _ping(settings.redis_url))
     client = connect_async(settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_S)
-    yield client
-    async for key in client.scan_iter(match=_pattern(settings.redis_prefix), count=500):
-        await client.delete(key)
-    await client.aclose()
+    try:
+        yield client
+    finally:
+        async for key in client.scan_iter(match=_pattern(settings.redis_prefix), count=1000):
+            await client.unlink(key)
+        await client.aclose()
 
 
 def _ping(url: str) -> None:

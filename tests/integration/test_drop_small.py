@@ -16,14 +16,26 @@ from bench.drop.chaos import ChaosPlan
 from bench.drop.fans import Plan
 from bench.drop.run import DropConfig, run_drop
 from models import embedded_redis
-from tests.integration.conftest import CONNECT_TIMEOUT_S, PG_HOST, PG_MAINTENANCE_DB, PG_PORT, PG_USER, REDIS_URL, _ping, require
+from tests.integration.conftest import (
+    CONNECT_TIMEOUT_S,
+    PG_HOST,
+    PG_MAINTENANCE_DB,
+    PG_PASSWORD,
+    PG_PORT,
+    PG_USER,
+    REDIS_URL,
+    _ping,
+    pg_url,
+    require,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _postgres_server() -> str:
-    psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_MAINTENANCE_DB, connect_timeout=CONNECT_TIMEOUT_S).close()
-    return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_MAINTENANCE_DB}"
+    psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_MAINTENANCE_DB,
+                     connect_timeout=CONNECT_TIMEOUT_S).close()
+    return pg_url(PG_MAINTENANCE_DB)
 
 
 def _small(tmp_path, **overrides) -> DropConfig:

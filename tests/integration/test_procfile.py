@@ -18,7 +18,7 @@ import pytest
 
 from models.redis import connect_sync
 from models.settings import ROOT
-from tests.integration.conftest import REDIS_URL, _pattern, require
+from tests.integration.conftest import REDIS_URL, delete_keys, require, test_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,17 +43,18 @@ def _health(port: int) -> int:
 @pytest.fixture
 def deployment(tmp_path):
     require("Redis", lambda: connect_sync(REDIS_URL, socket_connect_timeout=3).ping())
-    prefix = f"td_test_{uuid.uuid4().hex[:10]}:"
+    prefix = test_prefix()
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'td.db'}", "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix,
            "ADMIN_TOKEN": uuid.uuid4().hex, "SECRET_KEY": uuid.uuid4().hex, "LOG_FORMAT": "console",
            "WEB_PROCESSES": "2"}
     subprocess.run([".venv/bin/python", "-m", "models.cli", "init-db"], cwd=ROOT, env=env, check=True, timeout=120)
-    yield env
-    redis = connect_sync(REDIS_URL)
-    for key in redis.scan_iter(match=_pattern(prefix), count=500):
-        redis.delete(key)
-    redis.close()
+    try:
+        yield env
+    finally:
+        redis = connect_sync(REDIS_URL)
+        delete_keys(redis, prefix)
+        redis.close()
 
 
 def test_the_procfile_runs_from_the_documented_command_with_two_web_processes_on_one_port(deployment, tmp_path):
