@@ -147,3 +147,19 @@ def connect_async(url: str, **kwargs: Any) -> aioredis.Redis | aiocluster.RedisC
     # failing at once with "Too many connections".
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=POOL_WAIT_S, **kwargs)
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
+
+
+def delete_prefixed(client: Any, prefix: str) -> int:
+    """Delete every key starting with ``prefix`` (SCAN + UNLINK, 500 at a time; one at a time on a
+    cluster, where a multi-key UNLINK must stay in one slot). Returns how many were deleted."""
+    pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix) + "*"
+    batch_size = 1 if is_cluster(client) else 500
+    removed, batch = 0, []
+    for key in client.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) >= batch_size:
+            removed += client.unlink(*batch)
+            batch = []
+    if batch:
+        removed += client.unlink(*batch)
+    return removed

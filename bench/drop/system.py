@@ -165,22 +165,16 @@ class System:
     def drop_keys(self) -> int:
         """Delete every key of this run from a shared Redis (room buckets and holds carry TTLs of
         days: a run used to leave about 1,300 behind); returns how many."""
-        from models.redis import connect_sync
+        from models.redis import connect_sync, delete_prefixed
 
         try:
             client = connect_sync(self.redis_url, socket_connect_timeout=3)
         except Exception as exc:  # noqa: BLE001 - cleanup must not hide the run's result
             log.warning("could not connect to Redis to remove the run's keys: %s", exc)
             return 0
-        removed, batch = 0, []
+        removed = 0
         try:
-            for key in client.scan_iter(match=f"{self.prefix}*", count=1000):
-                batch.append(key)
-                if len(batch) == 500:
-                    removed += client.unlink(*batch)
-                    batch = []
-            if batch:
-                removed += client.unlink(*batch)
+            removed = delete_prefixed(client, self.prefix)
         except Exception as exc:  # noqa: BLE001
             log.warning("could not remove the run's keys under %s: %s", self.prefix, exc)
         finally:

@@ -29,7 +29,7 @@ import pytest
 from psycopg2 import sql
 
 from models.db import bind_database, create_schema, database, open_database
-from models.redis import connect_async, connect_sync
+from models.redis import connect_async, connect_sync, delete_prefixed
 from models.tables import ALL_TABLES
 from tests.conftest import make_settings
 
@@ -149,19 +149,6 @@ def test_prefix() -> str:
 test_prefix.__test__ = False  # a helper, not a test
 
 
-def delete_keys(client, prefix: str) -> int:
-    """Delete every key starting with ``prefix`` (SCAN + UNLINK in batches); returns how many."""
-    removed, batch = 0, []
-    for key in client.scan_iter(match=_pattern(prefix), count=1000):
-        batch.append(key)
-        if len(batch) == 500:
-            removed += client.unlink(*batch)
-            batch = []
-    if batch:
-        removed += client.unlink(*batch)
-    return removed
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _no_key_left_behind():
     """At the end of the run, remove any key of this run a test or a process it started left behind
@@ -170,7 +157,7 @@ def _no_key_left_behind():
     try:
         client = connect_sync(REDIS_URL, socket_connect_timeout=CONNECT_TIMEOUT_S)
         try:
-            delete_keys(client, RUN_PREFIX)
+            delete_prefixed(client, RUN_PREFIX)
         finally:
             client.close()
     except Exception:  # noqa: BLE001, S110 - no Redis: nothing was written there
@@ -185,7 +172,7 @@ def redis(settings):
     try:
         yield client
     finally:
-        delete_keys(client, settings.redis_prefix)
+        delete_prefixed(client, settings.redis_prefix)
         client.close()
 
 

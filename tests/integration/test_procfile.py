@@ -16,9 +16,9 @@ import uuid
 
 import pytest
 
-from models.redis import connect_sync
+from models.redis import connect_sync, delete_prefixed
 from models.settings import ROOT
-from tests.integration.conftest import REDIS_URL, delete_keys, require, test_prefix
+from tests.integration.conftest import REDIS_URL, require, test_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -53,7 +53,7 @@ def deployment(tmp_path):
         yield env
     finally:
         redis = connect_sync(REDIS_URL)
-        delete_keys(redis, prefix)
+        delete_prefixed(redis, prefix)
         redis.close()
 
 
