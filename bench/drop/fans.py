@@ -2,7 +2,9 @@
 
 A fan behaves like the browser page: join, poll the waiting-room status (more slowly when
 far back, as the page does from ``etaSeconds``), reserve when admitted, then pay, fail to
-pay, or walk away from the hold, and finally fetch the tickets.
+pay, or walk away from the hold, and finally fetch the tickets. A fan told "sold out" (by the
+waiting room or at reserve) joins the tier's waitlist with ``Plan.waitlist_share``, polls
+``GET /me/waitlist`` and buys an offer like any hold (``Fan.waitlist`` says how that went).
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ class Plan:
     nothing_left_grace_s: float = 30.0
     #: Longest wait for one decision (reservation, payment, tickets), in seconds.
     step_timeout_s: float = 120.0
+    #: Share of fans told "sold out" who join the tier's waitlist.
+    waitlist_share: float = 0.5
+    #: How long a waitlisted fan waits for an offer before leaving the waitlist, in seconds.
+    waitlist_patience_s: float = 120.0
+    #: Pause between a waitlisted fan's polls of ``GET /me/waitlist``, in seconds.
+    waitlist_poll_s: float = 5.0
 
 
 @dataclass(slots=True)
@@ -66,6 +74,11 @@ class Fan:
     tier_id: str = ""
     reservation_id: str = ""
     tickets: int = 0
+    #: "" (never joined a waitlist), then "joined", "refused" (the join was answered 409),
+    #: "offered" (an offer seen), "bought", "payment_failed", "lapsed" (the offer's hold ended
+    #: before payment), "gave_up" (no offer within the patience; the fan left the waitlist) or
+    #: "ended_<status>" (the entry ended before the fan saw an offer, e.g. the event closed).
+    waitlist: str = ""
 
 
 @dataclass
@@ -100,9 +113,13 @@ class Crowd:
                 return
             for _ in range(MAX_QUEUE_VISITS):
                 if not await self._wait_for_admission(fan):
+                    if fan.outcome == "sold_out":
+                        await self._waitlist(fan)
                     return
                 try:
                     await self._reserve_and_pay(fan)
+                    if fan.outcome in ("sold_out", "rejected"):
+                        await self._waitlist(fan)
                     return
                 except _BackToQueue as exc:
                     fan.requeues += 1
@@ -287,6 +304,90 @@ class Crowd:
                 raise _FanError(fan, "reserve_failed", f"reservation poll {reply.status} {reply.data}")
             reservation = reply.data
         return reservation
+
+    # -- waitlist -------------------------------------------------------------------------
+    async def _waitlist(self, fan: Fan) -> None:
+        """Maybe join the waitlist of the fan's tier, wait for an offer, and buy it.
+
+        The fan's final outcome stays "sold_out"/"rejected" unless an offer is bought
+        ("bought") or its payment fails ("payment_failed"), so the invariant check compares
+        the fan with the database as for any other fan.
+        """
+        if self.rng.random() >= self.plan.waitlist_share:
+            return
+        told = fan.outcome
+        tier = await self._waitlist_tier(fan)
+        if tier is None:
+            return
+        fan.tier_id, limit = tier
+        if not fan.quantity:
+            fan.quantity = self.rng.randint(1, max(1, min(limit, self.plan.max_quantity)))
+        fan.quantity = min(fan.quantity, limit)
+        reply = await self.api.call("waitlist_join", "POST", f"/events/{self.event_id}/waitlist", user=fan.user_id,
+                                    body={"tier_id": fan.tier_id, "quantity": fan.quantity})
+        if reply.status not in (200, 201):
+            # 409 not_sold_out (a return made the tier sell again), limit_exceeded, closed event.
+            fan.waitlist = "refused"
+            fan.detail = f"waitlist join {reply.status} {reply.code}"
+            return
+        fan.waitlist = "joined"
+        entry_id = reply.data["id"]
+        self.api.recorder.mark("waitlist_joined")
+        self.set(fan, "waitlisted")
+        give_up_at = time.monotonic() + self.plan.waitlist_patience_s
+        while True:
+            entry = await self._waitlist_entry(fan, entry_id)
+            status = entry.get("status")
+            if status == "offered" and entry.get("offer"):
+                await self._buy_offer(fan, entry["offer"], told)
+                return
+            if status not in ("waiting", "offered"):
+                # lapsed / canceled / left without this fan buying: the sale is over for it.
+                fan.waitlist = f"ended_{status}"
+                self.set(fan, told, f"waitlist entry ended {status!r}")
+                return
+            if time.monotonic() >= give_up_at:
+                await self.api.call("waitlist_leave", "DELETE", f"/waitlist/{entry_id}", user=fan.user_id)
+                fan.waitlist = "gave_up"
+                self.set(fan, told, f"no offer within {self.plan.waitlist_patience_s} s")
+                return
+            await asyncio.sleep(self.plan.waitlist_poll_s * self.rng.uniform(0.8, 1.2))
+
+    async def _waitlist_tier(self, fan: Fan) -> tuple[str, int] | None:
+        """The tier the fan waits for (the one it was refused, else any) and its per-user limit."""
+        reply = await self.api.call("availability", "GET", f"/events/{self.event_id}/availability")
+        if reply.status != 200 or not reply.data.get("tiers"):
+            return None
+        tiers = {t["tier_id"]: t.get("per_user_limit") or self.plan.max_quantity for t in reply.data["tiers"]}
+        tier_id = fan.tier_id if fan.tier_id in tiers else self.rng.choice(sorted(tiers))
+        return tier_id, tiers[tier_id]
+
+    async def _waitlist_entry(self, fan: Fan, entry_id: str) -> dict:
+        reply = await self.api.call("waitlist_poll", "GET", "/me/waitlist", user=fan.user_id, poll=True)
+        if reply.status != 200:
+            raise _FanError(fan, "waitlist_failed", f"waitlist poll {reply.status} {reply.data}")
+        for entry in reply.data.get("entries", []):
+            if entry.get("id") == entry_id:
+                return entry
+        raise _FanError(fan, "waitlist_failed", f"waitlist entry {entry_id} missing from /me/waitlist")
+
+    async def _buy_offer(self, fan: Fan, offer: dict, told: str) -> None:
+        """Pay an offer like a hold: the same share of fans' payments fail."""
+        fan.waitlist = "offered"
+        self.api.recorder.mark("waitlist_offered")
+        fan.reservation_id = offer["reservation_id"]
+        fan.quantity = offer.get("quantity") or fan.quantity
+        simulate = "fail" if self.rng.random() < self.plan.fail_share else "success"
+        await self._checkout(fan, simulate)
+        if fan.outcome == "bought":
+            fan.waitlist = "bought"
+            self.api.recorder.mark("waitlist_bought")
+        elif fan.outcome == "payment_failed":
+            fan.waitlist = "payment_failed"
+        elif fan.outcome == "hold_expired":
+            fan.waitlist = "lapsed"
+            self.set(fan, told, f"offer lapsed before payment: {fan.detail}")
+        # checkout_failed (a contract breach) stays as it is, for the invariant check to show.
 
     # -- checkout -------------------------------------------------------------------------
     async def _checkout(self, fan: Fan, simulate: str) -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from peewee import fn
 
-from models.tables import AdmissionWave, CheckoutSession, Order, Reservation, Ticket, TicketTier
+from models.tables import AdmissionWave, CheckoutSession, Order, Reservation, Ticket, TicketTier, WaitlistEntry
 
 #: Reservation states a drained drop may end in ("held" must have expired or converted by then).
 FINAL_RESERVATION_STATUSES = frozenset({"rejected", "expired", "released", "converted"})
@@ -217,8 +217,21 @@ def check_database(event_id: str, *, purchase_limit: int, positions: Mapping[str
         "tickets": Ticket.select().where(Ticket.event == event_id).count(),
         "waves": len(waves),
         "admitted_up_to": waves[-1][1] if waves else 0,
+        "waitlist": waitlist_summary(event_id),
     }
     return violations, summary
+
+
+def waitlist_summary(event_id: str) -> dict:
+    """The waitlist as the database ended it: entries by status, offers made and tickets they sold."""
+    entries = WaitlistEntry.select().where(WaitlistEntry.event == event_id)
+    by_status = dict(entries.select(WaitlistEntry.status, fn.COUNT(WaitlistEntry.id)).group_by(WaitlistEntry.status).tuples())
+    offers_made = entries.where(WaitlistEntry.offered_at.is_null(False)).count()
+    sold = (Order.select(fn.COALESCE(fn.SUM(Order.quantity), 0))
+            .join(CheckoutSession, on=(Order.session == CheckoutSession.id))
+            .join(WaitlistEntry, on=(CheckoutSession.reservation == WaitlistEntry.reservation_id))
+            .where(WaitlistEntry.event == event_id, Order.status == "paid").scalar())
+    return {"entries": by_status, "offers_made": offers_made, "tickets_sold": int(sold or 0)}
 
 
 def paid_by_user(event_id: str) -> dict[str, tuple[int, int]]:

@@ -31,6 +31,8 @@ def flatten(status: dict) -> dict[str, float]:
         "admitted_up_to": _num(status.get("admitted_up_to", queue.get("admitted_up_to"))),
         "orders_paid": _num(status.get("orders_paid")),
         "reservation_rate_per_s": _num(status.get("reservation_rate_per_s")),
+        "waitlist": _num(status.get("waitlist")),
+        "offers_outstanding": _num(status.get("offers_outstanding")),
     }
     return {k: v for k, v in out.items() if v is not None}
 

@@ -90,6 +90,31 @@ def _fans(r: dict) -> list[str]:
     return lines
 
 
+def _waitlist(r: dict) -> list[str]:
+    w = r["fans"].get("waitlist")
+    if not w:
+        return []
+    c = r["config"]
+    db = (r["invariants"].get("summary") or {}).get("waitlist") or {}
+    peak = r["fans"].get("waitlist_server_peak") or {}
+    lines = ["## Waitlist", "",
+             f"{c.get('waitlist_share', 0):.0%} of the fans told \"sold out\" join the tier's waitlist and wait up to "
+             f"{c.get('waitlist_patience_s')} s for an offer, then leave it; an offer is paid like a hold "
+             f"({c['fail_share']:.0%} of payments fail).", "",
+             "| | fans' view | database after the drain |", "|---|---|---|",
+             f"| joined (join refused: {w['refused']:,}) | {w['joined']:,} | {sum((db.get('entries') or {}).values()):,} entries |",
+             f"| offers made / seen | {w['offers_seen']:,} seen | {_n(db.get('offers_made'))} made |",
+             f"| offers taken (paid) | {w['bought']:,} | {_n((db.get('entries') or {}).get('purchased', 0))} purchased |",
+             f"| offers whose payment failed | {w['payment_failed']:,} | |",
+             f"| offers lapsed | {w['lapsed']:,} (hold ended before payment) | {_n((db.get('entries') or {}).get('lapsed', 0))} lapsed |",
+             f"| left without an offer | {w['gave_up']:,} gave up, {w['ended_otherwise']:,} ended otherwise | "
+             f"{_n((db.get('entries') or {}).get('left', 0))} left |",
+             f"| extra tickets sold from returns | {w['tickets']:,} | {_n(db.get('tickets_sold'))} |", "",
+             f"Entries by status in the database: {db.get('entries', {})}. Peak seen in the admin status document: "
+             f"{_n(peak.get('waitlist'))} waiting, {_n(peak.get('offers_outstanding'))} offers outstanding.", ""]
+    return lines
+
+
 def _chaos(r: dict) -> list[str]:
     ch = r.get("chaos")
     if not ch:
@@ -137,7 +162,7 @@ def write(results: dict, folder: Path) -> Path:
     lines = _header(results) + ["![queue, admitted, holds and sold over time](timeline.png)", ""]
     lines += _phases(results) + ["![throughput by endpoint](throughput.png)", ""]
     lines += _latency(results) + ["![latency percentiles per endpoint](latency.png)", ""]
-    lines += _fans(results) + _chaos(results) + _invariants(results)
+    lines += _fans(results) + _waitlist(results) + _chaos(results) + _invariants(results)
     path = folder / "report.md"
     path.write_text("\n".join(lines))
     return path

@@ -10,6 +10,7 @@ import platform
 import random
 import secrets
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,7 +138,8 @@ def _config_dict(cfg: DropConfig, system: System) -> dict:
         "wave_size": cfg.wave_size, "wave_interval_s": cfg.wave_interval_s, "hold_ttl_s": cfg.hold_ttl_s,
         "admission_ttl_s": cfg.admission_ttl_s,
         "sweep_interval_s": cfg.sweep_interval_s, "poll_s": cfg.plan.poll_s, "poll_max_s": cfg.plan.poll_max_s,
-        "fail_share": cfg.plan.fail_share, "abandon_share": cfg.plan.abandon_share, "connections": cfg.connections,
+        "fail_share": cfg.plan.fail_share, "abandon_share": cfg.plan.abandon_share,
+        "waitlist_share": cfg.plan.waitlist_share, "waitlist_patience_s": cfg.plan.waitlist_patience_s, "connections": cfg.connections,
         "poll_connections": cfg.poll_connections,
         "database": system.database.kind if system.database else "?",
         "redis": "own redis-server (unix socket)" if system.owns_redis else "given Redis",
@@ -319,11 +321,24 @@ def _assemble(cfg, recorder, monitor, fans, chaos, system, event_id, tiers, on_s
         "client": {pool: lat.summary() for pool, lat in slot_wait.items()},
         "fans": {"total": len(fans), "outcomes": _outcomes(fans), "retries": retries, "examples": _examples(fans),
                  "rejoins": sum(f.rejoins for f in fans), "requeues": sum(f.requeues for f in fans), "position_changes": sum(f.position_changes for f in fans),
-                 "monitor_failures": monitor.failures},
+                 "monitor_failures": monitor.failures, "waitlist": _waitlist(fans),
+                 "waitlist_server_peak": {k: max((s.get(k) or 0 for _, s, _ in samples), default=None)
+                                          for k in ("waitlist", "offers_outstanding")}},
         "chaos": _chaos_dict(chaos, system, recorder) if chaos else None,
         "_fans": fans,
     }
     return results
+
+
+def _waitlist(fans: list[Fan]) -> dict[str, int]:
+    """The waitlist from the fans' side: joins, offers seen and how they ended, tickets bought."""
+    ends = Counter(f.waitlist for f in fans if f.waitlist)
+    taken = ("bought", "payment_failed", "lapsed", "offered")  # "offered": its checkout broke the contract
+    return {"joined": sum(ends.values()) - ends["refused"], "refused": ends["refused"],
+            "offers_seen": sum(ends[k] for k in taken), "bought": ends["bought"], "payment_failed": ends["payment_failed"],
+            "lapsed": ends["lapsed"], "gave_up": ends["gave_up"],
+            "ended_otherwise": sum(v for k, v in ends.items() if k not in (*taken, "refused", "gave_up")),
+            "tickets": sum(f.tickets for f in fans if f.waitlist == "bought")}
 
 
 def _examples(fans: list[Fan], per_outcome: int = 3) -> dict[str, list[str]]:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 
 class FakeDrop:
-    def __init__(self, capacity: int = 20, wave: int = 10, wave_every_s: float = 0.05) -> None:
+    def __init__(self, capacity: int = 20, wave: int = 10, wave_every_s: float = 0.05, hold_ttl_s: float = 60.0) -> None:
         self.event_id = str(uuid.uuid4())
         self.tier_id = str(uuid.uuid4())
         self.remaining = capacity
@@ -29,6 +29,10 @@ class FakeDrop:
         #: Requests answered 503 with Retry-After before the real answer.
         self.unavailable = 0
         self.requests = 0
+        #: Unpaid holds lapse after this long (checked on every request) and go to the waitlist.
+        self.hold_ttl_s = hold_ttl_s
+        #: Waitlist entries in arrival order (the fake's rank), by id.
+        self.waitlist: dict[str, dict] = {}
 
     def admitted_up_to(self) -> int:
         return int((time.monotonic() - self.opened) / self.wave_every_s) * self.wave
@@ -45,6 +49,9 @@ class FakeDrop:
         app.router.add_post("/checkout/confirm", self.confirm)
         app.router.add_get("/checkout/sessions/{id}", self.session)
         app.router.add_get("/me/tickets", self.my_tickets)
+        app.router.add_post(f"{e}/waitlist", self.join_waitlist)
+        app.router.add_get("/me/waitlist", self.my_waitlist)
+        app.router.add_delete("/waitlist/{id}", self.leave_waitlist)
         return app
 
     @web.middleware
@@ -53,7 +60,29 @@ class FakeDrop:
         if self.unavailable > 0:
             self.unavailable -= 1
             return web.json_response({"code": "unavailable"}, status=503, headers={"Retry-After": "0"})
+        self._expire_holds()
         return await handler(request)
+
+    def _expire_holds(self) -> None:
+        now = time.monotonic()
+        for res in self.reservations.values():
+            if res["status"] == "held" and now - res["at"] >= self.hold_ttl_s:
+                self._give_back(res, "expired")
+
+    def _give_back(self, res: dict, status: str) -> None:
+        """A hold ends unpaid: its tickets go to the first waiting fans they fit, in order."""
+        res["status"] = status
+        self.remaining += res["quantity"]
+        for entry in self.waitlist.values():
+            if entry.get("reservation_id") == res["id"]:
+                entry["status"] = "lapsed"
+        for entry in self.waitlist.values():
+            if entry["status"] == "waiting" and entry["quantity"] <= self.remaining:
+                self.remaining -= entry["quantity"]
+                offer_id = str(uuid.uuid4())
+                self.reservations[offer_id] = {"id": offer_id, "status": "held", "quantity": entry["quantity"],
+                                               "user": entry["user"], "polls": 0, "at": time.monotonic()}
+                entry.update(status="offered", reservation_id=offer_id)
 
     async def join(self, request):
         user = request.headers["X-User-Id"]
@@ -84,11 +113,12 @@ class FakeDrop:
             self.refuse.discard(request.headers["X-User-Id"])
             return web.json_response({"code": "forbidden", "reason": "token_invalid"}, status=403)
         res_id = str(uuid.uuid4())
-        held = body["quantity"] <= self.remaining
+        waiting = any(e["status"] == "waiting" for e in self.waitlist.values())
+        held = body["quantity"] <= self.remaining and not waiting  # returns belong to the waitlist
         if held:
             self.remaining -= body["quantity"]
         res = {"id": res_id, "status": "held" if held else "rejected", "quantity": body["quantity"],
-               "user": request.headers["X-User-Id"], "polls": 0}
+               "user": request.headers["X-User-Id"], "polls": 0, "at": time.monotonic()}
         self.reservations[res_id] = res
         if len(self.reservations) % 3 == 0:  # every third answer is still pending: the fan must poll
             return web.json_response({"id": res_id, "status": "pending"}, status=202)
@@ -99,6 +129,8 @@ class FakeDrop:
 
     async def checkout(self, request):
         res = self.reservations[(await request.json())["reservation_id"]]
+        if res["status"] != "held":
+            return web.json_response({"code": "hold_expired"}, status=410)
         sid = str(uuid.uuid4())
         self.sessions[sid] = {"id": sid, "checkoutId": f"co-{sid}", "status": "open", "res": res}
         return web.json_response(self.sessions[sid], status=201)
@@ -108,10 +140,14 @@ class FakeDrop:
         session = self.sessions[body["checkoutId"].removeprefix("co-")]
         if body["simulate"] == "success":
             session["status"] = "paid"
+            session["res"]["status"] = "converted"
             self.tickets[session["res"]["user"]] = session["res"]["quantity"]
+            for entry in self.waitlist.values():
+                if entry.get("reservation_id") == session["res"]["id"]:
+                    entry["status"] = "purchased"
         else:
             session["status"] = "failed"
-            self.remaining += session["res"]["quantity"]
+            self._give_back(session["res"], "released")
         return web.json_response({"id": session["id"], "status": "processing"}, status=202)
 
     async def session(self, request):
@@ -121,3 +157,32 @@ class FakeDrop:
     async def my_tickets(self, request):
         n = self.tickets.get(request.headers["X-User-Id"], 0)
         return web.json_response([{"code": f"c{i}", "event": {"id": self.event_id}} for i in range(n)])
+
+    async def join_waitlist(self, request):
+        user, body = request.headers["X-User-Id"], await request.json()
+        for entry in self.waitlist.values():
+            if entry["user"] == user:
+                return web.json_response(self._entry(entry), status=200)
+        waiting = any(e["status"] == "waiting" for e in self.waitlist.values())
+        if body["quantity"] <= self.remaining and not waiting:
+            return web.json_response({"code": "not_sold_out", "remaining": self.remaining}, status=409)
+        entry = {"id": str(uuid.uuid4()), "user": user, "quantity": body["quantity"], "status": "waiting"}
+        self.waitlist[entry["id"]] = entry
+        return web.json_response(self._entry(entry), status=201)
+
+    async def my_waitlist(self, request):
+        user = request.headers["X-User-Id"]
+        return web.json_response({"entries": [self._entry(e) for e in self.waitlist.values() if e["user"] == user]})
+
+    async def leave_waitlist(self, request):
+        entry = self.waitlist[request.match_info["id"]]
+        if entry["status"] == "offered":
+            self._give_back(self.reservations[entry["reservation_id"]], "released")
+        entry["status"] = "left"
+        return web.json_response(self._entry(entry))
+
+    def _entry(self, entry: dict) -> dict:
+        offer = None
+        if entry["status"] == "offered":
+            offer = {"reservation_id": entry["reservation_id"], "quantity": entry["quantity"], "expires_at": "later"}
+        return {"id": entry["id"], "tier_id": self.tier_id, "quantity": entry["quantity"], "status": entry["status"], "offer": offer}

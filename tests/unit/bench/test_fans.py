@@ -13,7 +13,8 @@ async def _crowd(aiohttp_server, drop: FakeDrop, fans: int, **plan) -> tuple[lis
     server = await aiohttp_server(drop.app())
     session = make_session(32)
     api = Api(session, str(server.make_url("/")), Recorder(time.monotonic()), limit=32, deadline=time.monotonic() + 30)
-    crowd = Crowd(api, drop.event_id, Plan(**{"poll_s": 0.02, "poll_max_s": 0.05, "sold_out_grace_s": 0.2, "nothing_left_grace_s": 0.2, **plan}),
+    crowd = Crowd(api, drop.event_id, Plan(**{"poll_s": 0.02, "poll_max_s": 0.05, "sold_out_grace_s": 0.2, "nothing_left_grace_s": 0.2,
+                                         "waitlist_poll_s": 0.05, "waitlist_patience_s": 0.5, **plan}),
                   rng=random.Random(3))
     people = [Fan(i, f"fan-{i}") for i in range(fans)]
     crowd.add(people)
@@ -63,3 +64,25 @@ async def test_a_fan_refused_at_reservation_goes_back_to_the_queue_and_still_fin
     fans, _ = await _crowd(aiohttp_server, drop, 2, abandon_share=0.0, fail_share=0.0)
     assert fans[1].requeues == 1 and fans[1].rejoins == 1
     assert [f.outcome for f in fans] == ["bought", "bought"]
+
+
+async def test_a_sold_out_fan_joins_the_waitlist_and_buys_the_offer_a_lapsed_hold_makes(aiohttp_server):
+    drop = FakeDrop(capacity=6, hold_ttl_s=0.6)
+    fans, api = await _crowd(aiohttp_server, drop, 12, abandon_share=0.4, fail_share=0.0, max_quantity=1,
+                             waitlist_share=1.0, waitlist_poll_s=0.05, waitlist_patience_s=3.0)
+    assert {f.outcome for f in fans} <= FINAL_FAN_OUTCOMES, [(f.outcome, f.detail) for f in fans]
+    from_waitlist = [f for f in fans if f.waitlist == "bought"]
+    assert from_waitlist, [(f.outcome, f.waitlist, f.detail) for f in fans]
+    for fan in from_waitlist:
+        assert fan.outcome == "bought" and fan.tickets == fan.quantity == drop.tickets[fan.user_id]
+    offers = [e for e in drop.waitlist.values() if e.get("reservation_id")]
+    assert len(from_waitlist) == sum(e["status"] == "purchased" for e in offers)
+    assert len(api.recorder.marks["waitlist_joined"]) == len(drop.waitlist)
+    assert sum(f.tickets for f in fans) <= 6
+
+
+async def test_a_fan_not_told_sold_out_never_joins_a_waitlist(aiohttp_server):
+    drop = FakeDrop(capacity=100)
+    fans, _ = await _crowd(aiohttp_server, drop, 5, abandon_share=0.0, fail_share=0.0, waitlist_share=1.0)
+    assert [f.outcome for f in fans] == ["bought"] * 5
+    assert not drop.waitlist and all(f.waitlist == "" for f in fans)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from bench.drop.invariants import check_database, check_fans, paid_by_user
-from models.tables import AdmissionWave, CheckoutSession, Event, Order, Reservation, Ticket, TicketTier, utcnow
+from models.tables import AdmissionWave, CheckoutSession, Event, Order, Reservation, Ticket, TicketTier, WaitlistEntry, utcnow
 
 
 @dataclass
@@ -65,6 +65,20 @@ def test_a_correct_drop_has_no_violations_and_a_summary(drop):
     assert summary["admitted_up_to"] == 6
     assert summary["reservations"] == {"converted": 3, "released": 1, "expired": 1, "rejected": 1}
     assert check_fans(drop["fans"], paid_by_user(str(drop["event"].id))) == []
+    assert summary["waitlist"] == {"entries": {}, "offers_made": 0, "tickets_sold": 0}
+
+
+def test_the_summary_counts_waitlist_offers_and_the_tickets_they_sold(drop):
+    event, ga, now = drop["event"], drop["ga"], utcnow()
+    bought = Reservation.get(Reservation.user_id == "fan-2")  # fan-2's hold was a waitlist offer
+    WaitlistEntry.create(event=event, tier=ga, user_id="fan-2", quantity=1, rank=2, status="purchased",
+                         reservation_id=bought.id, offered_at=now)
+    lapsed = Reservation.get(Reservation.user_id == "fan-5")
+    WaitlistEntry.create(event=event, tier=ga, user_id="fan-5", quantity=2, rank=5, status="lapsed",
+                         reservation_id=lapsed.id, offered_at=now)
+    WaitlistEntry.create(event=event, tier=ga, user_id="fan-7", quantity=1, rank=7, status="left")
+    _, summary = check_database(str(event.id), purchase_limit=6, positions=drop["positions"])
+    assert summary["waitlist"] == {"entries": {"purchased": 1, "lapsed": 1, "left": 1}, "offers_made": 2, "tickets_sold": 1}
 
 
 def test_a_sold_counter_that_disagrees_with_orders_is_a_violation(drop):

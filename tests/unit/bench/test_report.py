@@ -101,3 +101,23 @@ def test_a_failed_run_lists_its_violations_and_chaos_recovery(tmp_path):
     assert "| 15.0 | redis_killed | all lost |" in text
     assert "worker processes SIGKILLed: 3" in text
     assert "| 13.0 | worker_killed" not in text  # kills are counted, not listed one by one
+
+
+def test_the_waitlist_section_shows_both_views_and_the_extra_tickets(tmp_path):
+    results = _results(_recorder())
+    results["config"].update(waitlist_share=0.5, waitlist_patience_s=120.0)
+    results["fans"]["waitlist"] = {"joined": 900, "refused": 12, "offers_seen": 40, "bought": 35, "payment_failed": 4,
+                                   "lapsed": 1, "gave_up": 860, "ended_otherwise": 0, "tickets": 70}
+    results["fans"]["waitlist_server_peak"] = {"waitlist": 880, "offers_outstanding": 9}
+    results["invariants"]["summary"]["waitlist"] = {"entries": {"purchased": 35, "lapsed": 5, "left": 860},
+                                                    "offers_made": 40, "tickets_sold": 70}
+    text = report.write(results, tmp_path).read_text()
+    assert "## Waitlist" in text
+    assert "| offers made / seen | 40 seen | 40 made |" in text
+    assert "| offers taken (paid) | 35 | 35 purchased |" in text
+    assert "| extra tickets sold from returns | 70 | 70 |" in text
+    assert "880 waiting, 9 offers outstanding" in text
+
+
+def test_a_report_without_waitlist_figures_has_no_waitlist_section(tmp_path):
+    assert "## Waitlist" not in report.write(_results(_recorder()), tmp_path).read_text()
