@@ -334,8 +334,14 @@ class Crowd:
         entry_id = reply.data["id"]
         self.api.recorder.mark("waitlist_joined")
         self.set(fan, "waitlisted")
-        give_up_at = time.monotonic() + self.plan.waitlist_patience_s
+        # A waitlisted fan leaves when its patience ends, or in time before the run's deadline:
+        # the sale is over for it either way, and it ends as what it was told ("sold out").
+        give_up_at = min(time.monotonic() + self.plan.waitlist_patience_s,
+                         self.api.deadline - 2 * self.plan.waitlist_poll_s)
         while True:
+            if time.monotonic() >= give_up_at:
+                await self._leave_waitlist(fan, entry_id, told)
+                return
             entry = await self._waitlist_entry(fan, entry_id)
             status = entry.get("status")
             if status == "offered" and entry.get("offer"):
@@ -346,12 +352,12 @@ class Crowd:
                 fan.waitlist = f"ended_{status}"
                 self.set(fan, told, f"waitlist entry ended {status!r}")
                 return
-            if time.monotonic() >= give_up_at:
-                await self.api.call("waitlist_leave", "DELETE", f"/waitlist/{entry_id}", user=fan.user_id)
-                fan.waitlist = "gave_up"
-                self.set(fan, told, f"no offer within {self.plan.waitlist_patience_s} s")
-                return
             await asyncio.sleep(self.plan.waitlist_poll_s * self.rng.uniform(0.8, 1.2))
+
+    async def _leave_waitlist(self, fan: Fan, entry_id: str, told: str) -> None:
+        fan.waitlist = "gave_up"
+        self.set(fan, told, f"no offer within {self.plan.waitlist_patience_s} s or before the run's deadline")
+        await self.api.call("waitlist_leave", "DELETE", f"/waitlist/{entry_id}", user=fan.user_id)
 
     async def _waitlist_tier(self, fan: Fan) -> tuple[str, int] | None:
         """The tier the fan waits for (the one it was refused, else any) and its per-user limit."""
