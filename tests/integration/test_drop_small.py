@@ -42,7 +42,7 @@ def _small(tmp_path, **overrides) -> DropConfig:
     base = dict(
         fans=1_000, late_fans=100, late_window_s=5.0, capacity_share=0.3, wave_size=40, wave_interval_s=0.5,
         hold_ttl_s=8, sweep_interval_s=1.0, connections=64, poll_connections=32, deadline_s=100.0, baseline_requests=3_000,
-        plan=Plan(poll_s=0.5, poll_max_s=2.0, waitlist_patience_s=10.0, waitlist_poll_s=1.0), out=tmp_path / "report",
+        plan=Plan(poll_s=0.5, poll_max_s=2.0, waitlist_share=0.0), out=tmp_path / "report",
         postgres_url=require("PostgreSQL", _postgres_server), command="pytest tests/integration/test_drop_small.py",
     )
     return DropConfig(**{**base, **overrides})
