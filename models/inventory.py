@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from models.catalog.statuses import SELLING_STATUSES
 from models.keys import Keys
 from models.reservations import (
     after_convert,
@@ -86,7 +87,7 @@ def reconcile_all(rt: Any) -> dict[str, int]:
     """
     fixed = {"drift": 0, "undecided": 0}
     events = busy = 0
-    for (event_id,) in Event.select(Event.id).where(Event.status.in_(("scheduled", "on_sale"))).tuples():
+    for (event_id,) in Event.select(Event.id).where(Event.status.in_(SELLING_STATUSES)).tuples():
         events += 1
         result = reconcile_event(rt.redis, rt.keys, str(event_id))
         if result is None:

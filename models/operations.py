@@ -17,6 +17,7 @@ from typing import Any
 import peewee
 import redis.exceptions
 
+from models.catalog.statuses import SELLING_STATUSES
 from models.db import database
 from models.errors import NotFound
 from models.keys import Keys
@@ -27,8 +28,6 @@ log = logging.getLogger("ticketdrop.operations")
 
 #: The reservation and order rates in the status document are averaged over this, in seconds.
 RATE_WINDOW_S = 60
-#: Events whose queues and stock the scrape-time gauges describe.
-LIVE_STATUSES = ("scheduled", "on_sale")
 #: The waiting room's queue_stats fields the status document shows under ``queue``.
 QUEUE_FIELDS = ("total", "waiting", "admitted", "expired", "used", "prequeue_size")
 _REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
@@ -145,7 +144,7 @@ def event_status(redis: Any, keys: Keys, settings: Settings, event_id: uuid.UUID
 
 
 def _database_samples() -> tuple[list[str], dict[str, list]]:
-    event_ids = [str(e) for (e,) in Event.select(Event.id).where(Event.status.in_(LIVE_STATUSES)).tuples()]
+    event_ids = [str(e) for (e,) in Event.select(Event.id).where(Event.status.in_(SELLING_STATUSES)).tuples()]
     if not event_ids:
         return [], {}
     now = utcnow()

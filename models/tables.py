@@ -47,9 +47,6 @@ class TimestampedModel(BaseModel):
     updated_at = UTCDateTimeField(default=utcnow)
 
 
-EVENT_STATUSES = ("draft", "scheduled", "on_sale", "closed", "canceled")
-
-
 class Event(TimestampedModel):
     id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
     name = peewee.CharField(max_length=200)

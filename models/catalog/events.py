@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from models.catalog.rules import DEFAULT_TIMEZONE, INITIAL_STATUSES, check_transition, is_time_zone
+from models.catalog.rules import DEFAULT_TIMEZONE, check_transition, is_time_zone
+from models.catalog.statuses import INITIAL_STATUSES
 from models.db import database
 from models.errors import Conflict, NotFound, ValidationFailed
 from models.tables import Event, utcnow

@@ -46,9 +46,6 @@ def is_time_zone(name: str) -> bool:
     return isinstance(name, str) and name in _zone_names()
 
 
-#: Statuses an event may be created in; closed and canceled are reached by moves only.
-INITIAL_STATUSES = ("draft", "scheduled", "on_sale")
-
 #: status -> statuses it may move to (a move to the same status is a no-op, not listed).
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"scheduled", "canceled"}),
@@ -57,9 +54,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "closed": frozenset(),
     "canceled": frozenset(),
 }
-
-#: Events in these statuses accept no new tiers.
-FINISHED_STATUSES = frozenset({"closed", "canceled"})
 
 
 def check_transition(current: str, target: str) -> None:

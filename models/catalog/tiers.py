@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from models.catalog.rules import FINISHED_STATUSES
+from models.catalog.statuses import FINISHED_STATUSES
 from models.errors import Conflict, NotFound, ValidationFailed
 from models.tables import Event, TicketTier, utcnow
 

@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from models import outcomes, sql
+from models.catalog.statuses import FINISHED_STATUSES
 from models.checkout import gateway
 from models.checkout.documents import document
 from models.keys import Keys
@@ -50,8 +51,6 @@ TIME_BOX_S = 10.0
 #: if its settler dies, the next confirm after this long sends a new message (and the sweep
 #: settles sessions left processing for ``recovery.STALE_PROCESSING_S``).
 FLAG_TTL_MS = 15_000
-#: Event statuses whose sessions are refused at settle time (nothing is charged).
-NOT_ON_SALE = ("closed", "canceled")
 
 _SELECT = (
     "SELECT s.id, s.user_id, s.amount_cents, s.simulate, s.created_at, s.reservation_id, r.tier_id, r.quantity, "
@@ -166,7 +165,7 @@ def _decode(r: tuple) -> tuple:
 
 def _decide(row: _Row, now: datetime) -> None:
     held = row.reservation_status == "held"
-    if row.event_status in NOT_ON_SALE:
+    if row.event_status in FINISHED_STATUSES:
         # The organiser stopped the sale (see docs/CHECKOUT.md): nothing is charged, the hold goes back.
         row.status, row.reason = "failed", "event_not_on_sale"
         row.hold_to = ("released", "event_not_on_sale") if held else None

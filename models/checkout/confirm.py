@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from models import sql
-from models.checkout.batch import NOT_ON_SALE, settle_batch
+from models.catalog.statuses import FINISHED_STATUSES
+from models.checkout.batch import settle_batch
 from models.checkout.documents import document, owned_session, session_document
 from models.errors import Conflict, EventNotOnSale, Gone, NotFound
 from models.reservations.holds import EndedHold, release_in_db
@@ -110,7 +111,7 @@ def begin_confirm(*, user_id: str, session_id: str | uuid.UUID, simulate: str, n
                             tickets=[], created_at=sql.value(CheckoutSession.created_at, created),
                             updated_at=now if new_status != status else sql.value(CheckoutSession.updated_at, updated))
 
-        if status == "open" and event_status in NOT_ON_SALE:
+        if status == "open" and event_status in FINISHED_STATUSES:
             # Canceled or closed: nothing is charged and the hold goes back now (docs/CHECKOUT.md).
             _mark(session_id, "open", now, status="failed", failure_reason="event_not_on_sale")
             ended = release_in_db(sql.text_id(rid), to_status="released", reason="event_not_on_sale")

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 
 from models import sql
+from models.catalog.statuses import FINISHED_STATUSES
 from models.checkout import documents, idempotency
-from models.checkout.batch import NOT_ON_SALE
 from models.checkout.idempotency import Replay
 from models.errors import Conflict, EventNotOnSale, Gone, InFlight, NotFound
 from models.keys import Keys
@@ -99,7 +99,7 @@ def _open_and_record(user_id: str, reservation_id: Any, key: str, request_hash: 
     if not found or found[0][0] != user_id:
         raise NotFound(f"No reservation {reservation_id} for this user", field="reservation_id")
     _, status, expires_raw, event_id, tier_id, quantity, price_cents, event_status = found[0]
-    if event_status in NOT_ON_SALE:
+    if event_status in FINISHED_STATUSES:
         raise EventNotOnSale(f"The event is {event_status}: its sale has ended", reason="event_not_on_sale",
                              event_status=event_status)
     expires_at = sql.value(Reservation.expires_at, expires_raw)

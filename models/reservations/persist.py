@@ -15,13 +15,11 @@ from datetime import datetime
 import peewee
 
 from models import sql
+from models.catalog.statuses import FINISHED_STATUSES
 from models.db import database
 from models.metrics import OVERSELL_ATTEMPTS
 from models.reservations.records import from_ms
 from models.tables import Event, Reservation, TicketTier
-
-#: Event statuses in which queued requests are no longer granted (closed or canceled since).
-FINISHED_STATUSES = ("closed", "canceled")
 
 log = logging.getLogger("ticketdrop.reservations")
 

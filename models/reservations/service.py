@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from models.catalog.statuses import SELLING_STATUSES
 from models.errors import (
     Conflict,
     EventNotOnSale,
@@ -32,9 +33,6 @@ from models.waiting_room import check_admission
 from models.waitlist.nudge import nudge_async
 
 RunBlocking = Callable[..., Awaitable[Any]]
-#: Statuses in which reservations are taken once ``on_sale_at`` has passed (as the waiting
-#: room sees it: a scheduled event opens at its on-sale instant).
-SELLING_STATUSES = frozenset({"scheduled", "on_sale"})
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,8 @@ from datetime import UTC, datetime
 
 from peewee import JOIN
 
+from models.catalog.statuses import SELLING_STATUSES
 from models.tables import Event, FairnessRecord
-
-#: Statuses whose sale may still open or is open.
-SELLING = ("scheduled", "on_sale")
 
 
 @dataclass(frozen=True)
@@ -32,13 +30,13 @@ def _ms(dt: datetime) -> int:
 def selling_events(now_ms: int, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
     """Scheduled or on-sale events whose on-sale instant has passed."""
     cutoff = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
-    return _sale_events(Event.status.in_(SELLING) & (Event.on_sale_at <= cutoff), default_wave_size, default_interval_s)
+    return _sale_events(Event.status.in_(SELLING_STATUSES) & (Event.on_sale_at <= cutoff), default_wave_size, default_interval_s)
 
 
 def upcoming_events(now_ms: int, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
     """Scheduled or on-sale events whose on-sale instant is still ahead (fans join the pre-queue)."""
     cutoff = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
-    return _sale_events(Event.status.in_(SELLING) & (Event.on_sale_at > cutoff), default_wave_size, default_interval_s)
+    return _sale_events(Event.status.in_(SELLING_STATUSES) & (Event.on_sale_at > cutoff), default_wave_size, default_interval_s)
 
 
 def _sale_events(where: object, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
@@ -53,5 +51,5 @@ def _sale_events(where: object, default_wave_size: int, default_interval_s: floa
 def events_without_commitment() -> list[str]:
     """Public, not finished events that have no fairness commitment yet."""
     rows = (Event.select(Event.id).join(FairnessRecord, on=(FairnessRecord.event == Event.id), join_type=JOIN.LEFT_OUTER)
-            .where(Event.status.in_(SELLING) & FairnessRecord.event.is_null()))
+            .where(Event.status.in_(SELLING_STATUSES) & FairnessRecord.event.is_null()))
     return [str(e.id) for e in rows]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models import metrics
+from models.catalog.statuses import FINISHED_STATUSES
 from models.errors import EventNotOnSale, NotFound, RoomRestoring, SoldOut
 from models.keys import Keys
 from models.redis import scripts
@@ -24,7 +25,6 @@ from models.waiting_room.batching import CommandBatcher
 from models.waiting_room.lease import LEASE_TTL_MS
 from models.waiting_room.room import RoomCache
 from models.waiting_room.status import (
-    FINISHED,
     EventLike,
     admission_of,
     describe,
@@ -101,7 +101,7 @@ class RoomService:
         """Join (or rejoin) the event's queue. Raises EventNotOnSale (409) for closed or canceled
         events, SoldOut (409) when nothing is left to sell. Returns the JoinResult."""
         event_id = str(event.id)
-        if event.status in FINISHED:
+        if event.status in FINISHED_STATUSES:
             raise EventNotOnSale(f"The event is {event.status}: its waiting room is closed", reason=event.status)
         view = await self.rooms.get(event_id)
         if view.stock.sold_out:
@@ -183,7 +183,7 @@ class RoomService:
         """:meth:`status` with its weak ETag and freshness (see models.waiting_room.status)."""
         event_id = str(event.id)
         view = await self.rooms.get(event_id)
-        if not view.counters.live and event.status not in FINISHED:
+        if not view.counters.live and event.status not in FINISHED_STATUSES:
             # A valid token of a room that is not live: lost with Redis and not restored yet
             # (RoomRestoring: a 404 would send its fan to the back of the queue), or new.
             if tokens.parse(self._settings.secret_bytes, event_id, token_text) is None:

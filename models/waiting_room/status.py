@@ -8,11 +8,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from models.catalog.statuses import FINISHED_STATUSES
 from models.waiting_room import eta
 from models.waiting_room.room import RoomView
-
-#: Event statuses in which nothing will be sold any more.
-FINISHED = frozenset({"closed", "canceled"})
 
 
 class EventLike(Protocol):
@@ -32,7 +30,7 @@ def on_sale_ms(event: EventLike) -> int:
 
 def room_state(event: EventLike, view: RoomView, now_ms: int) -> str:
     """closed | sold_out | waiting (before on-sale) | paused | sale_open."""
-    if event.status in FINISHED:
+    if event.status in FINISHED_STATUSES:
         return "closed"
     if view.stock.sold_out:
         return "sold_out"
@@ -101,7 +99,7 @@ def max_age_s(event: EventLike, view: RoomView, now_ms: int, admission_expires_m
     sale_ms = on_sale_ms(event)
     if now_ms < sale_ms:
         limit = min(limit, sale_ms - now_ms)
-    elif event.status not in FINISHED and not view.stock.sold_out:
+    elif event.status not in FINISHED_STATUSES and not view.stock.sold_out:
         due = view.counters.next_due_ms
         if due > now_ms:
             limit = min(limit, due - now_ms)

@@ -14,6 +14,7 @@ from typing import Any
 
 import peewee
 
+from models.catalog.statuses import SELLING_STATUSES
 from models.errors import Conflict, EventNotOnSale, LimitExceeded, NotFound, ValidationFailed
 from models.keys import Keys
 from models.reservations.counters import database_stock
@@ -30,8 +31,6 @@ RunBlocking = Callable[..., Awaitable[Any]]
 NOT_QUEUED_RANK = 1 << 42
 #: Statuses in which an entry holds a place (a join answers the existing one).
 ACTIVE_STATUSES = ("waiting", "offered")
-#: Events whose waitlists take joins.
-JOINABLE_STATUSES = ("scheduled", "on_sale")
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ async def join(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, use
     tier = snapshot.tier(tier_id)
     if tier is None:
         raise NotFound(f"No tier {tier_id} in event {snapshot.id}", field="tier_id")
-    if snapshot.status not in JOINABLE_STATUSES:
+    if snapshot.status not in SELLING_STATUSES:
         raise EventNotOnSale(f"The event is {snapshot.status}: its waitlists are closed", field="path.id",
                              event_id=snapshot.id, event_status=snapshot.status)
     if quantity > tier.per_user_limit:

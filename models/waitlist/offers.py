@@ -29,6 +29,7 @@ from typing import Any
 
 import peewee
 
+from models.catalog.statuses import SELLING_STATUSES
 from models.db import database, is_postgres
 from models.keys import reservation_id
 from models.metrics import WAITLIST_OFFERS
@@ -38,8 +39,6 @@ from models.tables import Event, Order, Reservation, TicketTier, WaitlistEntry, 
 
 log = logging.getLogger("ticketdrop.waitlist")
 
-#: Event statuses in which returned tickets are offered.
-OFFERING_STATUSES = ("scheduled", "on_sale")
 #: Waiting entries read per query of the offer walk.
 WALK_PAGE = 100
 
@@ -77,7 +76,7 @@ def offer_returns(rt: Any, event_id: str, *, now: datetime | None = None) -> Off
         taken, lapsed = settle_ended_offers(event_id=event_id, now=now)
         event = Event.select(Event.status, Event.paused).where(Event.id == event_id).first()
         offers: list[Offer] = []
-        if event is not None and event.status in OFFERING_STATUSES and not event.paused:
+        if event is not None and event.status in SELLING_STATUSES and not event.paused:
             offers = _make_offers(rt, event_id, now)
     apply_offers(rt.redis, rt.keys, rt.settings, event_id, offers)
     if offers:

@@ -14,9 +14,10 @@ from typing import Any
 
 import peewee
 
+from models.catalog.statuses import SELLING_STATUSES
 from models.tables import Event, TicketTier, WaitlistEntry, utcnow
 from models.waitlist.nudge import nudge_sync
-from models.waitlist.offers import OFFERING_STATUSES, settle_ended_offers, write_transaction
+from models.waitlist.offers import settle_ended_offers, write_transaction
 
 log = logging.getLogger("ticketdrop.waitlist")
 
@@ -33,7 +34,7 @@ def sweep_waitlists(rt: Any) -> dict[str, int]:
                               smallest.alias("smallest"))
             .join(WaitlistEntry, on=(WaitlistEntry.tier == TicketTier.id))
             .join(Event, on=(Event.id == TicketTier.event))
-            .where(WaitlistEntry.status == "waiting", Event.status.in_(OFFERING_STATUSES), Event.paused == False)  # noqa: E712
+            .where(WaitlistEntry.status == "waiting", Event.status.in_(SELLING_STATUSES), Event.paused == False)  # noqa: E712
             .group_by(TicketTier.event, TicketTier.id, TicketTier.capacity, TicketTier.sold, TicketTier.held))
     for tier in rows:
         if tier.capacity - tier.sold - tier.held >= tier.smallest:
@@ -46,6 +47,6 @@ def sweep_waitlists(rt: Any) -> dict[str, int]:
 def close_finished_waitlists() -> int:
     """Entries still waiting on events that are closed or canceled become ``canceled`` (their
     offers' holds lapse as any hold does). Returns how many."""
-    finished = Event.select(Event.id).where(Event.status.not_in(OFFERING_STATUSES))
+    finished = Event.select(Event.id).where(Event.status.not_in(SELLING_STATUSES))
     return (WaitlistEntry.update(status="canceled", updated_at=utcnow())
             .where(WaitlistEntry.event.in_(finished), WaitlistEntry.status == "waiting").execute())

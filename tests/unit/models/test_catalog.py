@@ -11,8 +11,9 @@ import pytest
 from models import catalog
 from models.catalog import events as events_module
 from models.catalog.rules import TRANSITIONS
+from models.catalog.statuses import EVENT_STATUSES
 from models.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
-from models.tables import EVENT_STATUSES, Event, TicketTier
+from models.tables import Event, TicketTier
 
 NOW = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 
