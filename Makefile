@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv run test unit integration e2e seed init-db sweep lint bench bench-waiting-room bench-edge bench-reserve bench-purchase drop drop-chaos clean
+.PHONY: venv run test unit integration e2e seed init-db sweep lint bench bench-waiting-room bench-edge bench-purchase drop drop-chaos clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -90,6 +90,19 @@ class LoadResult:
         }
 
 
+async def open_loop(items: Iterable, rate: float, start: Callable[[object], Awaitable]) -> list:
+    """Start ``start(item)`` for each item, one every ``1/rate`` s from now (open loop: the pace
+    does not slow down when the server does), then wait for them all. Returns their results in order."""
+    t0 = time.perf_counter()
+    tasks = []
+    for i, item in enumerate(items):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(start(item)))
+    return await asyncio.gather(*tasks)
+
+
 def make_session(limit: int, *, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> ClientSession:
     """A ClientSession sized for ``limit`` concurrent connections to one host.
 

@@ -57,7 +57,7 @@ import orjson
 from bench import proccpu, purchasecheck, workcount
 from bench.drop.client import Api, Recorder
 from bench.drop.event import TierSpec, create_event, open_sale
-from bench.loadgen import Latencies, make_session, run_load
+from bench.loadgen import Latencies, make_session, open_loop, run_load
 
 log = logging.getLogger("bench.purchase")
 
@@ -191,14 +191,7 @@ async def closed_loop(buyer: Buyer, fans: list[tuple[str, str]], clients: int, d
 async def paced(buyer: Buyer, fans: list[tuple[str, str]], rate: float) -> Outcomes:
     """One new purchase every ``1/rate`` s for every fan (open loop), then wait for them all."""
     out = Outcomes()
-    t0 = time.perf_counter()
-    tasks = []
-    for i, (user, token) in enumerate(fans):
-        delay = t0 + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(buyer.purchase(user, token, out)))
-    await asyncio.gather(*tasks)
+    await open_loop(fans, rate, lambda fan: buyer.purchase(*fan, out))
     return out
 
 
@@ -475,6 +468,8 @@ def details(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.drop.system import add_process_arguments
+
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m bench.purchase", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -484,9 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fans", type=int, default=None, help="fans admitted for the closed phase (default: --tickets)")
     parser.add_argument("--rate", type=float, default=300.0, help="purchases/s offered by the paced phase (0: skip it)")
     parser.add_argument("--rate-seconds", type=float, default=10.0, help="length of the paced phase, s")
-    parser.add_argument("--web", type=int, default=1, help="web processes (sharing one port)")
-    parser.add_argument("--workers", type=int, default=1, help="dramatiq worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    add_process_arguments(parser, web=1, workers=1)
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres",
                         help="server on which a fresh database is created (and dropped afterwards)")
     parser.add_argument("--seed", type=int, default=1)

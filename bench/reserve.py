@@ -37,7 +37,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.loadgen import Latencies, make_session, run_load
+from bench.loadgen import Latencies, make_session, open_loop, run_load
 
 #: Seconds a reservation request asks the server to wait for its decision.
 PREFER_WAIT_S = 10
@@ -154,14 +154,7 @@ class Bench:
 
     async def paced(self, event_id: str, tier_id: str, buyers: list[tuple[str, str]], rate: float, quantity: int) -> Phase:
         phase = Phase("paced", len(buyers))
-        t0 = time.perf_counter()
-        tasks = []
-        for i, (user, token) in enumerate(buyers):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(self.reserve(event_id, tier_id, user, token, quantity)))
-        phase.samples.extend(await asyncio.gather(*tasks))
+        phase.samples.extend(await open_loop(buyers, rate, lambda b: self.reserve(event_id, tier_id, *b, quantity)))
         return phase
 
     async def queued(self, event_id: str, tier_id: str, buyers: list[tuple[str, str]], concurrency: int,

@@ -16,8 +16,6 @@ from typing import Any
 from models.catalog.statuses import SELLING_STATUSES
 from models.keys import Keys
 from models.reservations import (
-    after_convert,
-    convert_hold_in_transaction,
     expire_due_holds,
     kick_stalled_mailboxes,
     rebuild_counters,
@@ -31,7 +29,7 @@ from models.tables import Event
 log = logging.getLogger("ticketdrop.inventory")
 
 __all__ = [
-    "Availability", "after_convert", "availability", "convert_hold_in_transaction", "expire_due_holds",
+    "Availability", "availability", "expire_due_holds",
     "kick_stalled_mailboxes", "rebuild_counters", "reconcile_all", "reconcile_event", "release_hold",
 ]
 

@@ -8,13 +8,13 @@ import dramatiq
 
 from models.checkout import refunds
 from workers import runtime
-from workers.broker import settings
+from workers.broker import queue, settings
 
 #: A run hands over to a fresh message after this long, in seconds (other work gets threads).
 TIME_BOX_S = 20.0
 
 
-@dramatiq.actor(queue_name="checkout", max_retries=settings.actor_max_retries, time_limit=60_000)
+@dramatiq.actor(queue_name=queue("checkout"), max_retries=settings.actor_max_retries, time_limit=60_000)
 def refund_event(event_id: str) -> None:
     """Refund the canceled event's paid orders, REFUND_BATCH per transaction, until none is left
     (idempotent: each batch re-reads what is still paid; the sweep finishes a killed run)."""

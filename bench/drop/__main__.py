@@ -18,6 +18,7 @@ from bench.drop.chaos import ChaosPlan
 from bench.drop.event import parse_tiers
 from bench.drop.fans import Plan
 from bench.drop.run import DropConfig, run_drop
+from bench.drop.system import add_process_arguments
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -44,9 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sale.add_argument("--tiers", type=parse_tiers, default=None,
                       help="name:price_cents:capacity[:per_user_limit],... (default: 3 tiers, fans x capacity-share tickets)")
     sale.add_argument("--capacity-share", type=float, default=0.2)
-    sale.add_argument("--web", type=int, default=2, help="web processes (sharing one port)")
-    sale.add_argument("--workers", type=int, default=2, help="dramatiq worker processes")
-    sale.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    add_process_arguments(sale, web=2, workers=2)
     sale.add_argument("--wave-size", type=int, default=None, help="positions per admission wave (default max(50, fans/100))")
     sale.add_argument("--wave-interval", type=float, default=1.0, help="seconds between waves")
     sale.add_argument("--hold-ttl", type=int, default=60, help="HOLD_TTL_S for the drop (the product default is 180)")

@@ -43,6 +43,13 @@ class SystemOptions:
     settings_env: dict[str, str] = field(default_factory=dict)
 
 
+def add_process_arguments(parser, *, web: int, workers: int, threads: int = 8) -> None:
+    """``--web``, ``--workers`` and ``--threads`` (the processes a System starts) on an argparse parser or group."""
+    parser.add_argument("--web", type=int, default=web, help="web processes (sharing one port)")
+    parser.add_argument("--workers", type=int, default=workers, help="dramatiq worker processes")
+    parser.add_argument("--threads", type=int, default=threads, help="threads per worker process")
+
+
 class System:
     def __init__(self, opts: SystemOptions) -> None:
         self.opts = opts

@@ -5,12 +5,10 @@ The functions other domains call (checkout, operations) are re-exported here and
 """
 
 from models.reservations.counters import rebuild_counters
-from models.reservations.holds import after_convert, convert_hold_in_transaction, expire_due_holds, release_hold
+from models.reservations.holds import expire_due_holds, release_hold
 from models.reservations.kick import kick_stalled_mailboxes
 
 __all__ = [
-    "after_convert",
-    "convert_hold_in_transaction",
     "expire_due_holds",
     "kick_stalled_mailboxes",
     "rebuild_counters",

@@ -1,5 +1,6 @@
-"""Ending a hold: release (by the fan or a failed payment), expiry (the sweep), conversion
-(a paid checkout). The database moves first, in a conditional transaction; Redis follows.
+"""Ending a hold: release (by the fan or a failed payment) and expiry (the sweep). The database
+moves first, in a conditional transaction; Redis follows. (A paid checkout converts its holds
+in the checkout batch, models/checkout/batch.py.)
 """
 
 from __future__ import annotations
@@ -7,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from models import sql
@@ -86,32 +86,6 @@ def _paying(reservation_id: str) -> bool:
     found = sql.rows("SELECT status FROM checkout_sessions WHERE reservation_id = ?" + sql.lock_rows("checkout_sessions"),
                      [sql.uid(reservation_id)])
     return bool(found) and found[0][0] == "processing"
-
-
-def convert_hold_in_transaction(reservation_id: str, now: datetime) -> Reservation | None:
-    """Turn a live hold into a sale; call INSIDE an open ``database.atomic()``.
-
-    Moves the reservation held -> converted (only while ``expires_at > now``) and its tier's
-    tickets from held to sold. Returns the updated Reservation, or None if it is not
-    convertible (expired, released, rejected, already converted). Raises RuntimeError if the
-    tier's counters cannot take it (a broken invariant: the caller's transaction rolls back).
-    """
-    moved = (Reservation.update(status="converted", updated_at=now)
-             .where(Reservation.id == reservation_id, Reservation.status == "held", Reservation.expires_at > now)
-             .execute())
-    if not moved:
-        return None
-    row = Reservation.get_by_id(reservation_id)
-    if not (TicketTier.update(held=TicketTier.held - row.quantity, sold=TicketTier.sold + row.quantity, updated_at=now)
-            .where(TicketTier.id == row.tier_id, TicketTier.held >= row.quantity).execute()):
-        raise RuntimeError(f"tier {row.tier_id} holds fewer than the {row.quantity} tickets of reservation {row.id}")
-    return row
-
-
-def after_convert(redis: Any, keys: Keys, reservation: Reservation) -> None:
-    """Redis bookkeeping once the conversion committed: the tickets leave ``held:<tier>`` (they
-    stay out of stock and in the user's count), the user's live slot frees (sync)."""
-    apply_transition(redis, keys, _ended(reservation, "converted", None))
 
 
 def expire_due_holds(rt: Any, limit: int = 1000) -> int:

@@ -1,6 +1,8 @@
+import time
+
 from aiohttp import web
 
-from bench.loadgen import Latencies, percentile, run_load
+from bench.loadgen import Latencies, open_loop, percentile, run_load
 
 
 async def _server(aiohttp_server):
@@ -83,3 +85,17 @@ async def test_run_load_refuses_an_unbounded_run():
 
     with pytest.raises(ValueError):
         await run_load(lambda s, i: None, concurrency=1)
+
+
+async def test_open_loop_starts_one_item_every_interval_and_answers_results_in_order():
+    started = []
+
+    async def start(item):
+        started.append(time.perf_counter())
+        return item * 2
+
+    t0 = time.perf_counter()
+    assert await open_loop([1, 2, 3, 4], 50.0, start) == [2, 4, 6, 8]
+    offsets = [s - t0 for s in started]
+    assert all(offset >= i / 50.0 - 0.002 for i, offset in enumerate(offsets))
+    assert offsets[-1] >= 0.058

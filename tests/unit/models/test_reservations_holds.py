@@ -1,4 +1,4 @@
-"""Ending holds: release, expiry and conversion move the database first, then Redis, once."""
+"""Ending holds: release and expiry move the database first, then Redis, once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from models import inventory
-from models.db import database
 from models.reservations.drain import decide
 from models.reservations.persist import persist_batch
 from models.reservations.records import truncate_ms
@@ -65,30 +64,6 @@ def test_a_rejected_reservation_is_not_released(runtime):
     drain_now(runtime, event.id)
     assert not inventory.release_hold(runtime.redis, runtime.keys, rid, to_status="released")
     assert db_counts(tier) == (0, 1)
-
-
-def test_converting_a_live_hold_sells_its_tickets_and_keeps_them_in_the_users_count(runtime, held):
-    event, tier, rid = held
-    with database.atomic():
-        converted = inventory.convert_hold_in_transaction(rid, utcnow())
-    inventory.after_convert(runtime.redis, runtime.keys, converted)
-    assert converted.status == "converted"
-    assert db_counts(tier) == (3, 0)
-    assert stock(runtime, tier) == (7, 0)
-    assert users(runtime, event) == {"ann": "3"} and live(runtime, event) == {}
-    assert record(runtime, rid)["status"] == "converted"
-
-
-def test_an_expired_released_or_converted_hold_cannot_be_converted(runtime, held):
-    _, tier, rid = held
-    later = utcnow() + timedelta(seconds=runtime.settings.hold_ttl_s + 1)
-    with database.atomic():
-        assert inventory.convert_hold_in_transaction(rid, later) is None
-    with database.atomic():
-        assert inventory.convert_hold_in_transaction(rid, utcnow()) is not None
-    with database.atomic():
-        assert inventory.convert_hold_in_transaction(rid, utcnow()) is None
-    assert db_counts(tier) == (3, 0)
 
 
 def test_the_expiry_sweep_expires_only_holds_past_their_expiry(runtime):
