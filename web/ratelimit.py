@@ -29,10 +29,15 @@ _ROUTES = (
 
 def scope_of(request: web.Request) -> str | None:
     """The limited scope of this request, or None if it is not limited."""
-    if request.method != "POST":
+    return scope_for(request.method, request.path)
+
+
+def scope_for(method: str, path: str) -> str | None:
+    """The limited scope of ``method path`` (a request's path or a route's template), or None."""
+    if method != "POST":
         return None
     for scope, pattern in _ROUTES:
-        if pattern.match(request.path):
+        if pattern.match(path):
             return scope
     return None
 

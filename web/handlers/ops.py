@@ -47,16 +47,17 @@ async def _sync_redis_ctx(app: web.Application):
 
 
 class WavePatch(BaseModel):
-    """PATCH /admin/events/{id}/status: the event's admission waves (at least one field)."""
+    """PATCH /admin/events/{id}/status: the event's admission waves (at least one field; null = the
+    server default, as in PATCH /admin/events/{id})."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     wave_size: WaveSize | None = None
     wave_interval_s: WaveInterval | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> WavePatch:
-        if self.wave_size is None and self.wave_interval_s is None:
+        if not self.model_fields_set:
             raise ValueError("send wave_size and/or wave_interval_s")
         return self
 
@@ -160,7 +161,7 @@ async def event_status(request: web.Request) -> web.Response:
 async def patch_status(request: web.Request) -> web.Response:
     event_id = path_uuid(request, "id")
     body = await json_body(request, WavePatch)
-    await _run(request, operations.set_waves, event_id, body.model_dump(exclude_none=True))
+    await _run(request, operations.set_waves, event_id, body.model_dump(exclude_unset=True))
     snapshots.invalidate(request.app, event_id)
     return responses.json(await _status(request, event_id))
 

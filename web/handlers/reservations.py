@@ -17,7 +17,7 @@ from models.reservations.kick import claim_kick, send_drain
 from web import outcomes, responses
 from web.appkeys import KEYS, REDIS, REQUEST_ID, SETTINGS
 from web.dbexec import run_db
-from web.openapi import doc
+from web.openapi import UNKNOWN_EVENT_FLOOD, doc
 from web.parse import json_body, path_uuid, prefer_wait, user_id
 from web.problems import problem_response
 from web.schemas.reservations import AvailabilityView, ReservationCreate, ReservationView
@@ -34,7 +34,7 @@ _REJECTIONS: dict[str, type[TicketDropError]] = {
 
 @routes.get("/events/{id}/availability")
 @doc("Tickets left per tier (capacity - sold - live holds)", tags=["reservations"], response=AvailabilityView,
-     responses={404: "Unknown event, draft, or malformed id"})
+     responses={404: "Unknown event, draft, or malformed id", 429: UNKNOWN_EVENT_FLOOD})
 async def get_availability(request: web.Request) -> web.Response:
     app = request.app
     snapshot = await request_event(request)
@@ -50,7 +50,7 @@ async def get_availability(request: web.Request) -> web.Response:
      responses={200: "Your existing live reservation", 201: "Held (with Prefer: wait)",
                 403: "Token unknown, of another event or user, not admitted, or admission expired",
                 404: "Unknown event or tier", 409: "Paused, not on sale, over the per-event limit, or rejected "
-                "(with Prefer: wait)", 422: "Malformed body or quantity over the tier's limit",
+                "(with Prefer: wait)", 422: "Malformed body or quantity over the tier's limit", 429: UNKNOWN_EVENT_FLOOD,
                 503: "A backing service is down, the waiting room is being restored, or (with Prefer: wait) the "
                 "request was lost in a fault before it was decided: nothing is held, send it again"})
 async def create_reservation(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from models.waiting_room.service import MAX_HMACS_PAGE
 from web import edgecache, responses
 from web.appkeys import KEYS, REDIS, SERVICES, SETTINGS
 from web.dbexec import run_db
-from web.openapi import doc
+from web.openapi import UNKNOWN_EVENT_FLOOD, doc
 from web.parse import query, user_id
 from web.snapshots import request_event
 
@@ -37,7 +37,7 @@ class JoinResponse(BaseModel):
 
 
 class StatusQuery(BaseModel):
-    token: str
+    token: str = Field(min_length=1, description="The token join gave you")
 
 
 class StatusResponse(BaseModel):
@@ -111,7 +111,8 @@ def _service(app: web.Application) -> RoomService:
      "Cache-Control public, max-age until the next wave is due (at most one wave interval); "
      "a weak ETag that ignores the two countdowns; If-None-Match answers 304 while it holds",
      tags=["waiting room"], query=StatusQuery, response=StatusResponse,
-     responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown event, or a token not of this event"})
+     responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown event, or a token not of this event",
+                429: UNKNOWN_EVENT_FLOOD})
 async def status(request: web.Request) -> web.Response:
     qs = request.query_string
     # The hot path: "token=<44 url-safe characters>" needs no MultiDict (a token never needs escaping).
@@ -127,7 +128,8 @@ async def status(request: web.Request) -> web.Response:
      "wave. Poll this (an edge cache answers it) and read your own status again once "
      "admittedThrough >= your position. Cache-Control public, max-age until the next wave; ETag; 304",
      tags=["waiting room"], response=ProgressResponse,
-     responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown or draft event"})
+     responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown or draft event",
+                429: UNKNOWN_EVENT_FLOOD})
 async def progress(request: web.Request) -> web.Response:
     event = await request_event(request)
     return edgecache.respond(request, await _service(request.app).progress(event))
@@ -137,7 +139,7 @@ async def progress(request: web.Request) -> web.Response:
 @doc("Join the event's waiting room (the same X-User-Id always gets the same token and place)", tags=["waiting room"],
      response=JoinResponse, status=201, headers=_OPTIONAL_USER,
      responses={200: "Joined before: the same token and place", 404: "Unknown or draft event",
-                409: "Event closed, canceled or sold out"})
+                409: "Event closed, canceled or sold out", 429: UNKNOWN_EVENT_FLOOD})
 async def join(request: web.Request) -> web.Response:
     event = await request_event(request)
     result = await _service(request.app).join(event, user_id(request, required=False))
@@ -146,7 +148,7 @@ async def join(request: web.Request) -> web.Response:
 
 @routes.get("/events/{id}/waiting-room/fairness")
 @doc("The pre-queue draw's commitment, and after on-sale its salt (docs/internals/waiting-room.md shows how to verify your place)",
-     tags=["waiting room"], response=FairnessResponse, responses={404: "Unknown or draft event"})
+     tags=["waiting room"], response=FairnessResponse, responses={404: "Unknown or draft event", 429: UNKNOWN_EVENT_FLOOD})
 async def fairness(request: web.Request) -> web.Response:
     event = await request_event(request)
     return responses.json(await _service(request.app).fairness(event.id))
@@ -154,7 +156,7 @@ async def fairness(request: web.Request) -> web.Response:
 
 @routes.get("/events/{id}/waiting-room/fairness/hmacs")
 @doc("The drawn pre-queue's HMACs in queue order, a page at a time", tags=["waiting room"],
-     query=HmacsQuery, response=HmacsResponse, responses={404: "Unknown or draft event"})
+     query=HmacsQuery, response=HmacsResponse, responses={404: "Unknown or draft event", 429: UNKNOWN_EVENT_FLOOD})
 async def fairness_hmacs(request: web.Request) -> web.Response:
     params = query(request, HmacsQuery)
     event = await request_event(request)

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from models.catalog import rules
+from web.schemas.numbers import whole_number
 from web.schemas.text import MultiLine, SingleLine
 
 
@@ -42,16 +43,19 @@ def _known_zone(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_in_range)]
+#: The years the document's pattern allows (rules.YEAR_MIN..YEAR_MAX = 2000..2100).
+_YEARS_PATTERN = r"^(?:20[0-9]{2}|2100)-"
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_in_range),
+                      Field(json_schema_extra={"pattern": _YEARS_PATTERN})]
 EventName = Annotated[SingleLine, Field(min_length=1, max_length=rules.EVENT_NAME_MAX)]
 Venue = Annotated[SingleLine, Field(min_length=1, max_length=rules.VENUE_MAX)]
 Description = Annotated[MultiLine, Field(max_length=rules.DESCRIPTION_MAX)]
 TierName = Annotated[SingleLine, Field(min_length=1, max_length=rules.TIER_NAME_MAX)]
-# Strict: JSON true or "12" is not a number of cents.
-PriceCents = Annotated[int, Strict(), Field(ge=0, le=rules.PRICE_CENTS_MAX)]
-Capacity = Annotated[int, Strict(), Field(ge=rules.CAPACITY_MIN, le=rules.CAPACITY_MAX)]
-PerUserLimit = Annotated[int, Strict(), Field(ge=rules.PER_USER_LIMIT_MIN, le=rules.PER_USER_LIMIT_MAX)]
-WaveSize = Annotated[int, Strict(), Field(ge=rules.WAVE_SIZE_MIN, le=rules.WAVE_SIZE_MAX)]
+# Whole numbers (12.0 is 12); JSON true or "12" is not a number of cents.
+PriceCents = whole_number(ge=0, le=rules.PRICE_CENTS_MAX)
+Capacity = whole_number(ge=rules.CAPACITY_MIN, le=rules.CAPACITY_MAX)
+PerUserLimit = whole_number(ge=rules.PER_USER_LIMIT_MIN, le=rules.PER_USER_LIMIT_MAX)
+WaveSize = whole_number(ge=rules.WAVE_SIZE_MIN, le=rules.WAVE_SIZE_MAX)
 WaveInterval = Annotated[float, Strict(), Field(ge=rules.WAVE_INTERVAL_MIN_S, le=rules.WAVE_INTERVAL_MAX_S)]
 TimeZone = Annotated[str, Field(min_length=1, max_length=rules.TIMEZONE_MAX), AfterValidator(_known_zone)]
 Status = Literal["draft", "scheduled", "on_sale", "closed", "canceled"]
@@ -59,9 +63,13 @@ InitialStatus = Literal["draft", "scheduled", "on_sale"]
 TicketMode = Literal["rotating", "static", "both"]
 
 #: Seconds after purchase a fan may cancel an order (0 = not allowed; at most a year).
-SelfCancelWindow = Annotated[int, Strict(), Field(ge=0, le=rules.SELF_CANCEL_WINDOW_MAX_S)]
+SelfCancelWindow = whole_number(ge=0, le=rules.SELF_CANCEL_WINDOW_MAX_S)
 
 _CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True)
+_TIMESTAMP = (f"ISO 8601 text with a time zone, e.g. 2030-05-01T19:30:00Z, between the years {rules.YEAR_MIN} and "
+              f"{rules.YEAR_MAX}")
+_TIMEZONE = "An IANA time zone name, e.g. Europe/Berlin (another name is 422)"
+_PATCH_TIMES = "After the change (stored values count for a field not sent) on_sale_at must be before starts_at (422). "
 
 
 class EventCreate(BaseModel):
@@ -72,13 +80,13 @@ class EventCreate(BaseModel):
     name: EventName
     venue: Venue
     description: Description = ""
-    starts_at: Timestamp
-    on_sale_at: Timestamp
+    starts_at: Timestamp = Field(description=_TIMESTAMP)
+    on_sale_at: Timestamp = Field(description="Must be before starts_at (422 naming on_sale_at). " + _TIMESTAMP)
     status: InitialStatus = "draft"
     wave_size: WaveSize | None = None
     wave_interval_s: WaveInterval | None = None
     #: The venue's time zone (IANA name): pages show the event's times in it.
-    timezone: TimeZone = rules.DEFAULT_TIMEZONE
+    timezone: TimeZone = Field(rules.DEFAULT_TIMEZONE, description=_TIMEZONE)
     #: How long after purchase fans may cancel their orders, in seconds (null = the
     #: SELF_CANCEL_WINDOW_S default; 0 = not allowed).
     self_cancel_window_s: SelfCancelWindow | None = None
@@ -132,12 +140,14 @@ class EventPatch(_Patch):
     name: EventName | None = None
     venue: Venue | None = None
     description: Description | None = None
-    starts_at: Timestamp | None = None
-    on_sale_at: Timestamp | None = None
-    status: Status | None = None
+    starts_at: Timestamp | None = Field(None, description=_PATCH_TIMES + _TIMESTAMP)
+    on_sale_at: Timestamp | None = Field(None, description=_PATCH_TIMES + _TIMESTAMP)
+    status: Status | None = Field(None, description=(
+        "Moves follow the lifecycle draft -> scheduled -> on_sale -> closed, canceled from any but closed; another "
+        "move is 409 (docs/catalogue.md)"))
     wave_size: WaveSize | None = None
     wave_interval_s: WaveInterval | None = None
-    timezone: TimeZone | None = None
+    timezone: TimeZone | None = Field(None, description=_TIMEZONE)
     self_cancel_window_s: SelfCancelWindow | None = None
     ticket_mode: TicketMode | None = None
 
@@ -147,7 +157,7 @@ class TierCreate(BaseModel):
 
     model_config = _CONFIG
 
-    event_id: uuid.UUID
+    event_id: uuid.UUID = Field(description="An existing event (422 naming event_id otherwise)")
     name: TierName
     price_cents: PriceCents
     capacity: Capacity
@@ -159,7 +169,7 @@ class TierPatch(_Patch):
 
     name: TierName | None = None
     price_cents: PriceCents | None = None
-    capacity: Capacity | None = None
+    capacity: Capacity | None = Field(None, description="Not below the tier's sold + held tickets (409 otherwise)")
     per_user_limit: PerUserLimit | None = None
 
 

@@ -155,7 +155,8 @@ class TransferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to_user: str = Field(min_length=1, max_length=128,
-                         description="The receiving fan's user id (in jwt mode: the subject their identity provider gives them)")
+                         description="The receiving fan's user id (in jwt mode: the subject their identity provider gives "
+                                     "them); not your own (422)")
 
 
 class TransferDocument(_Out):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.catalog.rules import PER_USER_LIMIT_MAX
+from web.schemas.numbers import whole_number
 from web.schemas.text import SingleLine
 
 ReservationStatus = Literal["pending", "held", "rejected", "expired", "released", "converted"]
+
+#: Tickets of one tier (a whole number; the stored tier's per_user_limit caps it further).
+Quantity = whole_number(ge=1, le=PER_USER_LIMIT_MAX)
 
 
 class ReservationCreate(BaseModel):
@@ -19,9 +23,11 @@ class ReservationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     tier_id: uuid.UUID
-    # Strict: JSON true or "2" is not a quantity.
-    quantity: Annotated[int, Strict(), Field(ge=1, le=PER_USER_LIMIT_MAX)]
-    token: Annotated[SingleLine, Field(min_length=1, max_length=256)]
+    # A whole number (2.0 is 2); JSON true or "2" is not a quantity.
+    quantity: Annotated[Quantity, Field(description=(
+        "Tickets to hold; at most the tier's per_user_limit (a rule of the stored tier: 422 naming quantity above it)"))]
+    token: Annotated[SingleLine, Field(min_length=1, max_length=256, description=(
+        "The waiting-room token join gave you; surrounding whitespace is removed (blank is 422)"))]
 
 
 class ReservationView(BaseModel):

@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.catalog.rules import PER_USER_LIMIT_MAX
+from web.schemas.numbers import whole_number
 
 WaitlistStatus = Literal["waiting", "offered", "purchased", "lapsed", "left", "canceled"]
+
+#: Tickets of one tier (a whole number; the stored tier's per_user_limit caps it further).
+Quantity = whole_number(ge=1, le=PER_USER_LIMIT_MAX)
 
 
 class WaitlistJoin(BaseModel):
@@ -18,7 +22,8 @@ class WaitlistJoin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tier_id: uuid.UUID
-    quantity: Annotated[int, Strict(), Field(ge=1, le=PER_USER_LIMIT_MAX)]
+    quantity: Annotated[Quantity, Field(description=(
+        "Tickets wanted; at most the tier's per_user_limit (a rule of the stored tier: 422 naming quantity above it)"))]
 
 
 class WaitlistOffer(BaseModel):
