@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv run test unit integration e2e seed init-db sweep lint bench bench-waiting-room bench-edge bench-purchase drop drop-chaos clean
+.PHONY: venv run test unit integration e2e seed init-db sweep lint bench bench-waiting-room bench-edge bench-purchase drop drop-chaos drop-cluster clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ drop: venv ## simulate a ticket drop (100,000 fans by default), check the invari
 
 drop-chaos: venv ## the same drop while workers, web and Redis are killed and commands are duplicated
 	$(PY) -m bench.drop --chaos $(DROP_ARGS)
+
+# Needs root (network namespaces); its own nginx, PostgreSQL (initdb), Redis Cluster and RabbitMQ node.
+drop-cluster: venv ## the drop with every process on its own host (network namespaces, 10,000 fans): nginx, 2 web, 2 workers, scheduler, data host (PostgreSQL, Redis Cluster, RabbitMQ)
+	$(call ensure_deb,nginx,nginx)
+	$(call ensure_deb,redis-server,redis-server)
+	$(call ensure_deb,rabbitmq-server,rabbitmq-server)
+	$(call ensure_deb,ip,iproute2)
+	$(PY) -m bench.drop.hosts $(DROP_ARGS)
 
 # Debian packages the benchmarks need; installed when missing and possible (root with apt), else the
 # benchmark says it skipped the part that needs them.

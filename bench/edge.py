@@ -50,13 +50,15 @@ REACHED = {"MISS", "EXPIRED", "REVALIDATED", "BYPASS", "-"}
 _LOG = re.compile(r'"GET (\S+)" (\d+) \d+ cache=(\S+)')
 
 
-def render_config(workdir: Path, port: int, upstreams: list[int]) -> Path:
-    """deploy/nginx/ticketdrop.conf with this run's port, upstreams and directories, inside a
-    minimal main configuration (``nginx -p workdir -c nginx.conf``)."""
+def render_config(workdir: Path, port: int, upstreams: list[int] | list[str], host: str = "127.0.0.1") -> Path:
+    """deploy/nginx/ticketdrop.conf with this run's listen address, upstreams (loopback ports, or
+    ``address:port`` of web hosts: any number) and directories, inside a minimal main
+    configuration (``nginx -p workdir -c nginx.conf``)."""
     text = CONFIG.read_text()
-    text = text.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    text = text.replace("server 127.0.0.1:8081;", f"server 127.0.0.1:{upstreams[0]};")
-    text = text.replace("server 127.0.0.1:8082;", f"server 127.0.0.1:{upstreams[1]};")
+    text = text.replace("listen 8080;", f"listen {host}:{port};")
+    servers = [u if isinstance(u, str) else f"127.0.0.1:{u}" for u in upstreams]
+    text = text.replace("    server 127.0.0.1:8081;\n    server 127.0.0.1:8082;\n",
+                        "".join(f"    server {s};\n" for s in servers))
     text = text.replace("/var/cache/nginx/ticketdrop", str(workdir / "cache"))
     text = text.replace("/var/log/nginx/ticketdrop.access.log", str(workdir / "access.log"))
     (workdir / "ticketdrop.conf").write_text(text)

@@ -37,7 +37,8 @@ def _header(r: dict) -> list[str]:
         "|---|---|",
         f"| fans before on-sale / after | {c['fans']:,} / {c['late_fans']:,} |",
         f"| tiers (capacity) | {tiers} = {r['event']['capacity']:,} tickets |",
-        f"| processes | {c['web']} web (one port, SO_REUSEPORT), {c['workers']} workers x {c['threads']} threads, 1 scheduler |",
+        f"| processes | {c['web']} web{' hosts behind nginx' if r.get('hosts') else ' (one port, SO_REUSEPORT)'}, "
+        f"{c['workers']} workers x {c['threads']} threads, 1 scheduler |",
         f"| stores | {c['database']}, {c['redis']} |",
         f"| waves | {c['wave_size']:,} positions every {c['wave_interval_s']} s; admission lasts {c.get('admission_ttl_s')} s; "
         f"holds last {c['hold_ttl_s']} s |",
@@ -84,7 +85,8 @@ def _fans(r: dict) -> list[str]:
     cpu = r.get("cpu_s") or {}
     if cpu:
         lines += ["", "CPU seconds used during the drop: " + ", ".join(f"{k} {v:,.0f}" for k, v in cpu.items())
-                  + f" (of {r['elapsed_s'] * r['machine']['cpus']:,.0f} available; PostgreSQL not counted)."]
+                  + f" (of {r['elapsed_s'] * r['machine']['cpus']:,.0f} available"
+                  + ("; every host shares this machine's cores)." if r.get("hosts") else "; PostgreSQL not counted).")]
     lines += ["", f"Client retries (connection errors, 429/5xx): {f['retries']:,}; joins again after a forgotten token: "
                   f"{f['rejoins']:,}; sent back to the queue by the reservation endpoint: {f.get('requeues', 0):,}.", ""]
     return lines
@@ -152,6 +154,17 @@ def _invariants(r: dict) -> list[str]:
     return lines
 
 
+def _hosts(r: dict) -> list[str]:
+    """Where each process ran (``make drop-cluster``: one network namespace per host)."""
+    if not r.get("hosts"):
+        return []
+    lines = ["## Hosts", "", "Each host is a network namespace with one veth link to a bridge and a loopback of its own; "
+             "processes on different hosts reach each other only over those links.", "",
+             "| host | address | runs |", "|---|---|---|"]
+    lines += [f"| {h['host']} | {h['address']} | {h['runs']} |" for h in r["hosts"]]
+    return [*lines, ""]
+
+
 def write(results: dict, folder: Path) -> Path:
     """Write results.json, the PNG charts and report.md into ``folder``; returns the report path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,7 +172,7 @@ def write(results: dict, folder: Path) -> Path:
     charts.timeline(results, folder / "timeline.png")
     charts.latency(results, folder / "latency.png")
     charts.throughput(results, folder / "throughput.png")
-    lines = _header(results) + ["![queue, admitted, holds and sold over time](timeline.png)", ""]
+    lines = _header(results) + _hosts(results) + ["![queue, admitted, holds and sold over time](timeline.png)", ""]
     lines += _phases(results) + ["![throughput by endpoint](throughput.png)", ""]
     lines += _latency(results) + ["![latency percentiles per endpoint](latency.png)", ""]
     lines += _fans(results) + _waitlist(results) + _chaos(results) + _invariants(results)

@@ -99,8 +99,10 @@ def _machine() -> dict:
     return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(), "platform": platform.platform()}
 
 
-async def run_drop(cfg: DropConfig) -> tuple[int, Path]:
-    """Run one drop; returns (exit code: 0 when every invariant held, report path)."""
+async def run_drop(cfg: DropConfig, make_system=System) -> tuple[int, Path]:
+    """Run one drop; returns (exit code: 0 when every invariant held, report path).
+
+    ``make_system`` builds the system from its options (bench/drop/hosts.py: every process on its own host)."""
     cfg = cfg.resolved()
     run_id = datetime.now().strftime("%Y%m%d%H%M%S") + secrets.token_hex(3)
     run_dir = cfg.out or VAR_DIR / "drop" / f"{run_id}{'-chaos' if cfg.chaos else ''}"
@@ -109,7 +111,7 @@ async def run_drop(cfg: DropConfig) -> tuple[int, Path]:
     log.info("measuring the baseline (trivial aiohttp handler, %d requests)", cfg.baseline_requests)
     base = await baseline.measure(cfg.baseline_requests, concurrency=64, repeats=3)
     log.info("baseline: %.0f requests/s", base.rps)
-    system = System(SystemOptions(
+    system = make_system(SystemOptions(
         run_dir=run_dir, run_id=run_id, web_processes=cfg.web, worker_processes=cfg.workers, worker_threads=cfg.threads,
         database_url=cfg.database_url, postgres_url=cfg.postgres_url, redis_url=cfg.redis_url, broker_url=cfg.broker_url,
         settings_env={"WAVE_SIZE": str(cfg.wave_size), "WAVE_INTERVAL_S": str(cfg.wave_interval_s),
@@ -128,6 +130,8 @@ async def run_drop(cfg: DropConfig) -> tuple[int, Path]:
         await asyncio.to_thread(system.stop, keep_database=cfg.keep_db)
     results.update(mode="chaos" if cfg.chaos else "drop", command=cfg.command, started_at=started_at, machine=_machine(),
                    baseline=base.as_dict(), config=_config_dict(cfg, system))
+    if hasattr(system, "describe"):
+        results["hosts"] = system.describe()
     path = report.write(results, run_dir)
     return (0 if results["invariants"]["passed"] else 1), path
 
@@ -142,7 +146,7 @@ def _config_dict(cfg: DropConfig, system: System) -> dict:
         "waitlist_share": cfg.plan.waitlist_share, "waitlist_patience_s": cfg.plan.waitlist_patience_s, "connections": cfg.connections,
         "poll_connections": cfg.poll_connections,
         "database": system.database.kind if system.database else "?",
-        "redis": "own redis-server (unix socket)" if system.owns_redis else "given Redis",
+        "redis": getattr(system, "stores", None) or ("own redis-server (unix socket)" if system.owns_redis else "given Redis"),
         "chaos": asdict(cfg.chaos) if cfg.chaos else None,
     }
 
@@ -214,7 +218,7 @@ def _cpu_seconds(system: System, simulator_start: float) -> dict[str, float]:
     import psutil
 
     used: dict[str, float] = {"simulator": round(time.process_time() - simulator_start, 1)}
-    for svc in system.services:
+    for svc in [*system.services, *getattr(system, "daemons", [])]:
         kind = svc.name.split("-")[0]
         try:
             proc = psutil.Process(svc.proc.pid)
@@ -222,10 +226,13 @@ def _cpu_seconds(system: System, simulator_start: float) -> dict[str, float]:
         except (psutil.Error, AttributeError):
             continue
         used[kind] = round(used.get(kind, 0.0) + total, 1)
+    redis_pids = getattr(system, "redis_pids", [])
     if system.redis is not None and system.redis.proc is not None:
+        redis_pids = [system.redis.proc.pid]
+    for pid in redis_pids:
         try:
-            times = psutil.Process(system.redis.proc.pid).cpu_times()
-            used["redis"] = round(times.user + times.system, 1)
+            times = psutil.Process(pid).cpu_times()
+            used["redis"] = round(used.get("redis", 0.0) + times.user + times.system, 1)
         except psutil.Error:
             pass
     return used

@@ -26,6 +26,10 @@ log = logging.getLogger("bench.drop")
 
 #: How long the system may take to become healthy, in seconds.
 STARTUP_TIMEOUT_S = 90.0
+#: Settings of every drop's processes: warnings only, and no rate limit (the simulated fans are
+#: many users behind a few addresses).
+QUIET_AND_UNLIMITED = {"LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "RATE_JOIN_PER_MIN": "0", "RATE_RESERVE_PER_MIN": "0",
+                       "RATE_CHECKOUT_PER_MIN": "0", "RATE_PER_IP_PER_MIN": "0"}
 
 
 @dataclass
@@ -119,12 +123,7 @@ class System:
             "PORT": str(self.port),
             "REUSE_PORT": "true",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "WARNING",
-            "RATE_JOIN_PER_MIN": "0",
-            "RATE_RESERVE_PER_MIN": "0",
-            "RATE_CHECKOUT_PER_MIN": "0",
-            "RATE_PER_IP_PER_MIN": "0",
+            **QUIET_AND_UNLIMITED,
         })
         env.update(o.settings_env)
         return env

@@ -9,6 +9,7 @@ import redis
 from bench.drop import invariants
 from models.db import bind_database, database, open_database
 from models.keys import Keys
+from models.redis import connect_sync
 from models.settings import Settings
 
 log = logging.getLogger("bench.drop")
@@ -52,7 +53,7 @@ def verify(system, fans: list, event_id: str) -> dict:
 
 def check_redis_counters(settings: Settings, event_id: str, tiers: list[dict]) -> list[str]:
     """Redis's available-stock counter per tier equals capacity - sold - held (skipped when absent)."""
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5)
+    client = connect_sync(settings.redis_url, decode_responses=True, socket_timeout=5)  # a cluster URL too
     try:
         stock = client.hgetall(Keys(settings.redis_prefix).stock(event_id))
     except redis.RedisError as exc:

@@ -1,6 +1,7 @@
 """A real Redis Cluster of three masters from the machine's ``redis-server`` (Debian's package),
 on free local ports in a temporary directory: started by ``LocalRedisCluster.start()``, removed
-by ``stop()``. Used by the cluster tests' fixture and runnable by hand:
+by ``stop()``. Used by the cluster tests' fixture, by ``make drop-cluster`` (its nodes on the
+data host: given ``host``, ``ports``, ``launcher`` and ``parent``) and runnable by hand:
 
     .venv/bin/python -m tests.integration.cluster.servers   # prints the REDIS_URL; Ctrl-C or SIGTERM stops it
 """
@@ -46,6 +47,10 @@ class LocalRedisCluster:
     masters: int = MASTERS
     ports: list[int] = field(default_factory=list)
     workdir: Path | None = None
+    #: Put before each redis-server command line (``ip netns exec NS`` starts the nodes on another host).
+    launcher: list[str] = field(default_factory=list)
+    #: Make the temporary directory in here (default: the system's).
+    parent: Path | None = None
     _procs: list[subprocess.Popen] = field(default_factory=list)
 
     @property
@@ -57,9 +62,9 @@ class LocalRedisCluster:
         server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
         if not server or not cli:
             raise FileNotFoundError("redis-server and redis-cli are needed (Debian: apt-get install redis-server)")
-        self.workdir = Path(tempfile.mkdtemp(prefix="td-redis-cluster-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix="td-redis-cluster-", dir=self.parent))
         try:
-            self.ports = [free_port() for _ in range(self.masters)]
+            self.ports = self.ports or [free_port() for _ in range(self.masters)]
             for port in self.ports:
                 self._procs.append(self._start_node(server, port))
             for port in self.ports:
@@ -78,7 +83,7 @@ class LocalRedisCluster:
         node_dir.mkdir()
         log = open(node_dir / "redis.log", "wb")  # noqa: SIM115 - closed with the process
         return subprocess.Popen(
-            [server, "--port", str(port), "--bind", self.host, "--cluster-enabled", "yes",
+            [*self.launcher, server, "--port", str(port), "--bind", self.host, "--cluster-enabled", "yes",
              "--cluster-config-file", str(node_dir / "nodes.conf"), "--cluster-node-timeout", "5000",
              "--dir", str(node_dir), "--save", "", "--appendonly", "no", "--protected-mode", "no"],
             stdout=log, stderr=subprocess.STDOUT, cwd=node_dir)
@@ -104,6 +109,11 @@ class LocalRedisCluster:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the cluster did not reach cluster_state:ok: {states}")
             time.sleep(0.1)
+
+    @property
+    def pids(self) -> list[int]:
+        """The nodes' process ids (to measure their CPU)."""
+        return [p.pid for p in self._procs]
 
     def stop(self) -> None:
         for proc in self._procs:

@@ -121,3 +121,19 @@ def test_the_waitlist_section_shows_both_views_and_the_extra_tickets(tmp_path):
 
 def test_a_report_without_waitlist_figures_has_no_waitlist_section(tmp_path):
     assert "## Waitlist" not in report.write(_results(_recorder()), tmp_path).read_text()
+
+
+def test_a_drop_across_hosts_lists_each_host_its_address_and_what_ran_there(tmp_path):
+    results = _results(_recorder())
+    results["hosts"] = [{"host": "web-1", "namespace": "tdropab12-web-1", "address": "10.88.0.11", "runs": "python -m web"},
+                        {"host": "data", "namespace": "tdropab12-data", "address": "10.88.0.40", "runs": "PostgreSQL"}]
+    text = report.write(results, tmp_path).read_text()
+    assert "## Hosts" in text
+    assert "| web-1 | 10.88.0.11 | python -m web |" in text
+    assert "2 web hosts behind nginx" in text
+
+
+def test_a_drop_on_one_machine_has_no_hosts_section(tmp_path):
+    text = report.write(_results(_recorder()), tmp_path).read_text()
+    assert "## Hosts" not in text
+    assert "2 web (one port, SO_REUSEPORT)" in text
