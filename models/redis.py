@@ -30,10 +30,17 @@ CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
+#: A script line naming a library file to inline there: ``--#include lib_admission``.
+_INCLUDE = "--#include "
+
+
 @cache
 def lua_source(name: str) -> str:
-    """The text of ``models/lua/<name>.lua``."""
-    return (LUA_DIR / f"{name}.lua").read_text()
+    """The text of ``models/lua/<name>.lua``, each ``--#include NAME`` line replaced by the text
+    of ``models/lua/NAME.lua`` (Redis scripts cannot call each other; shared Lua functions live
+    in ``lib_*.lua`` files)."""
+    lines = (LUA_DIR / f"{name}.lua").read_text().splitlines(keepends=True)
+    return "".join(lua_source(line[len(_INCLUDE):].strip()) if line.startswith(_INCLUDE) else line for line in lines)
 
 
 class Scripts:

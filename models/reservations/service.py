@@ -29,7 +29,7 @@ from models.reservations.holds import apply_transition, release_in_db
 from models.reservations.queue import Request, enqueue
 from models.reservations.records import LIVE_STATUSES, load_record, view
 from models.settings import Settings
-from models.waiting_room import check_admission
+from models.waiting_room import admission_query, admitted, check_admission
 from models.waitlist.nudge import nudge_async
 
 RunBlocking = Callable[..., Awaitable[Any]]
@@ -72,14 +72,19 @@ async def submit(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, r
     if tier is None:
         raise NotFound(f"No tier {tier_id} in event {snapshot.id}", field="tier_id")
     check_on_sale(snapshot)
-    admission = await check_admission(redis, keys, settings, snapshot, token, user_id)
+    query = admission_query(keys, settings, str(snapshot.id), token, user_id)
     if quantity > tier.per_user_limit:
+        await check_admission(redis, keys, settings, snapshot, token, user_id)  # its refusals come first
         raise ValidationFailed(f"quantity must be between 1 and {tier.per_user_limit} for this tier", field="quantity",
                                per_user_limit=tier.per_user_limit)
-    request = Request(reservation_id, snapshot.id, tier_id, user_id, quantity, token, request_id, admission.position)
+    request = Request(reservation_id, snapshot.id, tier_id, user_id, quantity, token, request_id)
     replace = ""
     for _ in range(3):
-        kind, value = await enqueue(redis, keys, settings.event_purchase_limit, request, replace=replace)
+        # One round trip: res_enqueue.lua judges the admission (recording its position) and queues.
+        kind, value, *verdict = await enqueue(redis, keys, settings.event_purchase_limit, request, replace=replace,
+                                              admission=query)
+        if kind == "admission":
+            admitted(value, *verdict, query.window_ms)  # raises the refusal
         if kind == "accepted":  # the drainer marks the admission used (one round trip per batch)
             record = {"id": reservation_id, "event_id": snapshot.id, "tier_id": tier_id, "quantity": str(quantity),
                       "status": "pending"}

@@ -6,16 +6,28 @@ first served. A scheduler tick admits waves of positions, never more than can st
 Read models/waiting_room/store.py for the Redis layout.
 """
 
-from models.waiting_room.admission import Admission, check_admission, expire_admissions, mark_used, mark_used_sync
+from models.waiting_room.admission import (
+    Admission,
+    AdmissionQuery,
+    admission_query,
+    admitted,
+    check_admission,
+    expire_admissions,
+    mark_used,
+    mark_used_sync,
+)
 from models.waiting_room.service import JoinResult, RoomService
 from models.waiting_room.stats import queue_stats
 from models.waiting_room.waves import admit_waves, tick_interval_s
 
 __all__ = [
     "Admission",
+    "AdmissionQuery",
     "JoinResult",
     "RoomService",
+    "admission_query",
     "admit_waves",
+    "admitted",
     "check_admission",
     "expire_admissions",
     "mark_used",

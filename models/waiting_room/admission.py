@@ -33,35 +33,63 @@ class Admission:
         return datetime.fromtimestamp(self.expires_at_ms / 1000, tz=UTC)
 
 
-async def check_admission(redis: Any, keys: Keys, settings: Settings, snapshot: Any, token: str, user_id: str,
-                          *, now_ms: int | None = None) -> Admission:
-    """The admission of ``token`` for ``user_id`` at the event of ``snapshot`` (async Redis).
+@dataclass(frozen=True)
+class AdmissionQuery:
+    """What a Lua script needs to judge a token's admission (lib_admission.lua): the keys of its
+    bucket, room and waves (one hash slot: the event's) and the args (field, now ms, window ms)."""
 
-    Raises Forbidden with ``reason``: "token_invalid" (malformed, unknown, another event's or
-    another user's token), "not_admitted" (still queued), "admission_expired" (the window lapsed).
-    Returns the Admission.
+    keys: list[str]
+    field: str
+    window_ms: int
+
+
+def admission_query(keys: Keys, settings: Settings, event_id: str, token: str, user_id: str) -> AdmissionQuery:
+    """The query for ``token`` of ``user_id`` at ``event_id``, once its signature is checked here.
+
+    Raises Forbidden (reason "token_invalid") for a malformed token or another event's or user's.
     """
-    event_id = str(snapshot.id)
     secret = settings.secret_bytes
     tok = tokens.parse(secret, event_id, token)
     if tok is None or not tok.belongs_to(secret, event_id, user_id):
         raise Forbidden("This waiting-room token is not valid for this event and user", field="body.token", reason="token_invalid")
-    position, up_to, admitted_at = await scripts(redis).get("room_admission")(
-        keys=[keys.room_bucket(event_id, tok.bucket), keys.room(event_id), keys.room_waves(event_id)], args=[tok.field])
-    position, up_to, admitted_at = int(position), int(up_to), int(admitted_at)
-    if position == -2:
+    return AdmissionQuery([keys.room_bucket(event_id, tok.bucket), keys.room(event_id), keys.room_waves(event_id)],
+                          tok.field, settings.admission_ttl_s * 1000)
+
+
+def admitted(verdict: str, position: Any, up_to: Any, admitted_at: Any, window_ms: int) -> Admission:
+    """The Admission of a script's verdict (lib_admission.lua's four values).
+
+    Raises RoomRestoring (503), or Forbidden with ``reason`` "token_invalid" (unknown token),
+    "not_admitted" (still queued) or "admission_expired" (the window lapsed).
+    """
+    position, up_to = int(position), int(up_to)
+    if verdict == "admitted":
+        return Admission(position, int(admitted_at) + window_ms)
+    if verdict == "restoring":
         raise RoomRestoring()
-    if position < 0:
-        raise Forbidden("This waiting-room token is not valid for this event and user", field="body.token", reason="token_invalid")
-    if position == 0 or position > up_to or admitted_at < 0:
+    if verdict == "not_admitted":
         raise Forbidden("Not admitted yet: wait until the waiting room lets you in", field="body.token",
                         reason="not_admitted", position=position or None, admitted_up_to=up_to)
-    expires = admitted_at + settings.admission_ttl_s * 1000
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    if now_ms >= expires:
+    if verdict == "admission_expired":
         raise Forbidden("Your admission window has lapsed", field="body.token", reason="admission_expired",
                         position=position)
-    return Admission(position, expires)
+    raise Forbidden("This waiting-room token is not valid for this event and user", field="body.token", reason="token_invalid")
+
+
+async def check_admission(redis: Any, keys: Keys, settings: Settings, snapshot: Any, token: str, user_id: str,
+                          *, now_ms: int | None = None) -> Admission:
+    """The admission of ``token`` for ``user_id`` at the event of ``snapshot`` (async Redis).
+
+    A reservation request does not call this: res_enqueue.lua judges the admission in the call
+    that queues it (models.reservations.service.submit). Raises Forbidden with ``reason``:
+    "token_invalid" (malformed, unknown, another event's or another user's token),
+    "not_admitted" (still queued), "admission_expired" (the window lapsed); RoomRestoring.
+    Returns the Admission.
+    """
+    query = admission_query(keys, settings, str(snapshot.id), token, user_id)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    reply = await scripts(redis).get("room_admission")(keys=query.keys, args=[query.field, now_ms, query.window_ms])
+    return admitted(*reply, query.window_ms)
 
 
 def _mark_used_call(keys: Keys, event_id: str, *positions: int) -> dict:

@@ -160,6 +160,15 @@ async def test_a_quantity_over_the_tiers_per_user_limit_is_422_naming_quantity(a
     assert fields(doc) == ["quantity"] and doc["per_user_limit"] == 4
 
 
+async def test_a_fan_not_admitted_yet_asking_for_more_than_the_tier_allows_is_403_not_admitted(api, runtime, sale):
+    event, tier, _ = sale
+    resp = await api.post(f"/events/{event.id}/waiting-room/join", headers={"X-User-Id": "bob"})
+    token = (await resp.json())["token"]
+    doc = await problem(await post(api, event.id, body(tier, token, quantity=5), user="bob"), 403)
+    assert doc["reason"] == "not_admitted"
+    assert not runtime.redis.hgetall(runtime.keys.live_reservations(str(event.id)))
+
+
 async def test_passing_the_per_event_purchase_limit_with_paid_orders_is_409_limit_exceeded(api, runtime, sale):
     event, tier, token = sale
     make_paid_order(tier, "ann", 4)
