@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +15,7 @@ from models.redis import connect_async, is_cluster
 from models.settings import Settings
 from web import identity, outcomes, routes
 from web.appkeys import BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
+from web.dbthreads import DbThreads
 from web.metrics import flush_timings_ctx
 from web.middleware import edge_middleware
 
@@ -56,10 +57,10 @@ def _middlewares(settings: Settings) -> list:
 
 
 async def _db_executor_ctx(app: web.Application):
-    executor = ThreadPoolExecutor(max_workers=app[SETTINGS].db_threads, thread_name_prefix="db")
+    executor = DbThreads(app[SETTINGS].db_threads)
     app[DB_EXECUTOR] = executor
     yield
-    executor.shutdown(wait=True, cancel_futures=True)
+    await asyncio.to_thread(executor.shutdown)  # lets queued calls finish, off the loop they report to
     if not database.is_closed():
         database.close()
     if hasattr(database.obj, "close_all"):

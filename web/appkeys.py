@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -10,12 +9,13 @@ from aiohttp import web
 
 from models.keys import Keys
 from models.settings import Settings
+from web.dbthreads import DbThreads
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", aioredis.Redis)
 KEYS = web.AppKey("keys", Keys)
 #: Threads for blocking Peewee calls (see web.dbexec.run_db).
-DB_EXECUTOR = web.AppKey("db_executor", ThreadPoolExecutor)
+DB_EXECUTOR = web.AppKey("db_executor", DbThreads)
 #: The Dramatiq broker messages are sent to.
 BROKER = web.AppKey("broker", Any)
 #: Per-process helpers that later modules attach (outcome hub, caches, limiter...).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 from collections.abc import Callable
@@ -22,10 +21,10 @@ def _in_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 async def run_db(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``fn(*args, **kwargs)`` in the database thread pool and return its result."""
-    loop = asyncio.get_running_loop()
-    # run_in_executor does not carry contextvars: copy them, so the request id reaches log
+    """Call ``fn(*args, **kwargs)`` in the database threads (web.dbthreads) and return its result."""
+    # A thread does not see this task's contextvars: copy them, so the request id reaches log
     # lines and actor messages produced in the database thread.
     context = contextvars.copy_context()
-    call = functools.partial(context.run, _in_connection, fn, *args, **kwargs)
-    return await loop.run_in_executor(app[DB_EXECUTOR], call)
+    if kwargs:
+        fn = functools.partial(fn, **kwargs)
+    return await app[DB_EXECUTOR].submit(context.run, _in_connection, fn, *args)
