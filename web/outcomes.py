@@ -35,7 +35,8 @@ class OutcomeHub:
     async def ensure_started(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._listen(), name="outcome-hub")
-        await asyncio.wait_for(self._ready.wait(), timeout=5)
+        if not self._ready.is_set():  # the steady state costs no timer and no task per request
+            await asyncio.wait_for(self._ready.wait(), timeout=5)
 
     async def _listen(self) -> None:
         while True:
@@ -116,10 +117,17 @@ class Waiter:
 
     async def wait(self, timeout_s: float) -> dict | None:
         """The published outcome, or None after ``timeout_s``."""
+        # One timer that answers None, rather than wait_for over a shield (a task, two futures).
+        timer = asyncio.get_running_loop().call_later(timeout_s, _answer_none, self._fut)
         try:
-            return await asyncio.wait_for(asyncio.shield(self._fut), timeout=timeout_s)
-        except TimeoutError:
-            return None
+            return await self._fut
+        finally:
+            timer.cancel()
+
+
+def _answer_none(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def hub(app: web.Application) -> OutcomeHub:

@@ -18,6 +18,7 @@ from models.ratelimit import Decision, Policy, RateLimiter
 from models.settings import Settings
 from web.appkeys import KEYS, REDIS, SERVICES, SETTINGS
 from web.identity import peek_user, prepare
+from web.pipelining import script_runner
 
 #: (scope, POST path pattern) of every limited route.
 _ROUTES = (
@@ -68,9 +69,8 @@ def _limiter(app: web.Application) -> RateLimiter:
     services = app[SERVICES]
     limiter = services.get("rate_limiter")
     if limiter is None:
-        room = services.get("waiting_room")  # its batcher pipelines the checks with the joins
-        limiter = services["rate_limiter"] = RateLimiter(app[REDIS], app[KEYS],
-                                                         run_script=room.batcher.run_script if room else None)
+        # The batcher pipelines the checks with the joins and reserves.
+        limiter = services["rate_limiter"] = RateLimiter(app[REDIS], app[KEYS], run_script=script_runner(app))
     return limiter
 
 

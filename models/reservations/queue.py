@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ class Request:
 
 
 def enqueue(redis: Any, keys: Keys, purchase_limit: int, request: Request, *, replace: str = "",
-            admission: AdmissionQuery | None = None) -> Any:
+            admission: AdmissionQuery | None = None, run_script: Callable[[Any, list, list], Any] | None = None) -> Any:
     """Run res_enqueue.lua: ``[kind, value, ...]`` (sync client) or an awaitable of it (async).
 
     kind "accepted" (value 1 = send a drain message), "existing" (value = the user's live
@@ -38,6 +39,8 @@ def enqueue(redis: Any, keys: Keys, purchase_limit: int, request: Request, *, re
     is judged first, in the same call, and its position recorded: kind "admission" then means
     not admitted, followed by lib_admission.lua's verdict, position, up_to, admitted-at
     (``models.waiting_room.admitted(*reply[1:], window_ms)`` raises the refusal).
+    ``run_script(script, keys, args)`` sends it another way (the web tier's CommandBatcher
+    pipelines it with the other requests' commands).
     """
     e = request.event_id
     call_keys = [keys.live_reservations(e), keys.user_counts(e), keys.mailbox(e), keys.drain_flag(e),
@@ -48,4 +51,5 @@ def enqueue(redis: Any, keys: Keys, purchase_limit: int, request: Request, *, re
     if admission is not None:
         call_keys += admission.keys
         args += [admission.field, admission.window_ms]
-    return scripts(redis).get("res_enqueue")(keys=call_keys, args=args)
+    script = scripts(redis).get("res_enqueue")
+    return run_script(script, call_keys, args) if run_script else script(keys=call_keys, args=args)

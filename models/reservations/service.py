@@ -60,8 +60,10 @@ def check_on_sale(snapshot: Any) -> None:
 
 
 async def submit(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, reservation_id: str, user_id: str,
-                 tier_id: str, quantity: int, token: str, request_id: str | None, run_blocking: RunBlocking) -> Submitted:
-    """Check a reservation request and queue it for its event's drainer.
+                 tier_id: str, quantity: int, token: str, request_id: str | None, run_blocking: RunBlocking,
+                 run_script: Callable[[Any, list, list], Awaitable[Any]] | None = None) -> Submitted:
+    """Check a reservation request and queue it for its event's drainer (``run_script``: how the
+    queueing script is sent, see models.reservations.queue.enqueue).
 
     Raises NotFound (unknown tier), EventPaused/EventNotOnSale (409), Forbidden (token unknown,
     of another event or user, not admitted, admission expired), ValidationFailed (quantity over
@@ -82,7 +84,7 @@ async def submit(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, r
     for _ in range(3):
         # One round trip: res_enqueue.lua judges the admission (recording its position) and queues.
         kind, value, *verdict = await enqueue(redis, keys, settings.event_purchase_limit, request, replace=replace,
-                                              admission=query)
+                                              admission=query, run_script=run_script)
         if kind == "admission":
             admitted(value, *verdict, query.window_ms)  # raises the refusal
         if kind == "accepted":  # the drainer marks the admission used (one round trip per batch)

@@ -19,6 +19,7 @@ from web.appkeys import KEYS, REDIS, REQUEST_ID, SETTINGS
 from web.dbexec import run_db
 from web.openapi import UNKNOWN_EVENT_FLOOD, doc
 from web.parse import json_body, path_uuid, prefer_wait, user_id
+from web.pipelining import script_runner
 from web.problems import problem_response
 from web.schemas.reservations import AvailabilityView, ReservationCreate, ReservationView
 from web.snapshots import event_snapshot, request_event
@@ -62,7 +63,8 @@ async def create_reservation(request: web.Request) -> web.Response:
     rid = reservation_id(snapshot.id)  # carries the event's Redis Cluster slot (models/keys.py)
     submit = partial(service.submit, app[REDIS], app[KEYS], app[SETTINGS], snapshot, reservation_id=rid, user_id=user,
                      tier_id=str(body.tier_id), quantity=body.quantity, token=body.token,
-                     request_id=request.get(REQUEST_ID), run_blocking=partial(run_db, app))
+                     request_id=request.get(REQUEST_ID), run_blocking=partial(run_db, app),
+                     run_script=script_runner(app))
     wait_s = prefer_wait(request)
     if not wait_s:
         return _render(await _submit(submit))
