@@ -90,9 +90,12 @@ class Settled:
     document: dict[str, Any]
 
 
-def claim_settle(redis: Any, keys: Keys, event_id: str) -> Any:
+def claim_settle(redis: Any, keys: Keys, event_id: str, *, command: Callable[..., Any] | None = None) -> Any:
     """SET the event's settle flag unless set: truthy when the caller must send
-    ``settle_checkouts(event_id)`` (sync value, or an awaitable on an async client)."""
+    ``settle_checkouts(event_id)`` (sync value, or an awaitable on an async client).
+    ``command(*args)`` sends it another way (the web tier's CommandBatcher)."""
+    if command is not None:
+        return command("SET", keys.settle_flag(event_id), int(time.time() * 1000), "NX", "PX", FLAG_TTL_MS)
     return redis.set(keys.settle_flag(event_id), int(time.time() * 1000), nx=True, px=FLAG_TTL_MS)
 
 

@@ -37,6 +37,10 @@ class CommandBatcher:
     def hget(self, key: str, field: str) -> asyncio.Future[Any]:
         return self._add(("HGET", key, field), None)
 
+    def command(self, *args: Any) -> asyncio.Future[Any]:
+        """Any other command, as ``execute_command`` takes it (``"SET", key, value, "NX"``): the raw reply."""
+        return self._add(args, None)
+
     def run_script(self, script: Any, keys: list, args: list) -> asyncio.Future[Any]:
         """Run a registered script (redis-py Script: its ``sha`` and ``script``) by EVALSHA."""
         return self._add(("EVALSHA", script.sha, len(keys), *keys, *args), script)

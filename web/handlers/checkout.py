@@ -21,6 +21,7 @@ from web.appkeys import BROKER, KEYS, REDIS, SETTINGS
 from web.dbexec import run_db
 from web.openapi import doc
 from web.parse import json_body, path_uuid, prefer_wait, user_id
+from web.pipelining import command_runner
 from web.schemas.checkout import CheckoutSession, ConfirmRequest, OrderList, SessionCreate
 
 routes = web.RouteTableDef()
@@ -163,7 +164,7 @@ async def _begin_confirm(app: web.Application, user: str, body: ConfirmRequest) 
         if start.ended_hold is not None:
             await apply_transition(app[REDIS], app[KEYS], start.ended_hold)
         raise start.refused
-    if start.enqueue and await checkout.claim_settle(app[REDIS], app[KEYS], start.event_id):
+    if start.enqueue and await checkout.claim_settle(app[REDIS], app[KEYS], start.event_id, command=command_runner(app)):
         await _send(app, settle_checkouts.message(start.event_id))
     return start
 

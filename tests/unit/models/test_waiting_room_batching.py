@@ -26,6 +26,14 @@ async def test_batched_commands_answer_each_caller_and_reload_scripts_redis_forg
     assert await batcher.run_script(script, [keys.room("e1")], [T0]) == [0, 0]
 
 
+async def test_any_command_travels_in_the_batch_and_answers_its_raw_reply(aredis):
+    batcher = CommandBatcher(aredis)
+    first, second = await asyncio.gather(batcher.command("SET", "flag", "1", "NX", "PX", 5000),
+                                         batcher.command("SET", "flag", "2", "NX", "PX", 5000))
+    assert first and not second
+    assert await aredis.get("flag") == "1" and 0 < await aredis.pttl("flag") <= 5000
+
+
 async def test_an_error_in_one_batched_command_fails_only_its_caller(aredis):
     batcher = CommandBatcher(aredis)
     await aredis.set("s", "x")
