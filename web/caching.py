@@ -34,8 +34,15 @@ def is_private(handler: Any) -> bool:
     return d is not None and any(h.get("in") == "header" and h.get("name", "").lower() in _CALLER_HEADERS for h in d.headers)
 
 
+_VARY = ", ".join(VARY)
+
+
 def private_headers(headers: Any) -> None:
     """Mark a header map (a response's, or an error's) as a private answer."""
+    if "Cache-Control" not in headers and "Vary" not in headers:  # most answers: nothing to merge
+        headers["Cache-Control"] = "no-store"
+        headers["Vary"] = _VARY
+        return
     control = headers.get("Cache-Control", "")
     if not control.startswith("private"):
         headers["Cache-Control"] = "no-store"

@@ -57,6 +57,16 @@ def policies(settings: Settings, scope: str) -> tuple[Policy, Policy]:
     return Policy(scope, per_user), Policy("ip", settings.rate_per_ip_per_min)
 
 
+def _app_policies(app: web.Application) -> dict[str, tuple[Policy, Policy]]:
+    """Every scope's policies for this app's settings, made once."""
+    services = app[SERVICES]
+    made = services.get("rate_policies")
+    if made is None:
+        settings = app[SETTINGS]
+        made = services["rate_policies"] = {scope: policies(settings, scope) for scope, _ in _ROUTES}
+    return made
+
+
 def header_fields(decision: Decision) -> dict[str, str]:
     """``RateLimit-Policy`` and ``RateLimit`` for every policy the request was counted against."""
     return {
@@ -79,7 +89,7 @@ async def limited(request: web.Request, handler, scope: str) -> web.StreamRespon
     ``handler``; raises RateLimited (429 with Retry-After) when a limit is spent. The answer
     (or the error) carries the RateLimit fields. Called by the edge middleware (web.middleware)."""
     settings = request.app[SETTINGS]
-    user_policy, ip_policy = policies(settings, scope)
+    user_policy, ip_policy = _app_policies(request.app)[scope]
     # A missing, malformed or refused identity is answered by the handler (400/401); only the
     # address limit applies to it.
     if settings.identity_mode == "jwt":

@@ -229,6 +229,13 @@ async def _load(app: web.Application, cache: SnapshotCache, key: str, now: float
 async def request_event(request: web.Request, *, public: bool = True) -> EventSnapshot:
     """The snapshot of the event named by the request's ``{id}``, unknown-id floods limited by
     the client's address (web.ratelimit.client_address)."""
+    # The hot path (every poll): an id spelled as the cache spells it (str(UUID)) is a valid
+    # UUID, so a fresh loaded snapshot needs no parsing, no str(UUID) and no await.
+    entry = _cache(request.app).known.get(request.match_info.get("id", ""))
+    if entry is not None and entry[0] > time.monotonic():
+        snap = entry[1]
+        if isinstance(snap, EventSnapshot) and (snap.is_public or not public):
+            return snap
     from web.parse import path_uuid
 
     return await event_snapshot(request.app, path_uuid(request, "id"), public=public, request=request)

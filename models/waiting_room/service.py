@@ -96,6 +96,8 @@ class RoomService:
         self._opening: dict[str, asyncio.Future] = {}
         #: event id -> (room epoch, {token text -> position}); filled only with verified tokens.
         self._positions: dict[str, tuple[int, dict[str, int]]] = {}
+        #: The joins counter's two children, looked up once (a labels() call takes a lock).
+        self._joins = {True: metrics.JOINS.labels("new"), False: metrics.JOINS.labels("rejoin")}
 
     async def join(self, event: Any, user_id: str | None, *, now_ms: int | None = None) -> JoinResult:
         """Join (or rejoin) the event's queue. Raises EventNotOnSale (409) for closed or canceled
@@ -122,7 +124,7 @@ class RoomService:
             if int(created) < 0:
                 raise RoomRestoring()
         created, position = bool(int(created)), int(position)
-        metrics.JOINS.labels("new" if created else "rejoin").inc()
+        self._joins[created].inc()
         log.info("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
                                 "outcome": "new" if created else "rejoin"})
         return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hmac
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -78,3 +80,19 @@ def test_the_bucket_field_rebuilds_the_whole_token():
         assert len(token.field) == 23
         assert tokens.from_field(SECRET, EVENT, token.field) == token
         assert 0 <= token.bucket < tokens.BUCKETS
+
+
+@pytest.mark.parametrize("secret", [SECRET, b"a-secret-longer-than-one-sha256-block-" * 3], ids=["short", "long"])
+def test_a_token_is_the_documented_hmac_sha256_of_its_event_kind_and_id(secret):
+    token = tokens.issue(secret, EVENT, "fan-1")
+    raw = base64.urlsafe_b64decode(token.text)
+    assert token.id == hmac.digest(secret, f"wr-id|{EVENT}|fan-1".encode(), "sha256")[:16]
+    assert raw[17:] == hmac.digest(secret, b"wr-token|" + EVENT.encode() + b"|" + raw[:17], "sha256")[:16]
+    assert tokens.parse(secret, EVENT, token.text) == token
+
+
+def test_padding_a_cut_or_changed_last_character_and_non_ascii_are_not_tokens():
+    text = tokens.issue(SECRET, EVENT, None).text
+    changed = text[:-1] + ("A" if text[-1] != "A" else "B")
+    spellings = [text[:-1] + "=", text + "=", text[:-1] + "é", changed, text[:43], "", None]
+    assert [tokens.parse(SECRET, EVENT, s) for s in spellings] == [None] * len(spellings)
