@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     crowd.add_argument("--abandon-share", type=float, default=0.1, help="share of holders who walk away")
     crowd.add_argument("--waitlist-share", type=float, default=0.5, help="share of fans told sold out who join the waitlist")
     crowd.add_argument("--waitlist-patience", type=float, default=120.0, help="seconds a waitlisted fan waits for an offer")
+    crowd.add_argument("--no-edge-cache", dest="edge_cache", action="store_false",
+                       help="every fan's progress poll reaches the web tier (default: through a simulated edge cache)")
     crowd.add_argument("--connections", type=int, default=256, help="simulator's connections for fans' commands")
     crowd.add_argument("--poll-connections", type=int, default=128, help="simulator's connections for status polls")
     crowd.add_argument("--seed", type=int, default=1)
@@ -84,7 +86,7 @@ def config_from(args: argparse.Namespace, argv: list[str]) -> DropConfig:
         postgres_url=None if args.postgres in ("", "none") else args.postgres, redis_url=args.redis_url,
         broker_url=args.broker_url, keep_db=args.keep_db, seed=args.seed,
         plan=Plan(poll_s=args.poll, poll_max_s=poll_max, fail_share=args.fail_share, abandon_share=args.abandon_share,
-                  waitlist_share=args.waitlist_share, waitlist_patience_s=args.waitlist_patience),
+                  waitlist_share=args.waitlist_share, waitlist_patience_s=args.waitlist_patience, edge_cache=args.edge_cache),
         chaos=ChaosPlan(kill_every_s=args.kill_every, web_restart_after_s=args.web_restart_after,
                         redis_restart_after_s=args.redis_restart_after) if args.chaos else None,
         command=" ".join(["python -m bench.drop", *map(shlex.quote, argv)]).strip(),

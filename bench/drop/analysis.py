@@ -10,7 +10,7 @@ from bench.drop.client import Recorder
 from bench.loadgen import percentile
 
 #: Endpoints in the order the report lists them.
-ENDPOINT_ORDER = ("join", "status", "availability", "reserve", "reservation_poll", "checkout_session", "confirm",
+ENDPOINT_ORDER = ("join", "status", "progress", "availability", "reserve", "reservation_poll", "checkout_session", "confirm",
                   "session_poll", "tickets", "admin_status", "admin")
 
 
@@ -35,6 +35,13 @@ def latency_table(recorder: Recorder, start: float = float("-inf"), end: float =
             "statuses": {str(k): v for k, v in sorted(statuses.items())},
         }
     return table
+
+
+def between(values_ms: Iterable[float], times: Iterable[float], start: float, end: float) -> dict[str, float]:
+    """``{"count", "p50", "p99", "max"}`` (ms) of the values whose time falls in [start, end)."""
+    ms = sorted(v for v, t in zip(values_ms, times, strict=True) if start <= t < end)
+    return {"count": len(ms), "p50": round(percentile(ms, 50), 1) if ms else 0.0,
+            "p99": round(percentile(ms, 99), 1) if ms else 0.0, "max": round(ms[-1], 1) if ms else 0.0}
 
 
 def _count_between(values: Iterable[float], start: float, end: float) -> int:

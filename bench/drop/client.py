@@ -91,8 +91,10 @@ class Api:
             limit, poll_limit = max(1, limit // 2), max(1, limit - limit // 2)
         self.slots = asyncio.Semaphore(limit)
         self.poll_slots = asyncio.Semaphore(poll_limit)
-        #: Time requests waited for a free slot, in ms (shows whether the simulator kept up).
+        #: Time requests waited for a free slot, in ms (shows whether the simulator kept up), and
+        #: when each wait began (seconds since the recorder's start), for the report's phases.
         self.slot_wait: dict[str, Latencies] = {"poll": Latencies(), "command": Latencies()}
+        self.slot_wait_t: dict[str, array] = {"poll": array("d"), "command": array("d")}
         self.deadline = deadline
         self.admin_headers = {"Authorization": f"Bearer {admin_token}"}
         self.retries = 0
@@ -130,7 +132,9 @@ class Api:
         async with pool:
             started = time.monotonic()
             if use_slot:
-                self.slot_wait["poll" if poll else "command"].add((started - queued) * 1000.0)
+                kind = "poll" if poll else "command"
+                self.slot_wait[kind].add((started - queued) * 1000.0)
+                self.slot_wait_t[kind].append(queued - self.recorder.t0)
             status = 0
             session = self.session if use_slot else self._side_session()
             try:

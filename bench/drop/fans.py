@@ -1,8 +1,10 @@
 """What one simulated fan does, from joining the queue to holding tickets (or not).
 
-A fan behaves like the browser page: join, poll the waiting-room status (more slowly when
-far back, as the page does from ``etaSeconds``), reserve when admitted, then pay, fail to
-pay, or walk away from the hold, and finally fetch the tickets. A fan told "sold out" (by the
+A fan behaves like the browser page: join, read its waiting-room status once, then poll the
+room's shared progress document (more slowly when far back, from ``etaSeconds``) and read its
+own status again only when the progress says it may have changed (bench.drop.progress);
+reserve when admitted, then pay, fail to pay, or walk away from the hold, and finally fetch
+the tickets. A fan told "sold out" (by the
 waiting room or at reserve) joins the tier's waitlist with ``Plan.waitlist_share``, polls
 ``GET /me/waitlist`` and buys an offer like any hold (``Fan.waitlist`` says how that went).
 """
@@ -17,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.drop.client import Api, DeadlineReached
+from bench.drop.progress import SharedProgress, moved_on, needs_own_status
 
 #: Reservation attempts (one per tier tried) before a fan gives up.
 MAX_RESERVE_ATTEMPTS = 4
@@ -53,6 +56,8 @@ class Plan:
     waitlist_patience_s: float = 120.0
     #: Pause between a waitlisted fan's polls of ``GET /me/waitlist``, in seconds.
     waitlist_poll_s: float = 5.0
+    #: Fans read the shared progress document through a simulated edge cache (bench.drop.progress).
+    edge_cache: bool = True
 
 
 @dataclass(slots=True)
@@ -94,6 +99,13 @@ class Crowd:
     sale_open: asyncio.Event = field(default_factory=asyncio.Event)
     #: Tier ids known from the event page.
     tier_ids: list[str] = field(default_factory=list)
+    #: The room's progress document as the fans read it (through a simulated edge cache unless
+    #: ``Plan.edge_cache`` is off); made from ``api`` and ``event_id`` when not given.
+    progress: SharedProgress | None = None
+
+    def __post_init__(self) -> None:
+        if self.progress is None:
+            self.progress = SharedProgress(self.api, self.event_id, edge=self.plan.edge_cache)
 
     def set(self, fan: Fan, stage: str, detail: str = "") -> None:
         self.stages[fan.outcome] -= 1
@@ -151,31 +163,41 @@ class Crowd:
         return False
 
     async def _wait_for_admission(self, fan: Fan) -> bool:
-        """Poll the status until admitted (True) or the sale is over for this fan (False)."""
+        """Poll until admitted (True) or the sale is over for this fan (False): the room's shared
+        progress, and the fan's own status only when that may have changed (bench.drop.progress)."""
         self.set(fan, "waiting")
         sold_out_since = None
         forgotten = 0
         path = f"/events/{self.event_id}/waiting-room/status"
+        status: dict | None = None
         while True:
-            reply = await self.api.call("status", "GET", path, params={"token": fan.token}, poll=True)
-            if reply.status == 404 and forgotten < MAX_QUEUE_VISITS:
-                # Token forgotten (Redis lost its data): join again as the same user.
-                forgotten += 1
-                fan.rejoins += 1
-                if not await self._join(fan):
+            if status is not None:
+                reply = await self.progress.read()
+                if reply.status == 200 and not needs_own_status(status, reply.data):
+                    status = moved_on(status, reply.data)
+                    body = None
+                else:
+                    body = status = None
+            if status is None:
+                reply = await self.api.call("status", "GET", path, params={"token": fan.token}, poll=True)
+                if reply.status == 404 and forgotten < MAX_QUEUE_VISITS:
+                    # Token forgotten (Redis lost its data): join again as the same user.
+                    forgotten += 1
+                    fan.rejoins += 1
+                    if not await self._join(fan):
+                        return False
+                    self.set(fan, "waiting")
+                    continue
+                if reply.status != 200:
+                    self.set(fan, "status_failed", f"status {reply.status} {reply.data}")
                     return False
-                self.set(fan, "waiting")
-                continue
-            if reply.status != 200:
-                self.set(fan, "status_failed", f"status {reply.status} {reply.data}")
-                return False
-            body = reply.data
-            self._note_position(fan, body.get("position"), body.get("state"))
-            if body.get("canEnter") or body.get("admission") == "admitted":
+                body = status = reply.data
+                self._note_position(fan, body.get("position"), body.get("state"))
+            if body is not None and (body.get("canEnter") or body.get("admission") == "admitted"):
                 fan.admitted_position = fan.position
                 self.api.recorder.mark("admitted")
                 return True
-            state = body.get("state")
+            state = status.get("state")
             if state in ("sold_out", "closed"):
                 sold_out_since = sold_out_since or time.monotonic()
                 if time.monotonic() - sold_out_since >= self.plan.sold_out_grace_s or state == "closed":
@@ -183,10 +205,10 @@ class Crowd:
                     return False
             else:
                 sold_out_since = None
-            if body.get("admission") == "expired":
+            if status.get("admission") == "expired":
                 self.set(fan, "admission_expired", "admission lapsed before the fan polled")
                 return False
-            await asyncio.sleep(self._poll_interval(body))
+            await asyncio.sleep(self._poll_interval(status))
 
     def _note_position(self, fan: Fan, position, state) -> None:
         if position is None:

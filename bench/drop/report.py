@@ -42,7 +42,8 @@ def _header(r: dict) -> list[str]:
         f"| stores | {c['database']}, {c['redis']} |",
         f"| waves | {c['wave_size']:,} positions every {c['wave_interval_s']} s; admission lasts {c.get('admission_ttl_s')} s; "
         f"holds last {c['hold_ttl_s']} s |",
-        f"| fan behaviour | poll every {c['poll_s']}-{c['poll_max_s']} s; {c['fail_share']:.0%} fail payment, {c['abandon_share']:.0%} abandon the hold |",
+        f"| fan behaviour | poll every {c['poll_s']}-{c['poll_max_s']} s (the shared progress, {_edge(r)}; "
+        f"the fan's own status when it may have changed); {c['fail_share']:.0%} fail payment, {c['abandon_share']:.0%} abandon the hold |",
         f"| simulator | one process, {c.get('connections', 0):,} connections for commands + {c.get('poll_connections', 0):,} for polls |",
         f"| baseline (trivial aiohttp JSON handler) | {_n(r['baseline']['rps'])} requests/s, p99 {r['baseline']['p99_ms']} ms |",
         f"| on-sale to sold out (no tickets left) | {_n(m.get('sold_out_after_s'))} s |",
@@ -61,6 +62,14 @@ def _phases(r: dict) -> list[str]:
         lines.append(f"| {row['phase']} | {_n(row['duration_s'])} | {_rate(row, 'joins_per_s')} | {_rate(row, 'polls_per_s')} | "
                      f"{_rate(row, 'reservation_outcomes_per_s')} | {_rate(row, 'checkouts_per_s')} | {_rate(row, 'requests_per_s')} |")
     return lines + [""]
+
+
+def _edge(r: dict) -> str:
+    if not r["config"].get("edge_cache", True):
+        return "every poll a request"
+    hits = r["fans"].get("progress_edge_hits", 0)
+    sent = (r["latency"].get("progress") or {}).get("count", 0)
+    return f"through a simulated edge cache: {hits:,} of {hits + sent:,} polls answered there"
 
 
 def _latency(r: dict) -> list[str]:
@@ -82,6 +91,11 @@ def _fans(r: dict) -> list[str]:
     if client:
         waits = "; ".join(f"{pool}s p50 {v['p50']:.0f} ms, p99 {v['p99']:.0f} ms" for pool, v in client.items() if v["count"])
         lines += ["", f"Wait inside the simulator for a free connection (not counted in the latencies above): {waits}."]
+        for phase, pools in (r.get("client_by_phase") or {}).items():
+            poll = pools.get("poll") or {}
+            if poll.get("count"):
+                lines.append(f"- {phase}: polls waited p50 {poll['p50']:.0f} ms, p99 {poll['p99']:.0f} ms, "
+                             f"longest {poll['max']:.0f} ms ({poll['count']:,} polls)")
     cpu = r.get("cpu_s") or {}
     if cpu:
         lines += ["", "CPU seconds used during the drop: " + ", ".join(f"{k} {v:,.0f}" for k, v in cpu.items())

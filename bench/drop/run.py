@@ -144,7 +144,7 @@ def _config_dict(cfg: DropConfig, system: System) -> dict:
         "sweep_interval_s": cfg.sweep_interval_s, "poll_s": cfg.plan.poll_s, "poll_max_s": cfg.plan.poll_max_s,
         "fail_share": cfg.plan.fail_share, "abandon_share": cfg.plan.abandon_share,
         "waitlist_share": cfg.plan.waitlist_share, "waitlist_patience_s": cfg.plan.waitlist_patience_s, "connections": cfg.connections,
-        "poll_connections": cfg.poll_connections,
+        "poll_connections": cfg.poll_connections, "edge_cache": cfg.plan.edge_cache,
         "database": system.database.kind if system.database else "?",
         "redis": getattr(system, "stores", None) or ("own redis-server (unix socket)" if system.owns_redis else "given Redis"),
         "chaos": asdict(cfg.chaos) if cfg.chaos else None,
@@ -207,8 +207,11 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
                         api.slot_wait)
     results["_phases"][0] = ("pre-sale joins", 0.0, joined)
     results["_phases"].insert(1, ("countdown to on-sale", joined, on_sale))
+    results["client_by_phase"] = {name: {kind: analysis.between(api.slot_wait[kind].samples, api.slot_wait_t[kind], a, b)
+                                         for kind in api.slot_wait} for name, a, b in results["_phases"]}
     results["marks"]["all_joined_s"] = round(joined, 2)
     results["cpu_s"] = cpu_seconds
+    results["fans"]["progress_edge_hits"] = crowd.progress.edge_hits
     return results
 
 

@@ -87,8 +87,9 @@ async function setFanIdentity(h) {
 /**
  * Call the API. Returns {status, data, location, headers}; throws ApiError on 4xx/5xx
  * (status 0 when the server cannot be reached). AbortError passes through untouched.
+ * `cache` is fetch's cache mode: "no-store" unless the answer is a shared, cacheable document.
  */
-export async function request(path, { method = "GET", body, headers = {}, admin = false, user = true, wait, signal, blob = false } = {}) {
+export async function request(path, { method = "GET", body, headers = {}, admin = false, user = true, wait, signal, blob = false, cache = "no-store" } = {}) {
   const h = new Headers(headers);
   h.set("Accept", blob ? "*/*" : "application/json, application/problem+json");
   if (user && !admin) await setFanIdentity(h);
@@ -101,7 +102,7 @@ export async function request(path, { method = "GET", body, headers = {}, admin 
   }
   let resp;
   try {
-    resp = await fetch(path, { method, headers: h, body: payload, signal, cache: "no-store" });
+    resp = await fetch(path, { method, headers: h, body: payload, signal, cache });
   } catch (err) {
     if (err.name === "AbortError") throw err;
     setConnection("offline");

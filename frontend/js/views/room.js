@@ -1,6 +1,7 @@
 // The waiting room: countdown to on-sale, place in line, then the turn to reserve.
-// Polls the status endpoint every 2 s (backing off on errors and in hidden tabs). The token
-// lives in localStorage, so a reload or a second tab resumes the same place.
+// Polls every 2 s (backing off on errors and in hidden tabs): the room's shared progress
+// document, and the fan's own status only when that may have changed (room-progress.js). The
+// token lives in localStorage, so a reload or a second tab resumes the same place.
 import { ApiError, get } from "../api.js";
 import { h } from "../dom.js";
 import { learnServerTime } from "../format.js";
@@ -10,6 +11,7 @@ import { announce, errorBox, showError, spinner } from "../ui.js";
 import { cachedEvent, crumbs } from "./common.js";
 import { joinRoom } from "./event.js";
 import { PHASES, phaseOf } from "./room-phases.js";
+import { movedOn, needsOwnStatus } from "./room-progress.js";
 
 export async function roomView(root, ctx) {
   const [eventId] = ctx.params;
@@ -45,22 +47,40 @@ export async function roomView(root, ctx) {
     if (!token) token = (await joinRoom(eventId, ctx.signal)).token;
   }
 
+  const room = `/events/${encodeURIComponent(eventId)}/waiting-room`;
+
+  /** The room's progress, or null when it says this fan must read their own status. */
+  async function progressed() {
+    if (!status || status.admission !== "queued") return null;
+    // The same document for every fan: no identity headers, so any cache in between may share
+    // it; the browser revalidates its own copy every time (ETag -> 304), so a page without an
+    // edge in front sees a pause or a resume at the next poll, not a wave interval later.
+    const progress = await get(`${room}/progress`, { signal: ctx.signal, user: false, cache: "no-cache" });
+    return needsOwnStatus(status, progress) ? null : movedOn(status, progress);
+  }
+
   const poller = poll(async () => {
     await ensureToken();
-    try {
-      status = await get(`/events/${encodeURIComponent(eventId)}/waiting-room/status?token=${encodeURIComponent(token)}`, { signal: ctx.signal });
-    } catch (err) {
-      // A token the server no longer knows (expired, or data reset): join again, once.
-      if (err instanceof ApiError && err.status === 404 && !rejoined) {
-        rejoined = true;
-        setRoomToken(eventId, null);
-        token = null;
-        return 0;
+    const moved = await progressed();
+    if (moved) {
+      status = moved;
+    } else {
+      try {
+        status = await get(`${room}/status?token=${encodeURIComponent(token)}`, { signal: ctx.signal });
+      } catch (err) {
+        // A token the server no longer knows (expired, or data reset): join again, once.
+        if (err instanceof ApiError && err.status === 404 && !rejoined) {
+          rejoined = true;
+          setRoomToken(eventId, null);
+          token = null;
+          status = null;
+          return 0;
+        }
+        throw err;
       }
-      throw err;
+      if (status.secondsUntilOnSale > 0) learnServerTime(status.onSaleAt, status.secondsUntilOnSale);
     }
     errors.replaceChildren();
-    if (status.secondsUntilOnSale > 0) learnServerTime(status.onSaleAt, status.secondsUntilOnSale);
     const next = phaseOf(status);
     if (next !== phase) {
       const first = phase === null;

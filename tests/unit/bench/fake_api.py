@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
+from collections import Counter
 
 from aiohttp import web
 
@@ -33,6 +34,9 @@ class FakeDrop:
         self.hold_ttl_s = hold_ttl_s
         #: Waitlist entries in arrival order (the fake's rank), by id.
         self.waitlist: dict[str, dict] = {}
+        #: Status reads per user, and the progress document's Cache-Control max-age in seconds.
+        self.status_reads: Counter = Counter()
+        self.progress_max_age_s = 0
 
     def admitted_up_to(self) -> int:
         return int((time.monotonic() - self.opened) / self.wave_every_s) * self.wave
@@ -42,6 +46,7 @@ class FakeDrop:
         e = f"/events/{self.event_id}"
         app.router.add_post(f"{e}/waiting-room/join", self.join)
         app.router.add_get(f"{e}/waiting-room/status", self.status)
+        app.router.add_get(f"{e}/waiting-room/progress", self.progress)
         app.router.add_get(f"{e}/availability", self.availability)
         app.router.add_post(f"{e}/reservations", self.reserve)
         app.router.add_get("/reservations/{id}", self.reservation)
@@ -98,10 +103,19 @@ class FakeDrop:
             self.forget.discard(user)
             return web.json_response({"code": "not_found"}, status=404)
         position = self.positions[user]
+        self.status_reads[user] += 1
         admitted = position <= self.admitted_up_to()
         state = "sold_out" if self.remaining <= 0 else "sale_open"
         return web.json_response({"state": state, "position": position, "canEnter": admitted and self.remaining > 0,
                                   "admission": "admitted" if admitted else "queued", "etaSeconds": 0})
+
+    async def progress(self, request):
+        # max-age 0, as the real room answers when waves come faster than once a second
+        state = "sold_out" if self.remaining <= 0 else "sale_open"
+        return web.json_response({"state": state, "total": len(self.positions), "drawn": True,
+                                  "admittedThrough": self.admitted_up_to(),
+                                  "positionsPerMinute": self.wave / self.wave_every_s * 60},
+                                 headers={"Cache-Control": f"public, max-age={self.progress_max_age_s}"})
 
     async def availability(self, request):
         return web.json_response({"event_id": self.event_id, "tiers": [

@@ -86,3 +86,12 @@ async def test_a_fan_not_told_sold_out_never_joins_a_waitlist(aiohttp_server):
     fans, _ = await _crowd(aiohttp_server, drop, 5, abandon_share=0.0, fail_share=0.0, waitlist_share=1.0)
     assert [f.outcome for f in fans] == ["bought"] * 5
     assert not drop.waitlist and all(f.waitlist == "" for f in fans)
+
+
+async def test_waiting_fans_poll_the_shared_progress_and_read_their_own_status_when_their_place_comes(aiohttp_server):
+    drop = FakeDrop(capacity=100, wave=2, wave_every_s=0.3)
+    fans, api = await _crowd(aiohttp_server, drop, 10, abandon_share=0.0, fail_share=0.0)
+    assert [f.outcome for f in fans] == ["bought"] * 10
+    # once at the start and once when the progress reached the place (twice if a wave raced the read)
+    assert max(drop.status_reads.values()) <= 3, drop.status_reads
+    assert len(api.recorder.endpoints["progress"].t) > sum(drop.status_reads.values())

@@ -1,0 +1,28 @@
+// The waiting room polls the room's shared progress document, the same for every fan (an edge
+// cache answers it), and asks for the fan's own status only when that may have changed: at
+// the start, when the room's state changes (on-sale, pause, resume, sold out), when the
+// pre-queue has been drawn, when the progress reaches the fan's place, and while admitted (the
+// fan's own clock). bench/drop/progress.py simulates fans by the same rule.
+
+/** Whether a fan whose last status is `status` must read it again, given the room's `progress`. */
+export function needsOwnStatus(status, progress) {
+  if (!status || status.admission !== "queued" || progress.state !== status.state) return true;
+  if (status.position === null || status.position === undefined) return Boolean(progress.drawn);
+  return (progress.admittedThrough ?? 0) >= status.position;
+}
+
+/**
+ * `status` as the server would tell it now that the room is at `progress`: the place ahead
+ * from `admittedThrough`, the ETA from the measured pace (positions per minute).
+ */
+export function movedOn(status, progress) {
+  const position = status.position ?? null;
+  const through = progress.admittedThrough ?? 0;
+  const out = { ...status, state: progress.state, total: Math.max(progress.total ?? 0, position ?? 0) };
+  if (position !== null) {
+    const perSecond = (progress.positionsPerMinute ?? 0) / 60;
+    out.aheadOfYou = Math.max(0, position - through - 1);
+    out.etaSeconds = perSecond > 0 ? Math.ceil((position - through) / perSecond) : null;
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+import asyncio
+import time
+
+from bench.drop.client import Api, Recorder
+from bench.drop.progress import SharedProgress, moved_on, needs_own_status
+from bench.loadgen import make_session
+from tests.unit.bench.fake_api import FakeDrop
+
+QUEUED = {"state": "sale_open", "position": 50, "admission": "queued", "aheadOfYou": 39, "total": 60, "etaSeconds": 9}
+PROGRESS = {"state": "sale_open", "total": 80, "drawn": True, "admittedThrough": 20, "positionsPerMinute": 600.0}
+
+
+def test_a_queued_fan_keeps_to_the_progress_until_it_reaches_their_place():
+    assert not needs_own_status(QUEUED, PROGRESS)
+    assert needs_own_status(QUEUED, {**PROGRESS, "admittedThrough": 50})
+
+
+def test_a_change_of_state_an_admission_or_the_draw_sends_the_fan_to_their_own_status():
+    assert needs_own_status(QUEUED, {**PROGRESS, "state": "paused"})
+    assert needs_own_status({**QUEUED, "admission": "admitted"}, PROGRESS)
+    prequeue = {**QUEUED, "state": "waiting", "position": None}
+    assert not needs_own_status(prequeue, {**PROGRESS, "state": "waiting", "drawn": False})
+    assert needs_own_status(prequeue, {**PROGRESS, "state": "waiting", "drawn": True})
+
+
+def test_the_status_moved_on_by_the_progress_counts_the_place_ahead_and_the_eta_from_the_pace():
+    now = moved_on(QUEUED, PROGRESS)
+    assert (now["aheadOfYou"], now["total"], now["etaSeconds"]) == (29, 80, 3)  # 30 places at 10 a second
+    assert now["position"] == 50 and now["admission"] == "queued"
+    assert moved_on(QUEUED, {**PROGRESS, "positionsPerMinute": 0})["etaSeconds"] is None
+
+
+async def _api(aiohttp_server, drop: FakeDrop):
+    server = await aiohttp_server(drop.app())
+    session = make_session(8)
+    return session, Api(session, str(server.make_url("/")), Recorder(time.monotonic()), limit=8, deadline=time.monotonic() + 10)
+
+
+async def test_fans_reading_a_fresh_progress_share_one_request_as_behind_an_edge_cache(aiohttp_server):
+    drop = FakeDrop()
+    drop.progress_max_age_s = 5
+    session, api = await _api(aiohttp_server, drop)
+    shared = SharedProgress(api, drop.event_id)
+    try:
+        replies = await asyncio.gather(*(shared.read() for _ in range(20)))
+        replies.append(await shared.read())
+    finally:
+        await session.close()
+    assert {r.status for r in replies} == {200}
+    assert len(api.recorder.endpoints["progress"].t) == 1 and shared.edge_hits == 20
+
+
+async def test_without_the_edge_cache_every_progress_poll_is_a_request(aiohttp_server):
+    drop = FakeDrop()
+    drop.progress_max_age_s = 5
+    session, api = await _api(aiohttp_server, drop)
+    shared = SharedProgress(api, drop.event_id, edge=False)
+    try:
+        await asyncio.gather(*(shared.read() for _ in range(5)))
+    finally:
+        await session.close()
+    assert len(api.recorder.endpoints["progress"].t) == 5 and shared.edge_hits == 0
