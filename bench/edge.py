@@ -25,20 +25,17 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import aiohttp
 
+from bench import wrk
 from bench.baseline import free_port, wait_for_port
-from bench.waiting_room import _cleanup, _stop, build_queue, start_web
-from models.db import bind_database, create_schema, open_database
+from bench.waiting_room import build_queue, start_web
 from models.keys import Keys
-from models.redis import connect_sync
 from models.settings import ROOT, Settings
 from models.waiting_room import tokens
 from models.waiting_room.sales import selling_events
@@ -165,62 +162,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds of polling per mode")
     args = parser.parse_args(argv)
     print(f"command: python -m bench.edge {' '.join(argv if argv is not None else sys.argv[1:])}")
-    print(f"load before: {Path('/proc/loadavg').read_text().strip()}", flush=True)
+    print(f"load before: {wrk.load_average()}", flush=True)
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         print("SKIPPED: nginx is not installed (`apt-get install -y nginx`, the Debian package)")
         return 0
-    workdir = Path(tempfile.mkdtemp(prefix="bench-edge-"))
-    database_url = f"sqlite:///{workdir / 'bench.db'}"
-    env = {**os.environ, "REDIS_PREFIX": f"bench_edge_{uuid.uuid4().hex[:8]}:", "DATABASE_URL": database_url,
-           "WAVE_SIZE": str(args.wave_size)}
-    settings = Settings.from_env(env)
-    bind_database(open_database(database_url))
-    create_schema()
-    redis = connect_sync(settings.redis_url)
-    keys = Keys(settings.redis_prefix)
-    servers: list[subprocess.Popen] = []
     stop = threading.Event()
-    try:
+    with wrk.deployment("edge", {**os.environ, "WAVE_SIZE": str(args.wave_size)}) as run:
+        settings, redis, keys, workdir = run.settings, run.redis, run.keys, run.workdir
         room = build_queue(redis, keys, settings, args.queue, 1)
         event_id = room["event_id"]
         ports = [free_port(), free_port()]
         for port in ports:
-            procs, _ = start_web(settings, database_url, workdir / "web.log", port=port, trust_forwarded_for=True)
-            servers += procs
+            procs, _ = start_web(settings, run.database_url, workdir / "web.log", port=port, trust_forwarded_for=True)
+            run.servers += procs
         port = free_port()
-        servers.append(start_nginx(workdir, port, ports))
+        run.servers.append(start_nginx(workdir, port, ports))
         tick = threading.Thread(target=ticker, args=(redis, keys, settings, event_id, args.tick, stop), daemon=True)
         tick.start()
-        base = f"http://127.0.0.1:{port}"
-        # Fans from the whole queue: some near the front (admitted during the run), most behind.
-        sample = random.Random(7).sample(range(args.queue), args.fans)
-        toks = [tokens.issue(settings.secret_bytes, event_id, f"user-{i}").text for i in sample]
-        for mode in ("status", "progress"):
-            before_web = web_requests(ports)
-            with open(workdir / "access.log", "a") as log:
-                log.write(f"### {mode}\n")
-            counts = asyncio.run(crowd(base, event_id, toks, mode, args.poll, args.seconds))
-            after_web = web_requests(ports)
-            served = {route: after_web[route] - before_web[route] for route in after_web
-                      if "waiting-room" in route and after_web[route] - before_web[route]}
-            polls = counts[f"{mode}:polls"]
-            reached = sum(n for k, n in counts.items() if k.count(":") == 2 and k.rsplit(":", 1)[1] in REACHED)
-            hits = polls - reached
-            print({"mode": mode, "fans": args.fans, "poll_s": args.poll, "tick_s": args.tick, "polls": polls,
-                   "edge_answered": hits, "reached_web_tier": reached,
-                   "reached_per_poll": round(reached / max(1, polls), 3),
-                   # every fan's first poll must reach the web tier; the goal is about the rest
-                   "repeat_polls": polls - len(toks), "repeat_reached": max(0, reached - len(toks)),
-                   "repeat_reached_per_poll": round(max(0, reached - len(toks)) / max(1, polls - len(toks)), 3),
-                   "by_cache_status": {k.split(":", 1)[1]: n for k, n in sorted(counts.items()) if k.count(":") == 2},
-                   "web_processes_served": served}, flush=True)
-    finally:
-        stop.set()
-        _stop(servers)
-        _cleanup(redis, settings.redis_prefix)
-        redis.close()
-    print(f"load after: {Path('/proc/loadavg').read_text().strip()}")
-    print(f"nginx and web logs: {workdir}")
+        try:
+            base = f"http://127.0.0.1:{port}"
+            # Fans from the whole queue: some near the front (admitted during the run), most behind.
+            sample = random.Random(7).sample(range(args.queue), args.fans)
+            toks = [tokens.issue(settings.secret_bytes, event_id, f"user-{i}").text for i in sample]
+            for mode in ("status", "progress"):
+                before_web = web_requests(ports)
+                with open(workdir / "access.log", "a") as log:
+                    log.write(f"### {mode}\n")
+                counts = asyncio.run(crowd(base, event_id, toks, mode, args.poll, args.seconds))
+                after_web = web_requests(ports)
+                served = {route: after_web[route] - before_web[route] for route in after_web
+                          if "waiting-room" in route and after_web[route] - before_web[route]}
+                polls = counts[f"{mode}:polls"]
+                reached = sum(n for k, n in counts.items() if k.count(":") == 2 and k.rsplit(":", 1)[1] in REACHED)
+                hits = polls - reached
+                print({"mode": mode, "fans": args.fans, "poll_s": args.poll, "tick_s": args.tick, "polls": polls,
+                       "edge_answered": hits, "reached_web_tier": reached,
+                       "reached_per_poll": round(reached / max(1, polls), 3),
+                       # every fan's first poll must reach the web tier; the goal is about the rest
+                       "repeat_polls": polls - len(toks), "repeat_reached": max(0, reached - len(toks)),
+                       "repeat_reached_per_poll": round(max(0, reached - len(toks)) / max(1, polls - len(toks)), 3),
+                       "by_cache_status": {k.split(":", 1)[1]: n for k, n in sorted(counts.items()) if k.count(":") == 2},
+                       "web_processes_served": served}, flush=True)
+        finally:
+            stop.set()
     return 0
 
 

@@ -23,11 +23,9 @@ import argparse
 import dataclasses
 import os
 import random
-import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -35,9 +33,8 @@ from pathlib import Path
 
 from bench import wrk
 from bench.baseline import free_port, wait_for_port
-from models.db import bind_database, create_schema, open_database
 from models.keys import Keys
-from models.redis import connect_sync, scripts
+from models.redis import scripts
 from models.settings import ROOT, Settings
 from models.tables import Event, TicketTier
 from models.waiting_room import store, tokens
@@ -211,10 +208,11 @@ def start_baseline(log_path: Path, processes: int = 1) -> tuple[list[subprocess.
 
 
 def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, size: int, secret: bytes, duration_s: float,
-                 connections: int) -> dict:
+                 connections: int, profile: Path | None = None) -> dict:
     """wrk figures for first polls (every request a fan this process has not seen: the Redis
     path), repeat polls (REPEAT_FANS fans polling in turn: the steady state), conditional repeat
-    polls (If-None-Match, answered 304 while nothing changed) and joins (a new user each)."""
+    polls (If-None-Match, answered 304 while nothing changed) and joins (a new user each).
+    ``profile``: a py-spy profile of each measurement, ``<profile>-<name>-<pid>.txt``."""
     base = f"http://127.0.0.1:{port}"
     prefix = f"/events/{event_id}/waiting-room"
     pids = [p.pid for p in procs]
@@ -225,10 +223,15 @@ def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, size: 
     repeat = [f"{prefix}/status?token={tokens.issue(secret, event_id, f'user-{i}').text}" for i in picked[:REPEAT_FANS]]
     # Warm-up: every repeat fan's first poll (several passes even on a busy machine).
     wrk.run(base, repeat, pids, duration_s=3.0, connections=connections)
-    out = {"status_first_poll": wrk.run(base, first, pids, duration_s=duration_s, connections=connections).as_dict(),
-           "status_repeat_poll": wrk.run(base, repeat, pids, duration_s=duration_s, connections=connections).as_dict(),
+    def spy(name: str) -> Path | None:
+        return None if profile is None else profile.with_name(f"{profile.name}-{name}")
+
+    out = {"status_first_poll": wrk.run(base, first, pids, duration_s=duration_s, connections=connections,
+                                        profile=spy("first")).as_dict(),
+           "status_repeat_poll": wrk.run(base, repeat, pids, duration_s=duration_s, connections=connections,
+                                         profile=spy("repeat")).as_dict(),
            "join": wrk.run(base, [f"{prefix}/join"], pids, duration_s=duration_s, connections=connections,
-                           method="POST", user_id_prefix=f"join-{uuid.uuid4().hex[:6]}-").as_dict()}
+                           method="POST", user_id_prefix=f"join-{uuid.uuid4().hex[:6]}-", profile=spy("join")).as_dict()}
     if out["status_first_poll"]["requests"] > len(first):
         out["status_first_poll"]["note"] = f"wrapped: {len(first)} fresh fans for {out['status_first_poll']['requests']} polls"
     return out
@@ -250,22 +253,6 @@ def _ratios(base: dict, fig: dict) -> dict:
     return out
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _cleanup(redis, prefix: str) -> None:
-    for name in redis.scan_iter(match=prefix + "*", count=5000):
-        redis.unlink(name)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.waiting_room", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,100000,1000000", help="waiting fans per queue, comma-separated")
@@ -276,22 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ticks", type=int, default=20, help="wave ticks timed per queue")
     parser.add_argument("--rate-limits", action="store_true",
                         help="run the web process with its rate limiter on (limits too high to refuse)")
+    parser.add_argument("--profile", metavar="DIR", type=Path,
+                        help="py-spy each measurement into DIR (read with python -m bench.spytop); costs the server CPU")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     counts = [int(n) for n in args.processes.split(",") if n]
     print(f"command: python -m bench.waiting_room {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(f"wrk: {wrk.command_line(2, args.connections, args.duration)}")
-    print(f"load before: {Path('/proc/loadavg').read_text().strip()}", flush=True)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-wr-"))
-    database_url = f"sqlite:///{workdir / 'bench.db'}"
-    # One benchmark run is its own deployment: it may make up its own secrets.
-    own = {"SECRET_KEY": secrets.token_urlsafe(32), "ADMIN_TOKEN": secrets.token_urlsafe(24)}
-    settings = Settings.from_env({**own, **os.environ, "REDIS_PREFIX": f"bench_wr_{uuid.uuid4().hex[:8]}:", "DATABASE_URL": database_url})
-    bind_database(open_database(database_url))
-    create_schema()
-    redis = connect_sync(settings.redis_url)
-    keys = Keys(settings.redis_prefix)
-    try:
+    print(f"load before: {wrk.load_average()}", flush=True)
+    with wrk.deployment("wr") as run:
+        settings, redis, keys = run.settings, run.redis, run.keys
         queues = []
         for size in sizes:
             queues.append(build_queue(redis, keys, settings, size, args.ticks))
@@ -303,25 +284,24 @@ def main(argv: list[str] | None = None) -> int:
         for processes in counts if loaded else []:
             servers: list[subprocess.Popen] = []
             try:
-                baseline, base_port = start_baseline(workdir / "baseline.log", processes)
+                baseline, base_port = start_baseline(run.workdir / "baseline.log", processes)
                 servers += baseline
-                web, port = start_web(settings, database_url, workdir / "web.log", processes=processes,
+                web, port = start_web(settings, run.database_url, run.workdir / "web.log", processes=processes,
                                       rate_limits=args.rate_limits)
                 servers += web
                 for q in loaded:
                     # The yardstick again right before each measurement: others' load on the machine drifts.
                     base = baseline_figures(baseline, base_port, args.duration, args.connections)
+                    profile = None
+                    if args.profile is not None:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        profile = args.profile / f"{q['size']}-{processes}p"
                     fig = http_figures(web, port, q["event_id"], q["size"], settings.secret_bytes, args.duration,
-                                       args.connections)
+                                       args.connections, profile)
                     print({"size": q["size"], "processes": processes, "baseline": base, **fig}, flush=True)
                     print({"size": q["size"], "processes": processes, **_ratios(base, fig)}, flush=True)
             finally:
-                _stop(servers)
-    finally:
-        _cleanup(redis, settings.redis_prefix)
-        redis.close()
-    print(f"load after: {Path('/proc/loadavg').read_text().strip()}")
-    print(f"web log: {workdir / 'web.log'}")
+                wrk.stop(servers)
     return 0
 
 

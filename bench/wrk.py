@@ -1,4 +1,5 @@
-"""Drive wrk (the C load generator) from the benchmarks and read back its figures.
+"""Drive wrk (the C load generator) from the benchmarks and read back its figures, and the
+throwaway deployment the HTTP benchmarks (bench.waiting_room, bench.edge) load.
 
 Request-rate ratios are only meaningful when the client costs little next to the server, so
 every ratio in bench/ is taken with wrk, never with a Python client. Each run uses a generated
@@ -8,15 +9,26 @@ trivial handler and the routes under test pay the same client-side cost.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
+
+from models.db import bind_database, create_schema, open_database
+from models.keys import Keys
+from models.redis import connect_sync
+from models.settings import Settings
 
 #: Where ``apt-get install wrk`` puts it.
 WRK = "wrk"
@@ -100,15 +112,28 @@ def _cpu_s(pids: list[int]) -> float:
     return total
 
 
+#: py-spy (PyPI, requirements-dev.txt): only samples holding the GIL, without pausing the process.
+PY_SPY = "py-spy"
+
+
+def _spy(pids: list[int], profile: Path, duration_s: float) -> list[subprocess.Popen]:
+    spy = shutil.which(PY_SPY) or str(Path(sys.executable).with_name(PY_SPY))
+    return [subprocess.Popen([spy, "record", "--gil", "--nonblocking", "-r", "250", "-d", str(max(1, round(duration_s))), "-f", "raw",
+                              "-o", f"{profile}-{pid}.txt", "-p", str(pid)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
+
+
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: float = 5.0, threads: int = 2,
-        connections: int = 64, method: str = "GET", user_id_prefix: str = "") -> WrkResult:
+        connections: int = 64, method: str = "GET", user_id_prefix: str = "", profile: Path | None = None) -> WrkResult:
     """Load ``base_url`` with wrk walking ``paths`` in turn (each thread its own share).
     ``user_id_prefix``: send ``X-User-Id: <prefix><thread>-<n>``, a new user per request.
-    Server CPU per request is read from /proc for ``server_pids`` around the run."""
+    Server CPU per request is read from /proc for ``server_pids`` around the run.
+    ``profile``: py-spy samples each server process meanwhile into ``<profile>-<pid>.txt``
+    (raw collapsed stacks for bench.spytop; the samples cost the servers some CPU)."""
     with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
         paths_file = Path(tmp) / "paths.txt"
         paths_file.write_text("\n".join(paths) + "\n")
@@ -116,9 +141,12 @@ def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: 
         script.write_text(_LUA % {"method": method, "header_prefix": user_id_prefix, "paths_file": paths_file,
                                   "threads": threads})
         argv = [WRK, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s", "--latency", "-s", str(script), base_url]
+        spies = _spy(server_pids, profile, duration_s) if profile is not None else []
         before = _cpu_s(server_pids)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 60, env=os.environ, check=False)
         cpu_s = _cpu_s(server_pids) - before
+        for spy in spies:
+            spy.wait(timeout=30)
     out = done.stdout
     if done.returncode != 0 or not _RATE.search(out):
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or out.strip()}")
@@ -139,3 +167,61 @@ def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: 
 def command_line(threads: int = 2, connections: int = 64, duration_s: float = 5.0) -> str:
     """The wrk invocation every measurement uses (printed with the figures)."""
     return f"wrk -t{threads} -c{connections} -d{max(1, round(duration_s))}s --latency -s <generated walk.lua> URL"
+
+
+def load_average() -> str:
+    """/proc/loadavg as it reads now (every benchmark prints it before and after)."""
+    return Path("/proc/loadavg").read_text().strip()
+
+
+@dataclass
+class Deployment:
+    """A benchmark's own deployment: a fresh folder with a SQLite database, a Redis key prefix
+    of its own, and the server processes the benchmark starts (``servers``)."""
+
+    workdir: Path
+    database_url: str
+    settings: Settings
+    redis: Any
+    keys: Keys
+    servers: list[subprocess.Popen] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def deployment(name: str, env: dict[str, str] | None = None) -> Iterator[Deployment]:
+    """A throwaway deployment named ``name`` with settings from ``env`` (default os.environ;
+    it makes up its own secrets where none are given). On the way out, failure or not, its
+    servers are stopped, every key under its prefix is unlinked and Redis closed; then the load
+    average and the folder of its logs are printed."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    database_url = f"sqlite:///{workdir / 'bench.db'}"
+    own = {"SECRET_KEY": secrets.token_urlsafe(32), "ADMIN_TOKEN": secrets.token_urlsafe(24)}
+    settings = Settings.from_env({**own, **(os.environ if env is None else env),
+                                  "REDIS_PREFIX": f"bench_{name}_{uuid.uuid4().hex[:8]}:", "DATABASE_URL": database_url})
+    bind_database(open_database(database_url))
+    create_schema()
+    redis = connect_sync(settings.redis_url)
+    deployed = Deployment(workdir, database_url, settings, redis, Keys(settings.redis_prefix))
+    try:
+        yield deployed
+    finally:
+        stop(deployed.servers)
+        try:
+            for name_ in redis.scan_iter(match=settings.redis_prefix + "*", count=5000):
+                redis.unlink(name_)
+        finally:
+            redis.close()
+        print(f"load after: {load_average()}")
+        print(f"logs: {workdir}")
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    """Terminate ``procs`` (SIGTERM, then SIGKILL after 15 s) and reap them."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
