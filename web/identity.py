@@ -24,8 +24,10 @@ from web.appkeys import SERVICES, SETTINGS
 #: ``app[SERVICES]`` key of the TokenVerifier (jwt mode only).
 VERIFIER = "token_verifier"
 #: ``request`` keys of the resolved user id (or the error it resolved to).
-_USER = web.RequestKey("user_id", object)
-_ERROR = web.RequestKey("user_error", object)
+#: (user id or None, the refusal or None), once resolved for this request. One key read by
+#: ``request[...]``: a web.Request is a plain Mapping, whose ``get`` and ``in`` raise and catch a
+#: KeyError on every miss (two keys cost every request three misses).
+_IDENTITY = web.RequestKey("identity", tuple)
 
 
 def setup(app: web.Application) -> None:
@@ -63,7 +65,7 @@ async def prepare(request: web.Request) -> None:
     names a key we do not know or the cache is old, so verifying it never blocks. Called before
     anything resolves the user: by the rate limiter and by :func:`jwks_middleware`."""
     verifier: TokenVerifier | None = request.app[SERVICES].get(VERIFIER)
-    if verifier is None or verifier.jwks is None or _USER in request or _ERROR in request:
+    if verifier is None or verifier.jwks is None or _resolved(request) is not None:
         return
     header = request.headers.get("Authorization", "")
     if header[:7].lower() != "bearer " or request.path.startswith("/admin"):
@@ -104,18 +106,27 @@ def _resolve(request: web.Request, required: bool) -> str | None:
 def current_user(request: web.Request, *, required: bool = True) -> str | None:
     """The fan's user id. ``required=False`` lets a demo-mode request go without one (None);
     the other modes always need it. Raises InvalidInput (400) or Unauthorized/InvalidToken (401)."""
-    error: TicketDropError | None = request.get(_ERROR)
-    if error is not None:
-        raise error
-    if _USER in request and (request[_USER] is not None or not required):
-        return request[_USER]
+    resolved = _resolved(request)
+    if resolved is not None:
+        user, error = resolved
+        if error is not None:
+            raise error
+        if user is not None or not required:
+            return user
     try:
         user = _resolve(request, required)
     except TicketDropError as exc:
-        request[_ERROR] = exc
+        request[_IDENTITY] = (None, exc)
         raise
-    request[_USER] = user
+    request[_IDENTITY] = (user, None)
     return user
+
+
+def _resolved(request: web.Request) -> tuple[str | None, TicketDropError | None] | None:
+    try:
+        return request[_IDENTITY]
+    except KeyError:
+        return None
 
 
 def peek_user(request: web.Request) -> str:
