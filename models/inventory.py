@@ -69,7 +69,8 @@ def reconcile_event(redis: Any, keys: Keys, event_id: str) -> dict[str, int] | N
     if not lease.acquire():
         return None
     try:
-        result = rebuild_locked(redis, keys, str(event_id))
+        with lease.kept():
+            result = rebuild_locked(redis, keys, str(event_id))
     finally:
         lease.release()
     drain_if_waiting(redis, keys, str(event_id))

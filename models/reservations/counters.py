@@ -39,7 +39,8 @@ def rebuild_counters(redis: Any, keys: Keys, event_id: str) -> None:
     if not lease.acquire(REBUILD_WAIT_S):
         raise Unavailable(f"event {event_id} is busy deciding reservations; try again", retry_after=1)
     try:
-        rebuild_locked(redis, keys, str(event_id))
+        with lease.kept():
+            rebuild_locked(redis, keys, str(event_id))
     finally:
         lease.release()
     drain_if_waiting(redis, keys, str(event_id))

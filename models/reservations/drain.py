@@ -86,33 +86,40 @@ def drain(rt: Any, event_id: str, resend: Resend, *, time_box_s: float | None = 
         report.ended = "busy"
         return report
     try:
-        ensure_counters(redis, keys, event_id)
-        deadline = time.monotonic() + time_box_s
-        while True:
-            ids = redis.lrange(keys.mailbox(event_id), 0, rt.settings.reserve_batch_size - 1)
-            if not ids:
-                if _linger(redis, keys.mailbox(event_id), linger_s):
-                    continue
-                state = lease.finish()
-                if state == 0:
-                    continue
-                report.ended = "done" if state == 1 else "lease_lost"
-                return report
-            if not step(rt, event_id, ids, lease.token, report):
-                report.ended = "lease_lost"
-                return report
-            if time.monotonic() >= deadline:
-                # Send first, then let go: the new message waits ACQUIRE_WAIT_S for the lease.
-                resend(None)
-                lease.release(restamp_flag=True)
-                report.ended = "handed_over"
-                return report
+        with lease.kept():  # a killed drainer's lease lapses within LEASE_TTL_MS
+            return _drain_leased(rt, event_id, lease, resend, report, time_box_s, linger_s)
     except BaseException:
         try:
             lease.release()  # let a retry (or another worker) start at once
         except Exception:  # noqa: BLE001 - Redis is down too: the lease lapses on its own
             log.warning("could not release the event lease", extra={"event_id": event_id})
         raise
+
+
+def _drain_leased(rt: Any, event_id: str, lease: EventLease, resend: Resend, report: DrainReport, time_box_s: float,
+                  linger_s: float) -> DrainReport:
+    redis, keys = rt.redis, rt.keys
+    ensure_counters(redis, keys, event_id)
+    deadline = time.monotonic() + time_box_s
+    while True:
+        ids = redis.lrange(keys.mailbox(event_id), 0, rt.settings.reserve_batch_size - 1)
+        if not ids:
+            if _linger(redis, keys.mailbox(event_id), linger_s):
+                continue
+            state = lease.finish()
+            if state == 0:
+                continue
+            report.ended = "done" if state == 1 else "lease_lost"
+            return report
+        if not step(rt, event_id, ids, lease.token, report):
+            report.ended = "lease_lost"
+            return report
+        if time.monotonic() >= deadline:
+            # Send first, then let go: the new message waits ACQUIRE_WAIT_S for the lease.
+            resend(None)
+            lease.release(restamp_flag=True)
+            report.ended = "handed_over"
+            return report
 
 
 def _linger(redis: Any, mailbox: str, linger_s: float) -> bool:
