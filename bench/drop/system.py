@@ -95,7 +95,8 @@ class System:
         self.scheduler = Service("scheduler", [py, "-m", "scheduler"], self.env, logs / "scheduler.log", ROOT)
         self.workers = [
             Service(f"worker-{i}", [py, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads",
-                                    str(o.worker_threads)], self.env, logs / f"worker-{i}.log", ROOT)
+                                    str(o.worker_threads), "--worker-fork-timeout", "1000"],  # as the Procfile runs it
+                    self.env, logs / f"worker-{i}.log", ROOT)
             for i in range(o.worker_processes)
         ]
         self.webs = [Service(f"web-{i}", [py, "-m", "web"], self.env, logs / f"web-{i}.log", ROOT) for i in range(o.web_processes)]
@@ -124,6 +125,7 @@ class System:
             "REUSE_PORT": "true",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),
             **QUIET_AND_UNLIMITED,
+            "LOG_LEVEL": os.environ.get("DROP_LOG_LEVEL", "WARNING"),
         })
         env.update(o.settings_env)
         return env
