@@ -149,14 +149,20 @@ def _decided_start(user_id: str, session_id: Any, simulate: str, event_id: str) 
     session = owned_session(user_id, session_id)
     if session.status == "paid":
         return ConfirmStart(session_document(session), False, None, event_id)
+    # A confirm sent again (a retry after a lost answer) answers as the first one did: the
+    # problem carries the session as ``checkout`` (docs/api.md).
     if session.status == "failed":
         if session.failure_reason == "event_not_on_sale":
-            raise EventNotOnSale("The sale of this event has ended; nothing was charged", reason="event_not_on_sale")
-        raise Conflict("The payment for this checkout failed; reserve again while stock remains", reason="payment_failed")
+            raise EventNotOnSale("The sale of this event has ended; nothing was charged", reason="event_not_on_sale",
+                                 checkout=session_document(session))
+        raise Conflict("The payment for this checkout failed; reserve again while stock remains", reason="payment_failed",
+                       checkout=session_document(session))
     if session.status == "expired":
         if (session.failure_reason or "").startswith("reservation_"):
-            raise Conflict("The reservation was released before payment; nothing was charged", reason=session.failure_reason)
-        raise Gone("This checkout expired before payment; nothing was charged", reason="hold_expired")
+            raise Conflict("The reservation was released before payment; nothing was charged", reason=session.failure_reason,
+                           checkout=session_document(session))
+        raise Gone("This checkout expired before payment; nothing was charged", reason="hold_expired",
+                   checkout=session_document(session))
     if session.simulate != simulate:
         raise Conflict("A payment for this checkout is already being processed", reason="payment_in_progress")
     return ConfirmStart(session_document(session), True, None, event_id)

@@ -179,6 +179,15 @@ def test_a_paid_session_confirms_again_to_the_same_result_and_a_failed_one_is_a_
     assert info.value.extra["reason"] == "payment_failed"
 
 
+def test_a_confirm_sent_again_after_its_payment_failed_answers_with_the_failed_session_as_the_first_did(runtime, hold):
+    sid = confirmed(hold, simulate="fail")
+    checkout.settle(runtime, sid)
+    with pytest.raises(Conflict) as info:  # the fan's retry after its first answer was lost
+        checkout.begin_confirm(user_id="fan-1", session_id=sid, simulate="fail")
+    assert info.value.extra["reason"] == "payment_failed"
+    assert info.value.extra["checkout"]["id"] == sid and info.value.extra["checkout"]["status"] == "failed"
+
+
 def test_settling_an_unknown_session_does_nothing(runtime):
     assert checkout.settle(runtime, "00000000-0000-0000-0000-000000000000").status == "missing"
 
