@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,24 @@ def redis_probe(client: Any, keys: Any, event_id: str) -> Callable[[], Awaitable
         for name in ("up_to", "used", "expired", "pre", "seq"):
             if str(room.get(name, "")).isdigit():
                 out[f"redis_room_{name}"] = float(room[name])
+        # Who is deciding: requests waiting, the drainer's lease, and the age of the drain and
+        # settle flags (a stuck drop shows here: requests waiting with nobody draining them).
+        pipe = client.pipeline(transaction=False)
+        pipe.llen(keys.mailbox(event_id))
+        pipe.pttl(keys.event_lease(event_id))
+        pipe.get(keys.drain_flag(event_id))
+        pipe.get(keys.settle_flag(event_id))
+        try:
+            mailbox, lease_ms, drain_flag, settle_flag = await pipe.execute()
+        except Exception:  # noqa: BLE001 - diagnostics only: keep the counters read above
+            return out
+        now_ms = int(time.time() * 1000)  # the flags hold the writers' wall clock
+        out["redis_mailbox"] = float(mailbox)
+        out["redis_drain_lease_ms"] = float(max(0, int(lease_ms)))
+        if str(drain_flag or "").isdigit():
+            out["redis_drain_flag_age_ms"] = float(now_ms - int(drain_flag))
+        if str(settle_flag or "").isdigit():
+            out["redis_settle_flag_age_ms"] = float(now_ms - int(settle_flag))
         return out
 
     return probe

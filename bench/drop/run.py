@@ -321,7 +321,9 @@ def _assemble(cfg, recorder, monitor, fans, chaos, system, event_id, tiers, on_s
         "timeline": {
             "t": [round(t, 2) for t, _, _ in samples],
             **{k: [s.get(k) for _, s, _ in samples] for k in ("queue_waiting", "admitted_up_to", "held", "sold", "remaining",
-                                                              "redis_available", "redis_held")},
+                                                              "redis_available", "redis_held", "redis_mailbox",
+                                                              "redis_drain_lease_ms", "redis_drain_flag_age_ms",
+                                                              "redis_settle_flag_age_ms")},
             "fans_waiting": [st.get("waiting", 0) for _, _, st in samples],
         },
         "throughput_series": {name: analysis.per_second(recorder.endpoints[name].t, end)
