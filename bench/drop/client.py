@@ -83,18 +83,24 @@ class Api:
         self.session = session
         self.base = base_url.rstrip("/")
         self.recorder = recorder
-        # Two pools of connection slots: status polls, and everything a fan does past the queue.
-        # Each browser has its own connection, so a fan's checkout never waits behind other
-        # fans' polls; with one shared queue the simulator itself would be the bottleneck.
-        # ``limit`` is for commands; polls get ``poll_limit`` (default: half of ``limit``, split).
+        # Three pools of connection slots: status polls, reservation attempts, and paying (a fan
+        # holding tickets: checkout session, confirm, its polls, tickets). Each browser has its
+        # own connection, so a fan's checkout never waits behind other fans' polls or behind
+        # other fans' reserves held open by Prefer: wait; with one shared queue the simulator
+        # itself was the bottleneck (a loaded chaos drop queued checkouts 7.7 s at the median,
+        # longer than its 8 s holds, and sold nothing).
+        # ``limit`` is for commands, a quarter of it for paying; polls get ``poll_limit``
+        # (default: half of ``limit``, split).
         if poll_limit is None:
             limit, poll_limit = max(1, limit // 2), max(1, limit - limit // 2)
-        self.slots = asyncio.Semaphore(limit)
+        pay_limit = max(1, limit // 4)
+        self.slots = asyncio.Semaphore(max(1, limit - pay_limit))
+        self.pay_slots = asyncio.Semaphore(pay_limit)
         self.poll_slots = asyncio.Semaphore(poll_limit)
         #: Time requests waited for a free slot, in ms (shows whether the simulator kept up), and
         #: when each wait began (seconds since the recorder's start), for the report's phases.
-        self.slot_wait: dict[str, Latencies] = {"poll": Latencies(), "command": Latencies()}
-        self.slot_wait_t: dict[str, array] = {"poll": array("d"), "command": array("d")}
+        self.slot_wait: dict[str, Latencies] = {"poll": Latencies(), "command": Latencies(), "pay": Latencies()}
+        self.slot_wait_t: dict[str, array] = {"poll": array("d"), "command": array("d"), "pay": array("d")}
         self.deadline = deadline
         self.admin_headers = {"Authorization": f"Bearer {admin_token}"}
         self.retries = 0
@@ -113,12 +119,12 @@ class Api:
 
     async def once(self, endpoint: str, method: str, path: str, *, user: str | None = None, body: Any = None,
                    headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                   use_slot: bool = True, poll: bool = False) -> Reply:
+                   use_slot: bool = True, poll: bool = False, pay: bool = False) -> Reply:
         """One attempt. Raises aiohttp/OS errors as they come; records the sample either way.
 
         ``use_slot=False`` skips the fans' queue for a free connection (the operator's monitor
         must keep sampling however busy the fans are); it uses its own small session.
-        ``poll=True`` takes a slot from the status-poll pool.
+        ``poll=True`` takes a slot from the status-poll pool, ``pay=True`` from the paying pool.
         """
         hdrs = dict(headers or {})
         if user is not None:
@@ -128,11 +134,12 @@ class Api:
             data = orjson.dumps(body)
             hdrs["Content-Type"] = "application/json"
         queued = time.monotonic()
-        pool = (self.poll_slots if poll else self.slots) if use_slot else contextlib.nullcontext()
+        kind = "poll" if poll else "pay" if pay else "command"
+        pool = {"poll": self.poll_slots, "pay": self.pay_slots, "command": self.slots}[kind] if use_slot \
+            else contextlib.nullcontext()
         async with pool:
             started = time.monotonic()
             if use_slot:
-                kind = "poll" if poll else "command"
                 self.slot_wait[kind].add((started - queued) * 1000.0)
                 self.slot_wait_t[kind].append(queued - self.recorder.t0)
             status = 0

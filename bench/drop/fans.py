@@ -422,7 +422,7 @@ class Crowd:
         self.set(fan, "paying")
         key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{fan.user_id}/{fan.reservation_id}"))
         reply = await self.api.call("checkout_session", "POST", "/checkout/sessions", user=fan.user_id,
-                                    body={"reservation_id": fan.reservation_id}, headers={"Idempotency-Key": key})
+                                    body={"reservation_id": fan.reservation_id}, headers={"Idempotency-Key": key}, pay=True)
         if reply.status == 409 or reply.status == 410:
             self.set(fan, "hold_expired", f"checkout session {reply.status} {reply.code}")
             return
@@ -431,7 +431,7 @@ class Crowd:
         session = reply.data
         reply = await self.api.call("confirm", "POST", "/checkout/confirm", user=fan.user_id,
                                     body={"checkoutId": session["checkoutId"], "simulate": simulate},
-                                    headers={"Prefer": f"wait={self.plan.prefer_wait_s}"})
+                                    headers={"Prefer": f"wait={self.plan.prefer_wait_s}"}, pay=True)
         data = reply.data if isinstance(reply.data, dict) else {}
         if reply.status == 409 and isinstance(data.get("checkout"), dict):
             data = data["checkout"]  # a declined payment answers 409 with the failed session
@@ -457,7 +457,8 @@ class Crowd:
             if time.monotonic() >= deadline:
                 raise _FanError(fan, "paying", f"checkout {session_id} undecided for {self.plan.step_timeout_s} s: {session}")
             await asyncio.sleep(DECISION_POLL_S)
-            reply = await self.api.call("session_poll", "GET", f"/checkout/sessions/{session_id}", user=fan.user_id)
+            reply = await self.api.call("session_poll", "GET", f"/checkout/sessions/{session_id}", user=fan.user_id,
+                                        pay=True)
             if reply.status != 200:
                 raise _FanError(fan, "checkout_failed", f"session poll {reply.status} {reply.data}")
             session = reply.data
@@ -467,7 +468,7 @@ class Crowd:
         self.set(fan, "fetching")
         deadline = time.monotonic() + self.plan.step_timeout_s
         while True:
-            reply = await self.api.call("tickets", "GET", "/me/tickets", user=fan.user_id)
+            reply = await self.api.call("tickets", "GET", "/me/tickets", user=fan.user_id, pay=True)
             if reply.status == 200:
                 fan.tickets = sum(1 for t in reply.data if (t.get("event") or {}).get("id") == self.event_id)
                 if fan.tickets >= fan.quantity or time.monotonic() >= deadline:
