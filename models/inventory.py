@@ -25,6 +25,7 @@ from models.reservations.counters import database_stock, parse_stock, rebuild_lo
 from models.reservations.kick import drain_if_waiting
 from models.reservations.lease import EventLease
 from models.tables import Event
+from models.waitlist.nudge import open_to_sale
 
 log = logging.getLogger("ticketdrop.inventory")
 
@@ -45,7 +46,7 @@ class Availability:
 async def availability(redis: Any, keys: Keys, snapshot: Any, run_blocking: Callable[..., Awaitable[Any]]) -> Availability:
     """Per tier ``{tier_id, name, price_cents, capacity, per_user_limit, remaining}`` where
     remaining = capacity - sold - live holds, as the next reservation decision will see it: 0
-    while the tier has fans on its waitlist (what comes back is offered to them first)."""
+    while what is free fits a fan on the tier's waitlist (it is offered to them first)."""
     pipe = redis.pipeline(transaction=False)
     pipe.hgetall(keys.stock(snapshot.id))
     pipe.hgetall(keys.waitlist(snapshot.id))
@@ -57,9 +58,14 @@ async def availability(redis: Any, keys: Keys, snapshot: Any, run_blocking: Call
     tiers = [{
         "tier_id": t.id, "name": t.name, "price_cents": t.price_cents, "capacity": t.capacity,
         "per_user_limit": t.per_user_limit,
-        "remaining": 0 if int(waiting.get(t.id) or 0) > 0 else max(0, min(t.capacity, stock.get(t.id, (t.capacity, 0))[0])),
+        "remaining": _remaining(t, stock, waiting),
     } for t in snapshot.tiers]
     return Availability(snapshot.id, tiers, from_database)
+
+
+def _remaining(tier: Any, stock: dict[str, tuple[int, int]], waitlist: dict[str, str]) -> int:
+    available = max(0, min(tier.capacity, stock.get(tier.id, (tier.capacity, 0))[0]))
+    return available if open_to_sale(waitlist, tier.id, available) else 0
 
 
 def reconcile_event(redis: Any, keys: Keys, event_id: str) -> dict[str, int] | None:

@@ -3,7 +3,8 @@
 -- KEYS[1]  hash  <prefix>ev:{e}:stock   tier -> available, "held:"..tier -> held    (HGET, HINCRBY)
 -- KEYS[2]  hash  <prefix>ev:{e}:users   user -> tickets in live holds + paid orders (HGET, HINCRBY)
 -- KEYS[3]  hash  <prefix>ev:{e}:live    user -> id of the live reservation          (HGET)
--- KEYS[4]  hash  <prefix>ev:{e}:wl      tier -> fans on its waitlist                (HGET)
+-- KEYS[4]  hash  <prefix>ev:{e}:wl      tier -> fans on its waitlist, tier:q -> of them,
+--                                        those waiting for q tickets                  (HGET, HMGET)
 -- KEYS[5+] hash  <prefix>res:<id>       the batch's records, FIFO                   (HMGET, HSET)
 -- ARGV: 1 per-event purchase limit, 2 hold expiry (ISO 8601), 3 hold expiry (ms),
 --       4 "1" right after a rebuild (a tier still missing is unknown, not stale), 5+ the batch ids
@@ -16,7 +17,9 @@
 -- Idempotent: a record decided before (its "decided" field set by an earlier run that died
 -- before committing) returns that decision again without touching the counters, so a
 -- redelivered batch grants nothing twice. Counters change only for fresh decisions.
--- A tier with fans on its waitlist is sold out to new requests: what comes back is theirs first.
+-- A tier with fans on its waitlist is sold out to new requests while what is free fits one of
+-- them: what comes back is theirs first. Tickets fewer than any waiting fan wants (a single seat
+-- back when everyone waits for two) go back to general sale at once (docs/internals/waitlist.md).
 -- Entries that are not reservation ids (the "offers" marker, models/waitlist/) have no record
 -- and come back as "" (dropped).
 
@@ -38,6 +41,32 @@ for i = 5, #KEYS do
 end
 
 local limit = tonumber(ARGV[1])
+
+-- The fewest tickets a fan on the tier's waitlist waits for (nil: nobody waits). Sizes are at most
+-- the purchase limit; counts missing for some waiting fans (written before sizes were kept)
+-- answer 1, so their tier stays closed to new requests until the next rebuild.
+local smallest_cache = {}
+local function smallest_waiting(tier)
+  local cached = smallest_cache[tier]
+  if cached ~= nil then return cached or nil end
+  local waiting = tonumber(redis.call('HGET', KEYS[4], tier) or '0')
+  local smallest = false
+  if waiting > 0 then
+    local fields = {}
+    for q = 1, limit do fields[q] = tier .. ':' .. q end
+    local counts = redis.call('HMGET', KEYS[4], unpack(fields))
+    local known = 0
+    for q = 1, limit do
+      local n = tonumber(counts[q] or '0')
+      if n > 0 and not smallest then smallest = q end
+      known = known + n
+    end
+    if known < waiting or not smallest then smallest = 1 end
+  end
+  smallest_cache[tier] = smallest
+  return smallest or nil
+end
+
 local out = {}
 for n, r in ipairs(records) do
   local id = ARGV[4 + n]
@@ -56,7 +85,7 @@ for n, r in ipairs(records) do
       reason = 'limit_exceeded'
     elseif not avail then
       reason = 'unknown_tier'
-    elseif tonumber(redis.call('HGET', KEYS[4], tier) or '0') > 0 then
+    elseif smallest_waiting(tier) and tonumber(avail) >= smallest_waiting(tier) then
       reason = 'sold_out'
     elseif tonumber(avail) < q then
       reason = 'sold_out'

@@ -5,7 +5,7 @@
 -- KEYS[1]  hash  <prefix>ev:{e}:stock  tier -> available, "held:"..tier -> held   (HINCRBY)
 -- KEYS[2]  hash  <prefix>ev:{e}:users  user -> tickets in live holds + paid       (HINCRBY)
 -- KEYS[3]  hash  <prefix>ev:{e}:live   user -> live reservation id                (HSET)
--- KEYS[4]  hash  <prefix>ev:{e}:wl     tier -> fans waiting                       (HINCRBY, HDEL)
+-- KEYS[4]  hash  <prefix>ev:{e}:wl     tier -> fans waiting, tier:q -> for q tickets (HINCRBY, HDEL)
 -- KEYS[5+] hash  <prefix>res:<id>      the offers' records                        (EXISTS, HSET, EXPIRE)
 -- ARGV: 1 ttl of a record (s), then 7 per offer: id, event, tier, user, quantity, expires_at,
 --       expires_ms
@@ -27,6 +27,9 @@ for n = 1, #KEYS - 4 do
     end
     if redis.call('HINCRBY', KEYS[4], tier, -1) <= 0 then
       redis.call('HDEL', KEYS[4], tier)
+    end
+    if redis.call('HINCRBY', KEYS[4], tier .. ':' .. q, -1) <= 0 then
+      redis.call('HDEL', KEYS[4], tier .. ':' .. q)
     end
     redis.call('HSET', key, 'id', id, 'event_id', ARGV[a + 1], 'tier_id', tier, 'user_id', user,
       'quantity', ARGV[a + 4], 'status', 'held', 'expires_at', ARGV[a + 5], 'expires_ms', ARGV[a + 6],

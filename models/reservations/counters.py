@@ -4,7 +4,8 @@
 tickets in live holds. ``keys.user_counts(e)``: user -> tickets in live holds + paid orders +
 tickets received by transfer (models/ticket_transfer.py).
 ``keys.live_reservations(e)``: user -> the live (pending or held) reservation id.
-``keys.waitlist(e)``: tier -> fans waiting on its waitlist.
+``keys.waitlist(e)``: tier -> fans waiting on its waitlist, and ``tier:q`` -> of them, those
+waiting for q tickets (models/waitlist/nudge.py).
 """
 
 from __future__ import annotations
@@ -74,9 +75,12 @@ def rebuild_locked(redis: Any, keys: Keys, event_id: str) -> dict[str, int]:
         users[user] += int(quantity or 0)
     for h in holds:
         users[h.user_id] += h.quantity
-    waiting = {str(tier): n for tier, n in (
-        WaitlistEntry.select(WaitlistEntry.tier, fn.COUNT(WaitlistEntry.id))
-        .where(WaitlistEntry.event == event_id, WaitlistEntry.status == "waiting").group_by(WaitlistEntry.tier).tuples())}
+    waiting: Counter[str] = Counter()
+    for tier, quantity, n in (WaitlistEntry.select(WaitlistEntry.tier, WaitlistEntry.quantity, fn.COUNT(WaitlistEntry.id))
+                              .where(WaitlistEntry.event == event_id, WaitlistEntry.status == "waiting")
+                              .group_by(WaitlistEntry.tier, WaitlistEntry.quantity).tuples()):
+        waiting[str(tier)] += n
+        waiting[f"{tier}:{quantity}"] += n
     for user, count in _received(event_id):  # transferred tickets count for their receiver
         users[user] += count
     live, undecide = _mailbox_state(redis, keys, event_id)

@@ -23,7 +23,7 @@ from models.settings import Settings
 from models.tables import Event, QueueEntry, Reservation, TicketTier, WaitlistEntry, utcnow
 from models.tickets import iso
 from models.waiting_room import tokens
-from models.waitlist.nudge import adjust_waiting, nudge_async
+from models.waitlist.nudge import adjust_waiting, nudge_async, open_to_sale
 
 RunBlocking = Callable[..., Awaitable[Any]]
 #: Fans who never queued rank after every waiting-room place, in the order they joined:
@@ -63,23 +63,23 @@ async def join(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, use
         return Joined(existing, created=False)
     pipe = redis.pipeline(transaction=False)
     pipe.hget(keys.stock(snapshot.id), tier_id)
-    pipe.hget(keys.waitlist(snapshot.id), tier_id)
+    pipe.hgetall(keys.waitlist(snapshot.id))
     pipe.hget(keys.user_counts(snapshot.id), user_id)
-    available, waiting, counted = await pipe.execute()
+    available, waitlist, counted = await pipe.execute()
     if available is None:  # counters lost: the database's figure
         available = (await run_blocking(database_stock, snapshot.id)).get(tier_id, (0, 0))[0]
-    available, waiting, counted = int(available), int(waiting or 0), int(counted or 0)
+    available, counted = int(available), int(counted or 0)
     limit = settings.event_purchase_limit
     if counted + quantity > limit:
         raise LimitExceeded(f"{counted} of your {limit} tickets for this event are held or bought; {quantity} more "
                             f"would pass the limit", field="quantity", limit=limit, counted=counted)
-    if not waiting and available >= quantity:
+    if available >= quantity and open_to_sale(waitlist or {}, tier_id, available):
         raise Conflict(f"{available} tickets of this tier are still on sale: reserve them instead", field="tier_id",
                        reason="not_sold_out", remaining=available)
     position = await _queue_position(redis, keys, settings, snapshot.id, user_id, run_blocking)
     entry, created = await run_blocking(join_in_db, snapshot.id, tier_id, user_id, quantity, position)
     if created:
-        await adjust_waiting(redis, keys, snapshot.id, tier_id, 1)
+        await adjust_waiting(redis, keys, snapshot.id, tier_id, 1, entry.quantity)
         if available > 0:  # something is free already: the drainer offers it if this fan fits
             await nudge_async(redis, keys, snapshot.id, tier_id)
     return Joined(await run_blocking(entry_document, entry.id), created=created)
@@ -223,7 +223,7 @@ async def leave(redis: Any, keys: Keys, user_id: str, entry_id: str, run_blockin
     tickets back in stock and offered to the next fan. Returns the entry's document."""
     left = await run_blocking(leave_in_db, user_id, entry_id)
     if left.was_waiting:
-        await adjust_waiting(redis, keys, left.event_id, left.tier_id, -1)
+        await adjust_waiting(redis, keys, left.event_id, left.tier_id, -1, left.document["quantity"])
     if left.released is not None:
         await apply_transition(redis, keys, left.released)
         await nudge_async(redis, keys, left.event_id, left.tier_id)

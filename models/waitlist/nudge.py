@@ -70,6 +70,29 @@ async def nudge_async(redis: Any, keys: Keys, event_id: str, tier_id: str | None
     return result > 0
 
 
-def adjust_waiting(redis: Any, keys: Keys, event_id: str, tier_id: str, delta: int) -> Any:
-    """Add ``delta`` to the tier's count of waiting fans (wl_adjust.lua; sync value or awaitable)."""
-    return scripts(redis).get("wl_adjust")(keys=[keys.waitlist(str(event_id))], args=[str(tier_id), delta])
+def adjust_waiting(redis: Any, keys: Keys, event_id: str, tier_id: str, delta: int, quantity: int) -> Any:
+    """Add ``delta`` to the tier's count of waiting fans and to its count of those waiting for
+    ``quantity`` tickets (wl_adjust.lua; sync value or awaitable)."""
+    return scripts(redis).get("wl_adjust")(keys=[keys.waitlist(str(event_id))], args=[str(tier_id), delta, quantity])
+
+
+def smallest_waiting(waitlist: dict[str, str], tier_id: str) -> int | None:
+    """The fewest tickets a fan on the tier's waitlist waits for, read from the ``ev:{e}:wl``
+    hash (tier -> fans waiting, ``tier:q`` -> of them, those waiting for q); None when nobody
+    waits, 1 when some waiting fans' sizes are unknown (the tier then stays closed to new
+    requests, as res_decide.lua decides)."""
+    waiting = int(waitlist.get(tier_id) or 0)
+    if waiting <= 0:
+        return None
+    sizes = {int(q): int(n) for field, n in waitlist.items() if field.startswith(f"{tier_id}:")
+             for q in [field.rpartition(":")[2]] if q.isdigit() and int(n) > 0}
+    if not sizes or sum(sizes.values()) < waiting:
+        return 1
+    return min(sizes)
+
+
+def open_to_sale(waitlist: dict[str, str], tier_id: str, available: int) -> bool:
+    """Whether new requests of the tier may take its free tickets: nobody waits, or what is free
+    is fewer tickets than any waiting fan wants (then it goes back to general sale at once)."""
+    smallest = smallest_waiting(waitlist, tier_id)
+    return smallest is None or available < smallest

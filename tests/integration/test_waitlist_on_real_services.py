@@ -3,7 +3,8 @@
 100 tickets sold out as holds, 300 fans on the waitlist; then 40 payments fail (the checkout
 batch releases their holds) and 20 paid orders are canceled, while real Dramatiq workers drain
 the event. Exactly 60 tickets are offered, to the first 60 fans of the waitlist, none twice,
-and a sampler reading the tier all along never sees sold + held above capacity.
+and a sampler reading the tier all along never sees sold + held above capacity. A returned
+ticket that fits no waiting fan goes back to general sale at once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dramatiq import Worker
 from models.checkout import refunds
 from models.checkout.batch import settle_batch
 from models.db import database
+from models.inventory import release_hold
 from models.reservations.counters import rebuild_counters, rebuild_locked
 from models.reservations.kick import send_drain
 from models.tables import CheckoutSession, Order, Reservation, TicketTier, WaitlistEntry
@@ -138,3 +140,32 @@ def _wait_for_offers(count: int) -> int:
         if time.monotonic() > deadline:
             raise AssertionError(f"only {made} of {count} returned tickets offered")
         time.sleep(0.1)
+
+
+def test_a_returned_ticket_that_fits_no_waiting_fan_is_sold_to_the_next_request_at_once(runtime, workers):
+    event = make_event()
+    tier = make_tier(event, capacity=3, per_user_limit=2)
+    e = str(event.id)
+    holds = [request(runtime, tier, f"holder-{i}") for i in range(3)]
+    send_drain(e)
+    settle(runtime, e, set(holds))
+    pair, _ = join_in_db(e, str(tier.id), "pair", 2, 1)
+    rebuild_counters(runtime.redis, runtime.keys, e)
+
+    release_hold(runtime.redis, runtime.keys, holds[0], to_status="expired", reason="hold_expired")  # 1 back
+    single = request(runtime, tier, "single")  # behind the offers marker the return queued
+    send_drain(e)
+    settle(runtime, e, {single})
+
+    assert Reservation.get_by_id(single).status == "held"
+    assert WaitlistEntry.get_by_id(pair.id).status == "waiting"
+    fresh = TicketTier.get_by_id(tier.id)
+    assert (fresh.sold, fresh.held) == (0, 3)
+
+    release_hold(runtime.redis, runtime.keys, holds[1], to_status="released", reason="released_by_user")
+    release_hold(runtime.redis, runtime.keys, holds[2], to_status="released", reason="released_by_user")
+    late = request(runtime, tier, "late")  # two free now: the pair's, not for sale
+    send_drain(e)
+    settle(runtime, e, {late})
+    assert (Reservation.get_by_id(late).status, Reservation.get_by_id(late).reason) == ("rejected", "sold_out")
+    assert _wait_for_offers(1) == 1 and WaitlistEntry.get_by_id(pair.id).status == "offered"

@@ -36,7 +36,8 @@ def test_a_returned_ticket_goes_to_the_first_fan_it_fits_and_a_fan_it_does_not_f
     assert stock(runtime, tier) == (0, 3)
     assert record(runtime, str(offer.id))["status"] == "held"
     assert runtime.redis.hget(runtime.keys.live_reservations(str(tier.event_id)), "single") == str(offer.id)
-    assert runtime.redis.hgetall(runtime.keys.waitlist(str(tier.event_id))) == {str(tier.id): "2"}
+    t = str(tier.id)
+    assert runtime.redis.hgetall(runtime.keys.waitlist(str(tier.event_id))) == {t: "2", f"{t}:2": "1", f"{t}:1": "1"}
 
 
 def test_two_returned_tickets_reach_the_fan_who_waited_first_in_waiting_room_order(runtime, stub_broker):
@@ -60,6 +61,42 @@ def test_a_tier_with_fans_waiting_is_sold_out_to_new_requests_so_returns_reach_t
     assert entry_of(waiting).status == "offered"
     assert (Reservation.get_by_id(late).status, Reservation.get_by_id(late).reason) == ("rejected", "sold_out")
     assert db_counts(tier) == (0, 2)
+
+
+def test_a_returned_ticket_that_fits_no_waiting_fan_goes_back_to_general_sale_at_once(runtime, stub_broker):
+    tier, holds = sold_out_tier(runtime, capacity=3)
+    pair = wait(runtime, tier, "pair", 2, position=4)
+    release_hold(runtime.redis, runtime.keys, holds[0], to_status="expired", reason="hold_expired")
+    single = request(runtime, tier, "single")  # queued behind the offers marker
+    drain_now(runtime, tier.event_id)
+    assert offers(tier) == []
+    assert entry_of(pair).status == "waiting"
+    assert Reservation.get_by_id(single).status == "held"  # not kept back for fans it does not fit
+    assert db_counts(tier) == (0, 3)
+
+
+def test_once_what_is_free_fits_a_waiting_fan_the_tier_is_theirs_again(runtime, stub_broker):
+    tier, holds = sold_out_tier(runtime, capacity=3)
+    pair = wait(runtime, tier, "pair", 2, position=4)
+    for rid in holds[:2]:
+        release_hold(runtime.redis, runtime.keys, rid, to_status="released", reason="released_by_user")
+    single = request(runtime, tier, "single")
+    drain_now(runtime, tier.event_id)
+    assert offers(tier) == [("pair", 2)]
+    assert entry_of(pair).status == "offered"
+    assert (Reservation.get_by_id(single).status, Reservation.get_by_id(single).reason) == ("rejected", "sold_out")
+
+
+def test_a_tier_whose_waiting_fans_sizes_are_unknown_stays_closed_to_new_requests(runtime, stub_broker):
+    tier, holds = sold_out_tier(runtime, capacity=3)
+    wait(runtime, tier, "pair", 2, position=4)
+    release_hold(runtime.redis, runtime.keys, holds[0], to_status="released", reason="released_by_user")
+    # Counts written before sizes were kept: a tier's total only, until the next rebuild.
+    runtime.redis.delete(runtime.keys.waitlist(str(tier.event_id)))
+    runtime.redis.hset(runtime.keys.waitlist(str(tier.event_id)), str(tier.id), 1)
+    single = request(runtime, tier, "single")
+    drain_now(runtime, tier.event_id)
+    assert (Reservation.get_by_id(single).status, Reservation.get_by_id(single).reason) == ("rejected", "sold_out")
 
 
 def test_an_offer_batch_redelivered_after_a_crash_offers_nothing_twice(runtime, stub_broker, monkeypatch):

@@ -142,3 +142,15 @@ async def test_a_tier_with_fans_waiting_shows_nothing_remaining_even_with_a_tick
     rebuild_locked(runtime.redis, runtime.keys, str(tier.event_id))
     body = await (await wl_client.get(f"/events/{tier.event_id}/availability")).json()
     assert [t["remaining"] for t in body["tiers"]] == [0]
+
+
+async def test_a_ticket_back_that_no_waiting_fan_fits_shows_as_remaining_and_is_not_joinable_for_one(wl_client, runtime):
+    tier = tier_with(runtime, capacity=2, held=2)
+    assert (await join(wl_client, tier, "pair", quantity=2)).status == 201
+    TicketTier.update(held=1).where(TicketTier.id == tier.id).execute()  # one hold ended: 1 free, the pair wants 2
+    rebuild_locked(runtime.redis, runtime.keys, str(tier.event_id))
+    body = await (await wl_client.get(f"/events/{tier.event_id}/availability")).json()
+    assert [t["remaining"] for t in body["tiers"]] == [1]
+    resp = await join(wl_client, tier, "single", quantity=1)
+    assert resp.status == 409 and (await problem(resp))["remaining"] == 1  # reserve it instead
+    assert (await join(wl_client, tier, "another-pair", quantity=2)).status == 201
