@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sale.add_argument("--wave-size", type=int, default=None, help="positions per admission wave (default max(50, fans/100))")
     sale.add_argument("--wave-interval", type=float, default=1.0, help="seconds between waves")
     sale.add_argument("--hold-ttl", type=int, default=60, help="HOLD_TTL_S for the drop (the product default is 180)")
+    sale.add_argument("--offer-ttl", type=int, default=None,
+                      help="OFFER_TTL_S for the drop (default: the product's 600; shorter for runs that must drain)")
     sale.add_argument("--admission-ttl", type=int, default=None,
                       help="ADMISSION_TTL_S for the drop (default: twice --poll-max, at least 60)")
     sale.add_argument("--sweep-interval", type=float, default=2.0, help="SWEEP_INTERVAL_S for the drop")
@@ -80,7 +82,8 @@ def config_from(args: argparse.Namespace, argv: list[str]) -> DropConfig:
     return DropConfig(
         fans=args.fans, late_fans=args.late_fans, late_window_s=args.late_window, join_window_s=args.join_window,
         tiers=args.tiers, capacity_share=args.capacity_share, web=args.web, workers=args.workers, threads=args.threads,
-        wave_size=args.wave_size, wave_interval_s=args.wave_interval, hold_ttl_s=args.hold_ttl, admission_ttl_s=args.admission_ttl,
+        wave_size=args.wave_size, wave_interval_s=args.wave_interval, hold_ttl_s=args.hold_ttl, offer_ttl_s=args.offer_ttl,
+        admission_ttl_s=args.admission_ttl,
         sweep_interval_s=args.sweep_interval, connections=args.connections, poll_connections=args.poll_connections, deadline_s=args.deadline,
         baseline_requests=args.baseline_requests, out=args.out, database_url=args.database_url,
         postgres_url=None if args.postgres in ("", "none") else args.postgres, redis_url=args.redis_url,

@@ -137,7 +137,8 @@ def _chaos(r: dict) -> list[str]:
         return []
     rec = ch["recovery"]
     lines = ["## Faults and recovery", "",
-             f"- worker processes SIGKILLed: {ch['kills']} (restarted by the supervisor: {ch['restarts']} restarts in all)",
+             f"- worker processes SIGKILLed: {ch['kills']} (restarted by the supervisor: {ch['restarts']} restarts in all; "
+             f"{ch.get('kills_skipped', 0)} kill times found every worker still booting)",
              f"- duplicate command deliveries injected: {ch['duplicates']:,}",
              f"- web restart (every web process at once): stopped gracefully in {_n(rec.get('web_stop_s'), 2)} s, "
              f"serving again {_n(rec.get('web_downtime_s'), 2)} s after the stop began",

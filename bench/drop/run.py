@@ -49,6 +49,9 @@ class DropConfig:
     wave_size: int | None = None
     wave_interval_s: float = 1.0
     hold_ttl_s: int = 60
+    #: OFFER_TTL_S: how long a waitlist offer is held (None: the product's 600 s, which outlives a
+    #: short run: offers still held at its end break "no tickets left held").
+    offer_ttl_s: int | None = None
     #: ADMISSION_TTL_S: admitted fans who leave without reserving keep tickets out of the next
     #: waves until their admission lapses (default: twice the slowest poll, at least 60 s).
     admission_ttl_s: int | None = None
@@ -116,7 +119,8 @@ async def run_drop(cfg: DropConfig, make_system=System) -> tuple[int, Path]:
         database_url=cfg.database_url, postgres_url=cfg.postgres_url, redis_url=cfg.redis_url, broker_url=cfg.broker_url,
         settings_env={"WAVE_SIZE": str(cfg.wave_size), "WAVE_INTERVAL_S": str(cfg.wave_interval_s),
                       "HOLD_TTL_S": str(cfg.hold_ttl_s), "SWEEP_INTERVAL_S": str(cfg.sweep_interval_s),
-                      "ADMISSION_TTL_S": str(cfg.admission_ttl_s), "DB_MAX_CONNECTIONS": "12", "DB_THREADS": "12"},
+                      "ADMISSION_TTL_S": str(cfg.admission_ttl_s), "DB_MAX_CONNECTIONS": "12", "DB_THREADS": "12",
+                      **({"OFFER_TTL_S": str(cfg.offer_ttl_s)} if cfg.offer_ttl_s else {})},
     ))
     try:
         log.info("starting the system in %s", run_dir)
@@ -139,7 +143,7 @@ async def run_drop(cfg: DropConfig, make_system=System) -> tuple[int, Path]:
 def _config_dict(cfg: DropConfig, system: System) -> dict:
     return {
         "fans": cfg.fans, "late_fans": cfg.late_fans, "web": cfg.web, "workers": cfg.workers, "threads": cfg.threads,
-        "wave_size": cfg.wave_size, "wave_interval_s": cfg.wave_interval_s, "hold_ttl_s": cfg.hold_ttl_s,
+        "wave_size": cfg.wave_size, "wave_interval_s": cfg.wave_interval_s, "hold_ttl_s": cfg.hold_ttl_s, "offer_ttl_s": cfg.offer_ttl_s,
         "admission_ttl_s": cfg.admission_ttl_s,
         "sweep_interval_s": cfg.sweep_interval_s, "poll_s": cfg.plan.poll_s, "poll_max_s": cfg.plan.poll_max_s,
         "fail_share": cfg.plan.fail_share, "abandon_share": cfg.plan.abandon_share,
@@ -377,5 +381,5 @@ def _chaos_dict(chaos: Chaos, system: System, recorder: Recorder) -> dict:
         paid = analysis.first_mark_after(recorder, ("paid",), chaos.redis_restarted_at)
         recovery["redis_first_decision_s"] = round(first - chaos.redis_restarted_at, 2) if first is not None else None
         recovery["redis_first_payment_s"] = round(paid - chaos.redis_restarted_at, 2) if paid is not None else None
-    return {"events": [(round(t, 2), k, d) for t, k, d in chaos.events], "recovery": recovery, "kills": chaos.kills,
+    return {"events": [(round(t, 2), k, d) for t, k, d in chaos.events], "recovery": recovery, "kills": chaos.kills, "kills_skipped": chaos.kills_skipped,
             "duplicates": chaos.duplicates, "restarts": sum(len(s.restarts) for s in system.services)}
