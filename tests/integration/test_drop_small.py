@@ -41,8 +41,12 @@ def _postgres_server() -> str:
 def _small(tmp_path, **overrides) -> DropConfig:
     base = dict(
         fans=1_000, late_fans=100, late_window_s=5.0, capacity_share=0.3, wave_size=40, wave_interval_s=0.5,
-        hold_ttl_s=8, sweep_interval_s=1.0, connections=64, poll_connections=32, deadline_s=100.0, baseline_requests=3_000,
-        plan=Plan(poll_s=0.5, poll_max_s=2.0, waitlist_share=0.0), out=tmp_path / "report",
+        hold_ttl_s=8, offer_ttl_s=8, sweep_interval_s=1.0, connections=64, poll_connections=32, deadline_s=100.0,
+        baseline_requests=3_000,
+        # A fifth of the fans told "sold out" join the waitlist, wait 10 s for an offer and poll it
+        # every second; offers are held as long as holds, so the run drains like any other.
+        plan=Plan(poll_s=0.5, poll_max_s=2.0, waitlist_share=0.2, waitlist_patience_s=10.0, waitlist_poll_s=1.0),
+        out=tmp_path / "report",
         postgres_url=require("PostgreSQL", _postgres_server), command="pytest tests/integration/test_drop_small.py",
     )
     return DropConfig(**{**base, **overrides})
@@ -64,6 +68,7 @@ def test_a_small_drop_sells_out_and_keeps_every_invariant(tmp_path):
     assert outcomes.get("payment_failed", 0) > 0 and outcomes.get("abandoned", 0) > 0
     assert results["marks"]["sold_out_after_s"] is not None
     assert sum(outcomes.values()) == 1_100
+    assert results["fans"]["waitlist"]["joined"] > 0
     assert (tmp_path / "report" / "report.md").exists()
 
 
