@@ -1,9 +1,10 @@
 """Faults injected during ``--chaos`` drops, each recorded with its time for the report.
 
-- a worker process is SIGKILLed every ``kill_every_s`` (the supervisor restarts it), one that
-  has been up at least ``kill_every_s``: killing a worker before it could boot tests nothing but
-  the machine's speed (on a loaded 2-core machine workers killed every 2 s in turn were killed
-  while booting, and no drainer ran for 27 s);
+- a worker process is SIGKILLed every ``kill_every_s`` (the supervisor restarts it), one seen
+  running (its worker threads started) at least ``kill_every_s`` ago: killing a worker before it
+  booted tests nothing but the machine's speed (on a loaded 2-core machine a worker takes over
+  4 s to boot; workers killed every 2 s in turn, or at 2 s of age, never consumed a message and
+  no drainer ran for the last 74 s of a run);
 - every web process is stopped and started again once (downtime measured);
 - Redis is SIGKILLed and restarted once, losing every key (recovery measured);
 - copies of queued commands are enqueued again (duplicate deliveries, same message id).
@@ -53,8 +54,13 @@ class Chaos:
     #: "room_restored_s").
     recovery: dict[str, float] = field(default_factory=dict)
     kills: int = 0
-    #: Kill ticks that found no worker up for kill_every_s yet (all still booting).
+    #: Kill ticks that found no worker running for kill_every_s yet (all still booting).
     kills_skipped: int = 0
+    #: A worker process counts as running once it has this many threads (its worker threads
+    #: started); None: the system's worker threads + 1.
+    running_threads: int | None = None
+    #: pid -> when the killer first saw that worker process running.
+    _running_since: dict[int, float] = field(default_factory=dict)
     duplicates: int = 0
     redis_restarted_at: float | None = None
 
@@ -90,9 +96,10 @@ class Chaos:
         while not stop.is_set():
             await asyncio.sleep(self.plan.kill_every_s)
             workers = self.system.workers
-            # In turn, skipping a worker whose process is younger than the interval.
+            grown = {svc.name: self._grown_worker(svc) for svc in workers}
+            # In turn, skipping a worker not seen running an interval ago.
             for svc in [workers[(i + k) % len(workers)] for k in range(len(workers))]:
-                pid = self._grown_worker(svc)
+                pid = grown[svc.name]
                 if pid is None:
                     continue
                 i = workers.index(svc) + 1
@@ -107,17 +114,23 @@ class Chaos:
                 self.kills_skipped += 1
 
     def _grown_worker(self, svc) -> int | None:
-        """The pid of ``svc``'s worker process if it has been up for ``kill_every_s``, else None."""
+        """The pid of ``svc``'s worker process if it was seen running ``kill_every_s`` ago (at an
+        earlier tick), else None; notes the processes running now."""
         import psutil
 
+        threads = self.running_threads or getattr(getattr(self.system, "opts", None), "worker_threads", 8) + 1
+        now = time.monotonic()
         pids = svc.children() or ([svc.proc.pid] if svc.alive else [])
         for pid in pids:
             try:
                 proc = psutil.Process(pid)
-                if proc.status() != psutil.STATUS_ZOMBIE and time.time() - proc.create_time() >= self.plan.kill_every_s:
-                    return pid
+                if proc.status() == psutil.STATUS_ZOMBIE or proc.num_threads() < threads:
+                    continue
             except psutil.Error:
                 continue
+            since = self._running_since.setdefault(pid, now)
+            if now - since >= self.plan.kill_every_s * 0.9:
+                return pid
         return None
 
     async def _restart_web(self) -> None:

@@ -1,4 +1,5 @@
-"""The chaos drop kills workers that have been up for an interval, never one still booting."""
+"""The chaos drop kills workers seen running (their threads started) an interval before, never
+one still booting."""
 
 from __future__ import annotations
 
@@ -29,22 +30,36 @@ class FakeSystem:
 
 
 def _chaos(workers: list[FakeService], kill_every_s: float) -> Chaos:
-    return Chaos(FakeSystem(workers), ChaosPlan(kill_every_s=kill_every_s), Recorder(time.monotonic()), "event", 1)
+    return Chaos(FakeSystem(workers), ChaosPlan(kill_every_s=kill_every_s), Recorder(time.monotonic()), "event", 1,
+                 running_threads=3)
 
 
-def _sleeper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+def _sleeper(threads: int = 1) -> subprocess.Popen:
+    """A stand-in worker process: 1 thread while it "boots", 3 once its worker threads run."""
+    code = ("import threading, time\n"
+            f"for _ in range({threads - 1}): threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+            "time.sleep(30)")
+    return subprocess.Popen([sys.executable, "-c", code])
 
 
-def _one_tick(chaos: Chaos, kill_every_s: float, during=None) -> None:
-    """Run the killer for one interval; ``during()`` runs half an interval in (a worker restarting)."""
+def _wait_threads(proc: subprocess.Popen, n: int) -> None:
+    import psutil
+
+    end = time.monotonic() + 10
+    while psutil.Process(proc.pid).num_threads() < n:
+        assert time.monotonic() < end, "the stand-in worker never started its threads"
+        time.sleep(0.01)
+
+
+def _ticks(chaos: Chaos, kill_every_s: float, ticks: int, during=None) -> None:
+    """Run the killer for ``ticks`` intervals; ``during()`` runs half an interval in."""
     async def run() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(chaos._kill_workers(stop))
         await asyncio.sleep(kill_every_s / 2)
         if during is not None:
             during()
-        await asyncio.sleep(kill_every_s / 2 + 0.3)
+        await asyncio.sleep(kill_every_s * (ticks - 0.5) + 0.3)
         stop.set()
         task.cancel()  # as Chaos.run ends its faults
         await asyncio.gather(task, return_exceptions=True)
@@ -52,42 +67,25 @@ def _one_tick(chaos: Chaos, kill_every_s: float, during=None) -> None:
     asyncio.run(run())
 
 
-def test_a_worker_still_booting_is_spared_and_one_up_for_the_interval_is_killed():
-    grown = _sleeper()
+def test_a_worker_is_killed_an_interval_after_it_was_seen_running_and_one_still_booting_is_spared():
+    running = _sleeper(threads=3)
+    _wait_threads(running, 3)
     booting: list[subprocess.Popen] = []
-    workers = [FakeService("worker-0", []), FakeService("worker-1", [grown.pid])]
-    chaos = _chaos(workers, kill_every_s=2.0)
+    workers = [FakeService("worker-0", []), FakeService("worker-1", [running.pid])]
+    chaos = _chaos(workers, kill_every_s=1.0)
 
-    def restart_worker_0() -> None:
-        booting.append(_sleeper())
+    def restart_worker_0() -> None:  # up for seconds by the end, but never started its threads
+        booting.append(_sleeper(threads=1))
         workers[0].pids = [booting[0].pid]
 
     try:
-        _one_tick(chaos, 2.0, restart_worker_0)
-        assert chaos.kills == 1 and chaos.kills_skipped == 0
-        assert chaos.events[0][1:] == ("worker_killed", f"worker-1 pid {grown.pid}")
-        assert grown.wait(timeout=5) == -9
+        _ticks(chaos, 1.0, 3, restart_worker_0)
+        assert chaos.kills == 1  # seen running at the first tick, killed at the second
+        assert chaos.events[0][1:] == ("worker_killed", f"worker-1 pid {running.pid}")
+        assert running.wait(timeout=5) == -9
         assert booting[0].poll() is None
+        assert chaos.kills_skipped == 2  # the first tick (only seen) and the third (only booting)
     finally:
-        for proc in (grown, *booting):
-            proc.kill()
-            proc.wait()
-
-
-def test_a_tick_that_finds_every_worker_booting_kills_nothing_and_is_counted():
-    booting: list[subprocess.Popen] = []
-    workers = [FakeService("worker-0", [])]
-    chaos = _chaos(workers, kill_every_s=2.0)
-
-    def restart_worker_0() -> None:
-        booting.append(_sleeper())
-        workers[0].pids = [booting[0].pid]
-
-    try:
-        _one_tick(chaos, 2.0, restart_worker_0)
-        assert (chaos.kills, chaos.kills_skipped) == (0, 1)
-        assert booting[0].poll() is None
-    finally:
-        for proc in booting:
+        for proc in (running, *booting):
             proc.kill()
             proc.wait()
