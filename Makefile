@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 run: venv ## start embedded Redis + web + worker + scheduler on http://localhost:8080
-	@$(PY) -m models.cli run
+	@$(PY) -m ticketdrop run
 
 test: venv ## every test (integration tests skip without servers locally; CI=true makes them required)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -27,13 +27,13 @@ integration: venv
 e2e: venv ; $(PY) -m pytest tests/e2e $(PYTEST_ARGS) ## browser tests: real Chromium against web + worker + scheduler on real Redis
 
 init-db: venv
-	@$(PY) -m models.cli init-db
+	@$(PY) -m ticketdrop init-db
 
 seed: venv
-	@$(PY) -m models.cli seed
+	@$(PY) -m ticketdrop seed
 
 sweep: venv ## run one expiry & recovery sweep by hand
-	@$(PY) -m models.cli sweep
+	@$(PY) -m ticketdrop sweep
 
 drop: venv ## simulate a ticket drop (100,000 fans by default), check the invariants, write a report
 	$(PY) -m bench.drop $(DROP_ARGS)

@@ -25,9 +25,10 @@ from typing import Any
 
 import psutil
 
-from models.db import bind_database, create_schema, open_database
+from models.db import bind_database, open_database
 from models.keys import Keys
 from models.redis import connect_sync
+from models.schema import create_schema
 from models.settings import Settings
 
 #: Where ``apt-get install wrk`` puts it.

@@ -2,7 +2,7 @@
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout; PostgreSQL uses a
 connection pool. Both behave the same for our queries: conditional UPDATEs report their
-row count, which is what the inventory relies on.
+row count, which is what the inventory relies on. Creating the tables: ``models.schema``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from playhouse.db_url import connect
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from models.errors import ConfigError
+from models.sqlcount import CountingCursor
 
 #: Every model binds to this; :func:`bind_database` points it at a real database.
 database = peewee.DatabaseProxy()
@@ -58,8 +59,6 @@ def open_database(url: str, *, max_connections: int = 20) -> peewee.Database:
             },
         )
     if scheme in {"postgres", "postgresql", "postgres+pool", "postgresql+pool"}:
-        from models.sqlcount import CountingCursor
-
         parts = urlsplit(url)
         return PooledPostgres(
             parts.path.lstrip("/") or "postgres",
@@ -87,45 +86,3 @@ def bind_database(db: peewee.Database) -> peewee.Database:
 
 def is_postgres() -> bool:
     return isinstance(database.obj, peewee.PostgresqlDatabase)
-
-
-#: Columns added after their table first shipped: (table, column, SQL definition). create_tables
-#: leaves an existing table alone, so init-db adds these to a database made by an older version.
-#: Each needs a DEFAULT or NULL (old rows get it) and must stay valid in SQLite and PostgreSQL.
-ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("events", "timezone", "VARCHAR(64) NOT NULL DEFAULT 'UTC'"),
-    ("reservations", "price_cents", "INTEGER NULL"),
-    ("events", "self_cancel_window_s", "INTEGER NULL"),
-    ("orders", "refunded_at", "TIMESTAMP NULL"),
-    ("orders", "refund_cents", "INTEGER NULL"),
-    ("orders", "cancel_reason", "VARCHAR(32) NULL"),
-    ("events", "ticket_mode", "VARCHAR(16) NOT NULL DEFAULT 'both'"),
-    ("tickets", "secret", "VARCHAR(64) NULL"),
-)
-
-
-def create_schema() -> None:
-    """Create every table and index if missing, and add the ADDED_COLUMNS an older database
-    lacks (idempotent; two processes doing it at once are fine)."""
-    from models.tables import ALL_TABLES
-
-    with database.connection_context():
-        database.create_tables(ALL_TABLES, safe=True)
-        for table, column, definition in ADDED_COLUMNS:
-            _add_column(table, column, definition)
-
-
-def _has_column(table: str, column: str) -> bool:
-    return any(c.name == column for c in database.get_columns(table))
-
-
-def _add_column(table: str, column: str, definition: str) -> None:
-    if _has_column(table, column):
-        return
-    try:
-        with database.atomic():
-            database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
-    except peewee.DatabaseError:
-        # Another process added it between our look and our ALTER: that is the goal reached.
-        if not _has_column(table, column):
-            raise

@@ -15,14 +15,9 @@ from typing import Any
 
 from models.catalog.statuses import SELLING_STATUSES
 from models.keys import Keys
-from models.reservations import (
-    expire_due_holds,
-    kick_stalled_mailboxes,
-    rebuild_counters,
-    release_hold,
-)
-from models.reservations.counters import database_stock, parse_stock, rebuild_locked
-from models.reservations.kick import drain_if_waiting
+from models.reservations.counters import database_stock, parse_stock, rebuild_counters, rebuild_locked
+from models.reservations.holds import expire_due_holds, release_hold
+from models.reservations.kick import drain_if_waiting, kick_stalled_mailboxes
 from models.reservations.lease import EventLease
 from models.tables import Event
 from models.waitlist.nudge import open_to_sale

@@ -14,6 +14,7 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 from prometheus_client import Counter, Histogram  # noqa: E402
+from prometheus_client.core import GaugeMetricFamily
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -66,8 +67,6 @@ class LiveCollector:
         self._samples = samples
 
     def collect(self):
-        from prometheus_client.core import GaugeMetricFamily
-
         for name, (help_text, labels) in LIVE_GAUGES.items():
             family = GaugeMetricFamily(name, help_text, labels=list(labels))
             for label_values, value in self._samples.get(name, ()):

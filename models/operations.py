@@ -17,12 +17,14 @@ from typing import Any
 import peewee
 import redis.exceptions
 
+from models.catalog import update_event
 from models.catalog.statuses import SELLING_STATUSES
 from models.db import database
 from models.errors import NotFound
 from models.keys import Keys
 from models.settings import Settings
 from models.tables import Event, Order, Reservation, TicketTier, WaitlistEntry, utcnow
+from models.waiting_room import queue_stats
 
 log = logging.getLogger("ticketdrop.operations")
 
@@ -52,8 +54,6 @@ def set_waves(event_id: uuid.UUID | str, changes: dict[str, Any]) -> None:
 
     Raises NotFound (field path.id). The waiting room's next tick reads the new values.
     """
-    from models.catalog import update_event
-
     update_event(event_id, changes)
     log.info("event waves changed", extra={"event_id": str(event_id), **changes})
 
@@ -87,8 +87,6 @@ def _tier_rows(event_id: uuid.UUID | str, now) -> list[dict[str, Any]]:
 
 def _redis_view(redis: Any, keys: Keys, event_id: str, wave_size: int, wave_interval_s: float) -> tuple[dict | None, dict | None]:
     """The waiting-room queue stats and the Redis stock hash, or (None, None) if Redis is down."""
-    from models.waiting_room import queue_stats
-
     try:
         stats = queue_stats(redis, keys, event_id, wave_size=wave_size, wave_interval_s=wave_interval_s)
         return stats, redis.hgetall(keys.stock(event_id))
@@ -161,8 +159,6 @@ def _database_samples() -> tuple[list[str], dict[str, list]]:
 
 
 def _redis_samples(redis: Any, keys: Keys, event_ids: list[str]) -> dict[str, list]:
-    from models.waiting_room import queue_stats
-
     queues, mailboxes = [], []
     for ev in event_ids:
         stats = queue_stats(redis, keys, ev)

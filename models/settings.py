@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from models.errors import ConfigError
+from models.identity import HMAC_ALGORITHMS, KEY_ALGORITHMS, MIN_SECRET_BYTES
 
 #: Project root: defaults for files (SQLite database, embedded Redis socket) live in ./var.
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +85,6 @@ def _secret(env: Mapping[str, str], name: str, *, required: bool, minimum: int) 
 
 def _identity(env: Mapping[str, str], d: Settings) -> dict[str, Any]:
     """The identity settings; a mode that cannot work refuses to start, naming the variable."""
-    from models.identity import HMAC_ALGORITHMS, KEY_ALGORITHMS, MIN_SECRET_BYTES
-
     mode = _str(env, "IDENTITY_MODE", d.identity_mode).strip().lower()
     if mode not in IDENTITY_MODES:
         raise ConfigError(f"Setting IDENTITY_MODE={mode!r} must be one of: {', '.join(IDENTITY_MODES)}")
@@ -159,7 +158,7 @@ class Settings:
     #: Let several web processes share one port (SO_REUSEPORT).
     reuse_port: bool = False
     #: Allowed CORS origins ("*" allows any). None by default: the pages are served from the API's own
-    #: origin; ``make run`` allows the local dev origins (models.cli.LOCAL_CORS_ORIGINS).
+    #: origin; ``make run`` allows the local dev origins (ticketdrop.cli.LOCAL_CORS_ORIGINS).
     cors_origins: tuple[str, ...] = ()
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 64 * 1024

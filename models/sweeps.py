@@ -1,7 +1,7 @@
 """The expiry & recovery sweep: one pass of every idempotent repair job.
 
 Run every SWEEP_INTERVAL_S by the scheduler, or by hand with ``make sweep`` /
-``python -m models.cli sweep``. Each job takes a Redis lease (SET NX PX, released by token) so
+``python -m ticketdrop sweep``. Each job takes a Redis lease (SET NX PX, released by token) so
 several schedulers do not repeat each other's work; the jobs themselves are idempotent
 (conditional UPDATEs), so an expired lease or a concurrent manual run is still safe. One failing
 job is logged and counted; the others still run.
@@ -134,10 +134,3 @@ def run_all_sweeps(rt: Any, *, lease: bool = True) -> dict[str, dict[str, Any]]:
         return {name: run_sweep(rt, name, target, batch, lease=lease) for name, target, batch in JOBS}
     finally:
         request_id_var.reset(token)
-
-
-def sweep_job() -> None:
-    """The scheduler's entry point: one pass with this process's runtime."""
-    from workers import runtime
-
-    run_all_sweeps(runtime.get())

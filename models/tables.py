@@ -61,7 +61,7 @@ class Event(TimestampedModel):
     wave_size = peewee.IntegerField(null=True)
     wave_interval_s = peewee.FloatField(null=True)
     #: The venue's IANA time zone: pages show the event's times in it. The SQL default keeps
-    #: rows made before the column existed (models.db.create_schema adds it) valid.
+    #: rows made before the column existed (models.schema.create_schema adds it) valid.
     timezone = peewee.CharField(max_length=64, default="UTC", constraints=[peewee.SQL("DEFAULT 'UTC'")])
     #: How long after purchase a fan may cancel an order themselves, in seconds (NULL = the
     #: SELF_CANCEL_WINDOW_S default; 0 = not allowed).

@@ -8,18 +8,21 @@ import sys
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from models.logs import configure_logging
+from models.runtime import Runtime
 from scheduler.schedule import schedules
-from workers import broker as _broker  # noqa: F401  (sets the broker before actors import)
 from workers import runtime
+from workers.actors import Actors
+from workers.entry import wire
 
 log = logging.getLogger("ticketdrop.scheduler")
 
 
-def build_scheduler() -> BlockingScheduler:
-    settings = runtime.get().settings
+def build_scheduler(rt: Runtime, actors: Actors) -> BlockingScheduler:
     sched = BlockingScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 5})
-    for row in schedules():
-        sched.add_job(_guarded(row.name, row.job), "interval", seconds=row.interval_s(settings), id=row.name, name=row.name)
+    for row in schedules(rt, actors):
+        sched.add_job(_guarded(row.name, row.job), "interval", seconds=row.interval_s(rt.settings), id=row.name,
+                      name=row.name)
     return sched
 
 
@@ -34,10 +37,9 @@ def _guarded(name, job):
 
 
 def main() -> None:
-    from models.logs import configure_logging
-
-    configure_logging(runtime.get().settings, process="scheduler")
-    sched = build_scheduler()
+    rt = runtime.get()
+    configure_logging(rt.settings, process="scheduler")
+    sched = build_scheduler(rt, wire(rt.settings).actors)
     signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
     log.info("scheduler started", extra={"jobs": [j.id for j in sched.get_jobs()]})
     try:

@@ -7,9 +7,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from models.runtime import Runtime
 from models.settings import Settings
-from models.sweeps import sweep_job
-from models.waiting_room.waves import tick_interval_s, wave_job
+from models.sweeps import run_all_sweeps
+from models.waiting_room.waves import admit_waves, tick_interval_s
+from workers.actors import Actors
 
 
 @dataclass(frozen=True)
@@ -21,20 +23,14 @@ class Schedule:
     job: Callable[[], None]
 
 
-def _heartbeat() -> None:
-    from workers.system import echo
-
-    echo.send(uuid.uuid4().hex)
-
-
 #: Worker heartbeat interval, in seconds.
 HEARTBEAT_INTERVAL_S = 10.0
 
 
-def schedules() -> list[Schedule]:
-    """The table. Later issues add rows here (wave admission, expiry sweeps)."""
+def schedules(rt: Runtime, actors: Actors) -> list[Schedule]:
+    """The table: the worker heartbeat, the expiry & recovery sweeps, the admission waves."""
     return [
-        Schedule("worker_heartbeat", lambda s: HEARTBEAT_INTERVAL_S, _heartbeat),
-        Schedule("expiry_recovery_sweep", lambda s: s.sweep_interval_s, sweep_job),
-        Schedule("admission_waves", tick_interval_s, wave_job),
+        Schedule("worker_heartbeat", lambda s: HEARTBEAT_INTERVAL_S, lambda: actors.echo.send(uuid.uuid4().hex)),
+        Schedule("expiry_recovery_sweep", lambda s: s.sweep_interval_s, lambda: run_all_sweeps(rt)),
+        Schedule("admission_waves", tick_interval_s, lambda: admit_waves(rt)),
     ]

@@ -9,20 +9,27 @@ from __future__ import annotations
 import os
 import uuid
 
-# Actors bind to the broker at import: make it a StubBroker before anything imports workers.
+# Processes a test starts build their broker from BROKER_URL; in this one, the stub_broker fixture does.
 os.environ["BROKER_URL"] = "stub://"
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("ADMIN_TOKEN", "test-admin-token")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-0123456789abcdef")
 
+import dramatiq  # noqa: E402
 import fakeredis  # noqa: E402
 import pytest  # noqa: E402
 from dramatiq import Worker  # noqa: E402
 
-from models.db import bind_database, create_schema, database, open_database  # noqa: E402
+from models.commands import bind_commands  # noqa: E402
+from models.db import bind_database, database, open_database  # noqa: E402
 from models.keys import Keys  # noqa: E402
+from models.schema import create_schema  # noqa: E402
 from models.settings import Settings  # noqa: E402
 from tests.slots import slot_check  # noqa: E402
+from workers import runtime as worker_runtime  # noqa: E402
+from workers.actors import Actors  # noqa: E402
+from workers.broker import build_broker  # noqa: E402
+from workers.entry import wire  # noqa: E402
 
 
 def make_settings(tmp_path, **overrides) -> Settings:
@@ -98,24 +105,37 @@ def db(settings):
         database.obj.close_all()
 
 
-@pytest.fixture
-def stub_broker():
-    from workers.broker import broker
-
-    broker.flush_all()
-    yield broker
-    broker.flush_all()
+#: The one StubBroker of the test process (Dramatiq's global broker, so actors a test module
+#: declares with ``@dramatiq.actor`` land on it too); each test gets it flushed.
+STUB_BROKER = build_broker(Settings(broker_url="stub://"))
+dramatiq.set_broker(STUB_BROKER)
 
 
 @pytest.fixture
-def runtime(settings, redis, db):
-    """The worker-side runtime (settings, blocking Redis, database) actors use."""
-    from workers import runtime as rt
+def stub_broker(settings):
+    """The test's wiring, as an entry point does it: every actor declared on the StubBroker (queue
+    names and retries from ``settings``) and models.commands bound to them. Yields the broker."""
+    STUB_BROKER.flush_all()
+    wire(settings, STUB_BROKER)
+    yield STUB_BROKER
+    STUB_BROKER.flush_all()
+    bind_commands(None)
 
-    current = rt.Runtime(settings, redis, Keys(settings.redis_prefix))
-    rt.install(current)
+
+@pytest.fixture
+def actors(stub_broker) -> Actors:
+    """The actors the stub_broker fixture declared (``actors.drain_event.message(...)``)."""
+    return Actors(**{name: stub_broker.get_actor(name) for name in Actors.__dataclass_fields__})
+
+
+@pytest.fixture
+def runtime(settings, redis, db, stub_broker):
+    """The worker-side runtime (settings, blocking Redis, database) actors use, wired like a
+    worker process (stub_broker)."""
+    current = worker_runtime.Runtime(settings, redis, Keys(settings.redis_prefix))
+    worker_runtime.install(current)
     yield current
-    rt.install(None)
+    worker_runtime.install(None)
 
 
 @pytest.fixture

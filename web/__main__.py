@@ -10,6 +10,8 @@ from aiohttp import web
 
 from models.logs import configure_logging
 from models.settings import Settings
+from web.app import create_app
+from web.processes import supervise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,11 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     configure_logging(settings, process="web")
     if args.processes > 1:
-        from web.processes import supervise
-
         return supervise(args.processes)
-    from web.app import create_app
-
     app = create_app(settings)
     log = logging.getLogger("ticketdrop.web")
     log.info("web listening", extra={"port": settings.port, "pid": os.getpid(), "reuse_port": settings.reuse_port,

@@ -13,11 +13,12 @@ from models.db import bind_database, database, open_database
 from models.keys import Keys
 from models.redis import connect_async, is_cluster
 from models.settings import Settings
-from web import identity, outcomes, routes
-from web.appkeys import BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
+from web import hooks, identity, outcomes, routes
+from web.appkeys import ACTORS, BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
 from web.dbthreads import DbThreads
 from web.metrics import flush_timings_ctx
 from web.middleware import edge_middleware
+from workers.entry import wire
 
 log = logging.getLogger("ticketdrop.web")
 
@@ -51,8 +52,6 @@ def create_app(
 
 
 def _middlewares(settings: Settings) -> list:
-    from web import hooks
-
     return [edge_middleware(settings), *hooks.outer_middlewares(), *hooks.inner_middlewares(), *identity.middlewares(settings)]
 
 
@@ -86,13 +85,14 @@ def _redis_ctx(injected: Any):
 
 
 def _broker_ctx(injected: Any):
-    async def ctx(app: web.Application):
-        if injected is not None:
-            app[BROKER] = injected
-        else:
-            from workers.broker import broker
+    """Build the broker from BROKER_URL (or take the injected one), declare the actors on it and
+    bind the domain's commands (workers.entry.wire)."""
 
-            app[BROKER] = broker
+    async def ctx(app: web.Application):
+        wiring = wire(app[SETTINGS], injected)
+        app[BROKER], app[ACTORS] = wiring.broker, wiring.actors
         yield
+        if injected is None:
+            wiring.broker.close()
 
     return ctx

@@ -10,14 +10,17 @@ from aiohttp import web
 from models.keys import Keys
 from models.settings import Settings
 from web.dbthreads import DbThreads
+from workers.actors import Actors
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", aioredis.Redis)
 KEYS = web.AppKey("keys", Keys)
 #: Threads for blocking Peewee calls (see web.dbexec.run_db).
 DB_EXECUTOR = web.AppKey("db_executor", DbThreads)
-#: The Dramatiq broker messages are sent to.
+#: The Dramatiq broker messages are sent to (built in the app's cleanup_ctx, not at import).
 BROKER = web.AppKey("broker", Any)
+#: The actors declared on BROKER (the health check's echo; the domain sends through models.commands).
+ACTORS = web.AppKey("actors", Actors)
 #: Per-process helpers that later modules attach (outcome hub, caches, limiter...).
 SERVICES = web.AppKey("services", dict)
 #: The request id of the request being served (see web.middleware).

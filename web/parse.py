@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from models.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from models.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from web.identity import current_user
 
 M = TypeVar("M", bound=BaseModel)
@@ -84,8 +84,6 @@ _UUID_CACHE_SIZE = 10_000
 
 def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
     """A UUID path segment; malformed ids are 404 (no such resource can exist)."""
-    from models.errors import NotFound
-
     raw = request.match_info.get(name, "")
     parsed = _UUIDS.get(raw)
     if parsed is not None:

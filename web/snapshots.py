@@ -23,8 +23,11 @@ from typing import Any
 from aiohttp import web
 
 from models.errors import NotFound, RateLimited
+from models.tables import Event, TicketTier
 from web.appkeys import SERVICES, SETTINGS
 from web.dbexec import run_db
+from web.parse import path_uuid
+from web.ratelimit import client_address
 
 #: How long a snapshot is trusted, in seconds.
 SNAPSHOT_TTL_S = 1.0
@@ -78,8 +81,6 @@ class EventSnapshot:
 
 def load_snapshot(event_id: str, default_wave_size: int, default_wave_interval_s: float) -> EventSnapshot | None:
     """Read one event and its tiers from the database (blocking)."""
-    from models.tables import Event, TicketTier
-
     event = Event.get_or_none(Event.id == event_id)
     if event is None:
         return None
@@ -189,8 +190,6 @@ async def event_snapshot(app: web.Application, event_id: str | uuid.UUID, *, pub
     else:
         limiter = client = None
         if request is not None and app[SETTINGS].rate_unknown_event_per_min > 0:
-            from web.ratelimit import client_address
-
             limiter, client = _limiter(app), client_address(request, app[SETTINGS])
         unknown_until = cache.unknown.get(key)
         if unknown_until is not None and unknown_until > now:
@@ -236,8 +235,6 @@ async def request_event(request: web.Request, *, public: bool = True) -> EventSn
         snap = entry[1]
         if isinstance(snap, EventSnapshot) and (snap.is_public or not public):
             return snap
-    from web.parse import path_uuid
-
     return await event_snapshot(request.app, path_uuid(request, "id"), public=public, request=request)
 
 

@@ -1,10 +1,11 @@
-"""The Dramatiq broker, chosen by BROKER_URL. Import this before any actor module.
+"""The Dramatiq broker, chosen by BROKER_URL. Built by the entry points (``workers.entry``), never at
+import: importing workers/ sets no global broker.
 
 - ``redis://``, ``rediss://``, ``unix://``: RedisBroker (namespaced under REDIS_PREFIX)
 - ``amqp://``, ``amqps://``: RabbitmqBroker (quorum queues with BROKER_QUORUM_QUEUES=true)
 - ``stub://``: StubBroker (unit tests)
 
-Queue names start with QUEUE_PREFIX (``queue("reservations")``), so deployments sharing a
+Queue names start with QUEUE_PREFIX (``workers.actors.declare_actors``), so deployments sharing a
 RabbitMQ vhost keep their messages apart.
 """
 
@@ -16,6 +17,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from models.settings import Settings
+from workers import middleware
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
@@ -58,14 +60,7 @@ def _quorum_broker_class() -> type:
     return QuorumRabbitmqBroker
 
 
-def queue(name: str) -> str:
-    """This deployment's name for queue ``name`` (QUEUE_PREFIX + name)."""
-    return settings.queue_prefix + name
-
-
 def _add_middleware(broker: dramatiq.Broker, settings: Settings) -> None:
-    from workers import middleware
-
     for m in middleware.extra_middleware(settings):
         broker.add_middleware(m)
 
@@ -81,8 +76,3 @@ def ping_broker(broker: Any) -> None:
     connection = broker.connection  # RabbitmqBroker: opens (or reuses) this thread's connection
     if not connection.is_open:
         raise ConnectionError("RabbitMQ connection is closed")
-
-
-settings = Settings.from_env()
-broker = build_broker(settings)
-dramatiq.set_broker(broker)

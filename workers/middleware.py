@@ -17,6 +17,7 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from models.context import request_id_var
+from models.logs import configure_logging
 from models.metrics import ACTOR_DURATION, ACTOR_FAILURES
 from models.settings import Settings
 
@@ -96,8 +97,6 @@ class JsonLoggingMiddleware(Middleware):
         self._settings = settings
 
     def after_process_boot(self, broker) -> None:
-        from models.logs import configure_logging
-
         configure_logging(self._settings, process="worker")
 
 

@@ -1,27 +1,18 @@
-"""What actors need at run time: settings, a Redis client, the database binding.
+"""The process's runtime (``models.runtime.Runtime``: settings, a Redis client, the database binding).
 
-Built lazily from the environment in a worker process; tests call :func:`install` with
-fakeredis and a SQLite database instead.
+Built lazily from the environment in a worker or scheduler process; tests call :func:`install`
+with fakeredis and a SQLite database instead.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
 
-from models.db import bind_database, database, open_database
-from models.keys import Keys
-from models.redis import connect_sync
+from models.db import database
+from models.runtime import Runtime, build_runtime
 from models.settings import Settings
 
-
-@dataclass
-class Runtime:
-    settings: Settings
-    redis: Any
-    keys: Keys
-
+__all__ = ["Runtime", "db", "get", "install"]
 
 _lock = threading.Lock()
 _current: Runtime | None = None
@@ -33,9 +24,7 @@ def get() -> Runtime:
     if _current is None:
         with _lock:
             if _current is None:
-                settings = Settings.from_env()
-                bind_database(open_database(settings.database_url, max_connections=settings.db_max_connections))
-                _current = Runtime(settings, connect_sync(settings.redis_url), Keys(settings.redis_prefix))
+                _current = build_runtime(Settings.from_env())
     return _current
 
 

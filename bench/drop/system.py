@@ -94,7 +94,7 @@ class System:
         py = sys.executable
         self.scheduler = Service("scheduler", [py, "-m", "scheduler"], self.env, logs / "scheduler.log", ROOT)
         self.workers = [
-            Service(f"worker-{i}", [py, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads",
+            Service(f"worker-{i}", [py, "-m", "dramatiq", "workers.entry:setup", "--processes", "1", "--threads",
                                     str(o.worker_threads), "--worker-fork-timeout", "1000"],  # as the Procfile runs it
                     self.env, logs / f"worker-{i}.log", ROOT)
             for i in range(o.worker_processes)
@@ -131,11 +131,11 @@ class System:
         return env
 
     def cli(self, *args: str, timeout_s: float = 120.0) -> str:
-        """Run ``python -m models.cli ARGS`` with the system's settings; returns its output."""
-        done = subprocess.run([sys.executable, "-m", "models.cli", *args], env=self.env, cwd=ROOT, capture_output=True,
+        """Run ``python -m ticketdrop ARGS`` with the system's settings; returns its output."""
+        done = subprocess.run([sys.executable, "-m", "ticketdrop", *args], env=self.env, cwd=ROOT, capture_output=True,
                               text=True, timeout=timeout_s)
         if done.returncode != 0:
-            raise RuntimeError(f"models.cli {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
+            raise RuntimeError(f"ticketdrop {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
         return done.stdout
 
     def health(self, deep: bool = False) -> bool:

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from models import sql
 from models.db import database
 from models.errors import IdempotencyMismatch, InFlight, InvalidInput
 from models.tables import IdempotencyRecord, utcnow
@@ -135,8 +136,6 @@ def record_in_transaction(*, user_id: str, scope: str, key: str, request_hash: s
                           ttl_s: int, now: datetime) -> bool:
     """Store a completed response inside the caller's transaction. Returns False if the key is
     already recorded (the caller rolls back and answers from :func:`earlier`)."""
-    from models import sql
-
     return bool(sql.rows(
         "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, state, response_status, response_body, "
         "created_at, expires_at) VALUES (?, ?, ?, ?, 'completed', ?, ?, ?, ?) "

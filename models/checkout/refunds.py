@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from models.commands import commands
 from models.db import is_postgres
 from models.errors import Conflict, NotFound
 from models.metrics import ORDERS_REFUNDED
@@ -30,6 +31,7 @@ from models.tables import Event, Order, Ticket, TicketTier, utcnow
 from models.tickets import iso
 from models.waitlist.nudge import nudge_sync
 from models.waitlist.offers import write_transaction
+from models.waitlist.sweep import close_finished_waitlists
 
 log = logging.getLogger("ticketdrop.checkout")
 
@@ -196,14 +198,5 @@ def refund_canceled_orders(rt: Any, limit: int = REFUND_BATCH) -> int:
 def on_event_canceled(event_id: str) -> None:
     """An admin canceled the event: close its waitlists and start refunding its paid orders
     (the ``refund_event`` actor; the sweep finishes if it dies). Idempotent; blocking."""
-    from models.waitlist.sweep import close_finished_waitlists
-
     close_finished_waitlists()
-    send_refund_event(str(event_id))
-
-
-def send_refund_event(event_id: str) -> None:
-    """Send ``refund_event(event_id)`` (blocking: the broker's client is sync)."""
-    from workers.orders import refund_event  # the actor module imports models, not the reverse
-
-    refund_event.send(event_id)
+    commands().send_refund_event(str(event_id))

@@ -1,10 +1,11 @@
-"""Sending drain messages, and the sweep that restarts mailboxes nobody drains."""
+"""When to send drain messages, and the sweep that restarts mailboxes nobody drains."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from models.commands import commands
 from models.keys import Keys
 from models.redis import scripts
 from models.reservations.lease import DRAIN_FLAG_TTL_MS, STALL_MS
@@ -13,21 +14,11 @@ from models.tables import Event
 log = logging.getLogger("ticketdrop.reservations")
 
 
-def send_drain(event_id: str, delay_ms: int | None = None) -> None:
-    """Send ``drain_event(event_id)`` (blocking: the broker's client is sync)."""
-    from workers.reservations import drain_event  # the actor module imports models, not the reverse
-
-    if delay_ms:
-        drain_event.send_with_options(args=(event_id,), delay=delay_ms)
-    else:
-        drain_event.send(event_id)
-
-
 def drain_if_waiting(redis: Any, keys: Keys, event_id: str) -> None:
     """After holding the event lease for something else (a rebuild): a drain message that
     arrived meanwhile went away (the lease was taken), so send one if requests wait."""
     if redis.llen(keys.mailbox(event_id)):
-        send_drain(event_id)
+        commands().send_drain(event_id)
 
 
 def claim_kick(redis: Any, keys: Keys, event_id: str, *, only_with_mail: bool) -> Any:
@@ -44,7 +35,7 @@ def kick_stalled_mailboxes(rt: Any) -> int:
     kicked = 0
     for (event_id,) in Event.select(Event.id).where(Event.status != "draft").tuples():
         if claim_kick(rt.redis, rt.keys, str(event_id), only_with_mail=True):
-            send_drain(str(event_id))
+            commands().send_drain(str(event_id))
             kicked += 1
     if kicked:
         log.warning("stalled reservation mailboxes restarted", extra={"events": kicked})

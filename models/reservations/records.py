@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from models.tables import Reservation
+
 #: Statuses in which a reservation blocks a new one of the same user and event.
 LIVE_STATUSES = frozenset({"pending", "held"})
 #: Statuses a hold may be released to (``release_hold``'s ``to_status``).
@@ -80,7 +82,5 @@ def row_record(row: Any) -> dict[str, str]:
 
 def load_record(reservation_id: str) -> dict[str, str] | None:
     """The database row of a reservation in the record's shape, or None (blocking)."""
-    from models.tables import Reservation
-
     row = Reservation.get_or_none(Reservation.id == reservation_id)
     return row_record(row) if row is not None else None

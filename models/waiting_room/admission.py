@@ -14,6 +14,7 @@ from models.keys import Keys
 from models.redis import scripts
 from models.settings import Settings
 from models.waiting_room import tokens
+from models.waiting_room.sales import selling_events
 
 log = logging.getLogger("ticketdrop.waiting_room")
 
@@ -126,8 +127,6 @@ def expire_event(redis: Any, keys: Keys, event_id: str, now_ms: int, admission_t
 def expire_admissions(rt: Any, *, now_ms: int | None = None) -> int:
     """Expiry accounting over every selling event (sync, idempotent; the sweep calls it).
     Returns the number of admissions newly counted as expired."""
-    from models.waiting_room.sales import selling_events
-
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     s = rt.settings
     return sum(expire_event(rt.redis, rt.keys, e.id, now_ms, s.admission_ttl_s)

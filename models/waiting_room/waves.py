@@ -17,6 +17,7 @@ from typing import Any
 
 from models import metrics
 from models.errors import Unavailable
+from models.inventory import rebuild_counters
 from models.keys import Keys
 from models.redis import scripts
 from models.settings import Settings
@@ -59,8 +60,6 @@ def next_due_ms(previous_due_ms: int, interval_s: float, now_ms: int) -> int:
 def _stock(redis: Any, keys: Keys, event_id: str) -> Stock:
     """RES's stock hash; rebuilt from the database when missing. Unknown (admission allowed)
     if there is still none: no tiers yet, or the event's drainer is busy rebuilding it."""
-    from models.inventory import rebuild_counters  # late: inventory imports the reservations package
-
     stock = store.read_stock(redis, keys, event_id)
     if stock.known:
         return stock
@@ -199,10 +198,3 @@ def admit_waves(rt: Any, *, now_ms: int | None = None) -> int:
         except Exception:  # noqa: BLE001 - one broken event must not stop the others' waves
             log.exception("wave step failed", extra={"event_id": event.id})
     return admitted
-
-
-def wave_job() -> None:
-    """The scheduler's entry point: one tick with this process's runtime."""
-    from workers import runtime
-
-    admit_waves(runtime.get())

@@ -9,14 +9,12 @@ the event) has fans waiting, and at most one waits at a time.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 from typing import Any
 
+from models.commands import commands, off_loop
 from models.keys import Keys, key_slot, slot_tag
 from models.redis import scripts
-
-# models.reservations imports this module while it loads: its names are imported when used.
+from models.reservations.lease import DRAIN_FLAG_TTL_MS, STALL_MS
 
 #: How a mailbox entry that asks the drainer to make offers ends (reservation ids are UUIDs).
 OFFERS_SUFFIX = "-offers"
@@ -36,15 +34,7 @@ def is_offers_marker(entry: str) -> bool:
 OFFERS_FLAG_TTL_MS = 60_000
 
 
-def _send_drain(event_id: str) -> None:
-    from models.reservations.kick import send_drain
-
-    send_drain(event_id)
-
-
 def _call(redis: Any, keys: Keys, event_id: str, tier_id: str | None) -> Any:
-    from models.reservations.lease import DRAIN_FLAG_TTL_MS, STALL_MS
-
     e = str(event_id)
     return scripts(redis).get("wl_nudge")(
         keys=[keys.waitlist(e), keys.offers_due(e), keys.mailbox(e), keys.drain_flag(e), keys.event_lease(e)],
@@ -57,7 +47,7 @@ def nudge_sync(redis: Any, keys: Keys, event_id: str, tier_id: str | None = None
     message when one is needed (blocking). Returns True if a marker is queued."""
     result = int(_call(redis, keys, event_id, tier_id))
     if result == 1:
-        _send_drain(str(event_id))
+        commands().send_drain(str(event_id))
     return result > 0
 
 
@@ -65,8 +55,7 @@ async def nudge_async(redis: Any, keys: Keys, event_id: str, tier_id: str | None
     """:func:`nudge_sync` for the web tier's asyncio client (the broker send runs off the loop)."""
     result = int(await _call(redis, keys, event_id, tier_id))
     if result == 1:
-        ctx = contextvars.copy_context()
-        await asyncio.get_running_loop().run_in_executor(None, ctx.run, _send_drain, str(event_id))
+        await off_loop(commands().send_drain, str(event_id))
     return result > 0
 
 

@@ -118,13 +118,13 @@ def system(tmp_path_factory):
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     py = sys.executable
-    subprocess.run([py, "-m", "models.cli", "init-db"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+    subprocess.run([py, "-m", "ticketdrop", "init-db"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
     # The sample events too: the screenshots then show a realistic catalogue.
-    subprocess.run([py, "-m", "models.cli", "seed"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+    subprocess.run([py, "-m", "ticketdrop", "seed"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
     sysm = System(base_url=f"http://127.0.0.1:{port}", admin_token=ADMIN_TOKEN, logs=tmp)
     commands = {
         "web": [py, "-m", "web"],
-        "worker": [py, "-m", "dramatiq", "workers.actors", "-p", "1", "-t", "4"],
+        "worker": [py, "-m", "dramatiq", "workers.entry:setup", "-p", "1", "-t", "4"],
         "scheduler": [py, "-m", "scheduler"],
     }
     for name, cmd in commands.items():

@@ -28,8 +28,9 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from models.db import bind_database, create_schema, database, open_database
+from models.db import bind_database, database, open_database
 from models.redis import connect_async, connect_sync, delete_prefixed
+from models.schema import create_schema
 from models.tables import ALL_TABLES
 from tests.conftest import make_settings
 

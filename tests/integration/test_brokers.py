@@ -7,6 +7,7 @@ import time
 import uuid
 from contextlib import contextmanager
 
+import dramatiq
 import pika
 import pytest
 from dramatiq import Worker
@@ -15,8 +16,8 @@ from dramatiq.common import dq_name, xq_name
 from models.keys import Keys
 from tests.integration.conftest import CONNECT_TIMEOUT_S, RABBITMQ_URL, REDIS_URL, require
 from workers import runtime as rt
+from workers import system
 from workers.broker import build_broker
-from workers.system import echo
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +27,8 @@ ROUND_TRIP_TIMEOUT_S = 15
 
 @contextmanager
 def echo_on(broker, *, queue_name: str | None = None):
-    """Declare the echo actor on ``broker`` (optionally on another queue); restore it after."""
-    saved = echo.broker, echo.queue_name
-    echo.broker = broker
-    echo.queue_name = queue_name or echo.queue_name
-    broker.declare_actor(echo)
-    try:
-        yield echo
-    finally:
-        echo.broker, echo.queue_name = saved
+    """Declare the echo actor on ``broker`` (queue "system", or ``queue_name``)."""
+    yield dramatiq.actor(system.echo, broker=broker, queue_name=queue_name or "system", max_retries=0)
 
 
 @contextmanager
@@ -52,7 +46,7 @@ def round_trip(broker, redis, keys: Keys) -> None:
     worker.start()
     try:
         nonce = uuid.uuid4().hex
-        echo.send(nonce)
+        broker.get_actor("echo").send(nonce)
         deadline = time.monotonic() + ROUND_TRIP_TIMEOUT_S
         while time.monotonic() < deadline and redis.get(keys.health_echo(nonce)) is None:
             time.sleep(0.05)

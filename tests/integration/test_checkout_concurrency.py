@@ -12,6 +12,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+import dramatiq
 import pytest
 from dramatiq import Worker
 from dramatiq.common import dq_name, xq_name
@@ -24,8 +25,8 @@ from models.tables import Order, Ticket
 from tests.integration.conftest import RABBITMQ_URL, require
 from tests.integration.test_brokers import _rabbitmq_ping
 from tests.unit.models.checkout_factories import make_hold, make_order, make_tier, tier_counts
+from workers import checkout as checkout_actors
 from workers.broker import build_broker
-from workers.checkout import issue_tickets
 
 pytestmark = pytest.mark.integration
 
@@ -125,13 +126,11 @@ def rabbitmq_queue(settings):
     require("RabbitMQ", _rabbitmq_ping)
     queue = f"td_test_{uuid.uuid4().hex[:10]}"
     broker = build_broker(settings.with_(broker_url=RABBITMQ_URL))
-    saved = issue_tickets.broker, issue_tickets.queue_name
-    issue_tickets.broker, issue_tickets.queue_name = broker, queue
-    broker.declare_actor(issue_tickets)
+    issue_tickets = dramatiq.actor(checkout_actors.issue_tickets, broker=broker, queue_name=queue,
+                                   max_retries=settings.actor_max_retries)
     try:
-        yield broker, queue
+        yield broker, queue, issue_tickets
     finally:
-        issue_tickets.broker, issue_tickets.queue_name = saved
         for name in (queue, dq_name(queue), xq_name(queue)):
             broker.channel.queue_delete(name)
         broker.close()
@@ -140,7 +139,7 @@ def rabbitmq_queue(settings):
 @pytest.mark.parametrize("mode", ["mid_transaction", "after_commit_before_ack"])
 def test_a_killed_issuer_is_redelivered_and_the_tickets_exist_exactly_once(runtime, db, settings, mode):
     order = make_order(make_tier(), "fan-1", 4)
-    with rabbitmq_queue(settings) as (broker, queue):
+    with rabbitmq_queue(settings) as (broker, queue, issue_tickets):
         issue_tickets.send(str(order.id))
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, RABBITMQ_URL, queue, settings.database_url, settings.secret_key, mode],

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 
+import dramatiq
 import pytest
 from dramatiq import Worker
 from dramatiq.common import dq_name, xq_name
@@ -24,8 +25,8 @@ from tests.integration.test_checkout_concurrency import ROOT, Outcomes
 from tests.unit.models.checkout_factories import make_hold, make_tier, tier_counts
 from tests.unit.web.catalog_helpers import create_event, create_tier, iso_in
 from tests.unit.web.test_checkout_journeys import WAIT, fan
+from workers import checkout as checkout_actors
 from workers.broker import build_broker
-from workers.checkout import settle_checkouts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -155,9 +156,8 @@ def test_a_settler_killed_mid_batch_loses_nothing_and_the_redelivery_settles_eac
         sids.append(sid)
     queue = f"td_test_{uuid.uuid4().hex[:10]}"
     broker = build_broker(settings.with_(broker_url=RABBITMQ_URL))
-    saved = settle_checkouts.broker, settle_checkouts.queue_name
-    settle_checkouts.broker, settle_checkouts.queue_name = broker, queue
-    broker.declare_actor(settle_checkouts)
+    settle_checkouts = dramatiq.actor(checkout_actors.settle_checkouts, broker=broker, queue_name=queue,
+                                      max_retries=settings.actor_max_retries)
     try:
         settle_checkouts.send(str(tier.event_id))
         child = subprocess.Popen(
@@ -183,7 +183,6 @@ def test_a_settler_killed_mid_batch_loses_nothing_and_the_redelivery_settles_eac
         finally:
             worker.stop()
     finally:
-        settle_checkouts.broker, settle_checkouts.queue_name = saved
         for name in (queue, dq_name(queue), xq_name(queue)):
             broker.channel.queue_delete(name)
         broker.close()

@@ -15,7 +15,6 @@ import pytest
 from bench.drop.chaos import ChaosPlan
 from bench.drop.fans import Plan
 from bench.drop.run import DropConfig, run_drop
-from models import embedded_redis
 from tests.integration.conftest import (
     CONNECT_TIMEOUT_S,
     PG_HOST,
@@ -28,6 +27,7 @@ from tests.integration.conftest import (
     pg_url,
     require,
 )
+from ticketdrop import embedded_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -54,7 +54,7 @@ def system(settings, db, redis, tmp_path):
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("web", "worker")}  # noqa: SIM115
     procs = [
         subprocess.Popen([sys.executable, "-m", "web"], cwd=ROOT, env=env, stdout=logs["web"], stderr=subprocess.STDOUT),
-        subprocess.Popen([str(bin_dir / "dramatiq"), "workers.actors", "--processes", "1", "--threads", "2"], cwd=ROOT, env=env,
+        subprocess.Popen([str(bin_dir / "dramatiq"), "workers.entry:setup", "--processes", "1", "--threads", "2"], cwd=ROOT, env=env,
                          stdout=logs["worker"], stderr=subprocess.STDOUT),
     ]
     try:

@@ -48,7 +48,7 @@ def deployment(tmp_path):
            "DATABASE_URL": f"sqlite:///{tmp_path / 'td.db'}", "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix,
            "ADMIN_TOKEN": uuid.uuid4().hex, "SECRET_KEY": uuid.uuid4().hex, "LOG_FORMAT": "console",
            "WEB_PROCESSES": "2"}
-    subprocess.run([".venv/bin/python", "-m", "models.cli", "init-db"], cwd=ROOT, env=env, check=True, timeout=120)
+    subprocess.run([".venv/bin/python", "-m", "ticketdrop", "init-db"], cwd=ROOT, env=env, check=True, timeout=120)
     try:
         yield env
     finally:

@@ -1,7 +1,7 @@
 """Deployments sharing one RabbitMQ vhost keep their queues apart: a process started with
 QUEUE_PREFIX (or a REDIS_PREFIX it follows) declares and sends to ``<prefix>system`` etc.,
 and another deployment's unprefixed queue never sees its messages. Checked on real RabbitMQ
-with the actors imported the way ``dramatiq workers.actors`` imports them."""
+wired the way ``dramatiq workers.entry:setup`` wires them."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from tests.integration.conftest import CONNECT_TIMEOUT_S, RABBITMQ_URL, require
 
 pytestmark = pytest.mark.integration
 
-#: Sends one echo message from a fresh process: actors bind their queue names at import.
-_SEND = ("from workers import actors; from workers.system import echo; "
-         "echo.send('nonce'); print(echo.queue_name); echo.broker.close()")
+#: Sends one echo message from a fresh process wired from its environment, as a worker is.
+_SEND = ("from models.settings import Settings; from workers.entry import wire; w = wire(Settings.from_env()); "
+         "w.actors.echo.send('nonce'); print(w.actors.echo.queue_name); w.broker.close()")
 
 
 def _connection():

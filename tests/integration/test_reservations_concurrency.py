@@ -19,6 +19,7 @@ import pytest
 from dramatiq import Worker
 from peewee import fn
 
+from models.commands import commands
 from models.inventory import kick_stalled_mailboxes, rebuild_counters
 from models.keys import reservation_id
 from models.redis import is_cluster
@@ -27,6 +28,8 @@ from models.settings import ROOT
 from models.tables import Order, Reservation, TicketTier
 from tests.integration.conftest import REDIS_URL
 from tests.unit.models.test_reservations_support import make_event, make_paid_order, make_tier
+from workers.broker import build_broker
+from workers.entry import wire
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,15 +38,12 @@ SETTLE_TIMEOUT_S = 90
 
 
 @pytest.fixture
-def real_broker(settings, runtime, monkeypatch):
-    """A RedisBroker under the test's key prefix, carrying drain_event (sends included)."""
-    from workers.broker import build_broker
-    from workers.reservations import drain_event
-
+def real_broker(settings, runtime, stub_broker):
+    """A RedisBroker under the test's key prefix carrying every actor, the domain's commands bound to it."""
     broker = build_broker(settings.with_(broker_url=REDIS_URL))
-    broker.declare_actor(drain_event)
-    monkeypatch.setattr(drain_event, "broker", broker)
+    wire(settings, broker)
     yield broker
+    wire(settings, stub_broker)
     broker.close()
 
 
@@ -64,15 +64,13 @@ CONCURRENCY = 200
 
 async def fire(aredis, runtime, requests):
     """Submit every request at once, CONCURRENCY in flight; returns [(request, kind, value)]."""
-    from workers.reservations import drain_event
-
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(req):
         async with gate:
             kind, value = await enqueue(aredis, runtime.keys, runtime.settings.event_purchase_limit, req)
         if kind == "accepted" and int(value) == 1:
-            await asyncio.to_thread(drain_event.send, req.event_id)
+            await asyncio.to_thread(commands().send_drain, req.event_id)
         return req, kind, value
 
     return await asyncio.gather(*(one(r) for r in requests))
@@ -195,7 +193,7 @@ def _worker_process(settings, log_path):
            "ACTOR_MAX_RETRIES": "3", "DB_MAX_CONNECTIONS": "8", "QUEUE_PREFIX": ""}  # -Q reservations, as sent here
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "-p", "1", "-t", "4", "-Q",
+        return subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.entry:setup", "-p", "1", "-t", "4", "-Q",
                                  "reservations"], env=env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
 
 

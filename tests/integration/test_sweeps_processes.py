@@ -1,4 +1,4 @@
-"""Several processes sweep at once (`python -m models.cli sweep`, as several schedulers or an
+"""Several processes sweep at once (`python -m ticketdrop sweep`, as several schedulers or an
 operator's `make sweep` next to the scheduler would) on real PostgreSQL and Redis: every
 expired hold is released by exactly one of them, every missing ticket issued exactly once."""
 
@@ -36,7 +36,7 @@ def test_sweeps_in_several_processes_release_holds_and_issue_tickets_exactly_onc
     orders = [make_order(tier, f"buyer-{i}", 3) for i in range(3)]
     Order.update(created_at=utcnow() - timedelta(minutes=1)).where(Order.id.in_([o.id for o in orders])).execute()
     env = _sweep_env(settings)
-    procs = [subprocess.Popen([sys.executable, "-m", "models.cli", "sweep"], cwd=ROOT, env=env,
+    procs = [subprocess.Popen([sys.executable, "-m", "ticketdrop", "sweep"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(PROCESSES)]
     reports = []
     for p in procs:

@@ -20,15 +20,17 @@ from dramatiq import Worker
 
 from models.checkout import refunds
 from models.checkout.batch import settle_batch
+from models.commands import commands
 from models.db import database
 from models.inventory import release_hold
 from models.reservations.counters import rebuild_counters, rebuild_locked
-from models.reservations.kick import send_drain
 from models.tables import CheckoutSession, Order, Reservation, TicketTier, WaitlistEntry
 from models.waitlist.entries import join_in_db
 from tests.integration.conftest import REDIS_URL
 from tests.integration.test_reservations_concurrency import settle
 from tests.unit.models.test_reservations_support import make_event, make_tier, request
+from workers.broker import build_broker
+from workers.entry import wire
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,14 +40,11 @@ OFFERS_TIMEOUT_S = 60
 
 
 @pytest.fixture
-def real_broker(settings, runtime, monkeypatch):
-    from workers.broker import build_broker
-    from workers.reservations import drain_event
-
+def real_broker(settings, runtime, stub_broker):
     broker = build_broker(settings.with_(broker_url=REDIS_URL))
-    broker.declare_actor(drain_event)
-    monkeypatch.setattr(drain_event, "broker", broker)
+    wire(settings, broker)
     yield broker
+    wire(settings, stub_broker)
     broker.close()
 
 
@@ -80,7 +79,7 @@ def test_60_returned_tickets_are_offered_once_each_to_the_first_60_of_300_waitin
     tier = make_tier(event, capacity=CAPACITY, per_user_limit=2)
     e = str(event.id)
     holds = [request(runtime, tier, f"buyer-{i}") for i in range(CAPACITY)]
-    send_drain(e)
+    commands().send_drain(e)
     settle(runtime, e, set(holds))
     assert TicketTier.get_by_id(tier.id).held == CAPACITY
 

@@ -3,10 +3,7 @@ read it, list orders. Payments are decided by the workers; ``Prefer: wait=N`` wa
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import orjson
 from aiohttp import web
@@ -14,10 +11,11 @@ from pydantic import BaseModel
 
 from models import checkout
 from models.checkout import idempotency
+from models.commands import commands, off_loop
 from models.errors import Conflict, EventNotOnSale, Gone, NotFound
 from models.reservations.holds import apply_transition
 from web import outcomes, responses
-from web.appkeys import BROKER, KEYS, REDIS, SETTINGS
+from web.appkeys import KEYS, REDIS, SETTINGS
 from web.dbexec import run_db
 from web.openapi import doc
 from web.parse import json_body, path_uuid, prefer_wait, user_id
@@ -65,12 +63,6 @@ def _replay(replay: idempotency.Replay) -> web.Response:
     location = orjson.loads(replay.body).get("id")
     headers = {"Idempotent-Replayed": "true", **({"Location": checkout.session_location(location)} if location else {})}
     return web.Response(body=replay.body.encode(), status=replay.status, content_type="application/json", headers=headers)
-
-
-async def _send(app: web.Application, message: Any) -> None:
-    """Enqueue off the event loop (a broker round trip blocks), keeping the request context."""
-    ctx = contextvars.copy_context()
-    await asyncio.get_running_loop().run_in_executor(None, ctx.run, app[BROKER].enqueue, message)
 
 
 def _session_response(document: dict, status: int = 200) -> web.Response:
@@ -154,18 +146,16 @@ async def confirm(request: web.Request) -> web.Response:
 
 async def _begin_confirm(app: web.Application, user: str, body: ConfirmRequest) -> checkout.ConfirmStart:
     """Record the confirm (one transaction), then make sure a settle message is on its way."""
-    from workers.checkout import expire_checkout, settle_checkouts
-
     start = await run_db(app, checkout.begin_confirm, user_id=user, session_id=body.checkoutId, simulate=body.simulate)
     if start.lapsed is not None:
-        await _send(app, expire_checkout.message(start.document["id"]))
+        await off_loop(commands().send_expire_checkout, start.document["id"])
         raise start.lapsed
     if start.refused is not None:
         if start.ended_hold is not None:
             await apply_transition(app[REDIS], app[KEYS], start.ended_hold)
         raise start.refused
     if start.enqueue and await checkout.claim_settle(app[REDIS], app[KEYS], start.event_id, command=command_runner(app)):
-        await _send(app, settle_checkouts.message(start.event_id))
+        await off_loop(commands().send_settle, start.event_id)
     return start
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from models import inventory
+from models.commands import commands, off_loop
 from models.errors import Conflict, EventNotOnSale, LimitExceeded, SoldOut, TicketDropError
 from models.keys import reservation_id
 from models.reservations import service
-from models.reservations.kick import claim_kick, send_drain
+from models.reservations.kick import claim_kick
 from web import outcomes, responses
 from web.appkeys import KEYS, REDIS, REQUEST_ID, SETTINGS
 from web.dbexec import run_db
@@ -111,8 +110,7 @@ async def _submit(submit: Any) -> service.Submitted:
 
 async def _send_drain(event_id: str) -> None:
     # The broker's client is blocking; a send is rare (one per burst), but keep it off the loop.
-    # The copied context carries the request id into the message (workers.middleware).
-    await asyncio.get_running_loop().run_in_executor(None, contextvars.copy_context().run, send_drain, event_id)
+    await off_loop(commands().send_drain, event_id)
 
 
 def _location(reservation: dict[str, Any]) -> dict[str, str]:

@@ -11,11 +11,13 @@ import uuid
 
 from aiohttp import web
 
+from models.db import database
 from models.errors import Unavailable
 from web import responses
-from web.appkeys import BROKER, KEYS, REDIS
+from web.appkeys import ACTORS, BROKER, KEYS, REDIS
 from web.dbexec import run_db
 from web.openapi import build_document, doc
+from workers.broker import ping_broker
 
 routes = web.RouteTableDef()
 
@@ -24,8 +26,6 @@ DEEP_CHECK_TIMEOUT_S = 3.0
 
 
 def _ping_database() -> None:
-    from models.db import database
-
     database.execute_sql("SELECT 1").fetchone()
 
 
@@ -41,8 +41,6 @@ async def _check(name: str, coro) -> tuple[str, str]:
 @doc("Health of the database, Redis and the broker (?deep=1 also round-trips a worker)", tags=["system"],
      responses={503: "A dependency is down"})
 async def health(request: web.Request) -> web.Response:
-    from workers.broker import ping_broker
-
     app = request.app
     loop = asyncio.get_running_loop()
     checks = dict(
@@ -63,8 +61,6 @@ async def health(request: web.Request) -> web.Response:
 
 async def _worker_status(request: web.Request, *, deep: bool) -> dict:
     """Last worker heartbeat; with ``deep`` also send an echo command and wait for its answer."""
-    from workers.system import echo
-
     redis, keys = request.app[REDIS], request.app[KEYS]
     status: dict = {}
     try:
@@ -72,7 +68,7 @@ async def _worker_status(request: web.Request, *, deep: bool) -> dict:
         status["last_heartbeat_s_ago"] = round(time.time() - float(beat), 1) if beat else None
         if deep:
             nonce = uuid.uuid4().hex
-            request.app[BROKER].enqueue(echo.message(nonce))
+            request.app[ACTORS].echo.send(nonce)
             deadline = time.monotonic() + DEEP_CHECK_TIMEOUT_S
             status["echo"] = "timeout"
             while time.monotonic() < deadline:

@@ -35,6 +35,8 @@ from tests.integration.test_waiting_room_redis import (  # noqa: F401
 )
 from tests.unit.models.test_reservations_support import make_event as make_sale
 from tests.unit.models.test_reservations_support import make_tier
+from workers.broker import build_broker
+from workers.entry import wire
 from workers.runtime import Runtime
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -47,20 +49,17 @@ def _rabbitmq_ping() -> None:
 
 
 @pytest.fixture
-def real_broker(settings, runtime, monkeypatch):
-    """A RabbitmqBroker carrying drain_event on a queue of this test's own (removed after)."""
-    from workers.broker import build_broker
-    from workers.reservations import drain_event
-
+def real_broker(settings, runtime, stub_broker):
+    """A RabbitmqBroker carrying every actor on queues of this test's own prefix (removed after),
+    the domain's commands bound to it."""
     require("RabbitMQ", _rabbitmq_ping)
     broker = build_broker(settings.with_(broker_url=RABBITMQ_URL))
-    queue = f"td_test_{uuid.uuid4().hex[:10]}"
-    monkeypatch.setattr(drain_event, "broker", broker)
-    monkeypatch.setattr(drain_event, "queue_name", queue)
-    broker.declare_actor(drain_event)
+    wire(settings.with_(queue_prefix=f"td_test_{uuid.uuid4().hex[:10]}."), broker)
     yield broker
-    for name in (queue, dq_name(queue), xq_name(queue)):
-        broker.channel.queue_delete(name)
+    wire(settings, stub_broker)
+    for queue in broker.get_declared_queues():
+        for name in (queue, dq_name(queue), xq_name(queue)):
+            broker.channel.queue_delete(name)
     broker.close()
 
 

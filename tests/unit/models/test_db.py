@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.db import ADDED_COLUMNS, bind_database, create_schema, database, open_database
+from models.db import bind_database, database, open_database
+from models.schema import ADDED_COLUMNS, create_schema
 from models.tables import Event
 
 # The events table as it was before events had a time zone.

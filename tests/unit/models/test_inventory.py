@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import workers.reservations  # noqa: F401  (declares the "reservations" queue on the stub broker)
 from models import inventory
 from models.reservations.drain import decide
 from models.reservations.lease import EventLease

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from models.cli import main
 from models.db import bind_database, open_database
 from models.seed import SAMPLE_EVENTS, seed
 from models.tables import Event, TicketTier
+from ticketdrop.cli import main
 
 NOW = datetime(2030, 5, 1, 12, 0, 30, tzinfo=UTC)
 BASKETBALL = ["Lakers vs Warriors", "Celtics vs Heat", "Knicks vs Nets", "Bulls vs Bucks"]

@@ -12,19 +12,8 @@ from tests.unit.models.checkout_factories import lapse, make_hold, make_tier, ti
 from web.dbexec import run_db
 from web.schemas.checkout import CheckoutSession as SessionSchema
 from web.schemas.checkout import OrderList
-from workers.checkout import confirm_checkout, expire_checkout, issue_tickets
 
 FAN = {"X-User-Id": "fan-1"}
-
-
-@pytest.fixture(autouse=True)
-def no_retries():
-    saved = {a: a.options.get("max_retries") for a in (confirm_checkout, issue_tickets, expire_checkout)}
-    for a in saved:
-        a.options["max_retries"] = 0
-    yield
-    for a, value in saved.items():
-        a.options["max_retries"] = value
 
 
 @pytest.fixture

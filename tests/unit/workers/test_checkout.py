@@ -8,18 +8,7 @@ from models import checkout
 from models.checkout import batch as checkout_batch
 from models.tables import CheckoutSession, Event, Order, Reservation, Ticket
 from tests.unit.models.checkout_factories import lapse, make_hold, make_tier, tier_counts
-from workers.checkout import confirm_checkout, expire_checkout, issue_tickets, settle_checkouts
-
-
-@pytest.fixture(autouse=True)
-def no_retries():
-    # A failing actor must fail the test now, not after Dramatiq's retry backoff.
-    saved = {a: a.options.get("max_retries") for a in (confirm_checkout, issue_tickets, expire_checkout, settle_checkouts)}
-    for a in saved:
-        a.options["max_retries"] = 0
-    yield
-    for a, value in saved.items():
-        a.options["max_retries"] = value
+from workers.checkout import confirm_checkout, issue_tickets
 
 
 @pytest.fixture
@@ -39,9 +28,9 @@ def drain(broker, worker):
     worker.join()
 
 
-def test_a_confirm_message_delivered_twice_makes_one_order_and_exactly_n_tickets(runtime, tier, stub_broker, stub_worker):
+def test_a_confirm_message_delivered_twice_makes_one_order_and_exactly_n_tickets(actors, runtime, tier, stub_broker, stub_worker):
     sid = confirmed_session(runtime, tier, quantity=3)
-    message = confirm_checkout.message(sid)
+    message = actors.confirm_checkout.message(sid)
     stub_broker.enqueue(message)
     stub_broker.enqueue(message)  # the broker redelivers the very same message
     drain(stub_broker, stub_worker)
@@ -51,10 +40,10 @@ def test_a_confirm_message_delivered_twice_makes_one_order_and_exactly_n_tickets
     assert tier_counts(tier) == (3, 0)
 
 
-def test_an_issuance_message_delivered_twice_issues_each_ticket_once(runtime, tier, stub_broker, stub_worker):
+def test_an_issuance_message_delivered_twice_issues_each_ticket_once(actors, runtime, tier, stub_broker, stub_worker):
     sid = confirmed_session(runtime, tier, quantity=2)
     order_id = checkout.settle(runtime, sid).order_id
-    message = issue_tickets.message(order_id)
+    message = actors.issue_tickets.message(order_id)
     for _ in range(3):
         stub_broker.enqueue(message)
     drain(stub_broker, stub_worker)
@@ -75,20 +64,20 @@ def test_running_both_actors_twice_by_hand_gives_one_order_and_n_tickets(runtime
     assert len(stub_broker.queues["checkout"].queue) == 0
 
 
-def test_a_failed_payment_message_puts_the_stock_back(runtime, tier, stub_broker, stub_worker):
+def test_a_failed_payment_message_puts_the_stock_back(actors, runtime, tier, stub_broker, stub_worker):
     sid = confirmed_session(runtime, tier, quantity=2, simulate="fail")
-    stub_broker.enqueue(confirm_checkout.message(sid))
+    stub_broker.enqueue(actors.confirm_checkout.message(sid))
     drain(stub_broker, stub_worker)
     assert CheckoutSession.get_by_id(sid).status == "failed"
     assert tier_counts(tier) == (0, 0) and Order.select().count() == 0
 
 
-def test_expire_checkout_releases_a_lapsed_hold(runtime, tier, stub_broker, stub_worker):
+def test_expire_checkout_releases_a_lapsed_hold(actors, runtime, tier, stub_broker, stub_worker):
     hold = make_hold(tier, "fan-1", 2, redis=runtime.redis, keys=runtime.keys)
     sid = checkout.open_session(user_id="fan-1", reservation_id=hold.id, idempotency_key="k").document["id"]
     lapse(hold)
     assert checkout.begin_confirm(user_id="fan-1", session_id=sid, simulate="success").lapsed is not None
-    stub_broker.enqueue(expire_checkout.message(sid))
+    stub_broker.enqueue(actors.expire_checkout.message(sid))
     drain(stub_broker, stub_worker)
     assert Reservation.get_by_id(hold.id).status == "expired" and tier_counts(tier) == (0, 0)
 
@@ -98,7 +87,7 @@ def tickets_of(sid: str) -> list[int]:
     return sorted(t.seq for t in Ticket.select().where(Ticket.order == order.id))
 
 
-def test_one_settle_message_settles_paid_failed_and_already_settled_sessions_in_one_batch(runtime, tier, stub_broker,
+def test_one_settle_message_settles_paid_failed_and_already_settled_sessions_in_one_batch(actors, runtime, tier, stub_broker,
                                                                                            stub_worker):
     settled_before = confirmed_session(runtime, tier, quantity=1, user="fan-0")
     checkout.settle(runtime, settled_before)
@@ -114,7 +103,7 @@ def test_one_settle_message_settles_paid_failed_and_already_settled_sessions_in_
 
     checkout_batch.settle_batch = spy
     try:
-        stub_broker.enqueue(settle_checkouts.message(str(tier.event_id)))
+        stub_broker.enqueue(actors.settle_checkouts.message(str(tier.event_id)))
         drain(stub_broker, stub_worker)
     finally:
         checkout_batch.settle_batch = real
@@ -126,9 +115,9 @@ def test_one_settle_message_settles_paid_failed_and_already_settled_sessions_in_
     assert tier_counts(tier) == (4, 0)
 
 
-def test_the_same_settle_batch_delivered_twice_charges_sells_and_issues_once(runtime, tier, stub_broker, stub_worker):
+def test_the_same_settle_batch_delivered_twice_charges_sells_and_issues_once(actors, runtime, tier, stub_broker, stub_worker):
     sids = [confirmed_session(runtime, tier, quantity=2, user=f"fan-{n}") for n in range(3)]
-    message = settle_checkouts.message(str(tier.event_id))
+    message = actors.settle_checkouts.message(str(tier.event_id))
     stub_broker.enqueue(message)
     stub_broker.enqueue(message)  # the very same message, redelivered
     drain(stub_broker, stub_worker)
@@ -137,7 +126,7 @@ def test_the_same_settle_batch_delivered_twice_charges_sells_and_issues_once(run
     assert Ticket.select().count() == 6 and tier_counts(tier) == (6, 0)
 
 
-def test_a_batch_meeting_an_expired_hold_and_a_canceled_event_charges_neither_and_returns_their_stock(
+def test_a_batch_meeting_an_expired_hold_and_a_canceled_event_charges_neither_and_returns_their_stock(actors,
         runtime, tier, stub_broker, stub_worker):
     lapsing = confirmed_session(runtime, tier, quantity=2, user="fan-1")
     lapse(Reservation.get(Reservation.user_id == "fan-1"))
@@ -146,7 +135,7 @@ def test_a_batch_meeting_an_expired_hold_and_a_canceled_event_charges_neither_an
     canceled = confirmed_session(runtime, other_tier, quantity=2, user="fan-3")
     Event.update(status="canceled").where(Event.id == other_tier.event_id).execute()
     for event_id in (tier.event_id, other_tier.event_id):
-        stub_broker.enqueue(settle_checkouts.message(str(event_id)))
+        stub_broker.enqueue(actors.settle_checkouts.message(str(event_id)))
     drain(stub_broker, stub_worker)
     expired = CheckoutSession.get_by_id(lapsing)
     assert (expired.status, expired.failure_reason) == ("expired", "hold_expired")

@@ -12,7 +12,6 @@ import pytest
 
 from models.context import request_id_var
 from models.logs import JsonFormatter
-from workers.broker import broker  # noqa: F401  (the stub broker, before the actor below)
 
 QUEUE = "ops_logging_test"
 probe_log = logging.getLogger("tests.probe")

@@ -7,7 +7,6 @@ import logging
 import dramatiq
 
 from models.metrics import ACTOR_DURATION, ACTOR_FAILURES
-from workers.broker import broker  # noqa: F401  (the stub broker, before the actors below)
 
 QUEUE = "ops_metrics_test"
 

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import orjson
-import pytest
 
 from models.reservations import drain as drain_module
 from models.tables import Reservation
 from tests.unit.models.test_reservations_support import db_counts, make_event, make_tier, request, stock
-from workers.reservations import drain_event
-
-
-@pytest.fixture(autouse=True)
-def no_retries(monkeypatch):
-    monkeypatch.setitem(drain_event.options, "max_retries", 0)
 
 
 def run_all(stub_broker, stub_worker):
@@ -30,28 +23,28 @@ def outcomes_of(pubsub):
     return found
 
 
-def test_a_drain_message_decides_the_queued_requests_and_publishes_each_outcome(runtime, stub_broker, stub_worker):
+def test_a_drain_message_decides_the_queued_requests_and_publishes_each_outcome(actors, runtime, stub_broker, stub_worker):
     pubsub = runtime.redis.pubsub()
     pubsub.subscribe(runtime.keys.outcomes_channel())
     event = make_event()
     tier = make_tier(event, capacity=3)
     ids = [request(runtime, tier, f"fan-{i}", 1) for i in range(5)]
 
-    drain_event.send(str(event.id))
+    actors.drain_event.send(str(event.id))
     run_all(stub_broker, stub_worker)
 
     assert outcomes_of(pubsub) == {i: [s] for i, s in zip(ids, ["held"] * 3 + ["rejected"] * 2, strict=True)}
     assert db_counts(tier) == (0, 3)
 
 
-def test_duplicate_and_redelivered_messages_decide_each_request_once(runtime, stub_broker, stub_worker):
+def test_duplicate_and_redelivered_messages_decide_each_request_once(actors, runtime, stub_broker, stub_worker):
     event = make_event()
     tier = make_tier(event, capacity=4)
     ids = [request(runtime, tier, f"fan-{i}", 2) for i in range(3)]
     for _ in range(3):
-        drain_event.send(str(event.id))
+        actors.drain_event.send(str(event.id))
     run_all(stub_broker, stub_worker)
-    drain_event.send(str(event.id))  # redelivered after the work was done
+    actors.drain_event.send(str(event.id))  # redelivered after the work was done
     run_all(stub_broker, stub_worker)
 
     rows = {str(r.id): r.status for r in Reservation.select()}
@@ -60,13 +53,13 @@ def test_duplicate_and_redelivered_messages_decide_each_request_once(runtime, st
     assert stock(runtime, tier) == (0, 4)
 
 
-def test_a_long_mailbox_is_handed_from_message_to_message_until_it_is_empty(runtime, stub_broker, stub_worker, monkeypatch):
+def test_a_long_mailbox_is_handed_from_message_to_message_until_it_is_empty(actors, runtime, stub_broker, stub_worker, monkeypatch):
     monkeypatch.setattr(drain_module, "TIME_BOX_S", 0)
     runtime.settings = runtime.settings.with_(reserve_batch_size=3)
     event = make_event()
     tier = make_tier(event, capacity=8)
     ids = [request(runtime, tier, f"fan-{i}") for i in range(10)]
-    drain_event.send(str(event.id))
+    actors.drain_event.send(str(event.id))
     run_all(stub_broker, stub_worker)
     assert Reservation.select().where(Reservation.status == "held").count() == 8
     assert {r.status for r in Reservation.select().where(Reservation.id.in_(ids[8:]))} == {"rejected"}

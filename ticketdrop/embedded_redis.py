@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import redis
+
 from models.settings import VAR_DIR
 
 
@@ -32,8 +34,6 @@ def server_binary() -> str:
 
 def start(socket_path: Path | None = None) -> tuple[subprocess.Popen, str]:
     """Start a server; returns the process and its ``unix://`` URL once it answers PING."""
-    import redis
-
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     socket_path = socket_path or VAR_DIR / "redis.sock"
     if socket_path.exists():

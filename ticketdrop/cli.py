@@ -1,4 +1,4 @@
-"""Command line: ``python -m models.cli {init-db,seed,sweep,run}``."""
+"""Command line: ``python -m ticketdrop {init-db,seed,sweep,run}``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from models.db import bind_database, open_database
+from models.logs import configure_logging
+from models.runtime import build_runtime
+from models.schema import create_schema
+from models.seed import seed
 from models.settings import ROOT, VAR_DIR, Settings
+from models.sweeps import run_all_sweeps
+from ticketdrop import embedded_redis
+from workers.entry import wire
 
 SECRETS_FILE = VAR_DIR / "secrets.env"
 #: The origins a local run allows (the dev server of the pages, and the app itself); a deployment
@@ -19,23 +27,16 @@ LOCAL_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080"
 
 
 def _bind(settings: Settings) -> None:
-    from models.db import bind_database, open_database
-
     bind_database(open_database(settings.database_url, max_connections=4))
 
 
 def cmd_init_db(settings: Settings) -> None:
-    from models.db import create_schema
-
     _bind(settings)
     create_schema()
     print("schema ready")
 
 
 def cmd_seed(settings: Settings, *, if_empty: bool) -> None:
-    from models.db import create_schema
-    from models.seed import seed
-
     _bind(settings)
     create_schema()
     created = seed(if_empty=if_empty)
@@ -43,13 +44,9 @@ def cmd_seed(settings: Settings, *, if_empty: bool) -> None:
 
 
 def cmd_sweep(settings: Settings) -> None:
-    from models.logs import configure_logging
-    from models.sweeps import run_all_sweeps
-
     configure_logging(settings, process="sweep")
-    from workers import runtime
-
-    report = run_all_sweeps(runtime.get())
+    wire(settings)  # the sweeps send actor messages (drains, settles, refunds)
+    report = run_all_sweeps(build_runtime(settings))
     print(report)
 
 
@@ -88,8 +85,6 @@ def cmd_run(concurrency: str | None) -> int:
     redis_proc = None
     try:
         if not env.get("REDIS_URL"):
-            from models import embedded_redis
-
             redis_proc, env["REDIS_URL"] = embedded_redis.start()
             print(f"embedded Redis at {env['REDIS_URL']}")
         return _run_procfile(env, concurrency)
@@ -128,11 +123,11 @@ def _run_procfile(env: dict[str, str], concurrency: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.cli")
+    parser = argparse.ArgumentParser(prog="python -m ticketdrop")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init-db", help="create tables and indexes (idempotent)")
-    seed = sub.add_parser("seed", help="create the 10 sample events")
-    seed.add_argument("--if-empty", action="store_true", help="only when there are no events yet")
+    seeding = sub.add_parser("seed", help="create the 10 sample events")
+    seeding.add_argument("--if-empty", action="store_true", help="only when there are no events yet")
     sub.add_parser("sweep", help="run one expiry & recovery sweep now")
     run = sub.add_parser("run", help="start web + worker + scheduler (and embedded Redis)")
     run.add_argument("-c", "--concurrency", help="honcho concurrency, e.g. web=1,worker=2")
@@ -148,7 +143,3 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "sweep":
         cmd_sweep(settings)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

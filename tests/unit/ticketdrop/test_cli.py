@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from models import cli, embedded_redis
 from models.settings import Settings
+from ticketdrop import cli, embedded_redis
 
 
 def test_local_secrets_are_made_once_and_kept(tmp_path, monkeypatch):
