@@ -14,6 +14,7 @@ import dramatiq
 
 from models.settings import Settings
 from workers import checkout, orders, reservations, system
+from workers.broker import queue
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class Actors:
 def declare_actors(broker: dramatiq.Broker, settings: Settings) -> Actors:
     """Declare every actor on ``broker``: queues named QUEUE_PREFIX + name, ACTOR_MAX_RETRIES."""
 
-    def actor(fn: Callable, queue: str, *, time_limit_ms: int, max_retries: int = settings.actor_max_retries) -> dramatiq.Actor:
-        return dramatiq.actor(fn, broker=broker, queue_name=settings.queue_prefix + queue, max_retries=max_retries,
+    def actor(fn: Callable, name: str, *, time_limit_ms: int, max_retries: int = settings.actor_max_retries) -> dramatiq.Actor:
+        return dramatiq.actor(fn, broker=broker, queue_name=queue(settings, name), max_retries=max_retries,
                               time_limit=time_limit_ms)
 
     return Actors(

@@ -60,6 +60,11 @@ def _quorum_broker_class() -> type:
     return QuorumRabbitmqBroker
 
 
+def queue(settings: Settings, name: str) -> str:
+    """This deployment's name for queue ``name`` (QUEUE_PREFIX + name)."""
+    return settings.queue_prefix + name
+
+
 def _add_middleware(broker: dramatiq.Broker, settings: Settings) -> None:
     for m in middleware.extra_middleware(settings):
         broker.add_middleware(m)
