@@ -33,7 +33,7 @@ one() {  # MODE URL PORT -> prints "MODE us_per_join"
   export DATABASE_URL="sqlite:///$WORK/$mode-$port.db" REDIS_URL="$url" REDIS_PREFIX="${PREFIX}_$mode:" BROKER_URL=stub:// \
     ADMIN_TOKEN=bench-admin SECRET_KEY=bench-secret-0123456789abcdef LOG_LEVEL=WARNING PORT=$port \
     RATE_JOIN_PER_MIN=0 RATE_PER_IP_PER_MIN=0
-  .venv/bin/python -m models.cli init-db > /dev/null
+  .venv/bin/python -m ticketdrop init-db > /dev/null
   .venv/bin/python -m web > "$WORK/$mode-$port.log" 2>&1 &
   web=$!
   for _ in $(seq 1 90); do curl -sf "localhost:$port/health" > /dev/null && break; sleep 1; done

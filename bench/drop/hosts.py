@@ -130,7 +130,7 @@ class HostedSystem(System):
         self.cli("init-db")
         py = sys.executable
         self.scheduler = self._app("scheduler", self.plan.host("scheduler"), [py, "-m", "scheduler"])
-        self.workers = [self._app(h.name, h, [py, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads",
+        self.workers = [self._app(h.name, h, [py, "-m", "dramatiq", "workers.entry:setup", "--processes", "1", "--threads",
                                               str(o.worker_threads)]) for h in self.plan.group("worker")]
         self.webs = [self._app(h.name, h, [py, "-m", "web"]) for h in self.plan.group("web")]
         for svc in self.services:
@@ -232,11 +232,11 @@ class HostedSystem(System):
         wait_for(edge.address, EDGE_PORT, 15, "nginx", lambda: svc.alive)
 
     def cli(self, *args: str, timeout_s: float = 120.0) -> str:
-        """``python -m models.cli ARGS`` on the scheduler host (as an operator would run it there)."""
-        argv = self.plan.host("scheduler").exec([sys.executable, "-m", "models.cli", *args])
+        """``python -m ticketdrop ARGS`` on the scheduler host (as an operator would run it there)."""
+        argv = self.plan.host("scheduler").exec([sys.executable, "-m", "ticketdrop", *args])
         done = subprocess.run(argv, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
         if done.returncode != 0:
-            raise RuntimeError(f"models.cli {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
+            raise RuntimeError(f"ticketdrop {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
         return done.stdout
 
     def describe(self) -> list[dict]:
