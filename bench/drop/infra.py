@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import redis
 
 from bench.drop.procs import _die_with_parent
-from models import embedded_redis
+from ticketdrop import embedded_redis
 
 log = logging.getLogger("bench.drop")
 
