@@ -1,8 +1,8 @@
 """What one simulated fan does, from joining the queue to holding tickets (or not).
 
-A fan behaves like the browser page: join, read its waiting-room status once, then poll the
-room's shared progress document (more slowly when far back, from ``etaSeconds``) and read its
-own status again only when the progress says it may have changed (bench.drop.progress);
+A fan behaves like the browser page: join, poll the room's shared progress document (more
+slowly when far back, from ``etaSeconds``) and read its own waiting-room status only when the
+progress says it may have changed (bench.drop.progress);
 reserve when admitted, then pay, fail to pay, or walk away from the hold, and finally fetch
 the tickets. A fan told "sold out" (by the
 waiting room or at reserve) joins the tier's waitlist with ``Plan.waitlist_share``, polls
@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.drop.client import Api, DeadlineReached
-from bench.drop.progress import SharedProgress, moved_on, needs_own_status
+from bench.drop.progress import SharedProgress, from_join, moved_on, needs_own_status
 
 #: Reservation attempts (one per tier tried) before a fan gives up.
 MAX_RESERVE_ATTEMPTS = 4
@@ -74,6 +74,8 @@ class Fan:
     #: The position the fan held when last admitted.
     admitted_position: int | None = None
     rejoins: int = 0
+    #: What the fan knows from its last join's answer (its first status, bench.drop.progress.from_join).
+    joined: dict = field(default_factory=dict)
     requeues: int = 0
     quantity: int = 0
     tier_id: str = ""
@@ -154,6 +156,7 @@ class Crowd:
         reply = await self.api.call("join", "POST", f"/events/{self.event_id}/waiting-room/join", user=fan.user_id)
         if reply.status in (200, 201):
             fan.token, fan.position = reply.data["token"], reply.data.get("position")
+            fan.joined = from_join(reply.data, time.time())
             self.api.recorder.mark("joined")
             return True
         if reply.status == 409:
@@ -169,15 +172,15 @@ class Crowd:
         sold_out_since = None
         forgotten = 0
         path = f"/events/{self.event_id}/waiting-room/status"
-        status: dict | None = None
+        own: dict | None = fan.joined or None  # the fan's last status read, and when (monotonic)
+        own_at = time.monotonic()
         while True:
-            if status is not None:
+            status = None
+            if own is not None:
                 reply = await self.progress.read()
-                if reply.status == 200 and not needs_own_status(status, reply.data):
-                    status = moved_on(status, reply.data)
+                if reply.status == 200 and not needs_own_status(own, reply.data):
+                    status = moved_on(own, reply.data, time.monotonic() - own_at)
                     body = None
-                else:
-                    body = status = None
             if status is None:
                 reply = await self.api.call("status", "GET", path, params={"token": fan.token}, poll=True)
                 if reply.status == 404 and forgotten < MAX_QUEUE_VISITS:
@@ -187,11 +190,13 @@ class Crowd:
                     if not await self._join(fan):
                         return False
                     self.set(fan, "waiting")
+                    own, own_at = fan.joined or None, time.monotonic()
                     continue
                 if reply.status != 200:
                     self.set(fan, "status_failed", f"status {reply.status} {reply.data}")
                     return False
-                body = status = reply.data
+                body = status = own = reply.data
+                own_at = time.monotonic()
                 self._note_position(fan, body.get("position"), body.get("state"))
             if body is not None and (body.get("canEnter") or body.get("admission") == "admitted"):
                 fan.admitted_position = fan.position

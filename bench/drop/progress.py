@@ -2,10 +2,10 @@
 its own status instead (the same rule as the fan page, frontend/js/views/room-progress.js).
 
 Every waiting fan polls ``GET /events/{id}/waiting-room/progress``, the one document all fans
-share, and reads its own ``/status`` only once at the start, when the room's state changes
-(on-sale, pause, resume, sold out), when the pre-queue has been drawn, and when the progress
-says its place may have come (``admittedThrough >= position``). Between those, its status is the
-last one it read moved on by the progress: the place ahead and the ETA.
+share, and reads its own ``/status`` only when the pre-queue has been drawn (to learn its
+place), when the progress says its place may have come (``admittedThrough >= position``), and
+while admitted. Its first status is its join's answer. Between status reads, its status is the
+last one moved on by the progress: the state, the countdown, the place ahead and the ETA.
 
 A real crowd reads the progress through an edge cache (deploy/nginx/ticketdrop.conf): one
 request per freshness lifetime reaches the web tier and concurrent misses wait for it
@@ -20,6 +20,7 @@ import asyncio
 import math
 import re
 import time
+from datetime import datetime
 from typing import Any
 
 from bench.drop.client import Api, Reply
@@ -28,8 +29,12 @@ _MAX_AGE = re.compile(r"max-age=(\d+)")
 
 
 def needs_own_status(status: dict[str, Any], progress: dict[str, Any]) -> bool:
-    """Whether a fan whose last status is ``status`` must read it again, given the room's ``progress``."""
-    if status.get("admission") != "queued" or progress.get("state") != status.get("state"):
+    """Whether a fan whose last status read is ``status`` must read it again, given the room's
+    ``progress``: while admitted (its own clock), once the draw gave a pre-queue fan its place,
+    and once the admissions reach its place. Nothing else in a queued fan's status is its own:
+    the state (opening, pause, resume, sold out), the place ahead and the ETA follow from the
+    progress (:func:`moved_on`), so a change of state sends no crowd to the web tier."""
+    if status.get("admission") != "queued":
         return True
     position = status.get("position")
     if position is None:
@@ -37,12 +42,21 @@ def needs_own_status(status: dict[str, Any], progress: dict[str, Any]) -> bool:
     return (progress.get("admittedThrough") or 0) >= position
 
 
-def moved_on(status: dict[str, Any], progress: dict[str, Any]) -> dict[str, Any]:
-    """``status`` as the server would tell it now that the room is at ``progress``: the place
-    ahead from ``admittedThrough``, and the ETA from the measured pace (positions per minute)."""
+def from_join(join: dict[str, Any], now_s: float) -> dict[str, Any]:
+    """The status a fan knows from its join's answer (``now_s``: the Unix time it arrived)."""
+    on_sale = datetime.fromisoformat(join["onSaleAt"].replace("Z", "+00:00")).timestamp()
+    return {"state": join.get("state"), "position": join.get("position"), "total": join.get("total"),
+            "admission": "queued", "canEnter": False, "secondsUntilOnSale": max(0, math.ceil(on_sale - now_s))}
+
+
+def moved_on(status: dict[str, Any], progress: dict[str, Any], elapsed_s: float = 0.0) -> dict[str, Any]:
+    """``status`` (read ``elapsed_s`` ago) as the server would tell it now that the room is at
+    ``progress``: the countdown to on-sale run down, the place ahead from ``admittedThrough``,
+    and the ETA from the measured pace (positions per minute)."""
     position = status.get("position")
     through = progress.get("admittedThrough") or 0
-    out = {**status, "state": progress.get("state"), "total": max(progress.get("total") or 0, position or 0)}
+    out = {**status, "state": progress.get("state"), "total": max(progress.get("total") or 0, position or 0),
+           "secondsUntilOnSale": max(0, math.ceil((status.get("secondsUntilOnSale") or 0) - elapsed_s))}
     if position is not None:
         out["aheadOfYou"] = max(0, position - through - 1)
         per_s = (progress.get("positionsPerMinute") or 0) / 60.0

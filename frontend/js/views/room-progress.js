@@ -1,12 +1,18 @@
 // The waiting room polls the room's shared progress document, the same for every fan (an edge
-// cache answers it), and asks for the fan's own status only when that may have changed: at
-// the start, when the room's state changes (on-sale, pause, resume, sold out), when the
-// pre-queue has been drawn, when the progress reaches the fan's place, and while admitted (the
-// fan's own clock). bench/drop/progress.py simulates fans by the same rule.
+// cache answers it), and asks for the fan's own status only when that may have changed: at the
+// start, when the pre-queue has been drawn, when the progress reaches the fan's place, and while
+// admitted. A change of state (on-sale, pause, resume, sold out) is read from the progress, so it
+// sends no crowd of status reads to the server. bench/drop/progress.py simulates fans by the
+// same rule.
 
-/** Whether a fan whose last status is `status` must read it again, given the room's `progress`. */
+/**
+ * Whether a fan whose last status is `status` must read it again, given the room's `progress`:
+ * while admitted (the fan's own clock), once the draw gave a pre-queue fan its place, and once
+ * the admissions reach its place. Nothing else in a queued fan's status is its own: the state
+ * (opening, pause, resume, sold out), the place ahead and the ETA follow from the progress.
+ */
 export function needsOwnStatus(status, progress) {
-  if (!status || status.admission !== "queued" || progress.state !== status.state) return true;
+  if (!status || status.admission !== "queued") return true;
   if (status.position === null || status.position === undefined) return Boolean(progress.drawn);
   return (progress.admittedThrough ?? 0) >= status.position;
 }

@@ -94,7 +94,8 @@ class FakeDrop:
         new = user not in self.positions
         if new:
             self.positions[user] = next(self.next_position)
-        body = {"token": f"tok-{user}", "position": self.positions[user], "total": len(self.positions), "state": "sale_open"}
+        body = {"token": f"tok-{user}", "position": self.positions[user], "total": len(self.positions), "state": "sale_open",
+                "onSaleAt": "2026-01-01T00:00:00Z", "prequeue": False}
         return web.json_response(body, status=201 if new else 200)
 
     async def status(self, request):

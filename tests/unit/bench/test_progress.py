@@ -1,8 +1,9 @@
 import asyncio
 import time
+from datetime import UTC, datetime
 
 from bench.drop.client import Api, Recorder
-from bench.drop.progress import SharedProgress, moved_on, needs_own_status
+from bench.drop.progress import SharedProgress, from_join, moved_on, needs_own_status
 from bench.loadgen import make_session
 from tests.unit.bench.fake_api import FakeDrop
 
@@ -15,12 +16,21 @@ def test_a_queued_fan_keeps_to_the_progress_until_it_reaches_their_place():
     assert needs_own_status(QUEUED, {**PROGRESS, "admittedThrough": 50})
 
 
-def test_a_change_of_state_an_admission_or_the_draw_sends_the_fan_to_their_own_status():
-    assert needs_own_status(QUEUED, {**PROGRESS, "state": "paused"})
+def test_an_admission_or_the_draw_sends_the_fan_to_their_own_status_and_a_change_of_state_does_not():
     assert needs_own_status({**QUEUED, "admission": "admitted"}, PROGRESS)
+    assert not needs_own_status(QUEUED, {**PROGRESS, "state": "paused"})
+    assert not needs_own_status(QUEUED, {**PROGRESS, "state": "sold_out"})
     prequeue = {**QUEUED, "state": "waiting", "position": None}
-    assert not needs_own_status(prequeue, {**PROGRESS, "state": "waiting", "drawn": False})
-    assert needs_own_status(prequeue, {**PROGRESS, "state": "waiting", "drawn": True})
+    assert not needs_own_status(prequeue, {**PROGRESS, "state": "sale_open", "drawn": False})
+    assert needs_own_status(prequeue, {**PROGRESS, "state": "sale_open", "drawn": True})
+
+
+def test_a_fans_first_status_is_its_joins_answer():
+    joined = {"token": "t", "position": None, "total": 9, "state": "waiting", "onSaleAt": "2026-11-30T03:00:00Z",
+              "prequeue": True}
+    first = from_join(joined, now_s=datetime(2026, 11, 30, 2, 59, 20, tzinfo=UTC).timestamp())
+    assert first == {"state": "waiting", "position": None, "total": 9, "admission": "queued", "canEnter": False,
+                     "secondsUntilOnSale": 40}
 
 
 def test_the_status_moved_on_by_the_progress_counts_the_place_ahead_and_the_eta_from_the_pace():
@@ -28,6 +38,12 @@ def test_the_status_moved_on_by_the_progress_counts_the_place_ahead_and_the_eta_
     assert (now["aheadOfYou"], now["total"], now["etaSeconds"]) == (29, 80, 3)  # 30 places at 10 a second
     assert now["position"] == 50 and now["admission"] == "queued"
     assert moved_on(QUEUED, {**PROGRESS, "positionsPerMinute": 0})["etaSeconds"] is None
+
+
+def test_the_countdown_to_on_sale_runs_down_between_status_reads():
+    prequeue = {**QUEUED, "state": "waiting", "position": None, "secondsUntilOnSale": 30}
+    assert moved_on(prequeue, {**PROGRESS, "state": "waiting"}, elapsed_s=12.5)["secondsUntilOnSale"] == 18
+    assert moved_on(prequeue, {**PROGRESS, "state": "waiting"}, elapsed_s=45)["secondsUntilOnSale"] == 0
 
 
 async def _api(aiohttp_server, drop: FakeDrop):

@@ -14,13 +14,14 @@ test("a queued fan keeps to the progress until it reaches their place", () => {
   assert.equal(needsOwnStatus(queued, { ...progress, admittedThrough: 50 }), true);
 });
 
-test("the first poll, a change of state, an admission and the draw read the fan's own status", () => {
+test("the first poll, an admission and the draw read the fan's own status; a change of state does not", () => {
   assert.equal(needsOwnStatus(null, progress), true);
-  assert.equal(needsOwnStatus(queued, { ...progress, state: "paused" }), true);
   assert.equal(needsOwnStatus({ ...queued, admission: "admitted" }, progress), true);
+  assert.equal(needsOwnStatus(queued, { ...progress, state: "paused" }), false);
+  assert.equal(needsOwnStatus(queued, { ...progress, state: "sold_out" }), false);
   const prequeue = { ...queued, state: "waiting", position: null };
-  assert.equal(needsOwnStatus(prequeue, { ...progress, state: "waiting", drawn: false }), false);
-  assert.equal(needsOwnStatus(prequeue, { ...progress, state: "waiting", drawn: true }), true);
+  assert.equal(needsOwnStatus(prequeue, { ...progress, state: "sale_open", drawn: false }), false);
+  assert.equal(needsOwnStatus(prequeue, { ...progress, state: "sale_open", drawn: true }), true);
 });
 
 test("between status reads the place ahead and the wait follow the progress", () => {
@@ -30,4 +31,5 @@ test("between status reads the place ahead and the wait follow the progress", ()
   assert.equal(movedOn(queued, { ...progress, positionsPerMinute: 0 }).etaSeconds, null);
   const prequeue = movedOn({ ...queued, state: "waiting", position: null, aheadOfYou: null }, { ...progress, state: "waiting", total: 7 });
   assert.deepEqual([prequeue.aheadOfYou, prequeue.total], [null, 7]);
+  assert.equal(movedOn(queued, { ...progress, state: "paused" }).state, "paused");
 });
