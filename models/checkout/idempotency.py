@@ -143,6 +143,14 @@ def record_in_transaction(*, user_id: str, scope: str, key: str, request_hash: s
         [user_id, scope, key, request_hash, status, body, _ts(now), _ts(now + timedelta(seconds=ttl_s))]))
 
 
+def record_values(*, user_id: str, scope: str, key: str, request_hash: str, status: int, body: str, ttl_s: int,
+                  now: datetime) -> tuple[str, list[Any]]:
+    """``(columns, values)`` of a completed record, for a statement that inserts it together with
+    the row it answers for (models.checkout.sessions on PostgreSQL)."""
+    return ("user_id, scope, key, request_hash, state, response_status, response_body, created_at, expires_at",
+            [user_id, scope, key, request_hash, "completed", status, body, _ts(now), _ts(now + timedelta(seconds=ttl_s))])
+
+
 def earlier(*, user_id: str, scope: str, key: str, request_hash: str, now: datetime | None = None) -> Replay | None:
     """The stored response of an earlier request with this key, or None when there is no live
     record (one past its TTL, or a claim abandoned by a dead request, is deleted here).

@@ -15,6 +15,7 @@ from models import sql
 from models.catalog.statuses import FINISHED_STATUSES
 from models.checkout import documents, idempotency
 from models.checkout.idempotency import Replay
+from models.db import is_postgres
 from models.errors import Conflict, EventNotOnSale, Gone, InFlight, NotFound
 from models.keys import Keys
 from models.tables import CheckoutSession, Reservation, utcnow
@@ -93,6 +94,14 @@ _INSERT_SQL = (
     "updated_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (reservation_id) DO NOTHING RETURNING id")
 
 
+#: PostgreSQL: the session and, when it was inserted, its Idempotency-Key record; answers
+#: (sessions inserted, records inserted). A record already there (an earlier request with this
+#: key) answers (1, 0): the caller rolls the session back and replays that request.
+_INSERT_WITH_RECORD_SQL = (
+    "WITH s AS (" + _INSERT_SQL + "), k AS (INSERT INTO idempotency_keys ({columns}) SELECT {values} FROM s "
+    "ON CONFLICT (user_id, scope, key) DO NOTHING RETURNING id) SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM k)")
+
+
 def _open_and_record(user_id: str, reservation_id: Any, key: str, request_hash: str, scope: str, ttl_s: int,
                      now: datetime) -> Opened:
     found = sql.rows(_RESERVATION_SQL, [sql.uid(reservation_id)])
@@ -107,13 +116,26 @@ def _open_and_record(user_id: str, reservation_id: Any, key: str, request_hash: 
     if status == "held" and expires_at is not None and expires_at > now:
         session_id, amount = uuid.uuid4(), price_cents * quantity
         stamp = Reservation.created_at.db_value(now)
-        if sql.rows(_INSERT_SQL, [session_id.hex, sql.uid(reservation_id), user_id, key, amount, stamp, stamp]):
-            document = documents.document(
-                session_id=session_id, reservation_id=sql.text_id(reservation_id), status="open", amount_cents=amount,
-                event_id=sql.text_id(event_id), tier_id=sql.text_id(tier_id), quantity=quantity, expires_at=expires_at,
-                simulate=None, failure_reason=None, order_id=None, tickets=[], created_at=now, updated_at=now)
-            log.info("checkout session opened", extra={"event_id": document["event_id"], "user_id": user_id,
-                                                       "session_id": document["id"], "amount_cents": amount})
+        new = documents.document(
+            session_id=session_id, reservation_id=sql.text_id(reservation_id), status="open", amount_cents=amount,
+            event_id=sql.text_id(event_id), tier_id=sql.text_id(tier_id), quantity=quantity, expires_at=expires_at,
+            simulate=None, failure_reason=None, order_id=None, tickets=[], created_at=now, updated_at=now)
+        row = [session_id.hex, sql.uid(reservation_id), user_id, key, amount, stamp, stamp]
+        if key and is_postgres():
+            # The session and its key record in one statement (PostgreSQL runs INSERTs in a WITH).
+            body = orjson.dumps(new).decode()
+            columns, record = idempotency.record_values(user_id=user_id, scope=scope, key=key, request_hash=request_hash,
+                                                        status=201, body=body, ttl_s=ttl_s, now=now)
+            ((inserted, recorded),) = sql.rows(_INSERT_WITH_RECORD_SQL.format(columns=columns, values=sql.params(len(record))),
+                                               row + record)
+            if inserted and not recorded:
+                raise _KeyRecorded
+            if inserted:
+                _opened(new, user_id)
+                return Opened(new, True, body)
+        elif sql.rows(_INSERT_SQL, row):
+            document = new
+            _opened(document, user_id)
     created = document is not None
     if document is None:  # another key (or a concurrent request) opened it, or the hold ended
         existing = CheckoutSession.select(CheckoutSession, Reservation).join(Reservation).where(
@@ -129,6 +151,11 @@ def _open_and_record(user_id: str, reservation_id: Any, key: str, request_hash: 
                                                      status=http_status, body=body, ttl_s=ttl_s, now=now):
         raise _KeyRecorded
     return Opened(document, created, body)
+
+
+def _opened(document: dict[str, Any], user_id: str) -> None:
+    log.info("checkout session opened", extra={"event_id": document["event_id"], "user_id": user_id,
+                                               "session_id": document["id"], "amount_cents": document["amount_cents"]})
 
 
 async def raise_if_pending(redis: Any, keys: Keys, reservation_id: str | uuid.UUID, user_id: str) -> None:
