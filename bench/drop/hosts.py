@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -51,6 +52,27 @@ REDIS_PORTS = (7000, 7001, 7002)
 DATA_START_TIMEOUT_S = 120.0
 #: The environment variable that carries the plan to the simulator on the load host.
 PLAN_ENV = "DROP_NETWORK"
+
+
+#: nginx's access log line (deploy/nginx/ticketdrop.conf's ``ticketdrop`` format).
+_ACCESS = re.compile(r'"(\S+) (\S+)" \d+ \d+ cache=(\S+)')
+#: Cache statuses of a request nginx answered without asking a web host.
+FROM_CACHE = {"HIT", "STALE", "UPDATING"}
+
+
+def edge_counts(lines) -> dict[str, int]:
+    """Requests in nginx's access log: all, the polled waiting-room documents among them, and how
+    many of those nginx answered from its cache."""
+    counts = {"requests": 0, "polls": 0, "polls_from_cache": 0}
+    for line in lines:
+        m = _ACCESS.search(line)
+        if not m:
+            continue
+        counts["requests"] += 1
+        if m.group(2).endswith(("/waiting-room/status", "/waiting-room/progress")):
+            counts["polls"] += 1
+            counts["polls_from_cache"] += m.group(3) in FROM_CACHE
+    return counts
 
 
 def wait_for(address: str, port: int, timeout_s: float, what: str, alive=lambda: True) -> None:
@@ -95,6 +117,8 @@ class HostedSystem(System):
         #: Servers that are not the application's (measured, never restarted): PostgreSQL, Redis, RabbitMQ, nginx.
         self.daemons: list[Service] = []
         self.cluster = None
+        #: nginx's access log summed up when it stops (edge_counts).
+        self.edge: dict[str, int] | None = None
 
     @property
     def stores(self) -> str:
@@ -264,6 +288,10 @@ class HostedSystem(System):
             svc.stop(timeout_s=20)
         if self.cluster is not None:
             self.cluster.stop()
+        access = self.workdir / "nginx" / "access.log"
+        if access.exists():
+            with open(access, errors="replace") as lines:
+                self.edge = edge_counts(lines)
 
 
 def run_inside(args, argv: list[str], plan: NetworkPlan) -> int:

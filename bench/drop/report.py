@@ -177,6 +177,12 @@ def _hosts(r: dict) -> list[str]:
              "processes on different hosts reach each other only over those links.", "",
              "| host | address | runs |", "|---|---|---|"]
     lines += [f"| {h['host']} | {h['address']} | {h['runs']} |" for h in r["hosts"]]
+    edge = r.get("edge")
+    if edge:
+        lines += ["", f"nginx's access log: {edge['requests']:,} requests, {edge['polls']:,} of them waiting-room polls "
+                      f"(status, progress), {edge['polls_from_cache']:,} of those answered from nginx's cache "
+                      f"({edge['polls_from_cache'] / max(1, edge['polls']):.0%}); "
+                      f"{edge['requests'] - edge['polls_from_cache']:,} requests reached a web host."]
     return [*lines, ""]
 
 

@@ -135,7 +135,7 @@ async def run_drop(cfg: DropConfig, make_system=System) -> tuple[int, Path]:
     results.update(mode="chaos" if cfg.chaos else "drop", command=cfg.command, started_at=started_at, machine=_machine(),
                    baseline=base.as_dict(), config=_config_dict(cfg, system))
     if hasattr(system, "describe"):
-        results["hosts"] = system.describe()
+        results["hosts"], results["edge"] = system.describe(), system.edge
     path = report.write(results, run_dir)
     return (0 if results["invariants"]["passed"] else 1), path
 

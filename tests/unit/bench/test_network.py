@@ -141,3 +141,4 @@ def test_removing_twice_is_harmless():
 def test_namespaces_need_root(monkeypatch):
     monkeypatch.setattr(network.os, "geteuid", lambda: 1000)
     assert network.can_make_namespaces() == "making network namespaces needs root"
+

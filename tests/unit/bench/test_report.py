@@ -127,8 +127,11 @@ def test_a_drop_across_hosts_lists_each_host_its_address_and_what_ran_there(tmp_
     results = _results(_recorder())
     results["hosts"] = [{"host": "web-1", "namespace": "tdropab12-web-1", "address": "10.88.0.11", "runs": "python -m web"},
                         {"host": "data", "namespace": "tdropab12-data", "address": "10.88.0.40", "runs": "PostgreSQL"}]
+    results["edge"] = {"requests": 1000, "polls": 800, "polls_from_cache": 600}
     text = report.write(results, tmp_path).read_text()
     assert "## Hosts" in text
+    assert "800 of them waiting-room polls (status, progress), 600 of those answered from nginx's cache (75%); " \
+           "400 requests reached a web host" in text
     assert "| web-1 | 10.88.0.11 | python -m web |" in text
     assert "2 web hosts behind nginx" in text
 
