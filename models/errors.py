@@ -156,6 +156,14 @@ class SoldOut(Conflict):
     title = "Sold out"
 
 
+class Rejected(Conflict):
+    """The drainer rejected the reservation for a reason with no error of its own (the reason is the code)."""
+
+    def __init__(self, detail: str | None = None, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(detail, reason=reason, **kwargs)
+        self.code = reason
+
+
 class LimitExceeded(Conflict):
     """The per-event purchase cap would be exceeded."""
 

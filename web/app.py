@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -12,12 +13,15 @@ from redis.exceptions import RedisError
 from models.db import bind_database, database, open_database
 from models.keys import Keys
 from models.redis import connect_async, is_cluster
+from models.reservations.service import ReservationService
 from models.settings import Settings
 from web import hooks, identity, outcomes, routes
-from web.appkeys import ACTORS, BROKER, DB_EXECUTOR, KEYS, REDIS, SERVICES, SETTINGS
+from web.appkeys import ACTORS, BROKER, DB_EXECUTOR, KEYS, REDIS, RESERVATIONS, SERVICES, SETTINGS
+from web.dbexec import run_db
 from web.dbthreads import DbThreads
 from web.metrics import flush_timings_ctx
 from web.middleware import edge_middleware
+from web.pipelining import script_runner
 from workers.entry import wire
 
 log = logging.getLogger("ticketdrop.web")
@@ -46,6 +50,7 @@ def create_app(
     app.cleanup_ctx.append(flush_timings_ctx)
     app.cleanup_ctx.append(_redis_ctx(redis))
     app.cleanup_ctx.append(_broker_ctx(broker))
+    app.cleanup_ctx.append(_services_ctx)
     app.on_cleanup.append(outcomes.close)
     routes.setup(app)
     return app
@@ -96,3 +101,10 @@ def _broker_ctx(injected: Any):
             wiring.broker.close()
 
     return ctx
+
+
+async def _services_ctx(app: web.Application):
+    """The domain services, built once with their dependencies (after Redis and the broker)."""
+    app[RESERVATIONS] = ReservationService(redis=app[REDIS], keys=app[KEYS], settings=app[SETTINGS],
+                                           run_blocking=partial(run_db, app), script_runner=lambda: script_runner(app))
+    yield

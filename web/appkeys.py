@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from models.keys import Keys
+from models.reservations.service import ReservationService
 from models.settings import Settings
 from web.dbthreads import DbThreads
 from workers.actors import Actors
@@ -23,5 +24,7 @@ BROKER = web.AppKey("broker", Any)
 ACTORS = web.AppKey("actors", Actors)
 #: Per-process helpers that later modules attach (outcome hub, caches, limiter...).
 SERVICES = web.AppKey("services", dict)
+#: The reservation service (availability, submit, read, cancel), built in the app's cleanup_ctx.
+RESERVATIONS = web.AppKey("reservations", ReservationService)
 #: The request id of the request being served (see web.middleware).
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -1,5 +1,7 @@
-"""The web tier's reservation services (async Redis). Everything a request can be refused for
-is checked here, at once, before anything is queued; the decision itself is the drainer's.
+"""The web tier's reservation service (async Redis): :class:`ReservationService`, built once per
+process with its dependencies. Everything a request can be refused for is checked here, at once,
+before anything is queued; the decision itself is the drainer's, and this service sends the
+drain message a submit makes necessary.
 
 ``run_blocking(fn, *args, **kwargs)`` is the caller's way to run blocking database code
 (the web tier passes ``functools.partial(web.dbexec.run_db, app)``).
@@ -10,9 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from models.catalog.statuses import SELLING_STATUSES
+from models.commands import commands, off_loop
 from models.errors import (
     Conflict,
     EventNotOnSale,
@@ -21,11 +25,17 @@ from models.errors import (
     Gone,
     LimitExceeded,
     NotFound,
+    Rejected,
+    SoldOut,
+    TicketDropError,
     Unavailable,
     ValidationFailed,
 )
+from models.inventory import Availability, availability
 from models.keys import Keys
+from models.keys import reservation_id as new_reservation_id
 from models.reservations.holds import apply_transition, release_in_db
+from models.reservations.kick import claim_kick
 from models.reservations.queue import Request, enqueue
 from models.reservations.records import LIVE_STATUSES, load_record, view
 from models.settings import Settings
@@ -33,6 +43,8 @@ from models.waiting_room import admission_query, admitted, check_admission
 from models.waitlist.nudge import nudge_async
 
 RunBlocking = Callable[..., Awaitable[Any]]
+#: ``run_script(script, keys, args)``: sends a Lua script (see models.reservations.queue.enqueue).
+RunScript = Callable[[Any, list, list], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -41,8 +53,6 @@ class Submitted:
 
     reservation: dict[str, Any]
     created: bool
-    #: The caller must send a drain message for the event (its drain flag was just set).
-    send_drain: bool = False
 
 
 def _now_ms() -> int:
@@ -61,14 +71,15 @@ def check_on_sale(snapshot: Any) -> None:
 
 async def submit(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, reservation_id: str, user_id: str,
                  tier_id: str, quantity: int, token: str, request_id: str | None, run_blocking: RunBlocking,
-                 run_script: Callable[[Any, list, list], Awaitable[Any]] | None = None) -> Submitted:
+                 run_script: RunScript | None = None) -> Submitted:
     """Check a reservation request and queue it for its event's drainer (``run_script``: how the
     queueing script is sent, see models.reservations.queue.enqueue).
 
     Raises NotFound (unknown tier), EventPaused/EventNotOnSale (409), Forbidden (token unknown,
     of another event or user, not admitted, admission expired), ValidationFailed (quantity over
     the tier's per-user limit), LimitExceeded (the per-event cap). Returns Submitted: the new
-    pending reservation, or the user's existing live one.
+    pending reservation, or the user's existing live one. Sends the drain message when the
+    event needs one (blocking send, off the loop).
     """
     tier = snapshot.tier(tier_id)
     if tier is None:
@@ -90,7 +101,9 @@ async def submit(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, r
         if kind == "accepted":  # the drainer marks the admission used (one round trip per batch)
             record = {"id": reservation_id, "event_id": snapshot.id, "tier_id": tier_id, "quantity": str(quantity),
                       "status": "pending"}
-            return Submitted(view(record), created=True, send_drain=value == 1)
+            if value == 1:  # this request set the event's drain flag: the drainer needs a message
+                await off_loop(commands().send_drain, snapshot.id)
+            return Submitted(view(record), created=True)
         if kind == "limit":
             limit = settings.event_purchase_limit
             raise LimitExceeded(f"{value} of your {limit} tickets for this event are held or bought; {quantity} more "
@@ -176,3 +189,71 @@ async def _owned_record(redis: Any, keys: Keys, rid: str, user_id: str, run_bloc
     if record.get("user_id") != user_id:
         raise Forbidden("This reservation belongs to another user", field="header.X-User-Id")
     return record
+
+
+#: Rejection reason -> the problem it is rendered as (409 either way; others: Rejected, coded by reason).
+_REJECTIONS: dict[str, type[TicketDropError]] = {
+    "sold_out": SoldOut, "limit_exceeded": LimitExceeded, "event_not_on_sale": EventNotOnSale}
+
+
+def reservation_location(rid: str) -> str:
+    return f"/reservations/{rid}"
+
+
+def rejection(reservation: dict[str, Any]) -> TicketDropError:
+    """The error a rejected reservation is answered with (409, coded by its reason)."""
+    reason = reservation.get("reason") or "rejected"
+    kind = _REJECTIONS.get(reason, Rejected)
+    return kind(f"The reservation was rejected: {reason.replace('_', ' ')}",
+                headers={"Location": reservation_location(reservation["id"])},
+                id=reservation["id"], reason=reason, reservation=reservation)
+
+
+#: ``waiter(reservation_id)``: an async context manager, registered before the submit, whose
+#: ``wait(seconds)`` returns the published outcome or None (the web tier's outcome hub).
+Waiter = Callable[[str], Any]
+
+
+class ReservationService:
+    """Reservations for the web tier: availability, submit (and wait for the decision), read, cancel."""
+
+    def __init__(self, *, redis: Any, keys: Keys, settings: Settings, run_blocking: RunBlocking,
+                 script_runner: Callable[[], RunScript | None] = lambda: None) -> None:
+        """``script_runner()``: how to send the queueing script now (None: with redis-py)."""
+        self.redis, self.keys, self.settings = redis, keys, settings
+        self.run_blocking, self.script_runner = run_blocking, script_runner
+
+    async def availability(self, snapshot: Any) -> Availability:
+        """Tickets left per tier; read from the database when Redis lacks the counters, and then
+        a drain message is sent (once per stall) so the drainer rebuilds them."""
+        result = await availability(self.redis, self.keys, snapshot, self.run_blocking)
+        if result.from_database and await claim_kick(self.redis, self.keys, snapshot.id, only_with_mail=False):
+            await off_loop(commands().send_drain, snapshot.id)
+        return result
+
+    async def submit(self, snapshot: Any, *, user_id: str, tier_id: str, quantity: int, token: str,
+                     request_id: str | None, waiter: Waiter | None = None, wait_s: float = 0) -> Submitted:
+        """Check and queue a reservation request (see :func:`submit`). With ``waiter`` and
+        ``wait_s``, wait up to ``wait_s`` for the drainer's decision: the returned reservation is
+        then the decided one (held, rejected, or still pending). Raises what :func:`submit` and
+        :func:`submitted_outcome` raise."""
+        rid = new_reservation_id(snapshot.id)  # carries the event's Redis Cluster slot (models/keys.py)
+        run = partial(submit, self.redis, self.keys, self.settings, snapshot, reservation_id=rid, user_id=user_id,
+                      tier_id=tier_id, quantity=quantity, token=token, request_id=request_id,
+                      run_blocking=self.run_blocking, run_script=self.script_runner())
+        if waiter is None or not wait_s:
+            return await run()
+        async with waiter(rid) as w:  # registered first: an outcome published after the submit is not missed
+            submitted = await run()
+            if not submitted.created:
+                return submitted
+            decided = await w.wait(wait_s)
+        if decided is None:  # no announcement (timed out, or the listener was reconnecting)
+            decided = await submitted_outcome(self.redis, self.keys, rid, user_id, self.run_blocking)
+        return Submitted(decided, created=True)
+
+    async def get(self, rid: str, user_id: str) -> dict:
+        return await get_reservation(self.redis, self.keys, rid, user_id, self.run_blocking)
+
+    async def cancel(self, rid: str, user_id: str) -> dict:
+        return await cancel(self.redis, self.keys, rid, user_id, self.run_blocking)

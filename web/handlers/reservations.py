@@ -1,24 +1,16 @@
-"""Reservations and availability. Thin: parse, call models.reservations / models.inventory, render."""
+"""Reservations and availability. Thin: parse, one call of the ReservationService (web.appkeys.RESERVATIONS), render."""
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from aiohttp import web
 
-from models import inventory
-from models.commands import commands, off_loop
-from models.errors import Conflict, EventNotOnSale, LimitExceeded, SoldOut, TicketDropError
-from models.keys import reservation_id
-from models.reservations import service
-from models.reservations.kick import claim_kick
+from models.reservations.service import Submitted, rejection, reservation_location
 from web import outcomes, responses
-from web.appkeys import KEYS, REDIS, REQUEST_ID, SETTINGS
-from web.dbexec import run_db
+from web.appkeys import REQUEST_ID, RESERVATIONS
 from web.openapi import UNKNOWN_EVENT_FLOOD, doc
 from web.parse import json_body, path_uuid, prefer_wait, user_id
-from web.pipelining import script_runner
 from web.problems import problem_response
 from web.schemas.reservations import AvailabilityView, ReservationCreate, ReservationView
 from web.snapshots import event_snapshot, request_event
@@ -27,20 +19,14 @@ routes = web.RouteTableDef()
 
 _PREFER = [{"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},
             "description": "wait=N (N <= 10): wait up to N seconds for the decision (RFC 7240)"}]
-#: Rejection reason -> the problem it is rendered as (409 either way).
-_REJECTIONS: dict[str, type[TicketDropError]] = {
-    "sold_out": SoldOut, "limit_exceeded": LimitExceeded, "event_not_on_sale": EventNotOnSale}
 
 
 @routes.get("/events/{id}/availability")
 @doc("Tickets left per tier (capacity - sold - live holds)", tags=["reservations"], response=AvailabilityView,
      responses={404: "Unknown event, draft, or malformed id", 429: UNKNOWN_EVENT_FLOOD})
 async def get_availability(request: web.Request) -> web.Response:
-    app = request.app
     snapshot = await request_event(request)
-    result = await inventory.availability(app[REDIS], app[KEYS], snapshot, partial(run_db, app))
-    if result.from_database and await claim_kick(app[REDIS], app[KEYS], snapshot.id, only_with_mail=False):
-        await _send_drain(snapshot.id)  # a drainer rebuilds the missing counters
+    result = await request.app[RESERVATIONS].availability(snapshot)
     return responses.json({"event_id": snapshot.id, "tiers": result.tiers})
 
 
@@ -59,22 +45,13 @@ async def create_reservation(request: web.Request) -> web.Response:
     event_id = path_uuid(request, "id")
     body = await json_body(request, ReservationCreate)
     snapshot = await event_snapshot(app, event_id, public=True, request=request)
-    rid = reservation_id(snapshot.id)  # carries the event's Redis Cluster slot (models/keys.py)
-    submit = partial(service.submit, app[REDIS], app[KEYS], app[SETTINGS], snapshot, reservation_id=rid, user_id=user,
-                     tier_id=str(body.tier_id), quantity=body.quantity, token=body.token,
-                     request_id=request.get(REQUEST_ID), run_blocking=partial(run_db, app),
-                     run_script=script_runner(app))
     wait_s = prefer_wait(request)
-    if not wait_s:
-        return _render(await _submit(submit))
-    async with outcomes.waiter(app, rid) as waiter:
-        submitted = await _submit(submit)
-        if not submitted.created:
-            return _render(submitted)
-        decided = await waiter.wait(wait_s)
-    if decided is None:  # no announcement (timed out, or the listener was reconnecting)
-        decided = await service.submitted_outcome(app[REDIS], app[KEYS], rid, user, partial(run_db, app))
-    response = _render_decided(request, decided)
+    submitted = await app[RESERVATIONS].submit(
+        snapshot, user_id=user, tier_id=str(body.tier_id), quantity=body.quantity, token=body.token,
+        request_id=request.get(REQUEST_ID), waiter=partial(outcomes.waiter, app), wait_s=wait_s)
+    if not wait_s or not submitted.created:
+        return _render(submitted)
+    response = _render_decided(request, submitted.reservation)
     response.headers["Preference-Applied"] = f"wait={wait_s:g}"
     return response
 
@@ -85,8 +62,7 @@ async def create_reservation(request: web.Request) -> web.Response:
 async def get_reservation(request: web.Request) -> web.Response:
     user = user_id(request)
     rid = str(path_uuid(request, "id"))
-    app = request.app
-    return responses.json(await service.get_reservation(app[REDIS], app[KEYS], rid, user, partial(run_db, app)))
+    return responses.json(await request.app[RESERVATIONS].get(rid, user))
 
 
 @routes.delete("/reservations/{id}")
@@ -97,41 +73,18 @@ async def get_reservation(request: web.Request) -> web.Response:
 async def delete_reservation(request: web.Request) -> web.Response:
     user = user_id(request)
     rid = str(path_uuid(request, "id"))
-    app = request.app
-    return responses.json(await service.cancel(app[REDIS], app[KEYS], rid, user, partial(run_db, app)))
+    return responses.json(await request.app[RESERVATIONS].cancel(rid, user))
 
 
-async def _submit(submit: Any) -> service.Submitted:
-    submitted = await submit()
-    if submitted.send_drain:
-        await _send_drain(submitted.reservation["event_id"])
-    return submitted
-
-
-async def _send_drain(event_id: str) -> None:
-    # The broker's client is blocking; a send is rare (one per burst), but keep it off the loop.
-    await off_loop(commands().send_drain, event_id)
-
-
-def _location(reservation: dict[str, Any]) -> dict[str, str]:
-    return {"Location": f"/reservations/{reservation['id']}"}
-
-
-def _render(submitted: service.Submitted) -> web.Response:
+def _render(submitted: Submitted) -> web.Response:
     status = 202 if submitted.created else 200
-    return responses.json(submitted.reservation, status=status, headers=_location(submitted.reservation))
+    reservation = submitted.reservation
+    return responses.json(reservation, status=status, headers={"Location": reservation_location(reservation["id"])})
 
 
-def _render_decided(request: web.Request, reservation: dict[str, Any]) -> web.Response:
-    status = reservation.get("status")
-    if status == "held":
-        return responses.json(reservation, status=201, headers=_location(reservation))
-    if status == "rejected":
-        reason = reservation.get("reason") or "rejected"
-        error = _REJECTIONS.get(reason, Conflict)(
-            f"The reservation was rejected: {reason.replace('_', ' ')}", headers=_location(reservation),
-            id=reservation["id"], reason=reason, reservation=reservation)
-        if error.code == Conflict.code:
-            error.code = reason
-        return problem_response(error, request)
-    return responses.json(reservation, status=202, headers=_location(reservation))
+def _render_decided(request: web.Request, reservation: dict) -> web.Response:
+    """A decided reservation: 201 held, the rejection's problem, else (still pending) 202."""
+    if reservation.get("status") == "rejected":
+        return problem_response(rejection(reservation), request)
+    status = 201 if reservation.get("status") == "held" else 202
+    return responses.json(reservation, status=status, headers={"Location": reservation_location(reservation["id"])})
