@@ -146,14 +146,14 @@ def test_a_returned_ticket_that_fits_no_waiting_fan_is_sold_to_the_next_request_
     tier = make_tier(event, capacity=3, per_user_limit=2)
     e = str(event.id)
     holds = [request(runtime, tier, f"holder-{i}") for i in range(3)]
-    send_drain(e)
+    commands().send_drain(e)
     settle(runtime, e, set(holds))
     pair, _ = join_in_db(e, str(tier.id), "pair", 2, 1)
     rebuild_counters(runtime.redis, runtime.keys, e)
 
     release_hold(runtime.redis, runtime.keys, holds[0], to_status="expired", reason="hold_expired")  # 1 back
     single = request(runtime, tier, "single")  # behind the offers marker the return queued
-    send_drain(e)
+    commands().send_drain(e)
     settle(runtime, e, {single})
 
     assert Reservation.get_by_id(single).status == "held"
@@ -164,7 +164,7 @@ def test_a_returned_ticket_that_fits_no_waiting_fan_is_sold_to_the_next_request_
     release_hold(runtime.redis, runtime.keys, holds[1], to_status="released", reason="released_by_user")
     release_hold(runtime.redis, runtime.keys, holds[2], to_status="released", reason="released_by_user")
     late = request(runtime, tier, "late")  # two free now: the pair's, not for sale
-    send_drain(e)
+    commands().send_drain(e)
     settle(runtime, e, {late})
     assert (Reservation.get_by_id(late).status, Reservation.get_by_id(late).reason) == ("rejected", "sold_out")
     assert _wait_for_offers(1) == 1 and WaitlistEntry.get_by_id(pair.id).status == "offered"
