@@ -90,6 +90,22 @@ def wait_for(address: str, port: int, timeout_s: float, what: str, alive=lambda:
     raise RuntimeError(f"{what} did not listen on {address}:{port} in {timeout_s} s")
 
 
+def wait_for_postgres(url: str, timeout_s: float, alive=lambda: True) -> None:
+    """Block until PostgreSQL at ``url`` takes a connection (it listens before it has finished
+    starting up); raises RuntimeError on timeout or when ``alive()`` turns False."""
+    import psycopg2
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            psycopg2.connect(url, connect_timeout=3).close()
+            return
+        except psycopg2.OperationalError as exc:
+            if time.monotonic() > deadline or not alive():
+                raise RuntimeError(f"PostgreSQL on the data host did not take connections: {exc}") from None
+            time.sleep(0.2)
+
+
 def postgres_bindir() -> Path:
     """Debian's PostgreSQL server programs (the newest major version installed)."""
     found = sorted(glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
@@ -211,6 +227,7 @@ class HostedSystem(System):
             "-c", "unix_socket_directories=", "-c", "max_connections=200"]))
         wait_for(self.data.address, POSTGRES_PORT, DATA_START_TIMEOUT_S, "PostgreSQL", lambda: pg.alive)
         admin = f"postgres://postgres:{self.db_password}@{self.data.address}:{POSTGRES_PORT}/postgres"
+        wait_for_postgres(admin, DATA_START_TIMEOUT_S, lambda: pg.alive)
         self.database = provision_database(None, admin, self.opts.run_dir, self.opts.run_id)
         if self.database.kind != "postgresql":
             raise RuntimeError(f"could not create the drop's database on the data host (logs in {self.opts.run_dir / 'logs'})")
@@ -309,6 +326,8 @@ def run_inside(args, argv: list[str], plan: NetworkPlan) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"drop failed to run: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the system was stopped on the way out; the launcher removes the hosts
+        return 130
     print(f"{'PASS' if code == 0 else 'FAIL'}: report written to {path}")
     return code
 
@@ -319,8 +338,10 @@ def run_outside(argv: list[str], plan: NetworkPlan) -> int:
     workdir = Path(tempfile.mkdtemp(prefix=f"{plan.tag}-"))
     workdir.chmod(0o755)  # the postgres user reaches its data directory inside
     child: subprocess.Popen | None = None
+    terminated = []
 
     def terminate(*_):
+        terminated.append(True)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
@@ -332,7 +353,8 @@ def run_outside(argv: list[str], plan: NetworkPlan) -> int:
         return child.wait()
     except KeyboardInterrupt:
         if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGTERM)  # Ctrl-C reached it already; SIGTERM to the outer did not
+            if terminated:  # Ctrl-C reached the drop already (one process group); SIGTERM did not
+                child.send_signal(signal.SIGTERM)
             try:
                 child.wait(timeout=90)
             except subprocess.TimeoutExpired:
