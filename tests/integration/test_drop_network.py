@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -84,6 +85,11 @@ def test_an_address_outside_the_subnet_is_unreachable_nothing_leaves_the_bridge(
 def test_removing_the_network_ends_what_runs_in_it_and_leaves_no_namespace(hosts):
     plan, network = hosts
     proc = subprocess.Popen(plan.host("a").exec(["sleep", "300"]))
+    for _ in range(100):  # until ip has entered the namespace and become sleep
+        if str(proc.pid) in subprocess.run(["ip", "netns", "pids", plan.host("a").namespace], capture_output=True,
+                                           text=True).stdout.split():
+            break
+        time.sleep(0.05)
     removed = network.down()
     assert removed == plan.namespaces
     assert proc.wait(timeout=10) == -9
