@@ -61,14 +61,14 @@ class InvalidToken(Unauthorized):
     title = "Invalid bearer token"
 
     def __init__(self, description: str) -> None:
-        super().__init__(f"The bearer token was refused: {description}", field="header.Authorization",
+        super().__init__(f"The bearer token was refused: {description}", field="bearer_token",
                          headers={"WWW-Authenticate": challenge("invalid_token", description)})
 
 
 def missing_token() -> Unauthorized:
     """401 for a request that brings no credentials (RFC 6750 3.1: no error code then)."""
     return Unauthorized("Sign in: send 'Authorization: Bearer <token>' from your identity provider",
-                        field="header.Authorization", headers={"WWW-Authenticate": challenge()})
+                        field="bearer_token", headers={"WWW-Authenticate": challenge()})
 
 
 class JwksKeys:

@@ -44,7 +44,7 @@ def set_paused(event_id: uuid.UUID | str, paused: bool) -> bool:
         changed = (Event.update(paused=paused, updated_at=utcnow())
                    .where((Event.id == event_id) & (Event.paused != paused)).execute())
         if not changed and not Event.select().where(Event.id == event_id).exists():
-            raise NotFound(f"No event {event_id}", field="path.id")
+            raise NotFound(f"No event {event_id}", field="id")
     log.info("event paused" if paused else "event resumed", extra={"event_id": str(event_id), "changed": bool(changed)})
     return bool(changed)
 
@@ -103,7 +103,7 @@ def event_status(redis: Any, keys: Keys, settings: Settings, event_id: uuid.UUID
     """
     event = Event.get_or_none(Event.id == event_id)
     if event is None:
-        raise NotFound(f"No event {event_id}", field="path.id")
+        raise NotFound(f"No event {event_id}", field="id")
     now = utcnow()
     since = now - timedelta(seconds=RATE_WINDOW_S)
     tiers = _tier_rows(event.id, now)

@@ -25,7 +25,8 @@ from models import ticket_codes
 from models.errors import Conflict, Forbidden
 from models.metrics import CHECK_INS
 from models.tables import Event, Ticket, TicketTier, utcnow
-from models.tickets import PAYLOAD_PREFIX, is_code, iso, sign
+from models.tickets import PAYLOAD_PREFIX, is_code, sign
+from models.timestamps import iso
 
 log = logging.getLogger("ticketdrop.tickets")
 

@@ -26,7 +26,8 @@ from models.identity import USER_ID_RE
 from models.keys import Keys
 from models.redis import scripts
 from models.tables import Event, Order, Reservation, Ticket, TicketTransfer, utcnow
-from models.tickets import iso, sign
+from models.tickets import sign
+from models.timestamps import iso
 
 log = logging.getLogger("ticketdrop.tickets")
 
@@ -36,7 +37,7 @@ RunBlocking = Callable[..., Awaitable[Any]]
 def _owned(user_id: str, code: str) -> Ticket:
     ticket = Ticket.get_or_none(Ticket.code == code)
     if ticket is None or ticket.user_id != user_id:
-        raise NotFound(f"No ticket {code!r} for this user", field="path.code")
+        raise NotFound(f"No ticket {code!r} for this user", field="code")
     return ticket
 
 
@@ -47,9 +48,9 @@ def rotating_key(user_id: str, code: str, *, rotate_s: int, now_s: float | None 
     ticket = _owned(user_id, code)
     mode = Event.select(Event.ticket_mode).where(Event.id == ticket.event_id).scalar()
     if mode == "static":
-        raise Conflict("This event's gate takes the printed code only", field="path.code", reason="static_only")
+        raise Conflict("This event's gate takes the printed code only", field="code", reason="static_only")
     if ticket.status == "void":
-        raise Conflict("This ticket is void", field="path.code", reason="ticket_void")
+        raise Conflict("This ticket is void", field="code", reason="ticket_void")
     secret = ticket.secret
     if secret is None:  # issued before rotating codes existed: draw its secret once
         Ticket.update(secret=ticket_codes.new_secret()).where(Ticket.id == ticket.id, Ticket.secret.is_null()).execute()
@@ -115,7 +116,7 @@ def plan_transfer(from_user: str, code: str, to_user: str) -> Plan | dict[str, A
     ticket = _owned(from_user, code)
     if ticket.status != "valid":
         reason = "already_checked_in" if ticket.status == "checked_in" else "ticket_void"
-        raise Conflict(f"A {ticket.status.replace('_', ' ')} ticket cannot be transferred", field="path.code", reason=reason)
+        raise Conflict(f"A {ticket.status.replace('_', ' ')} ticket cannot be transferred", field="code", reason=reason)
     buyer = Order.select(Order.user_id).where(Order.id == ticket.order_id).scalar()
     return Plan(ticket.id, str(ticket.event_id), ticket.code, from_user, to_user, buyer)
 
@@ -135,7 +136,7 @@ def commit_transfer(secret: bytes, plan: Plan, limit: int) -> dict[str, Any]:
                  .where(Ticket.id == plan.ticket_id, Ticket.user_id == plan.from_user, Ticket.status == "valid")
                  .execute())
         if not moved:
-            raise Conflict("The ticket changed meanwhile (checked in, void or transferred); reload it", field="path.code",
+            raise Conflict("The ticket changed meanwhile (checked in, void or transferred); reload it", field="code",
                            reason="ticket_changed")
         record = TicketTransfer.create(ticket=plan.ticket_id, from_user=plan.from_user, to_user=plan.to_user, created_at=utcnow())
     log.info("ticket transferred", extra={"event_id": plan.event_id, "code": plan.code, "user_id": plan.from_user,

@@ -14,7 +14,7 @@ import io
 import logging
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import peewee
@@ -25,6 +25,7 @@ from models.errors import NotFound
 from models.metrics import TICKETS_ISSUED
 from models.outcomes import publish
 from models.tables import Event, Order, Ticket, TicketTier, utcnow
+from models.timestamps import iso
 
 log = logging.getLogger("ticketdrop.tickets")
 
@@ -34,10 +35,6 @@ PAYLOAD_PREFIX = "TD1"
 _SIG_DOMAIN = "ticketdrop-qr:v1"
 #: The sweep leaves orders younger than this to their issue_tickets message, in seconds.
 ISSUE_GRACE_S = 10
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 #: A ticket code as issued (uuid4 hex); anything else names no ticket and never reaches the database.
@@ -145,7 +142,7 @@ def qr_svg(user_id: str, code: str) -> bytes:
     Raises NotFound (404) for unknown codes and for other users' tickets (their existence stays private)."""
     ticket = Ticket.get_or_none(Ticket.code == code) if is_code(code) else None
     if ticket is None or ticket.user_id != user_id:
-        raise NotFound(f"No ticket {code!r} for this user", field="path.code")
+        raise NotFound(f"No ticket {code!r} for this user", field="code")
     out = io.BytesIO()
     segno.make(qr_payload(ticket), error="m", micro=False).save(out, kind="svg", scale=4, border=4, xmldecl=False,
                                                                  title=f"TicketDrop ticket {ticket.seq}")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from models.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from web.identity import current_user
+from web.problems import located
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,7 +37,7 @@ def validation_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, 
 def _raise_validation(exc: ValidationError, prefix: str = "") -> None:
     errors = validation_errors(exc, prefix)
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-    raise ValidationFailed(f"Invalid {summary}", errors=errors) from None
+    raise located(ValidationFailed(f"Invalid {summary}", errors=errors)) from None
 
 
 async def read_json(request: web.Request) -> Any:

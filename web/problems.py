@@ -1,4 +1,9 @@
-"""The one place that turns errors into RFC 9457 application/problem+json responses."""
+"""The one place that turns errors into RFC 9457 application/problem+json responses.
+
+Domain errors name the input they are about by its logical name (``id``, ``token``, ``user``,
+``idempotency_key``...); :func:`locate` says where in the HTTP request that input was, so the
+problem names ``path.id``, ``query.token``, ``header.X-User-Id`` as the API documents.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,38 @@ _HTTP_TO_DOMAIN: dict[int, type[errors.TicketDropError]] = {
     415: errors.UnsupportedMediaType,
     429: errors.RateLimited,
 }
+
+
+#: Logical inputs that travel in a header, and that header.
+HEADER_INPUTS = {
+    "user": "X-User-Id",
+    "idempotency_key": "Idempotency-Key",
+    "bearer_token": "Authorization",
+}
+#: Logical inputs a route may take in its path, its query or its body (found in that order).
+ROUTE_INPUTS = frozenset({"id", "code", "token"})
+
+
+def located(err: errors.TicketDropError) -> errors.TicketDropError:
+    """Mark ``err`` as naming its fields by their place already (the web tier's own parse errors,
+    whose body paths may be named ``token`` or ``id`` too): :func:`locate` leaves them alone."""
+    err.located = True  # type: ignore[attr-defined]
+    return err
+
+
+def locate(field: str, request: web.Request | None) -> str:
+    """Where the logical input ``field`` was in ``request``: ``header.X``, ``path.x``, ``query.x``
+    or ``body.x``; any other field (a dotted body path, or one already located) stays as it is."""
+    header = HEADER_INPUTS.get(field)
+    if header is not None:
+        return f"header.{header}"
+    if field not in ROUTE_INPUTS:
+        return field
+    if request is not None and field in request.match_info:
+        return f"path.{field}"
+    if request is not None and field in request.query:
+        return f"query.{field}"
+    return f"body.{field}"
 
 
 def translate(exc: BaseException) -> errors.TicketDropError | None:
@@ -62,8 +99,10 @@ def problem_body(err: errors.TicketDropError, request: web.Request | None) -> di
         rid = request.get(REQUEST_ID)
         if rid:
             body["request_id"] = rid
-    if err.errors:
+    if err.errors and getattr(err, "located", False):
         body["errors"] = err.errors
+    elif err.errors:
+        body["errors"] = [{**e, "field": locate(e["field"], request)} if "field" in e else e for e in err.errors]
     for key, value in err.extra.items():
         body.setdefault(key, value)
     return body

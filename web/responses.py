@@ -1,13 +1,17 @@
-"""JSON responses encoded with orjson."""
+"""JSON responses encoded with orjson; a ``datetime`` is written in the API's one timestamp
+format (:func:`models.timestamps.iso`), the same as the documents that format their own."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+from models.timestamps import iso
+
+_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def dumps(data: Any) -> bytes:
@@ -15,6 +19,8 @@ def dumps(data: Any) -> bytes:
 
 
 def _default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return iso(obj)
     if hasattr(obj, "model_dump"):
         return obj.model_dump(mode="json")
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")

@@ -11,7 +11,6 @@ from models.catalog.render import (
     admin_event,
     admin_event_document,
     admin_tier,
-    iso,
     public_catalog,
     public_event,
     public_event_detail,
@@ -23,7 +22,7 @@ from models.catalog.tiers import create_tier, get_tier, list_tiers, tiers_by_eve
 
 __all__ = [
     "admin_catalog", "admin_event", "admin_event_document", "admin_tier", "create_event", "create_tier",
-    "get_event", "get_tier", "iso", "list_events", "list_tiers", "public_catalog", "public_event",
+    "get_event", "get_tier", "list_events", "list_tiers", "public_catalog", "public_event",
     "public_event_detail", "public_event_document", "public_event_summary", "public_tier",
     "tiers_by_event", "update_event", "update_tier",
 ]

@@ -67,7 +67,7 @@ def get_event(event_id: uuid.UUID | str, *, public: bool) -> Event:
     """The event; raises NotFound (404, field path.id) for unknown ids, and for drafts when ``public``."""
     event = Event.get_or_none(Event.id == event_id)
     if event is None or (public and event.status == "draft"):
-        raise NotFound(f"No event {event_id}", field="path.id")
+        raise NotFound(f"No event {event_id}", field="id")
     return event
 
 
@@ -118,4 +118,4 @@ def update_event(event_id: uuid.UUID | str, changes: Mapping[str, Any]) -> Event
             )
             if rows:
                 return get_event(event.id, public=False)
-    raise Conflict("The event kept changing while this change was applied; retry", field="path.id")
+    raise Conflict("The event kept changing while this change was applied; retry", field="id")

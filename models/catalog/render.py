@@ -1,23 +1,18 @@
 """Catalogue documents: what the public and the admin see of events and tiers.
 
 Public documents omit bookkeeping (timestamps, sold, held); admin documents include it.
-Timestamps are ISO 8601 UTC strings ending in ``Z``; ids are strings.
+Timestamps are written by :func:`models.timestamps.iso`; ids are strings.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from models.catalog.events import get_event, list_events
 from models.catalog.tiers import list_tiers, tiers_by_event
 from models.tables import Event, TicketTier
-
-
-def iso(value: datetime) -> str:
-    """``value`` as ISO 8601 UTC with a ``Z``."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+from models.timestamps import iso
 
 
 def public_tier(tier: TicketTier) -> dict[str, Any]:

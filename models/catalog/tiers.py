@@ -32,7 +32,7 @@ def get_tier(tier_id: uuid.UUID | str) -> TicketTier:
     """The tier; raises NotFound (404, field path.id)."""
     tier = TicketTier.get_or_none(TicketTier.id == tier_id)
     if tier is None:
-        raise NotFound(f"No tier {tier_id}", field="path.id")
+        raise NotFound(f"No tier {tier_id}", field="id")
     return tier
 
 

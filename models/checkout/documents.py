@@ -8,7 +8,8 @@ from typing import Any
 
 from models.errors import NotFound
 from models.tables import CheckoutSession, Order, Reservation, Ticket
-from models.tickets import iso, ticket_summary
+from models.tickets import ticket_summary
+from models.timestamps import iso
 
 
 def session_location(session_id: str | uuid.UUID) -> str:
@@ -59,4 +60,4 @@ def document(*, session_id: Any, reservation_id: Any, status: str, amount_cents:
 
 def get_session_document(user_id: str, session_id: str | uuid.UUID) -> dict[str, Any]:
     """The owner's view of a session. Raises NotFound (404, field path.id) for unknown ids and other users' sessions."""
-    return session_document(owned_session(user_id, session_id, field="path.id"))
+    return session_document(owned_session(user_id, session_id, field="id"))

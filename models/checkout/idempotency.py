@@ -70,13 +70,13 @@ def parse_key(raw: str | None, *, required: bool) -> str | None:
     if raw is None or raw.strip() == "":
         if required:
             raise InvalidInput("The Idempotency-Key header is required (a fresh random value per attempt)",
-                               field="header.Idempotency-Key")
+                               field="idempotency_key")
         return None
     value = raw.strip()
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
     if not KEY_RE.match(value):
-        raise InvalidInput("Idempotency-Key must be 1..255 visible ASCII characters", field="header.Idempotency-Key")
+        raise InvalidInput("Idempotency-Key must be 1..255 visible ASCII characters", field="idempotency_key")
     return value
 
 
@@ -179,7 +179,7 @@ def _judge(row: IdempotencyRecord, scope: str, key: str, request_hash: str, now:
     if row.request_hash != request_hash:
         raise IdempotencyMismatch(
             f"Idempotency-Key {key!r} was already used for a different {scope} request; use a new key",
-            field="header.Idempotency-Key",
+            field="idempotency_key",
         )
     if row.state == "completed":
         return Replay(row.response_status, row.response_body)

@@ -7,7 +7,7 @@ from typing import Any
 import peewee
 
 from models.tables import Event, Order, Ticket, TicketTier
-from models.tickets import iso
+from models.timestamps import iso
 
 
 def user_orders(user_id: str) -> list[dict[str, Any]]:

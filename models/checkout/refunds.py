@@ -28,7 +28,7 @@ from models.errors import Conflict, NotFound
 from models.metrics import ORDERS_REFUNDED
 from models.redis import scripts
 from models.tables import Event, Order, Ticket, TicketTier, utcnow
-from models.tickets import iso
+from models.timestamps import iso
 from models.waitlist.nudge import nudge_sync
 from models.waitlist.offers import write_transaction
 from models.waitlist.sweep import close_finished_waitlists
@@ -78,7 +78,7 @@ def cancel_order(rt: Any, order_id: str | uuid.UUID, *, user_id: str | None = No
     now = now or utcnow()
     order = Order.get_or_none(Order.id == order_id)
     if order is None or (user_id is not None and order.user_id != user_id):
-        raise NotFound(f"No order {order_id}" + (" of yours" if user_id is not None else ""), field="path.id")
+        raise NotFound(f"No order {order_id}" + (" of yours" if user_id is not None else ""), field="id")
     if order.status == "refunded":
         return order_document(order)
     if user_id is not None:
@@ -98,12 +98,12 @@ def self_cancel_window_s(rt: Any, event: Event) -> int:
 def _check_self_cancel(rt: Any, order: Order, now: datetime) -> None:
     window = self_cancel_window_s(rt, Event.get_by_id(order.event_id))
     if window <= 0:
-        raise Conflict("Orders of this event cannot be canceled by the fan; ask the organiser", field="path.id",
+        raise Conflict("Orders of this event cannot be canceled by the fan; ask the organiser", field="id",
                        reason="self_cancel_not_allowed")
     deadline = order.created_at + timedelta(seconds=window)
     if now > deadline:
         raise Conflict(f"Orders may be canceled up to {window} s after purchase (until {iso(deadline)})",
-                       field="path.id", reason="self_cancel_window_passed", deadline=iso(deadline))
+                       field="id", reason="self_cancel_window_passed", deadline=iso(deadline))
 
 
 def refund_in_db(order_ids: list[Any], *, reason: str, now: datetime | None = None,
@@ -137,7 +137,7 @@ def _refund(order_ids: list[Any], reason: str, now: datetime, refuse_checked_in:
     # locks and finds the ticket void, or committed first and is seen here.
     Ticket.update(status="void").where(Ticket.order.in_(ids), Ticket.status == "valid").execute()
     if refuse_checked_in and Ticket.select().where(Ticket.order.in_(ids), Ticket.status == "checked_in").exists():
-        raise Conflict("A ticket of this order is checked in: it cannot be refunded", field="path.id",
+        raise Conflict("A ticket of this order is checked in: it cannot be refunded", field="id",
                        reason="ticket_checked_in")
     by_tier: Counter[str] = Counter()
     for o in rows:

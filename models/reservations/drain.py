@@ -32,8 +32,9 @@ from models.redis import scripts
 from models.reservations.counters import ensure_counters, rebuild_locked
 from models.reservations.lease import DRAIN_FLAG_TTL_MS, LEASE_TTL_MS, EventLease
 from models.reservations.persist import Decision, Final, persist_batch
-from models.reservations.records import DECIDED_RECORD_TTL_S, iso, to_ms, truncate_ms
+from models.reservations.records import DECIDED_RECORD_TTL_S, to_ms, truncate_ms
 from models.tables import utcnow
+from models.timestamps import iso
 from models.waiting_room import mark_used_sync
 from models.waitlist.nudge import is_offers_marker
 from models.waitlist.offers import offer_returns

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models.tables import Reservation
+from models.timestamps import iso
 
 #: Statuses in which a reservation blocks a new one of the same user and event.
 LIVE_STATUSES = frozenset({"pending", "held"})
@@ -19,13 +20,6 @@ LIVE_STATUSES = frozenset({"pending", "held"})
 RELEASE_STATUSES = frozenset({"released", "expired"})
 #: How long a decided record stays in Redis, in seconds (polls then read the database).
 DECIDED_RECORD_TTL_S = 24 * 3600
-
-
-def iso(dt: datetime | None) -> str | None:
-    """UTC ISO 8601 with milliseconds and a ``Z``, or None."""
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def to_ms(dt: datetime) -> int:

@@ -185,9 +185,9 @@ async def _owned_record(redis: Any, keys: Keys, rid: str, user_id: str, run_bloc
     if not record or record.get("status") == "pending" and not record.get("user_id"):
         record = await run_blocking(load_record, rid) or record
     if not record:
-        raise NotFound(f"No reservation {rid}", field="path.id")
+        raise NotFound(f"No reservation {rid}", field="id")
     if record.get("user_id") != user_id:
-        raise Forbidden("This reservation belongs to another user", field="header.X-User-Id")
+        raise Forbidden("This reservation belongs to another user", field="user")
     return record
 
 

@@ -52,7 +52,7 @@ def admission_query(keys: Keys, settings: Settings, event_id: str, token: str, u
     secret = settings.secret_bytes
     tok = tokens.parse(secret, event_id, token)
     if tok is None or not tok.belongs_to(secret, event_id, user_id):
-        raise Forbidden("This waiting-room token is not valid for this event and user", field="body.token", reason="token_invalid")
+        raise Forbidden("This waiting-room token is not valid for this event and user", field="token", reason="token_invalid")
     return AdmissionQuery([keys.room_bucket(event_id, tok.bucket), keys.room(event_id), keys.room_waves(event_id)],
                           tok.field, settings.admission_ttl_s * 1000)
 
@@ -69,12 +69,12 @@ def admitted(verdict: str, position: Any, up_to: Any, admitted_at: Any, window_m
     if verdict == "restoring":
         raise RoomRestoring()
     if verdict == "not_admitted":
-        raise Forbidden("Not admitted yet: wait until the waiting room lets you in", field="body.token",
+        raise Forbidden("Not admitted yet: wait until the waiting room lets you in", field="token",
                         reason="not_admitted", position=position or None, admitted_up_to=up_to)
     if verdict == "admission_expired":
-        raise Forbidden("Your admission window has lapsed", field="body.token", reason="admission_expired",
+        raise Forbidden("Your admission window has lapsed", field="token", reason="admission_expired",
                         position=position)
-    raise Forbidden("This waiting-room token is not valid for this event and user", field="body.token", reason="token_invalid")
+    raise Forbidden("This waiting-room token is not valid for this event and user", field="token", reason="token_invalid")
 
 
 async def check_admission(redis: Any, keys: Keys, settings: Settings, snapshot: Any, token: str, user_id: str,

@@ -189,7 +189,7 @@ class RoomService:
             # A valid token of a room that is not live: lost with Redis and not restored yet
             # (RoomRestoring: a 404 would send its fan to the back of the queue), or new.
             if tokens.parse(self._settings.secret_bytes, event_id, token_text) is None:
-                raise NotFound("No such waiting-room token for this event", field="query.token")
+                raise NotFound("No such waiting-room token for this event", field="token")
             await self._open_new_room(event, _now_ms())  # nobody joined yet: open it, then 404
             view = await self.rooms.get(event_id)
         known = self._positions.get(event_id)
@@ -202,12 +202,12 @@ class RoomService:
         if position is None:
             token = tokens.parse(self._settings.secret_bytes, event_id, token_text)
             if token is None:
-                raise NotFound("No such waiting-room token for this event", field="query.token")
+                raise NotFound("No such waiting-room token for this event", field="token")
             value = await self.batcher.hget(store.bucket_key(self._keys, event_id, token), token.field)
             if value is None:
                 if await self.batcher.hget(self._keys.room(event_id), "live") is None:
                     raise RoomRestoring()  # lost with Redis since the cached view was read
-                raise NotFound("No such waiting-room token for this event", field="query.token")
+                raise NotFound("No such waiting-room token for this event", field="token")
             position = int(value)
             if position > 0:  # 0 = not drawn yet: it will change
                 if len(cache) >= POSITION_CACHE_SIZE:

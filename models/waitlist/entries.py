@@ -21,7 +21,7 @@ from models.reservations.counters import database_stock
 from models.reservations.holds import EndedHold, apply_transition, release_in_db
 from models.settings import Settings
 from models.tables import Event, QueueEntry, Reservation, TicketTier, WaitlistEntry, utcnow
-from models.tickets import iso
+from models.timestamps import iso
 from models.waiting_room import tokens
 from models.waitlist.nudge import adjust_waiting, nudge_async, open_to_sale
 
@@ -53,7 +53,7 @@ async def join(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, use
     if tier is None:
         raise NotFound(f"No tier {tier_id} in event {snapshot.id}", field="tier_id")
     if snapshot.status not in SELLING_STATUSES:
-        raise EventNotOnSale(f"The event is {snapshot.status}: its waitlists are closed", field="path.id",
+        raise EventNotOnSale(f"The event is {snapshot.status}: its waitlists are closed", field="id",
                              event_id=snapshot.id, event_status=snapshot.status)
     if quantity > tier.per_user_limit:
         raise ValidationFailed(f"quantity must be between 1 and {tier.per_user_limit} for this tier", field="quantity",
@@ -137,7 +137,7 @@ def entry_document(entry_id: str | uuid.UUID, *, now: datetime | None = None) ->
     """One entry as its fan sees it (blocking). Raises NotFound."""
     docs = _documents(WaitlistEntry.id == entry_id, now)
     if not docs:
-        raise NotFound(f"No waitlist entry {entry_id}", field="path.id")
+        raise NotFound(f"No waitlist entry {entry_id}", field="id")
     return docs[0]
 
 
@@ -203,10 +203,10 @@ def leave_in_db(user_id: str, entry_id: str | uuid.UUID) -> Left:
     (409) once the offer was bought."""
     entry = WaitlistEntry.get_or_none(WaitlistEntry.id == entry_id)
     if entry is None or entry.user_id != user_id:
-        raise NotFound(f"No waitlist entry {entry_id} of yours", field="path.id")
+        raise NotFound(f"No waitlist entry {entry_id} of yours", field="id")
     was_waiting, released = False, None
     if entry.status == "purchased":
-        raise Conflict("The offer was bought: cancel the order instead", field="path.id", reason="offer_purchased")
+        raise Conflict("The offer was bought: cancel the order instead", field="id", reason="offer_purchased")
     if entry.status in ACTIVE_STATUSES:
         moved = (WaitlistEntry.update(status="left", updated_at=utcnow())
                  .where(WaitlistEntry.id == entry.id, WaitlistEntry.status == entry.status).execute())

@@ -34,8 +34,9 @@ from models.db import database, is_postgres
 from models.keys import reservation_id
 from models.metrics import WAITLIST_OFFERS
 from models.redis import scripts
-from models.reservations.records import DECIDED_RECORD_TTL_S, iso, to_ms, truncate_ms
+from models.reservations.records import DECIDED_RECORD_TTL_S, to_ms, truncate_ms
 from models.tables import Event, Order, Reservation, TicketTier, WaitlistEntry, utcnow
+from models.timestamps import iso
 
 log = logging.getLogger("ticketdrop.waitlist")
 

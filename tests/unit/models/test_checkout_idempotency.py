@@ -108,7 +108,7 @@ def test_a_required_key_that_is_missing_is_invalid_input_naming_the_header():
     with pytest.raises(InvalidInput) as info:
         idempotency.parse_key(None, required=True)
     assert info.value.status == 400
-    assert info.value.errors[0]["field"] == "header.Idempotency-Key"
+    assert info.value.errors[0]["field"] == "idempotency_key"
 
 
 def test_an_optional_key_may_be_absent_and_a_quoted_structured_header_string_is_unquoted():

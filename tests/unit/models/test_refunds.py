@@ -43,7 +43,7 @@ def test_an_order_with_a_checked_in_ticket_is_not_refunded(runtime, stub_broker)
     with pytest.raises(Conflict) as caught:
         refunds.cancel_order(runtime, order.id)
     assert caught.value.extra["reason"] == "ticket_checked_in"
-    assert caught.value.errors[0]["field"] == "path.id"
+    assert caught.value.errors[0]["field"] == "id"
     assert Order.get_by_id(order.id).status == "paid"
     assert sorted(t.status for t in Ticket.select().where(Ticket.order == order.id)) == ["checked_in", "valid"]
     assert TicketTier.get_by_id(tier.id).sold == 2

@@ -44,7 +44,7 @@ async def test_creating_an_event_answers_201_with_the_admin_document(client, adm
     AdminEvent.model_validate(body)
     assert resp.headers["Location"] == f"/admin/events/{body['id']}"
     assert (body["status"], body["description"], body["tiers"], body["wave_size"]) == ("draft", "", [], None)
-    assert (body["starts_at"], body["on_sale_at"]) == ("2031-03-02T00:30:00Z", "2031-01-10T09:00:00Z")
+    assert (body["starts_at"], body["on_sale_at"]) == ("2031-03-02T00:30:00.000Z", "2031-01-10T09:00:00.000Z")
 
 
 async def test_an_event_keeps_its_venue_time_zone_and_defaults_to_utc(client, admin_headers):
