@@ -12,18 +12,15 @@ per process (429 with Retry-After beyond; lookups of cached events are never ref
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from functools import cached_property
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from models.catalog.snapshot import EventSnapshot, load_snapshot
 from models.errors import NotFound, RateLimited
-from models.tables import Event, TicketTier
+from models.ttlcache import TTLCache
 from web.appkeys import SERVICES, SETTINGS
 from web.dbexec import run_db
 from web.parse import path_uuid
@@ -40,92 +37,22 @@ UNKNOWN_TTL_S = 1.0
 UNKNOWN_CLIENTS_SIZE = 10_000
 
 
-@dataclass(frozen=True)
-class TierSnapshot:
-    id: str
-    name: str
-    price_cents: int
-    capacity: int
-    per_user_limit: int
-
-
-@dataclass(frozen=True)
-class EventSnapshot:
-    id: str
-    name: str
-    venue: str
-    status: str
-    on_sale_at: datetime
-    starts_at: datetime
-    paused: bool
-    #: Effective wave settings (the event's override or the global default).
-    wave_size: int
-    wave_interval_s: float
-    tiers: tuple[TierSnapshot, ...]
-
-    @property
-    def is_public(self) -> bool:
-        return self.status != "draft"
-
-    @cached_property
-    def on_sale_ms(self) -> int:
-        # Read on every status poll; datetime.timestamp() is not free, the snapshot lives ~1 s.
-        return int(self.on_sale_at.timestamp() * 1000)
-
-    def tier(self, tier_id: str) -> TierSnapshot | None:
-        for t in self.tiers:
-            if t.id == tier_id:
-                return t
-        return None
-
-
-def load_snapshot(event_id: str, default_wave_size: int, default_wave_interval_s: float) -> EventSnapshot | None:
-    """Read one event and its tiers from the database (blocking)."""
-    event = Event.get_or_none(Event.id == event_id)
-    if event is None:
-        return None
-    tiers = TicketTier.select().where(TicketTier.event == event_id).order_by(TicketTier.price_cents, TicketTier.name)
-    return EventSnapshot(
-        id=str(event.id), name=event.name, venue=event.venue, status=event.status,
-        on_sale_at=event.on_sale_at, starts_at=event.starts_at, paused=bool(event.paused),
-        wave_size=event.wave_size or default_wave_size,
-        wave_interval_s=event.wave_interval_s or default_wave_interval_s,
-        tiers=tuple(TierSnapshot(str(t.id), t.name, t.price_cents, t.capacity, t.per_user_limit) for t in tiers),
-    )
-
-
 class SnapshotCache:
-    """Known events and unknown ids, each a dict in insertion order bounded by size (the oldest
-    entry is evicted) and time (an entry past its deadline is a miss and is replaced)."""
+    """Known events and unknown ids, each bounded by size (the oldest entry is evicted) and
+    time (an entry past its deadline is a miss and is replaced)."""
 
     def __init__(self, size: int | None = None, unknown_size: int | None = None) -> None:
-        self.size = size or SNAPSHOT_CACHE_SIZE
-        self.unknown_size = unknown_size or UNKNOWN_CACHE_SIZE
-        #: event id -> (deadline, EventSnapshot or the Future of its load)
-        self.known: dict[str, tuple[float, Any]] = {}
-        #: event id -> deadline
-        self.unknown: dict[str, float] = {}
+        #: event id -> EventSnapshot (a load in flight is shared by every request that misses)
+        self.known: TTLCache[str, EventSnapshot] = TTLCache(SNAPSHOT_TTL_S, size or SNAPSHOT_CACHE_SIZE)
+        #: event id -> True while the id is remembered as naming no event
+        self.unknown: TTLCache[str, bool] = TTLCache(UNKNOWN_TTL_S, unknown_size or UNKNOWN_CACHE_SIZE)
 
     def __len__(self) -> int:
         return len(self.known) + len(self.unknown)
 
-    def put(self, key: str, deadline: float, value: Any) -> None:
-        known = self.known
-        known.pop(key, None)  # re-inserted at the end: the most recent
-        if len(known) >= self.size:
-            del known[next(iter(known))]
-        known[key] = (deadline, value)
-
-    def put_unknown(self, key: str, deadline: float) -> None:
-        unknown = self.unknown
-        unknown.pop(key, None)
-        if len(unknown) >= self.unknown_size:
-            del unknown[next(iter(unknown))]
-        unknown[key] = deadline
-
     def forget(self, key: str) -> None:
-        self.known.pop(key, None)
-        self.unknown.pop(key, None)
+        self.known.forget(key)
+        self.unknown.forget(key)
 
 
 class UnknownIdLimiter:
@@ -184,20 +111,20 @@ async def event_snapshot(app: web.Application, event_id: str | uuid.UUID, *, pub
     key = str(event_id)
     cache = _cache(app)
     now = time.monotonic()
-    entry = cache.known.get(key)
-    if entry is not None and entry[0] > now:
-        snap = entry[1] if not isinstance(entry[1], asyncio.Future) else await asyncio.shield(entry[1])
-    else:
+    snap = cache.known.fresh(key, now)
+    if snap is None and cache.known.is_loading(key):
+        snap = await cache.known.load(key, _loader(app, key))  # joins the load in flight
+    elif snap is None:
         limiter = client = None
         if request is not None and app[SETTINGS].rate_unknown_event_per_min > 0:
             limiter, client = _limiter(app), client_address(request, app[SETTINGS])
-        unknown_until = cache.unknown.get(key)
-        if unknown_until is not None and unknown_until > now:
-            snap = None
-        else:
+        if not cache.unknown.fresh(key, now):
             if limiter is not None:
                 limiter.check(client, now)
-            snap = await _load(app, cache, key, now)
+            snap = await cache.known.load(key, _loader(app, key))
+            if snap is None:
+                cache.known.forget(key)
+                cache.unknown.put(key, True, UNKNOWN_TTL_S)
         if snap is None and limiter is not None:
             limiter.count(client, now)
     if snap is None or (public and not snap.is_public):
@@ -205,24 +132,12 @@ async def event_snapshot(app: web.Application, event_id: str | uuid.UUID, *, pub
     return snap
 
 
-async def _load(app: web.Application, cache: SnapshotCache, key: str, now: float) -> EventSnapshot | None:
-    future: asyncio.Future = asyncio.get_running_loop().create_future()
-    cache.put(key, now + SNAPSHOT_TTL_S, future)
-    settings = app[SETTINGS]
-    try:
-        snap = await run_db(app, load_snapshot, key, settings.wave_size, settings.wave_interval_s)
-    except BaseException as exc:
-        cache.forget(key)
-        future.set_exception(exc)
-        future.exception()  # mark retrieved: waiters re-raise it themselves
-        raise
-    future.set_result(snap)
-    if snap is None:
-        cache.known.pop(key, None)
-        cache.put_unknown(key, time.monotonic() + UNKNOWN_TTL_S)
-    else:
-        cache.put(key, time.monotonic() + SNAPSHOT_TTL_S, snap)
-    return snap
+def _loader(app: web.Application, key: str) -> Callable[[EventSnapshot | None], Awaitable[EventSnapshot | None]]:
+    async def load(_previous: EventSnapshot | None) -> EventSnapshot | None:
+        settings = app[SETTINGS]
+        return await run_db(app, load_snapshot, key, settings.wave_size, settings.wave_interval_s)
+
+    return load
 
 
 async def request_event(request: web.Request, *, public: bool = True) -> EventSnapshot:
@@ -230,11 +145,9 @@ async def request_event(request: web.Request, *, public: bool = True) -> EventSn
     the client's address (web.ratelimit.client_address)."""
     # The hot path (every poll): an id spelled as the cache spells it (str(UUID)) is a valid
     # UUID, so a fresh loaded snapshot needs no parsing, no str(UUID) and no await.
-    entry = _cache(request.app).known.get(request.match_info.get("id", ""))
-    if entry is not None and entry[0] > time.monotonic():
-        snap = entry[1]
-        if isinstance(snap, EventSnapshot) and (snap.is_public or not public):
-            return snap
+    snap = _cache(request.app).known.fresh(request.match_info.get("id", ""))
+    if snap is not None and (snap.is_public or not public):
+        return snap
     return await event_snapshot(request.app, path_uuid(request, "id"), public=public, request=request)
 
 

@@ -8,13 +8,12 @@ Only the fan's own position costs a Redis lookup per request.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
 from models.keys import Keys
+from models.ttlcache import TTLCache
 from models.waiting_room import eta
 from models.waiting_room.store import RoomCounters, Stock, Wave
 
@@ -86,41 +85,17 @@ class RoomCache:
     def __init__(self, redis: Any, keys: Keys, max_age_s: float = MAX_AGE_S, max_events: int = MAX_EVENTS) -> None:
         self._redis = redis
         self._keys = keys
-        self._max_age_s = max_age_s
-        self._max_events = max_events
-        self._views: dict[str, tuple[float, RoomView]] = {}
-        self._loading: dict[str, asyncio.Future] = {}
+        self._views: TTLCache[str, RoomView] = TTLCache(max_age_s, max_events)
 
     async def get(self, event_id: str) -> RoomView:
-        entry = self._views.get(event_id)
-        if entry is not None and entry[0] > time.monotonic():
-            return entry[1]
-        pending = self._loading.get(event_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future = asyncio.get_running_loop().create_future()
-        self._loading[event_id] = future
-        try:
-            view = await load_view(self._redis, self._keys, event_id, entry[1] if entry else None)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # waiters re-raise it; nobody else needs to retrieve it
-            raise
-        finally:
-            self._loading.pop(event_id, None)
-        views = self._views
-        views.pop(event_id, None)  # re-inserted last: the dict's order is the order of reads
-        if len(views) >= self._max_events:
-            del views[next(iter(views))]
-        views[event_id] = (time.monotonic() + self._max_age_s, view)
-        future.set_result(view)
-        return view
+        async def load(previous: RoomView | None) -> RoomView:
+            return await load_view(self._redis, self._keys, event_id, previous)
+
+        return await self._views.get(event_id, load)  # type: ignore[return-value]  (load never gives None)
 
     def __len__(self) -> int:
         return len(self._views)
 
     def forget(self, event_id: str) -> None:
         """Read the room afresh on the next get (tests, and after this process changed it)."""
-        entry = self._views.get(event_id)
-        if entry is not None:
-            self._views[event_id] = (0.0, entry[1])
+        self._views.expire(event_id)

@@ -2,50 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from peewee import JOIN
 
+from models.catalog.snapshot import EventSnapshot, snapshot_of
 from models.catalog.statuses import SELLING_STATUSES
 from models.tables import Event, FairnessRecord
 
 
-@dataclass(frozen=True)
-class SaleEvent:
-    """What the wave tick needs of one event, read once per tick."""
-
-    id: str
-    on_sale_ms: int
-    starts_at_ms: int
-    paused: bool
-    wave_size: int
-    wave_interval_s: float
-
-
-def _ms(dt: datetime) -> int:
-    return int(dt.timestamp() * 1000)
-
-
-def selling_events(now_ms: int, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
+def selling_events(now_ms: int, default_wave_size: int, default_interval_s: float) -> list[EventSnapshot]:
     """Scheduled or on-sale events whose on-sale instant has passed."""
     cutoff = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
     return _sale_events(Event.status.in_(SELLING_STATUSES) & (Event.on_sale_at <= cutoff), default_wave_size, default_interval_s)
 
 
-def upcoming_events(now_ms: int, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
+def upcoming_events(now_ms: int, default_wave_size: int, default_interval_s: float) -> list[EventSnapshot]:
     """Scheduled or on-sale events whose on-sale instant is still ahead (fans join the pre-queue)."""
     cutoff = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
     return _sale_events(Event.status.in_(SELLING_STATUSES) & (Event.on_sale_at > cutoff), default_wave_size, default_interval_s)
 
 
-def _sale_events(where: object, default_wave_size: int, default_interval_s: float) -> list[SaleEvent]:
-    rows = Event.select().where(where)
-    return [
-        SaleEvent(str(e.id), _ms(e.on_sale_at), _ms(e.starts_at), bool(e.paused),
-                  e.wave_size or default_wave_size, e.wave_interval_s or default_interval_s)
-        for e in rows
-    ]
+def _sale_events(where: object, default_wave_size: int, default_interval_s: float) -> list[EventSnapshot]:
+    return [snapshot_of(e, default_wave_size, default_interval_s) for e in Event.select().where(where)]
 
 
 def events_without_commitment() -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models import metrics
+from models.catalog.snapshot import EventSnapshot
 from models.catalog.statuses import FINISHED_STATUSES
 from models.errors import EventNotOnSale, NotFound, RoomRestoring, SoldOut
 from models.keys import Keys
@@ -25,7 +26,6 @@ from models.waiting_room.batching import CommandBatcher
 from models.waiting_room.lease import LEASE_TTL_MS
 from models.waiting_room.room import RoomCache
 from models.waiting_room.status import (
-    EventLike,
     admission_of,
     describe,
     max_age_s,
@@ -71,7 +71,7 @@ class JoinResult:
     total: int
     state: str
 
-    def document(self, event: EventLike) -> dict[str, Any]:
+    def document(self, event: EventSnapshot) -> dict[str, Any]:
         return {"token": self.token, "position": self.position, "total": self.total, "state": self.state,
                 "onSaleAt": event.on_sale_at, "prequeue": self.position is None}
 

@@ -6,29 +6,20 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from models.catalog.snapshot import EventSnapshot
 from models.catalog.statuses import FINISHED_STATUSES
 from models.waiting_room import eta
 from models.waiting_room.room import RoomView
 
 
-class EventLike(Protocol):
-    """What status needs of an event (web.snapshots.EventSnapshot has it)."""
-
-    status: str
-    on_sale_at: datetime
-    paused: bool
-    wave_size: int
-    wave_interval_s: float
-
-
-def on_sale_ms(event: EventLike) -> int:
-    cached = getattr(event, "on_sale_ms", None)  # web.snapshots.EventSnapshot computes it once
+def on_sale_ms(event: EventSnapshot) -> int:
+    cached = getattr(event, "on_sale_ms", None)  # EventSnapshot computes it once; a bare row has none
     return cached if isinstance(cached, int) else int(event.on_sale_at.timestamp() * 1000)
 
 
-def room_state(event: EventLike, view: RoomView, now_ms: int) -> str:
+def room_state(event: EventSnapshot, view: RoomView, now_ms: int) -> str:
     """closed | sold_out | waiting (before on-sale) | paused | sale_open."""
     if event.status in FINISHED_STATUSES:
         return "closed"
@@ -56,7 +47,7 @@ def _iso(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def describe(event: EventLike, view: RoomView, position: int, now_ms: int, admission_ttl_s: int) -> dict[str, Any]:
+def describe(event: EventSnapshot, view: RoomView, position: int, now_ms: int, admission_ttl_s: int) -> dict[str, Any]:
     """The status document for a fan whose stored position is ``position`` (0 = pre-queue, not drawn)."""
     sale_ms = on_sale_ms(event)
     state = room_state(event, view, now_ms)
@@ -86,7 +77,7 @@ def describe(event: EventLike, view: RoomView, position: int, now_ms: int, admis
 
 # -- HTTP caching: how long an answer stays true, and a validator that changes with it ---------
 
-def max_age_s(event: EventLike, view: RoomView, now_ms: int, admission_expires_ms: int | None = None) -> int:
+def max_age_s(event: EventSnapshot, view: RoomView, now_ms: int, admission_expires_ms: int | None = None) -> int:
     """Whole seconds (Cache-Control max-age) an answer given now may be reused: until the next
     wave is due, on-sale, or the fan's admission expiry, whichever comes first, rounded up, and
     never more than one wave interval (rounded down), so a cached copy shows a new wave, a pause
@@ -121,7 +112,7 @@ def _digest(key: str) -> str:
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
-def progress(event: EventLike, view: RoomView, now_ms: int) -> dict[str, Any]:
+def progress(event: EventSnapshot, view: RoomView, now_ms: int) -> dict[str, Any]:
     """The room-wide part of every fan's status, the same for all of them (one cache entry per
     event at the edge): a fan who knows its position computes ``aheadOfYou`` (position -
     admittedThrough - 1) and reads its own status again once ``admittedThrough >= position``."""

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models import metrics
+from models.catalog.snapshot import EventSnapshot
 from models.errors import Unavailable
 from models.inventory import rebuild_counters
 from models.keys import Keys
@@ -25,7 +26,7 @@ from models.tables import AdmissionWave
 from models.waiting_room import fairness, journal, restore, store
 from models.waiting_room.admission import expire_event
 from models.waiting_room.lease import Lease, LeaseLost, leased
-from models.waiting_room.sales import SaleEvent, events_without_commitment, selling_events, upcoming_events
+from models.waiting_room.sales import events_without_commitment, selling_events, upcoming_events
 from models.waiting_room.store import RoomCounters, Stock
 
 log = logging.getLogger("ticketdrop.waiting_room")
@@ -96,7 +97,7 @@ def _wave_row(event_id: str, first: int, last: int, at_ms: int) -> dict:
             "admitted_at": datetime.fromtimestamp(at_ms / 1000, tz=UTC)}
 
 
-def _admit(redis: Any, keys: Keys, event: SaleEvent, now_ms: int, expire_at: int, lease: Lease) -> int:
+def _admit(redis: Any, keys: Keys, event: EventSnapshot, now_ms: int, expire_at: int, lease: Lease) -> int:
     counters = store.read_counters(redis, keys, event.id)
     # Only places already copied to the database are admitted: an admitted fan's place must
     # survive a Redis loss (models/waiting_room/journal.py).
@@ -140,7 +141,7 @@ def _take_back(redis: Any, keys: Keys, event_id: str, row: dict) -> None:
                                   & (AdmissionWave.admitted_at == row["admitted_at"])).execute())
 
 
-def _open_room(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now_ms: int, lease: Any) -> int:
+def _open_room(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot, now_ms: int, lease: Any) -> int:
     """Make the room live (restoring it after a Redis loss) and copy new joins to the
     database. Returns the keys' expire-at, in ms."""
     expire_at = store.expire_at_ms(event.starts_at_ms, event.on_sale_ms, now_ms, settings.token_ttl_s)
@@ -152,14 +153,14 @@ def _open_room(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now
     return expire_at
 
 
-def keep_event(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now_ms: int) -> None:
+def keep_event(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot, now_ms: int) -> None:
     """The tick of an event still before on-sale, under its lease: room live, joins copied."""
     with leased(redis, keys.room_lease(event.id)) as lease:
         if lease is not None:
             _open_room(redis, keys, settings, event, now_ms, lease)
 
 
-def step_event(redis: Any, keys: Keys, settings: Settings, event: SaleEvent, now_ms: int) -> int:
+def step_event(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot, now_ms: int) -> int:
     """One event's tick under its lease: room live and joins copied, draw, expiry, one wave if
     due, copy waves to the database. Returns the positions admitted (0 if another process
     holds the lease)."""

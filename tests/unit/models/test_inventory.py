@@ -73,7 +73,7 @@ def test_a_stalled_mailbox_is_kicked_once_and_a_drained_or_fresh_one_is_left_alo
 
 
 async def test_availability_reads_the_counters_and_falls_back_to_the_database_when_they_are_missing(runtime, aredis):
-    from web.snapshots import load_snapshot
+    from models.catalog.snapshot import load_snapshot
 
     event = make_event()
     tier = make_tier(event, capacity=10, price_cents=9_900)

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from models.catalog.snapshot import load_snapshot
 from models.errors import EventNotOnSale, NotFound, SoldOut
 from models.tables import Event, FairnessRecord
 from models.waiting_room import RoomService, admit_waves
 from tests.unit.models.test_waiting_room import ON_SALE, T0, make_event, make_tier
-from web.snapshots import load_snapshot
 
 
 async def _blocking(fn, *args):
