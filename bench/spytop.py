@@ -23,8 +23,8 @@ from collections.abc import Iterable
 #: "function (path/to/file.py:123)"
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]+)(?::\d+)?\)$")
 OUR_PACKAGES = ("models/", "web/", "workers/", "scheduler/", "bench/")
-LIBRARIES = ("peewee", "playhouse", "psycopg2", "redis", "aiohttp", "dramatiq", "prometheus_client", "structlog",
-             "pydantic", "orjson", "asyncio", "concurrent", "threading", "apscheduler", "multidict", "yarl")
+LIBRARIES = ("peewee", "playhouse", "psycopg2", "redis", "aiohttp", "dramatiq", "prometheus_client", "pydantic",
+             "orjson", "asyncio", "concurrent", "threading", "apscheduler", "multidict", "yarl")
 
 
 def parse(lines: Iterable[str]) -> list[tuple[list[tuple[str, str]], int]]:

@@ -1,4 +1,10 @@
-"""Logging set-up: one JSON object per line (or readable console lines), with the request id."""
+"""Logging set-up: one JSON object per line (or readable console lines), with the request id.
+
+Two small stdlib formatters, not structlog: every line here, ours and the libraries'
+(Dramatiq, aiohttp, APScheduler), is a stdlib ``LogRecord``, and these format them all the
+same once a process has called :func:`configure_logging`; structlog would add a second logging
+API for the same output, so it is not a dependency.
+"""
 
 from __future__ import annotations
 

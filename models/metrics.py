@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 
-# prometheus-client reads this variable itself and opens its per-process files there when the
-# first metric below is built: make sure the directory exists, or the process fails right here.
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+from models.settings import metrics_dir_from_env
+
+# prometheus-client reads PROMETHEUS_MULTIPROC_DIR itself and opens its per-process files there
+# when the first metric below is built: make sure the directory exists, or the process fails here.
+if _dir := metrics_dir_from_env():
+    os.makedirs(_dir, exist_ok=True)
 
 from prometheus_client import Counter, Histogram  # noqa: E402
 from prometheus_client.core import GaugeMetricFamily

@@ -109,3 +109,9 @@ def test_jwt_mode_defaults_its_algorithms_to_the_key_source_and_masks_the_secret
     keyed = Settings.from_env({**_JWT, "JWT_JWKS_URL": "https://id.example/.well-known/jwks.json"})
     assert keyed.jwt_algorithms == ("RS256", "ES256")
     assert Settings.from_env(SECRETS).identity_mode == "demo"
+
+
+def test_a_refused_secret_is_named_but_never_echoed():
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**SECRETS, "SECRET_KEY": "hunter2-short"})
+    assert "SECRET_KEY" in str(info.value) and "hunter2" not in str(info.value)
