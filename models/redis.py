@@ -12,6 +12,8 @@ it discovers the others and follows slot moves. Every script's keys lie in one s
 
 from __future__ import annotations
 
+import threading
+import weakref
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import redis
 import redis.asyncio as aioredis
 import redis.asyncio.cluster as aiocluster
 import redis.cluster
+from redis.commands.core import AsyncScript, Script
 
 from models.errors import ConfigError
 
@@ -43,23 +46,84 @@ def lua_source(name: str) -> str:
     return "".join(lua_source(line[len(_INCLUDE):].strip()) if line.startswith(_INCLUDE) else line for line in lines)
 
 
-class Scripts:
-    """Lazily registered scripts for one client: ``Scripts(r).get("join")(keys=..., args=...)``."""
+class ScriptRegistry:
+    """Our scripts, each made once per process and flavour (redis-py's ``Script`` for blocking
+    clients, ``AsyncScript`` for asyncio ones) and run on whichever client is given:
+    ``scripts(client).get("room_join")(keys=..., args=...)``. Nothing is attached to redis-py's
+    objects, and no client is kept alive by the registry. A Redis Cluster pipeline, which
+    refuses EVALSHA, gets the script as EVAL."""
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    def __init__(self) -> None:
+        self._blocking: dict[str, Script] = {}
+        self._asyncio: dict[str, AsyncScript] = {}
+        self._lock = threading.Lock()
+        self._bound: weakref.WeakKeyDictionary[Any, BoundScripts] = weakref.WeakKeyDictionary()
+
+    def __call__(self, client: Any) -> BoundScripts:
+        """The scripts bound to ``client``, kept while the client lives (held weakly, so a
+        pipeline made per request costs one lookup per script call, not new objects)."""
+        bound = self._bound.get(client)
+        if bound is None:
+            bound = self._bound.setdefault(client, BoundScripts(self, client))
+        return bound
+
+    def script(self, name: str, client: Any) -> Any:
+        """The script ``name`` for ``client``'s flavour (made on first use)."""
+        made, cls = (self._asyncio, AsyncScript) if _kind(client) == "asyncio" else (self._blocking, Script)
+        found = made.get(name)
+        if found is None:
+            with self._lock:
+                source = lua_source(name)
+                # From bytes, the SHA1 is computed without asking a client for its encoder.
+                made_now = cls(None, source.encode())
+                made_now.script = source
+                found = made.setdefault(name, made_now)
+        return found
+
+    def __len__(self) -> int:
+        """Clients (and pipelines) that have scripts bound now."""
+        return len(self._bound)
+
+
+class BoundScripts:
+    """The registry's scripts bound to one client (or pipeline), which it refers to weakly."""
+
+    __slots__ = ("_registry", "_client", "_scripts", "__weakref__")
+
+    def __init__(self, registry: ScriptRegistry, client: Any) -> None:
+        self._registry = registry
+        self._client = weakref.ref(client)
         self._scripts: dict[str, Any] = {}
-        self._eval = isinstance(client, (redis.cluster.ClusterPipeline, aiocluster.ClusterPipeline))
 
     def get(self, name: str) -> Any:
-        script = self._scripts.get(name)
-        if script is None:
-            if self._eval:
-                script = _EvalScript(self._client, lua_source(name))
-            else:
-                script = self._client.register_script(lua_source(name))
-            self._scripts[name] = script
-        return script
+        found = self._scripts.get(name)
+        if found is None:
+            client = self._client()
+            if _kind(client) == "eval":
+                return _EvalScript(client, lua_source(name))  # not kept: it holds its pipeline
+            found = self._scripts[name] = _BoundScript(self._registry.script(name, client), self._client)
+        return found
+
+
+class _BoundScript:
+    """One script and the client it runs on: call it, or read its ``sha`` and ``script``."""
+
+    __slots__ = ("_script", "_client")
+
+    def __init__(self, script: Any, client: weakref.ref) -> None:
+        self._script = script
+        self._client = client
+
+    @property
+    def sha(self) -> str:
+        return self._script.sha
+
+    @property
+    def script(self) -> str:
+        return self._script.script
+
+    def __call__(self, keys: list | tuple = (), args: list | tuple = (), client: Any = None) -> Any:
+        return self._script(keys=keys, args=args, client=client or self._client())
 
 
 class _EvalScript:
@@ -74,16 +138,23 @@ class _EvalScript:
         return (client or self._pipe).execute_command("EVAL", self.script, len(keys), *keys, *args)
 
 
-_SCRIPTS_ATTR = "_ticketdrop_scripts"
+_CLUSTER_PIPELINES = (redis.cluster.ClusterPipeline, aiocluster.ClusterPipeline)
+_ASYNC_CLIENTS = (aioredis.Redis, aioredis.client.Pipeline, aiocluster.RedisCluster, aiocluster.ClusterPipeline)
+#: client class -> "eval" | "asyncio" | "blocking", learnt once per class: redis-py's classes are
+#: typing Protocols, whose isinstance() costs microseconds on every call.
+_KINDS: dict[type, str] = {}
 
 
-def scripts(client: Any) -> Scripts:
-    """The script registry attached to ``client`` (created on first use)."""
-    reg = getattr(client, _SCRIPTS_ATTR, None)
-    if reg is None:
-        reg = Scripts(client)
-        setattr(client, _SCRIPTS_ATTR, reg)
-    return reg
+def _kind(client: Any) -> str:
+    cls = type(client)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = "eval" if issubclass(cls, _CLUSTER_PIPELINES) else "asyncio" if issubclass(cls, _ASYNC_CLIENTS) else "blocking"
+        _KINDS[cls] = kind
+    return kind
+
+#: The one registry: ``scripts(client).get("room_join")(keys=..., args=...)``.
+scripts = ScriptRegistry()
 
 
 def is_cluster_url(url: str) -> bool:

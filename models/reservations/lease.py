@@ -10,6 +10,11 @@ holder killed with SIGKILL (a worker restart, the OOM killer) blocks its event f
 LEASE_TTL_MS, however long a live holder's batch takes. It used to live 5 s, renewed after each
 batch: every killed drainer stopped its event's decisions for up to 5 s, and with workers
 killed every few seconds on a busy machine the requests waited longer than fans do.
+
+Not a redis-py ``Lock``: the drain's scripts (res_decide.lua, res_commit.lua) check the token
+themselves, and res_finish.lua/res_lease_release.lua give the lease up in the same step that
+checks the mailbox and clears the drain flag; a Lock's own release touches only its key, so it
+could not do that atomically.
 """
 
 from __future__ import annotations

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
-from models.redis import scripts
+from redis.exceptions import LockError
 
 #: How long a lease lasts unless extended, in milliseconds.
 LEASE_TTL_MS = 30_000
 
 
 class Lease:
-    """Held while ``held`` is True; ``extend()`` pushes the expiry back during long steps."""
+    """Held while ``held`` is True; ``extend()`` pushes the expiry back during long steps.
+
+    A redis-py ``Lock`` (SET NX PX, extended and released by its token) whose token is our
+    ``nonce``: the scripts that must act only for the holder (room_journal_trim.lua) compare
+    the lease key's value with it, so the token is ours to pass and the key holds it as text."""
 
     def __init__(self, redis: Any, key: str, ttl_ms: int = LEASE_TTL_MS) -> None:
-        self._redis = redis
         self._key = key
-        self._ttl_ms = ttl_ms
         self._nonce = secrets.token_hex(16)
+        self._lock = redis.lock(key, timeout=ttl_ms / 1000, blocking=False, thread_local=False)
         self.held = False
 
     @property
@@ -34,19 +37,22 @@ class Lease:
         return self._nonce
 
     def acquire(self) -> bool:
-        self.held = bool(self._redis.set(self._key, self._nonce, nx=True, px=self._ttl_ms))
+        self.held = bool(self._lock.acquire(token=self._nonce))
         return self.held
 
     def extend(self) -> None:
         """Push the expiry back; raises LeaseLost if another process took the lease meanwhile."""
-        if not scripts(self._redis).get("room_lease")(keys=[self._key], args=[self._nonce, self._ttl_ms]):
+        try:
+            self._lock.extend(self._lock.timeout, replace_ttl=True)
+        except LockError:  # not ours any more (LockNotOwnedError), or never acquired
             self.held = False
-            raise LeaseLost(self._key)
+            raise LeaseLost(self._key) from None
 
     def release(self) -> None:
         if self.held:
-            scripts(self._redis).get("room_lease")(keys=[self._key], args=[self._nonce, 0])
             self.held = False
+            with suppress(LockError):  # expired and taken: nothing of ours to release
+                self._lock.release()
 
 
 class LeaseLost(Exception):

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
+
+from redis.exceptions import LockError
 
 from models import metrics
 from models.catalog.snapshot import EventSnapshot
@@ -153,10 +155,10 @@ class RoomService:
         # again under the lease) stays true until `live` is set.
         if not await self._run_blocking(restore.room_is_new, event_id):
             return False  # places exist: only the tick brings the room back (never compete for its lease)
-        lease_key, nonce = self._keys.room_lease(event_id), secrets.token_hex(16)
+        lease = self._redis.lock(self._keys.room_lease(event_id), timeout=LEASE_TTL_MS / 1000, thread_local=False)
         room = self._keys.room(event_id)
         deadline = time.monotonic() + OPEN_WAIT_S
-        while not await self._redis.set(lease_key, nonce, nx=True, px=LEASE_TTL_MS):
+        while not await lease.acquire(blocking=False):
             # Another process is opening it (a moment) or the tick is restoring it (longer).
             if await self._redis.hexists(room, "live"):
                 self.rooms.forget(event_id)
@@ -171,7 +173,8 @@ class RoomService:
                 await self._redis.hset(room, "live", now_ms)
                 await self._redis.pexpireat(room, expire_at_ms)
         finally:
-            await scripts(self._redis).get("room_lease")(keys=[lease_key], args=[nonce, 0])
+            with suppress(LockError):  # expired and taken meanwhile: nothing of ours to release
+                await lease.release()
         self.rooms.forget(event_id)
         return True
 

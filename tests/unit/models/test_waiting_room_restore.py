@@ -218,7 +218,16 @@ def tick_while_another_scheduler_moves_first(redis, runtime, monkeypatch, their_
         their_move(real, keys, args)
         return real(keys=keys, args=args)
 
-    monkeypatch.setitem(scripts(redis)._scripts, "room_admit", raced)
+    class RacedScripts:  # the registry as the wave step sees it, room_admit raced
+        def __init__(self, client) -> None:
+            self._scripts = scripts(client)
+
+        def get(self, name: str):
+            return raced if name == "room_admit" else self._scripts.get(name)
+
+    from models.waiting_room import waves
+
+    monkeypatch.setattr(waves, "scripts", RacedScripts)
     return admit_waves(runtime, now_ms=T0 + 100)
 
 
