@@ -151,9 +151,14 @@ def stub_worker(stub_broker, runtime):
 
 @pytest.fixture
 def app(settings, aredis, db, stub_broker, runtime):
+    """The web app; every JSON answer it gives in the test is checked against its OpenAPI document."""
+    from tests.openapi_conformance import VIOLATIONS, install
     from web.app import create_app
 
-    return create_app(settings, redis=aredis, broker=stub_broker, bind_db=False)
+    app = create_app(settings, redis=aredis, broker=stub_broker, bind_db=False)
+    install(app)
+    yield app
+    assert app[VIOLATIONS] == [], f"answers that break the OpenAPI document: {app[VIOLATIONS]}"
 
 
 @pytest.fixture

@@ -165,7 +165,9 @@ def build_document(app: web.Application, *, title: str = "TicketDrop API", versi
             statuses.setdefault(403, "Admin token wrong")
             op["security"] = [{"adminToken": []}]
         for status, text in sorted(statuses.items()):
-            if 200 <= status < 400:
+            if 200 <= status < 300 and status != 204 and "content" in ok:
+                op["responses"][str(status)] = {"description": text, "content": ok["content"]}  # the same document
+            elif 200 <= status < 400:
                 op["responses"][str(status)] = {"description": text}
             else:
                 op["responses"][str(status)] = {"description": text, "content": {"application/problem+json": {"schema": PROBLEM_REF}}}

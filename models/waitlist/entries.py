@@ -149,7 +149,7 @@ def user_entries(user_id: str, *, now: datetime | None = None) -> list[dict[str,
 def _documents(where: Any, now: datetime | None) -> list[dict[str, Any]]:
     now = now or utcnow()
     hold = Reservation.alias()
-    query = (WaitlistEntry.select(WaitlistEntry, Event.name, Event.status, TicketTier.name, TicketTier.price_cents,
+    query = (WaitlistEntry.select(WaitlistEntry, Event.id, Event.name, Event.status, TicketTier.id, TicketTier.name, TicketTier.price_cents,
                                   hold.status, hold.expires_at)
              .join(Event, on=(WaitlistEntry.event == Event.id)).switch(WaitlistEntry)
              .join(TicketTier, on=(WaitlistEntry.tier == TicketTier.id)).switch(WaitlistEntry)

@@ -39,6 +39,10 @@ async def _check(name: str, coro) -> tuple[str, str]:
 
 @routes.get("/health")
 @doc("Health of the database, Redis and the broker (?deep=1 also round-trips a worker)", tags=["system"],
+     response={"type": "object", "required": ["status", "checks", "worker"], "properties": {
+         "status": {"const": "ok"},
+         "checks": {"type": "object", "additionalProperties": {"type": "string"}, "description": "database, redis, broker: ok"},
+         "worker": {"type": "object", "description": "last_heartbeat_s_ago; echo (with ?deep=1)"}}},
      responses={503: "A dependency is down"})
 async def health(request: web.Request) -> web.Response:
     app = request.app
@@ -82,7 +86,8 @@ async def _worker_status(request: web.Request, *, deep: bool) -> dict:
 
 
 @routes.get("/openapi.json")
-@doc("This OpenAPI 3.1 document", tags=["system"])
+@doc("This OpenAPI 3.1 document", tags=["system"],
+     response={"type": "object", "required": ["openapi", "info", "paths"], "description": "An OpenAPI 3.1 document"})
 async def openapi(request: web.Request) -> web.Response:
     return responses.json(build_document(request.app))
 
