@@ -8,12 +8,14 @@ import asyncio
 import itertools
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
 from models.redis import connect_async, connect_sync, scripts
 from models.tables import AdmissionWave, Event
 from models.waiting_room import RoomService, admit_waves, store, tokens
+from tests import factories
 from tests.unit.web.test_waiting_room import *  # noqa: F403  (the HTTP tests again, on real servers)
 from workers.runtime import Runtime
 
@@ -22,10 +24,8 @@ CLIENTS = 4
 FANS = 300
 
 
-def make_event(on_sale_in_s: float, **fields) -> Event:
-    on_sale = datetime.now(UTC) + timedelta(seconds=on_sale_in_s)
-    return Event.create(name="Drop", venue="Arena", starts_at=on_sale + timedelta(days=7), on_sale_at=on_sale,
-                        status="scheduled", **fields)
+#: A scheduled event (every test says when it goes on sale).
+make_event = partial(factories.make_event, status="scheduled")
 
 
 async def _services(settings, keys):

@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from models.keys import reservation_id
-from models.tables import CheckoutSession, Event, Order, Reservation, TicketTier, utcnow
+from models.tables import CheckoutSession, Order, Reservation, TicketTier, utcnow
+from tests import factories
 
-
-def make_event(**overrides: Any) -> Event:
-    now = utcnow()
-    fields = {"name": "Bad Bunny", "venue": "Estadio, San Juan", "status": "on_sale",
-              "on_sale_at": now - timedelta(hours=1), "starts_at": now + timedelta(days=30)}
-    fields.update(overrides)
-    return Event.create(**fields)
-
-
-def make_tier(event: Event | None = None, **overrides: Any) -> TicketTier:
-    fields = {"name": "Floor", "price_cents": 12_500, "capacity": 10, "per_user_limit": 4}
-    fields.update(overrides)
-    return TicketTier.create(event=event or make_event(), **fields)
+#: An event on sale since an hour, starting in 30 days (tests read its name on tickets).
+make_event = partial(factories.make_event, name="Bad Bunny", venue="Estadio, San Juan", starts_in_s=30 * 86_400)
+#: A tier of 10 at 125.00, four per fan (of a new such event unless one is given).
+make_tier = partial(factories.make_tier, new_event=make_event, price_cents=12_500, capacity=10, per_user_limit=4)
 
 
 def make_hold(tier: TicketTier, user_id: str = "fan-1", quantity: int = 2, *, ttl_s: float = 180,

@@ -18,14 +18,15 @@ from models.tables import Event, TicketTier
 NOW = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def make_event(**overrides) -> Event:
+def catalog_event(**overrides) -> Event:
+    """An event made through the catalogue service (its rules applied), not straight into the table."""
     fields = {"name": "Knicks vs Nets", "venue": "Madison Square Garden", "starts_at": NOW + timedelta(days=30),
               "on_sale_at": NOW + timedelta(days=1)}
     fields.update(overrides)
     return catalog.create_event(**fields)
 
 
-def make_tier(event: Event, **overrides) -> TicketTier:
+def catalog_tier(event: Event, **overrides) -> TicketTier:
     fields = {"event_id": event.id, "name": "Floor", "price_cents": 10_000, "capacity": 100}
     fields.update(overrides)
     return catalog.create_tier(**fields)
@@ -38,7 +39,7 @@ def set_status(event: Event, status: str) -> None:
 # -- events ---------------------------------------------------------------------------------
 
 def test_a_new_event_is_a_draft_with_default_fields(db):
-    event = make_event()
+    event = catalog_event()
     stored = Event.get_by_id(event.id)
     assert (stored.status, stored.description, stored.paused, stored.wave_size, stored.wave_interval_s) == ("draft", "", False, None, None)
     assert stored.starts_at == NOW + timedelta(days=30)
@@ -47,22 +48,22 @@ def test_a_new_event_is_a_draft_with_default_fields(db):
 @pytest.mark.parametrize("on_sale_at", [NOW + timedelta(days=30), NOW + timedelta(days=31)])
 def test_creating_an_event_whose_sale_does_not_open_before_it_starts_fails_naming_on_sale_at(db, on_sale_at):
     with pytest.raises(ValidationFailed) as info:
-        make_event(on_sale_at=on_sale_at)
+        catalog_event(on_sale_at=on_sale_at)
     assert info.value.errors[0]["field"] == "on_sale_at"
     assert Event.select().count() == 0
 
 
 def test_an_event_is_in_utc_unless_given_its_venue_time_zone(db):
-    assert make_event().timezone == "UTC"
-    assert Event.get_by_id(make_event(timezone="America/Chicago").id).timezone == "America/Chicago"
+    assert catalog_event().timezone == "UTC"
+    assert Event.get_by_id(catalog_event(timezone="America/Chicago").id).timezone == "America/Chicago"
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "Europe/berlin"])
 def test_an_unknown_time_zone_fails_naming_timezone_on_create_and_update(db, zone):
     with pytest.raises(ValidationFailed) as info:
-        make_event(timezone=zone)
+        catalog_event(timezone=zone)
     assert info.value.errors[0]["field"] == "timezone"
-    event = make_event()
+    event = catalog_event()
     with pytest.raises(ValidationFailed) as info:
         catalog.update_event(event.id, {"timezone": zone})
     assert info.value.errors[0]["field"] == "timezone"
@@ -72,7 +73,7 @@ def test_an_unknown_time_zone_fails_naming_timezone_on_create_and_update(db, zon
 @pytest.mark.parametrize("status", ["closed", "canceled"])
 def test_an_event_cannot_be_created_closed_or_canceled(db, status):
     with pytest.raises(ValidationFailed) as info:
-        make_event(status=status)
+        catalog_event(status=status)
     assert info.value.errors[0]["field"] == "status"
 
 
@@ -89,7 +90,7 @@ def test_the_lifecycle_allows_exactly_the_documented_moves():
 
 @pytest.mark.parametrize(("current", "target"), LEGAL_MOVES)
 def test_every_legal_status_move_is_applied(db, current, target):
-    event = make_event()
+    event = catalog_event()
     set_status(event, current)
     assert catalog.update_event(event.id, {"status": target}).status == target
     assert Event.get_by_id(event.id).status == target
@@ -97,7 +98,7 @@ def test_every_legal_status_move_is_applied(db, current, target):
 
 @pytest.mark.parametrize(("current", "target"), ILLEGAL_MOVES)
 def test_every_other_status_move_is_an_illegal_transition(db, current, target):
-    event = make_event()
+    event = catalog_event()
     set_status(event, current)
     with pytest.raises(IllegalTransition) as info:
         catalog.update_event(event.id, {"status": target})
@@ -107,35 +108,35 @@ def test_every_other_status_move_is_an_illegal_transition(db, current, target):
 
 @pytest.mark.parametrize("status", EVENT_STATUSES)
 def test_moving_to_the_same_status_changes_nothing(db, status):
-    event = make_event()
+    event = catalog_event()
     set_status(event, status)
     before = Event.get_by_id(event.id).updated_at
     assert catalog.update_event(event.id, {"status": status}).updated_at == before
 
 
 def test_an_update_changes_only_the_given_fields_and_bumps_updated_at(db):
-    event = make_event(description="old")
+    event = catalog_event(description="old")
     updated = catalog.update_event(event.id, {"name": "Knicks vs Nets (rescheduled)", "wave_size": 50})
     assert (updated.name, updated.description, updated.wave_size) == ("Knicks vs Nets (rescheduled)", "old", 50)
     assert updated.updated_at > event.updated_at
 
 
 def test_moving_on_sale_at_past_the_stored_start_fails_naming_on_sale_at(db):
-    event = make_event()
+    event = catalog_event()
     with pytest.raises(ValidationFailed) as info:
         catalog.update_event(event.id, {"on_sale_at": NOW + timedelta(days=40)})
     assert info.value.errors[0]["field"] == "on_sale_at"
 
 
 def test_moving_the_start_before_the_stored_on_sale_fails_naming_starts_at(db):
-    event = make_event()
+    event = catalog_event()
     with pytest.raises(ValidationFailed) as info:
         catalog.update_event(event.id, {"starts_at": NOW + timedelta(hours=1)})
     assert info.value.errors[0]["field"] == "starts_at"
 
 
 def test_moving_both_times_together_is_checked_against_each_other(db):
-    event = make_event()
+    event = catalog_event()
     updated = catalog.update_event(event.id, {"on_sale_at": NOW + timedelta(days=50), "starts_at": NOW + timedelta(days=60)})
     assert updated.on_sale_at == NOW + timedelta(days=50)
 
@@ -146,7 +147,7 @@ def test_updating_an_unknown_event_is_not_found(db):
 
 
 def test_a_status_move_that_lost_a_race_is_checked_again_on_fresh_data(db, monkeypatch):
-    event = make_event(status="scheduled")
+    event = catalog_event(status="scheduled")
     stale = Event.get_by_id(event.id)
     set_status(event, "canceled")  # another admin got there first
     calls = iter([stale])
@@ -158,7 +159,7 @@ def test_a_status_move_that_lost_a_race_is_checked_again_on_fresh_data(db, monke
 
 
 def test_drafts_are_hidden_from_the_public_but_not_from_admins(db):
-    draft = make_event()
+    draft = catalog_event()
     with pytest.raises(NotFound):
         catalog.get_event(draft.id, public=True)
     assert catalog.get_event(draft.id, public=False).id == draft.id
@@ -167,8 +168,8 @@ def test_drafts_are_hidden_from_the_public_but_not_from_admins(db):
 
 
 def test_events_are_listed_by_start_time(db):
-    late = make_event(name="Late", status="scheduled", starts_at=NOW + timedelta(days=60))
-    early = make_event(name="Early", status="on_sale", starts_at=NOW + timedelta(days=10))
+    late = catalog_event(name="Late", status="scheduled", starts_at=NOW + timedelta(days=60))
+    early = catalog_event(name="Early", status="on_sale", starts_at=NOW + timedelta(days=10))
     assert [e.id for e in catalog.list_events(public=True)] == [early.id, late.id]
 
 
@@ -182,26 +183,26 @@ def test_a_tier_for_an_unknown_event_fails_naming_event_id(db):
 
 @pytest.mark.parametrize("status", ["closed", "canceled"])
 def test_no_tier_can_be_added_to_a_finished_event(db, status):
-    event = make_event()
+    event = catalog_event()
     set_status(event, status)
     with pytest.raises(Conflict):
-        make_tier(event)
+        catalog_tier(event)
     assert TicketTier.select().count() == 0
 
 
 def test_tiers_are_listed_by_price_then_name(db):
-    event, other = make_event(), make_event(name="Other")
-    b = make_tier(event, name="B", price_cents=5_000)
-    a = make_tier(event, name="A", price_cents=5_000)
-    cheap = make_tier(event, name="Z", price_cents=100)
-    elsewhere = make_tier(other, price_cents=1)
+    event, other = catalog_event(), catalog_event(name="Other")
+    b = catalog_tier(event, name="B", price_cents=5_000)
+    a = catalog_tier(event, name="A", price_cents=5_000)
+    cheap = catalog_tier(event, name="Z", price_cents=100)
+    elsewhere = catalog_tier(other, price_cents=1)
     assert [t.id for t in catalog.list_tiers(event.id)] == [cheap.id, a.id, b.id]
     assert [t.id for t in catalog.list_tiers()] == [elsewhere.id, cheap.id, a.id, b.id]
     assert catalog.list_tiers(uuid.uuid4()) == []
 
 
 def test_capacity_cannot_drop_below_sold_plus_held(db):
-    tier = make_tier(make_event(), capacity=100)
+    tier = catalog_tier(catalog_event(), capacity=100)
     TicketTier.update(sold=30, held=20).where(TicketTier.id == tier.id).execute()
     with pytest.raises(Conflict) as info:
         catalog.update_tier(tier.id, {"capacity": 49})
@@ -211,7 +212,7 @@ def test_capacity_cannot_drop_below_sold_plus_held(db):
 
 
 def test_updating_a_tier_changes_only_the_given_fields(db):
-    tier = make_tier(make_event(), per_user_limit=4)
+    tier = catalog_tier(catalog_event(), per_user_limit=4)
     updated = catalog.update_tier(tier.id, {"price_cents": 12_345})
     assert (updated.price_cents, updated.per_user_limit, updated.name) == (12_345, 4, "Floor")
 
@@ -226,8 +227,8 @@ def test_updating_or_reading_an_unknown_tier_is_not_found(db):
 # -- documents ------------------------------------------------------------------------------
 
 def test_public_documents_leave_out_bookkeeping(db):
-    event = make_event(status="on_sale", starts_at=datetime(2030, 6, 1, 19, 30, tzinfo=UTC))
-    make_tier(event)
+    event = catalog_event(status="on_sale", starts_at=datetime(2030, 6, 1, 19, 30, tzinfo=UTC))
+    catalog_tier(event)
     doc = catalog.public_event_document(event.id)
     assert "created_at" not in doc and "updated_at" not in doc
     assert set(doc["tiers"][0]) == {"id", "event_id", "name", "price_cents", "capacity", "per_user_limit"}
@@ -236,27 +237,27 @@ def test_public_documents_leave_out_bookkeeping(db):
 
 
 def test_the_public_catalogue_gives_price_ranges_and_sold_out_flags(db):
-    full = make_event(name="Full", status="on_sale")
+    full = catalog_event(name="Full", status="on_sale")
     for price in (5_000, 9_000):
-        tier = make_tier(full, name=str(price), price_cents=price, capacity=10)
+        tier = catalog_tier(full, name=str(price), price_cents=price, capacity=10)
         TicketTier.update(sold=10).where(TicketTier.id == tier.id).execute()
-    empty = make_event(name="No tiers yet", status="scheduled")
+    empty = catalog_event(name="No tiers yet", status="scheduled")
     by_name = {e["name"]: e for e in catalog.public_catalog()}
     assert (by_name["Full"]["price_min_cents"], by_name["Full"]["price_max_cents"], by_name["Full"]["sold_out"]) == (5_000, 9_000, True)
     assert (by_name[empty.name]["price_min_cents"], by_name[empty.name]["sold_out"]) == (None, False)
 
 
 def test_an_event_with_any_ticket_left_is_not_sold_out(db):
-    event = make_event(status="on_sale")
-    gone = make_tier(event, capacity=10)
-    make_tier(event, name="Left", capacity=10)
+    event = catalog_event(status="on_sale")
+    gone = catalog_tier(event, capacity=10)
+    catalog_tier(event, name="Left", capacity=10)
     TicketTier.update(sold=10).where(TicketTier.id == gone.id).execute()
     assert catalog.public_catalog()[0]["sold_out"] is False
 
 
 def test_admin_documents_carry_timestamps_and_counters(db):
-    event = make_event()
-    make_tier(event)
+    event = catalog_event()
+    catalog_tier(event)
     doc = catalog.admin_event_document(event.id)
     assert doc["created_at"].endswith("Z") and doc["status"] == "draft"
     assert (doc["tiers"][0]["sold"], doc["tiers"][0]["held"]) == (0, 0)

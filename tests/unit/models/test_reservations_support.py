@@ -4,27 +4,20 @@ straight into the mailbox, and a drain run in the test's thread."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from models.keys import reservation_id
 from models.reservations.drain import DrainReport, drain
 from models.reservations.queue import Request, enqueue
-from models.tables import Event, Order, TicketTier, utcnow
+from models.tables import Order, TicketTier
+from tests import factories
 
-
-def make_event(**overrides: Any) -> Event:
-    now = utcnow()
-    fields = {"name": "Taylor Swift", "venue": "SoFi Stadium", "status": "on_sale",
-              "on_sale_at": now - timedelta(hours=1), "starts_at": now + timedelta(days=30), "wave_size": 1000}
-    fields.update(overrides)
-    return Event.create(**fields)
-
-
-def make_tier(event: Event, **overrides: Any) -> TicketTier:
-    fields = {"name": "Floor", "price_cents": 15_000, "capacity": 10, "per_user_limit": 4}
-    fields.update(overrides)
-    return TicketTier.create(event=event.id, **fields)
+#: An event on sale since an hour, starting in 30 days, admitting 1000 a wave.
+make_event = partial(factories.make_event, name="Taylor Swift", venue="SoFi Stadium", starts_in_s=30 * 86_400,
+                     wave_size=1000)
+#: A tier of 10 at 150.00, four per fan.
+make_tier = partial(factories.make_tier, price_cents=15_000, capacity=10, per_user_limit=4)
 
 
 def make_paid_order(tier: TicketTier, user_id: str, quantity: int) -> Order:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -24,19 +25,16 @@ from models.waiting_room import (
 from models.waiting_room.fairness import public_document
 from models.waiting_room.lease import leased
 from models.waiting_room.waves import next_due_ms, persist_waves, wave_capacity
+from tests import factories
+from tests.factories import make_tier
 
 #: A fixed clock: on-sale of the events below, in ms.
 ON_SALE = datetime(2031, 3, 1, 18, 0, tzinfo=UTC)
 T0 = int(ON_SALE.timestamp() * 1000)
 
 
-def make_event(*, status: str = "scheduled", on_sale_at: datetime = ON_SALE, **fields) -> Event:
-    return Event.create(name="Drop", venue="Arena", starts_at=on_sale_at + timedelta(days=7), on_sale_at=on_sale_at,
-                        status=status, **fields)
-
-
-def make_tier(event: Event, capacity: int = 100) -> TicketTier:
-    return TicketTier.create(event=event, name="Floor", price_cents=5000, capacity=capacity)
+#: A scheduled event going on sale at ON_SALE, starting a week later.
+make_event = partial(factories.make_event, status="scheduled", on_sale_at=ON_SALE)
 
 
 def join(redis, keys, settings, event: Event, user: str | None, now_ms: int) -> tuple[tokens.Token, bool, int]:

@@ -17,6 +17,7 @@ from redis.retry import Retry
 
 from models.settings import ROOT
 from models.tables import Event, Reservation, TicketTier, utcnow
+from tests.factories import make_event, make_tier
 from web import metrics
 from web.appkeys import SERVICES
 from web.handlers.ops import SYNC_REDIS
@@ -40,12 +41,9 @@ def value(samples: list, name: str, **labels: str) -> float | None:
     return None
 
 
-def make_event(*, capacity: int = 10, sold: int = 0, held: int = 0, status: str = "on_sale") -> tuple[Event, TicketTier]:
-    now = utcnow()
-    event = Event.create(name="Drop", venue="Hall", starts_at=now + timedelta(days=9), on_sale_at=now - timedelta(minutes=1),
-                         status=status)
-    tier = TicketTier.create(event=event, name="Floor", price_cents=5000, capacity=capacity, sold=sold, held=held)
-    return event, tier
+def event_with_tier(*, capacity: int = 10, sold: int = 0, held: int = 0, status: str = "on_sale") -> tuple[Event, TicketTier]:
+    event = make_event(venue="Hall", status=status, on_sale_in_s=-60, starts_in_s=9 * 86_400)
+    return event, make_tier(event, capacity=capacity, sold=sold, held=held)
 
 
 def hold(event: Event, tier: TicketTier, *, quantity: int = 1, expires_in_s: float = 120, status: str = "held") -> Reservation:
@@ -80,10 +78,10 @@ async def test_scrape_time_gauges_count_live_holds_and_stock_from_the_database(o
     from web.dbexec import run_db
 
     def setup():
-        event, tier = make_event(capacity=10, sold=3, held=3)
+        event, tier = event_with_tier(capacity=10, sold=3, held=3)
         hold(event, tier, quantity=2)
         hold(event, tier, quantity=1, expires_in_s=-5)  # lapsed, not swept yet: not live
-        make_event(status="draft")
+        event_with_tier(status="draft")
         return str(event.id), str(tier.id)
 
     event_id, tier_id = await run_db(ops_client.server.app, setup)
@@ -100,7 +98,7 @@ async def test_a_scrape_during_a_redis_outage_still_answers(aiohttp_client, app)
     client = await aiohttp_client(app)
     from web.dbexec import run_db
 
-    await run_db(app, make_event)
+    await run_db(app, event_with_tier)
     resp = await client.get("/metrics")
     assert resp.status == 200
     families = parse(await resp.text())

@@ -7,14 +7,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from models.tables import Event
+from tests.unit.web.test_waiting_room import make_event
 from web import snapshots
 from web.appkeys import SERVICES
-
-
-def make_event() -> Event:
-    on_sale = datetime.now(UTC) + timedelta(hours=1)
-    return Event.create(name="Drop", venue="Arena", starts_at=on_sale + timedelta(days=7), on_sale_at=on_sale,
-                        status="scheduled")
 
 
 def snapshot_cache(client) -> snapshots.SnapshotCache:

@@ -6,21 +6,21 @@ import bisect
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
 from models.tables import Event, TicketTier
 from models.waiting_room import admit_waves
+from tests import factories
 from web import snapshots
 from web.appkeys import SERVICES
 
 SEED_FIELDS = {"state", "onSaleAt", "secondsUntilOnSale", "position", "total", "canEnter", "etaSeconds"}
 
 
-def make_event(*, on_sale_in_s: float = 3600, status: str = "scheduled", **fields) -> Event:
-    on_sale = datetime.now(UTC) + timedelta(seconds=on_sale_in_s)
-    return Event.create(name="Drop", venue="Arena", starts_at=on_sale + timedelta(days=7), on_sale_at=on_sale,
-                        status=status, **fields)
+#: A scheduled event going on sale in an hour, starting a week later.
+make_event = partial(factories.make_event, status="scheduled", on_sale_in_s=3600)
 
 
 def fresh(client, event: Event) -> None:
