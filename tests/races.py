@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 
-def at_once(n: int, call: Callable[[], Any], *, db: Any = None, expected: tuple[type[BaseException], ...] = ()) -> list[Any]:
+def at_once(n: int, call: Callable[[], Any], *, db: Any = None, expected: tuple[type[BaseException], ...] = (),
+            keep_errors: bool = False) -> list[Any]:
     """``call()`` from ``n`` threads behind one barrier, each in its own connection of ``db``.
-    Returns the results, with an ``expected`` exception's ``extra["result"]`` in its place."""
+    Returns the results, with an ``expected`` exception's ``extra["result"]`` in its place (and,
+    with ``keep_errors``, any other exception itself)."""
     results: list[Any] = []
     barrier = threading.Barrier(n)
 
@@ -21,6 +23,10 @@ def at_once(n: int, call: Callable[[], Any], *, db: Any = None, expected: tuple[
                 results.append(call())
             except expected as exc:
                 results.append(exc.extra["result"])
+            except Exception as exc:  # noqa: BLE001 - kept for the caller's assertions
+                if not keep_errors:
+                    raise
+                results.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(n)]
     for t in threads:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from models.errors import InFlight
 from models.tables import Order, Ticket
 from tests.integration.conftest import RABBITMQ_URL, require
 from tests.integration.test_brokers import _rabbitmq_ping
+from tests.races import at_once
 from tests.unit.models.checkout_factories import make_hold, make_order, make_tier, tier_counts
 from workers import checkout as checkout_actors
 from workers.broker import build_broker
@@ -37,22 +37,7 @@ REDELIVERY_TIMEOUT_S = 20
 
 def in_threads(n: int, db, fn) -> list:
     """Run ``fn()`` in ``n`` threads released together; the results (or exceptions) in a list."""
-    barrier, out = threading.Barrier(n), []
-
-    def run():
-        barrier.wait()
-        with db.connection_context():
-            try:
-                out.append(fn())
-            except Exception as exc:  # noqa: BLE001 - collected for the assertions
-                out.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
+    return at_once(n, fn, db=db, keep_errors=True)
 
 
 def test_forty_simultaneous_claims_of_one_key_let_one_through(db):
@@ -122,14 +107,14 @@ class Outcomes(Middleware):
 
 
 @contextmanager
-def rabbitmq_queue(settings):
+def rabbitmq_queue(settings, fn=checkout_actors.issue_tickets):
+    """A RabbitMQ broker with ``fn`` as its one actor, on a queue of its own (deleted after)."""
     require("RabbitMQ", _rabbitmq_ping)
     queue = f"td_test_{uuid.uuid4().hex[:10]}"
     broker = build_broker(settings.with_(broker_url=RABBITMQ_URL))
-    issue_tickets = dramatiq.actor(checkout_actors.issue_tickets, broker=broker, queue_name=queue,
-                                   max_retries=settings.actor_max_retries)
+    actor = dramatiq.actor(fn, broker=broker, queue_name=queue, max_retries=settings.actor_max_retries)
     try:
-        yield broker, queue, issue_tickets
+        yield broker, queue, actor
     finally:
         for name in (queue, dq_name(queue), xq_name(queue)):
             broker.channel.queue_delete(name)

@@ -12,21 +12,18 @@ import threading
 import time
 import uuid
 
-import dramatiq
 import pytest
 from dramatiq import Worker
-from dramatiq.common import dq_name, xq_name
 
 from models import checkout
 from models.tables import CheckoutSession, Order, Ticket, TicketTier
 from tests.integration.conftest import RABBITMQ_URL, require
 from tests.integration.test_brokers import _rabbitmq_ping
-from tests.integration.test_checkout_concurrency import ROOT, Outcomes
+from tests.integration.test_checkout_concurrency import ROOT, Outcomes, rabbitmq_queue
 from tests.unit.models.checkout_factories import make_hold, make_tier, tier_counts
 from tests.unit.web.catalog_helpers import create_event, create_tier, iso_in
 from tests.unit.web.test_checkout_journeys import WAIT, fan
 from workers import checkout as checkout_actors
-from workers.broker import build_broker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -154,11 +151,7 @@ def test_a_settler_killed_mid_batch_loses_nothing_and_the_redelivery_settles_eac
         sid = checkout.open_session(user_id=f"fan-{n}", reservation_id=hold.id, idempotency_key="k").document["id"]
         checkout.begin_confirm(user_id=f"fan-{n}", session_id=sid, simulate="success" if n % 3 else "fail")
         sids.append(sid)
-    queue = f"td_test_{uuid.uuid4().hex[:10]}"
-    broker = build_broker(settings.with_(broker_url=RABBITMQ_URL))
-    settle_checkouts = dramatiq.actor(checkout_actors.settle_checkouts, broker=broker, queue_name=queue,
-                                      max_retries=settings.actor_max_retries)
-    try:
+    with rabbitmq_queue(settings, checkout_actors.settle_checkouts) as (broker, queue, settle_checkouts):
         settle_checkouts.send(str(tier.event_id))
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, RABBITMQ_URL, queue, settings.database_url, settings.redis_url,
@@ -182,10 +175,6 @@ def test_a_settler_killed_mid_batch_loses_nothing_and_the_redelivery_settles_eac
                 time.sleep(0.05)
         finally:
             worker.stop()
-    finally:
-        for name in (queue, dq_name(queue), xq_name(queue)):
-            broker.channel.queue_delete(name)
-        broker.close()
     assert len(outcomes.done) == 1 and outcomes.done[0][1] is None, "RabbitMQ did not redeliver the settle message"
     statuses = {sid: CheckoutSession.get_by_id(sid).status for sid in sids}
     assert sorted(statuses.values()) == ["failed", "failed", "paid", "paid", "paid", "paid"]
