@@ -10,18 +10,19 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from models.checkout.service import CheckoutService
 from models.db import bind_database, database, open_database
 from models.keys import Keys
 from models.redis import connect_async, is_cluster
 from models.reservations.service import ReservationService
 from models.settings import Settings
 from web import hooks, identity, outcomes, routes
-from web.appkeys import ACTORS, BROKER, DB_EXECUTOR, KEYS, REDIS, RESERVATIONS, SERVICES, SETTINGS
+from web.appkeys import ACTORS, BROKER, CHECKOUT, DB_EXECUTOR, KEYS, REDIS, RESERVATIONS, SERVICES, SETTINGS
 from web.dbexec import run_db
 from web.dbthreads import DbThreads
 from web.metrics import flush_timings_ctx
 from web.middleware import edge_middleware
-from web.pipelining import script_runner
+from web.pipelining import command_runner, script_runner
 from workers.entry import wire
 
 log = logging.getLogger("ticketdrop.web")
@@ -107,4 +108,6 @@ async def _services_ctx(app: web.Application):
     """The domain services, built once with their dependencies (after Redis and the broker)."""
     app[RESERVATIONS] = ReservationService(redis=app[REDIS], keys=app[KEYS], settings=app[SETTINGS],
                                            run_blocking=partial(run_db, app), script_runner=lambda: script_runner(app))
+    app[CHECKOUT] = CheckoutService(redis=app[REDIS], keys=app[KEYS], settings=app[SETTINGS],
+                                    run_blocking=partial(run_db, app), command_runner=lambda: command_runner(app))
     yield

@@ -7,6 +7,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from models.checkout.service import CheckoutService
 from models.keys import Keys
 from models.reservations.service import ReservationService
 from models.settings import Settings
@@ -26,5 +27,7 @@ ACTORS = web.AppKey("actors", Actors)
 SERVICES = web.AppKey("services", dict)
 #: The reservation service (availability, submit, read, cancel), built in the app's cleanup_ctx.
 RESERVATIONS = web.AppKey("reservations", ReservationService)
+#: The checkout service (open, confirm, read sessions and orders), built in the app's cleanup_ctx.
+CHECKOUT = web.AppKey("checkout", CheckoutService)
 #: The request id of the request being served (see web.middleware).
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -31,12 +31,22 @@ class ConfirmStart:
     #: The session is processing: the caller makes sure a settle message is on its way for
     #: ``event_id`` (:func:`models.checkout.batch.claim_settle` decides whether to send one).
     enqueue: bool
-    #: The hold lapsed before payment: the caller has a worker release it, then raises this 410.
-    lapsed: Gone | None = None
+    #: Why the confirm is refused, if it is: "hold_expired" (the caller has a worker release the
+    #: hold, then answers :func:`refusal_error`'s 410) or "event_not_on_sale" (the caller makes
+    #: Redis follow ``ended_hold``, then answers its 409).
+    refusal: str | None = None
     event_id: str = ""
-    #: The event's sale has ended: the caller makes Redis follow ``ended_hold``, then raises this 409.
-    refused: EventNotOnSale | None = None
+    #: The status of the event whose sale has ended (with refusal "event_not_on_sale").
+    event_status: str = ""
     ended_hold: EndedHold | None = None
+
+
+def refusal_error(start: ConfirmStart) -> Gone | EventNotOnSale:
+    """The error a refused confirm is answered with."""
+    if start.refusal == "hold_expired":
+        return Gone("The hold on these tickets expired; reserve again while stock remains", reason="hold_expired")
+    return EventNotOnSale(f"The event is {start.event_status}: its sale has ended; nothing was charged and the "
+                          "hold is released", reason="event_not_on_sale", event_status=start.event_status)
 
 
 @dataclass(frozen=True)
@@ -115,15 +125,13 @@ def begin_confirm(*, user_id: str, session_id: str | uuid.UUID, simulate: str, n
             # Canceled or closed: nothing is charged and the hold goes back now (docs/CHECKOUT.md).
             _mark(session_id, "open", now, status="failed", failure_reason="event_not_on_sale")
             ended = release_in_db(sql.text_id(rid), to_status="released", reason="event_not_on_sale")
-            refused = EventNotOnSale(f"The event is {event_status}: its sale has ended; nothing was charged and the "
-                                     "hold is released", reason="event_not_on_sale", event_status=event_status)
-            return ConfirmStart({**doc("failed", current), "failure_reason": "event_not_on_sale"}, False, None, event_id,
-                                refused, ended)
+            return ConfirmStart({**doc("failed", current), "failure_reason": "event_not_on_sale"}, False,
+                                "event_not_on_sale", event_id, event_status, ended)
         if status == "open":
             if r_status == "expired" or (r_status == "held" and expires_at <= now):
                 _mark(session_id, "open", now, status="expired", failure_reason="hold_expired")
-                lapsed = Gone("The hold on these tickets expired; reserve again while stock remains", reason="hold_expired")
-                return ConfirmStart({**doc("expired", current), "failure_reason": "hold_expired"}, False, lapsed, event_id)
+                return ConfirmStart({**doc("expired", current), "failure_reason": "hold_expired"}, False, "hold_expired",
+                                    event_id)
             if r_status != "held":
                 _mark(session_id, "open", now, status="expired", failure_reason=f"reservation_{r_status}")
                 status = "released"  # raised once the transaction has committed the mark

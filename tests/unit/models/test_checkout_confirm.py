@@ -10,6 +10,7 @@ import pytest
 from models import checkout
 from models.checkout import batch as settle_module
 from models.checkout import recovery
+from models.checkout.confirm import refusal_error
 from models.errors import Conflict, Gone
 from models.tables import CheckoutSession, Order, Reservation, Ticket, utcnow
 from tests.unit.models.checkout_factories import lapse, make_hold, make_tier, tier_counts
@@ -32,7 +33,7 @@ def open_session(hold) -> str:
 def confirmed(hold, simulate="success") -> str:
     sid = open_session(hold)
     start = checkout.begin_confirm(user_id="fan-1", session_id=sid, simulate=simulate)
-    assert start.enqueue and start.lapsed is None
+    assert start.enqueue and start.refusal is None
     return sid
 
 
@@ -145,7 +146,7 @@ def test_confirming_a_lapsed_hold_is_gone_and_the_release_returns_the_stock(runt
     sid = open_session(hold)
     lapse(hold)
     start = checkout.begin_confirm(user_id="fan-1", session_id=sid, simulate="success")
-    assert isinstance(start.lapsed, Gone) and start.enqueue is False
+    assert start.refusal == "hold_expired" and isinstance(refusal_error(start), Gone) and start.enqueue is False
     assert CheckoutSession.get_by_id(sid).status == "expired"
     assert checkout.expire_session(runtime, sid) is True
     assert tier_counts(tier) == (0, 0) and stock(runtime, tier) == (10, 0)

@@ -76,7 +76,7 @@ def test_expire_checkout_releases_a_lapsed_hold(actors, runtime, tier, stub_brok
     hold = make_hold(tier, "fan-1", 2, redis=runtime.redis, keys=runtime.keys)
     sid = checkout.open_session(user_id="fan-1", reservation_id=hold.id, idempotency_key="k").document["id"]
     lapse(hold)
-    assert checkout.begin_confirm(user_id="fan-1", session_id=sid, simulate="success").lapsed is not None
+    assert checkout.begin_confirm(user_id="fan-1", session_id=sid, simulate="success").refusal == "hold_expired"
     stub_broker.enqueue(actors.expire_checkout.message(sid))
     drain(stub_broker, stub_worker)
     assert Reservation.get_by_id(hold.id).status == "expired" and tier_counts(tier) == (0, 0)
