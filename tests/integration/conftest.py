@@ -196,3 +196,36 @@ def _ping(url: str) -> None:
         client.ping()
     finally:
         client.close()
+
+
+@pytest.fixture
+def real_broker(settings, runtime, stub_broker):
+    """A RedisBroker under the test's key prefix carrying every actor, the domain's commands bound to it."""
+    from workers.broker import build_broker
+    from workers.entry import wire
+
+    broker = build_broker(settings.with_(broker_url=REDIS_URL))
+    wire(settings, broker)
+    yield broker
+    wire(settings, stub_broker)
+    broker.close()
+
+
+@pytest.fixture
+def start_workers(real_broker):
+    """``start_workers(threads)``: two Dramatiq workers of ``threads`` threads each on the real
+    broker, in this process, stopped when the test ends."""
+    from dramatiq import Worker
+
+    started: list[Worker] = []
+
+    def start(threads: int) -> list[Worker]:
+        pool = [Worker(real_broker, worker_threads=threads, worker_timeout=100) for _ in range(2)]
+        for worker in pool:
+            worker.start()
+        started.extend(pool)
+        return pool
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -16,7 +16,6 @@ import time
 from collections import Counter
 
 import pytest
-from dramatiq import Worker
 from peewee import fn
 
 from models.commands import commands
@@ -28,8 +27,6 @@ from models.settings import ROOT
 from models.tables import Order, Reservation, TicketTier
 from tests.integration.conftest import REDIS_URL
 from tests.unit.models.test_reservations_support import make_event, make_paid_order, make_tier
-from workers.broker import build_broker
-from workers.entry import wire
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,24 +35,9 @@ SETTLE_TIMEOUT_S = 90
 
 
 @pytest.fixture
-def real_broker(settings, runtime, stub_broker):
-    """A RedisBroker under the test's key prefix carrying every actor, the domain's commands bound to it."""
-    broker = build_broker(settings.with_(broker_url=REDIS_URL))
-    wire(settings, broker)
-    yield broker
-    wire(settings, stub_broker)
-    broker.close()
-
-
-@pytest.fixture
-def worker_threads(real_broker):
+def worker_threads(start_workers):
     """Two Dramatiq workers of eight threads each, in this process."""
-    workers = [Worker(real_broker, worker_threads=8, worker_timeout=100) for _ in range(2)]
-    for w in workers:
-        w.start()
-    yield workers
-    for w in workers:
-        w.stop()
+    return start_workers(8)
 
 
 #: Requests in flight at once (a web process's Redis pool is 256 connections).

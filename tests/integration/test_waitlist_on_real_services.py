@@ -16,7 +16,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from dramatiq import Worker
 
 from models.checkout import refunds
 from models.checkout.batch import settle_batch
@@ -26,11 +25,8 @@ from models.inventory import release_hold
 from models.reservations.counters import rebuild_counters, rebuild_locked
 from models.tables import CheckoutSession, Order, Reservation, TicketTier, WaitlistEntry
 from models.waitlist.entries import join_in_db
-from tests.integration.conftest import REDIS_URL
 from tests.integration.test_reservations_concurrency import settle
 from tests.unit.models.test_reservations_support import make_event, make_tier, request
-from workers.broker import build_broker
-from workers.entry import wire
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,22 +36,8 @@ OFFERS_TIMEOUT_S = 60
 
 
 @pytest.fixture
-def real_broker(settings, runtime, stub_broker):
-    broker = build_broker(settings.with_(broker_url=REDIS_URL))
-    wire(settings, broker)
-    yield broker
-    wire(settings, stub_broker)
-    broker.close()
-
-
-@pytest.fixture
-def workers(real_broker):
-    pool = [Worker(real_broker, worker_threads=4, worker_timeout=100) for _ in range(2)]
-    for w in pool:
-        w.start()
-    yield pool
-    for w in pool:
-        w.stop()
+def workers(start_workers):
+    return start_workers(4)
 
 
 class Sampler(threading.Thread):
