@@ -14,9 +14,10 @@ TIME_LIMIT_MS = 30_000
 
 def settle_checkouts(event_id: str) -> None:
     """Settle the event's confirmed (processing) sessions, a batch per transaction: payments
-    decided, holds converted or released, orders and their tickets written together."""
+    decided, holds converted or released, orders and their tickets written together. The
+    event's settle flag is renewed meanwhile, and lapses soon after a kill."""
     rt = runtime.get()
-    with runtime.db().connection_context():
+    with runtime.db().connection_context(), checkout.settle_flag_kept(rt, event_id):
         checkout.settle_event(rt, event_id, lambda: commands().send_settle(event_id))
 
 

@@ -37,6 +37,7 @@ from models.checkout.documents import document
 from models.keys import Keys
 from models.metrics import ORDERS_PAID, PAYMENTS_FAILED, TICKETS_ISSUED
 from models.reservations.holds import EndedHold, apply_transition
+from models.reservations.lease import LeaseKeeper
 from models.tables import CheckoutSession, Order, Reservation, Ticket, utcnow
 from models.tickets import sign, ticket_summary
 from models.waitlist.nudge import nudge_sync
@@ -49,8 +50,11 @@ BATCH_SIZE = 200
 TIME_BOX_S = 10.0
 #: Lifetime of the "a settle message is on its way" flag, in milliseconds. Renewed by every batch;
 #: if its settler dies, the next confirm after this long sends a new message (and the sweep
-#: settles sessions left processing for ``recovery.STALE_PROCESSING_S``).
-FLAG_TTL_MS = 15_000
+#: settles sessions left processing for ``recovery.STALE_PROCESSING_S``). While a settler works
+#: a thread of it renews the flag every FLAG_TTL_MS / 3 (:func:`settle_flag_kept`), so a settler
+#: killed with SIGKILL holds its event's confirms up for at most FLAG_TTL_MS. It used to live
+#: 15 s: every killed settler stopped its event's payments that long and holds lapsed meanwhile.
+FLAG_TTL_MS = 2_000
 
 _SELECT = (
     "SELECT s.id, s.user_id, s.amount_cents, s.simulate, s.created_at, s.reservation_id, r.tier_id, r.quantity, "
@@ -148,6 +152,28 @@ def settle_batch(rt: Any, *, secret: bytes, event_id: str | None = None, session
     settled = [_settled(row, now) for row in found]
     _after_commit(rt, found, settled)
     return settled
+
+
+class SettleFlag:
+    """The event's settle flag as a :class:`LeaseKeeper` renews it: PEXPIRE pushes an existing
+    flag's expiry back and creates none, and renewing goes on until the keeper's block ends,
+    because the settler may claim the flag again after its last look."""
+
+    def __init__(self, redis: Any, keys: Keys, event_id: str, ttl_ms: int = FLAG_TTL_MS) -> None:
+        self.redis, self.event_id, self.ttl_ms = redis, event_id, ttl_ms
+        self.key = keys.settle_flag(event_id)
+
+    def renew(self) -> bool:
+        self.redis.pexpire(self.key, self.ttl_ms)
+        return True
+
+
+def settle_flag_kept(rt: Any, event_id: str) -> LeaseKeeper:
+    """A context in which a thread renews the event's settle flag every FLAG_TTL_MS / 3: the
+    ``settle_checkouts`` actor runs :func:`settle_event` in it, so a live settler keeps one
+    message per event however long a batch takes and a killed one lets the flag lapse within
+    FLAG_TTL_MS (the next confirm then sends a new message)."""
+    return LeaseKeeper(SettleFlag(rt.redis, rt.keys, event_id))
 
 
 def _filter(event_id: str | None, session_ids: list[str] | None, stale_before: datetime | None) -> tuple[str, list[Any]]:
@@ -303,4 +329,4 @@ def _after_commit(rt: Any, found: list[_Row], settled: list[Settled]) -> None:
                                          "tickets": sum(len(row.tickets) for row in found)})
 
 
-__all__ = ["BATCH_SIZE", "Settled", "claim_settle", "settle_batch", "settle_event"]
+__all__ = ["BATCH_SIZE", "SettleFlag", "Settled", "claim_settle", "settle_batch", "settle_event", "settle_flag_kept"]

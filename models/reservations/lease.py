@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from models.keys import Keys
 from models.redis import scripts
@@ -87,13 +87,22 @@ class EventLease:
             keys=[k.mailbox(self.event_id), k.drain_flag(self.event_id), self.key], args=[self.token]))
 
 
+class Renewable(Protocol):
+    """What a :class:`LeaseKeeper` keeps alive: an EventLease, or the checkout settle flag."""
+
+    event_id: str
+    ttl_ms: int
+
+    def renew(self) -> bool: ...
+
+
 class LeaseKeeper:
     """Renews an acquired lease from a daemon thread while its holder works: ``with
     lease.kept(): ...``. The keeper stops when the block ends or when the lease turns out to be
     released or someone else's (the holder finds out at its next commit); while Redis cannot be
     reached it keeps trying, and the lease lapses meanwhile, as it must when nobody can renew it."""
 
-    def __init__(self, lease: EventLease) -> None:
+    def __init__(self, lease: Renewable) -> None:
         self.lease = lease
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-keeper-{lease.event_id}", daemon=True)
@@ -113,4 +122,4 @@ class LeaseKeeper:
                 if not self.lease.renew():
                     return  # released, or taken over after a lapse: the holder learns it at its commit
             except Exception:  # noqa: BLE001 - Redis unreachable: keep trying; the lease lapses meanwhile
-                log.warning("could not renew the event lease", extra={"event_id": self.lease.event_id})
+                log.warning("could not renew a lease", extra={"event_id": self.lease.event_id})
