@@ -36,6 +36,8 @@ def needs_own_status(status: dict[str, Any], progress: dict[str, Any]) -> bool:
     progress (:func:`moved_on`), so a change of state sends no crowd to the web tier."""
     if status.get("admission") != "queued":
         return True
+    if status.get("roomGeneration") != progress.get("roomGeneration"):
+        return True  # the room was rebuilt after a data loss: the fan's place may have changed or gone
     position = status.get("position")
     if position is None:
         return bool(progress.get("drawn"))
@@ -46,7 +48,8 @@ def from_join(join: dict[str, Any], now_s: float) -> dict[str, Any]:
     """The status a fan knows from its join's answer (``now_s``: the Unix time it arrived)."""
     on_sale = datetime.fromisoformat(join["onSaleAt"].replace("Z", "+00:00")).timestamp()
     return {"state": join.get("state"), "position": join.get("position"), "total": join.get("total"),
-            "admission": "queued", "canEnter": False, "secondsUntilOnSale": max(0, math.ceil(on_sale - now_s))}
+            "admission": "queued", "canEnter": False, "secondsUntilOnSale": max(0, math.ceil(on_sale - now_s)),
+            "roomGeneration": join.get("roomGeneration")}
 
 
 def moved_on(status: dict[str, Any], progress: dict[str, Any], elapsed_s: float = 0.0) -> dict[str, Any]:

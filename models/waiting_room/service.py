@@ -72,10 +72,12 @@ class JoinResult:
     position: int | None
     total: int
     state: str
+    #: The room's generation as this process last saw it (``roomGeneration`` of status and progress).
+    generation: int = 0
 
     def document(self, event: EventSnapshot) -> dict[str, Any]:
         return {"token": self.token, "position": self.position, "total": self.total, "state": self.state,
-                "onSaleAt": event.on_sale_at, "prequeue": self.position is None}
+                "onSaleAt": event.on_sale_at, "prequeue": self.position is None, "roomGeneration": self.generation}
 
 
 def _now_ms() -> int:
@@ -129,7 +131,8 @@ class RoomService:
         self._joins[created].inc()
         log.info("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
                                 "outcome": "new" if created else "rejoin"})
-        return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms))
+        return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms),
+                          view.counters.live_since_ms)
 
     async def _open_new_room(self, event: Any, now_ms: int) -> None:
         """Mark a room live that the database knows nothing of (its first join). Raises

@@ -72,6 +72,7 @@ def describe(event: EventSnapshot, view: RoomView, position: int, now_ms: int, a
         "etaSeconds": eta_s,
         "admission": admission,
         "admissionExpiresAt": _iso(expires_ms),
+        "roomGeneration": view.counters.live_since_ms,
     }
 
 
@@ -104,7 +105,7 @@ def validator(document: dict[str, Any], epoch: int) -> str:
     changes except the two countdowns (``secondsUntilOnSale``, ``etaSeconds``), which a client
     counts down itself between answers. Stable across web processes (no per-process hash seed)."""
     key = (f"{document['state']}|{document['position']}|{document['total']}|{document['aheadOfYou']}|"
-           f"{document['canEnter']}|{document['admission']}|{document['admissionExpiresAt']}|{epoch}")
+           f"{document['canEnter']}|{document['admission']}|{document['admissionExpiresAt']}|{document['roomGeneration']}|{epoch}")
     return f'W/"{_digest(key)}"'
 
 
@@ -128,11 +129,12 @@ def progress(event: EventSnapshot, view: RoomView, now_ms: int) -> dict[str, Any
         "admittedThrough": view.counters.up_to,
         "positionsPerMinute": round(pace.rate_per_s * 60, 1),
         "nextWaveAt": _iso(next_ms),
+        "roomGeneration": view.counters.live_since_ms,
     }
 
 
 def progress_validator(document: dict[str, Any], epoch: int) -> str:
     """A strong ETag of a progress document (it has no countdowns)."""
     key = (f"{document['state']}|{document['total']}|{document['drawn']}|{document['admittedThrough']}|"
-           f"{document['positionsPerMinute']}|{document['nextWaveAt']}|{epoch}")
+           f"{document['positionsPerMinute']}|{document['nextWaveAt']}|{document['roomGeneration']}|{epoch}")
     return f'"{_digest(key)}"'

@@ -47,6 +47,9 @@ class RoomCounters:
     expired: int = 0
     live: bool = False
     durable: int = 0
+    #: When the room went live (ms): set when it is created and again when it is restored after a
+    #: Redis loss, so it names the room's generation (clients re-read their place when it changes).
+    live_since_ms: int = 0
 
     @property
     def total(self) -> int:
@@ -67,7 +70,7 @@ class RoomCounters:
         return cls(
             pre=num("pre"), seq=num("seq"), prequeue_closed="pclosed" in raw, opened="opened" in raw,
             up_to=num("up_to"), next_due_ms=num("next_due"), used=num("used"), expired=num("expired"),
-            live="live" in raw, durable=num("dur"),
+            live="live" in raw, durable=num("dur"), live_since_ms=num("live"),
         )
 
 

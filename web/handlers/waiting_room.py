@@ -34,6 +34,9 @@ class JoinResponse(BaseModel):
     state: Literal["waiting", "sale_open", "paused", "sold_out", "closed"]
     onSaleAt: datetime
     prequeue: bool = Field(description="True when joined before on-sale: arrival time does not matter")
+    roomGeneration: int = Field(description="Changes only when the room is rebuilt after a data loss (a Redis "
+                                            "restore); a client whose last own status or join answer names another "
+                                            "generation reads its status again: its place may have changed")
 
 
 class StatusQuery(BaseModel):
@@ -51,6 +54,9 @@ class StatusResponse(BaseModel):
     etaSeconds: int | None = Field(description="From the measured admission pace; null when unknown (not drawn, paused)")
     admission: Literal["queued", "admitted", "expired"]
     admissionExpiresAt: datetime | None
+    roomGeneration: int = Field(description="Changes only when the room is rebuilt after a data loss (a Redis "
+                                            "restore); a client whose last own status or join answer names another "
+                                            "generation reads its status again: its place may have changed")
 
 
 class ProgressResponse(BaseModel):
@@ -61,6 +67,9 @@ class ProgressResponse(BaseModel):
     admittedThrough: int = Field(description="Every position up to this one has been admitted")
     positionsPerMinute: float = Field(description="The measured admission pace")
     nextWaveAt: datetime | None = Field(description="When the next wave is expected; null unless waiting or selling")
+    roomGeneration: int = Field(description="Changes only when the room is rebuilt after a data loss (a Redis "
+                                            "restore); a client whose last own status or join answer names another "
+                                            "generation reads its status again: its place may have changed")
 
 
 class FairnessResponse(BaseModel):

@@ -8,11 +8,13 @@
 /**
  * Whether a fan whose last status is `status` must read it again, given the room's `progress`:
  * while admitted (the fan's own clock), once the draw gave a pre-queue fan its place, and once
- * the admissions reach its place. Nothing else in a queued fan's status is its own: the state
+ * the admissions reach its place, and once the room was rebuilt (`roomGeneration`). Nothing else in a queued fan's status is its own: the state
  * (opening, pause, resume, sold out), the place ahead and the ETA follow from the progress.
  */
 export function needsOwnStatus(status, progress) {
   if (!status || status.admission !== "queued") return true;
+  // The room was rebuilt after a data loss: the fan's place may have changed or gone.
+  if (status.roomGeneration !== progress.roomGeneration) return true;
   if (status.position === null || status.position === undefined) return Boolean(progress.drawn);
   return (progress.admittedThrough ?? 0) >= status.position;
 }

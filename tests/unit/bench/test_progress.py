@@ -25,12 +25,18 @@ def test_an_admission_or_the_draw_sends_the_fan_to_their_own_status_and_a_change
     assert needs_own_status(prequeue, {**PROGRESS, "state": "sale_open", "drawn": True})
 
 
+def test_a_room_rebuilt_after_a_data_loss_sends_the_fan_to_their_own_status():
+    # Its place may be gone (a join Redis lost) or given to someone else: only its status says.
+    assert not needs_own_status({**QUEUED, "roomGeneration": 1}, {**PROGRESS, "roomGeneration": 1})
+    assert needs_own_status({**QUEUED, "roomGeneration": 1}, {**PROGRESS, "roomGeneration": 2})
+
+
 def test_a_fans_first_status_is_its_joins_answer():
     joined = {"token": "t", "position": None, "total": 9, "state": "waiting", "onSaleAt": "2026-11-30T03:00:00Z",
-              "prequeue": True}
+              "prequeue": True, "roomGeneration": 7}
     first = from_join(joined, now_s=datetime(2026, 11, 30, 2, 59, 20, tzinfo=UTC).timestamp())
     assert first == {"state": "waiting", "position": None, "total": 9, "admission": "queued", "canEnter": False,
-                     "secondsUntilOnSale": 40}
+                     "secondsUntilOnSale": 40, "roomGeneration": 7}
 
 
 def test_the_status_moved_on_by_the_progress_counts_the_place_ahead_and_the_eta_from_the_pace():

@@ -24,6 +24,11 @@ test("the first poll, an admission and the draw read the fan's own status; a cha
   assert.equal(needsOwnStatus(prequeue, { ...progress, state: "sale_open", drawn: true }), true);
 });
 
+test("a room rebuilt after a data loss sends the fan to their own status", () => {
+  assert.equal(needsOwnStatus({ ...queued, roomGeneration: 1 }, { ...progress, roomGeneration: 1 }), false);
+  assert.equal(needsOwnStatus({ ...queued, roomGeneration: 1 }, { ...progress, roomGeneration: 2 }), true);
+});
+
 test("between status reads the place ahead and the wait follow the progress", () => {
   const now = movedOn(queued, progress);
   assert.deepEqual([now.aheadOfYou, now.total, now.etaSeconds], [29, 80, 3]); // 30 places at 10 a second

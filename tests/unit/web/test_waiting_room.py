@@ -263,3 +263,21 @@ async def test_while_a_lost_room_is_restored_fans_are_told_to_retry_and_then_fin
     assert polled.status == 200 and (body["position"], body["canEnter"]) == (1, True)
     _, second = await join(client, event, "fan-2")
     assert second["position"] == 2
+
+
+async def test_a_restored_room_names_a_new_generation_so_fans_read_their_place_again(client, db, runtime, redis, keys):
+    event = make_event(on_sale_in_s=-5)
+    _, first = await join(client, event, "fan-1")
+    admit_waves(runtime)
+    fresh(client, event)
+    before = await (await client.get(f"/events/{event.id}/waiting-room/progress")).json()
+    _, own = await status(client, event, first["token"])
+    assert before["roomGeneration"] == own["roomGeneration"] > 0
+    for key in redis.scan_iter(match=f"{keys.prefix}*"):
+        redis.delete(key)  # Redis restarted without persistence
+
+    admit_waves(runtime)  # the wave tick restores the room
+    fresh(client, event)
+    after = await (await client.get(f"/events/{event.id}/waiting-room/progress")).json()
+    _, own = await status(client, event, first["token"])
+    assert after["roomGeneration"] == own["roomGeneration"] != before["roomGeneration"]
