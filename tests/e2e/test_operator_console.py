@@ -62,7 +62,7 @@ def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_t
     check_screen(page, "admin-event")
     event_id = page.evaluate("() => location.hash.split('/')[2]")
     stored = system.api().get(f"/admin/events/{event_id}", admin=True).json()
-    assert (stored["timezone"], stored["starts_at"]) == (VENUE_ZONE, starts_at.isoformat().replace("+00:00", "Z"))
+    assert (stored["timezone"], stored["starts_at"]) == (VENUE_ZONE, starts_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
 
     page.get_by_role("link", name="Live dashboard").click()
     expect(page.locator("#kpi-remaining")).to_contain_text("50")
