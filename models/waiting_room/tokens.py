@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import hmac
 import os
 import re
@@ -70,29 +69,23 @@ def bucket_of(token_id: bytes) -> int:
     return int.from_bytes(token_id[:2], "big") & (BUCKETS - 1)
 
 
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-
-
 class _PrefixedHmac:
-    """HMAC-SHA256(secret, prefix || rest) (RFC 2104) with the key and the prefix hashed once:
-    a token's MAC then costs two hash copies instead of a new HMAC (keying is most of the work
-    of ``hmac.digest`` for a message this short; it was a tenth of a first status poll)."""
+    """HMAC-SHA256(secret, prefix || rest) with the key and the prefix hashed once: a token's MAC
+    then costs a copy of the keyed state instead of a new HMAC (keying was most of the work of
+    ``hmac.digest`` for a message this short, a tenth of a first status poll). The standard
+    library's HMAC object does the copying; measured at 4.1 µs per MAC against 2.4 µs for the
+    same RFC 2104 steps written out by hand and 6.6 µs for ``hmac.digest``: not worth our own
+    crypto code."""
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("_keyed",)
 
     def __init__(self, secret: bytes, prefix: bytes) -> None:
-        key = (hashlib.sha256(secret).digest() if len(secret) > 64 else secret).ljust(64, b"\0")
-        self._inner = hashlib.sha256(key.translate(_IPAD))
-        self._inner.update(prefix)
-        self._outer = hashlib.sha256(key.translate(_OPAD))
+        self._keyed = hmac.new(secret, prefix, "sha256")
 
     def digest(self, rest: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(rest)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+        mac = self._keyed.copy()
+        mac.update(rest)
+        return mac.digest()
 
 
 @functools.lru_cache(maxsize=256)
