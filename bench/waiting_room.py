@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench import wrk
 from bench.baseline import free_port, wait_for_port
+from bench.drop.procs import stop_all
 from models.keys import Keys
 from models.redis import scripts
 from models.settings import ROOT, Settings
@@ -301,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                     print({"size": q["size"], "processes": processes, "baseline": base, **fig}, flush=True)
                     print({"size": q["size"], "processes": processes, **_ratios(base, fig)}, flush=True)
             finally:
-                wrk.stop(servers)
+                stop_all(servers)
     return 0
 
 

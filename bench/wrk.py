@@ -25,6 +25,7 @@ from typing import Any
 
 import psutil
 
+from bench.drop.procs import stop_all
 from models.db import bind_database, open_database
 from models.keys import Keys
 from models.redis import connect_sync
@@ -206,7 +207,7 @@ def deployment(name: str, env: dict[str, str] | None = None) -> Iterator[Deploym
     try:
         yield deployed
     finally:
-        stop(deployed.servers)
+        stop_all(deployed.servers)
         try:
             for name_ in redis.scan_iter(match=settings.redis_prefix + "*", count=5000):
                 redis.unlink(name_)
@@ -214,15 +215,3 @@ def deployment(name: str, env: dict[str, str] | None = None) -> Iterator[Deploym
             redis.close()
         print(f"load after: {load_average()}")
         print(f"logs: {workdir}")
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    """Terminate ``procs`` (SIGTERM, then SIGKILL after 15 s) and reap them."""
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

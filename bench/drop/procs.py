@@ -28,6 +28,18 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
+def stop_all(procs: list[subprocess.Popen], timeout_s: float = 15.0) -> None:
+    """Terminate ``procs`` (SIGTERM, then SIGKILL after ``timeout_s``) and reap them."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @dataclass
 class Service:
     """One command line we run, restart and kill; output goes to ``log_path``."""

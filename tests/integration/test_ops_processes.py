@@ -17,6 +17,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.drop.procs import stop_all
 from models.settings import ROOT
 
 pytestmark = pytest.mark.integration
@@ -60,13 +61,7 @@ def system(settings, db, redis, tmp_path):
     try:
         yield f"http://127.0.0.1:{port}", tmp_path
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs, timeout_s=20)
         for f in logs.values():
             f.close()
 

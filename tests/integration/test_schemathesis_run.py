@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.drop.procs import stop_all
 from models.settings import ROOT
 
 pytestmark = pytest.mark.integration
@@ -72,13 +73,7 @@ def system(settings, db, redis, tmp_path):
         _wait_until_up(f"{base}/health")
         yield base, logs
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs, timeout_s=20)
         for f in files.values():
             f.close()
 
