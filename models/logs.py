@@ -70,3 +70,6 @@ def configure_logging(settings: Settings, *, process: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("pika").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Peewee logs every query with its parameters at DEBUG: ticket secrets, QR signatures and
+    # Idempotency-Key fingerprints would reach the log with LOG_LEVEL=DEBUG. Never below INFO.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))

@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     rate_per_ip_per_min: int = Field(600, ge=0, description="per-client-address limit on the same routes, per minute (0 disables)")
     rate_unknown_event_per_min: int = Field(60, ge=0, description="lookups of unknown event ids per client address, per minute and web process (0 disables); beyond it `429` with `Retry-After`, cached events still answered")
     trust_forwarded_for: bool = Field(False, description="use `X-Forwarded-For` as the client address (only behind your proxy)")
-    log_level: str = Field("INFO", description="`DEBUG`, `INFO`, `WARNING`, `ERROR`")
+    log_level: str = Field("INFO", description="`DEBUG`, `INFO`, `WARNING`, `ERROR` (SQL statements are never logged, even at `DEBUG`: their parameters carry ticket secrets)")
     log_format: str = Field("json", description="`json` (one object per line) or `console` for humans (`make run` uses it)")
     metrics_dir: str = Field("", validation_alias=METRICS_DIR_VARIABLE, description="prometheus-client multiprocess directory (`./var/metrics` under `make run`; empty: single-process metrics)")
     actor_max_retries: int = Field(10, ge=0, description="Dramatiq retries before a message is dead-lettered")
