@@ -10,7 +10,8 @@ import pytest
 from models import identity
 from models.errors import ConfigError
 from models.inventory import rebuild_counters
-from tests.identity_keys import AUDIENCE, ISSUER, Provider, bearer, jwt_settings, tampered, unsigned
+from models.tickets import issue_for_order
+from tests.identity_keys import AUDIENCE, ISSUER, Provider, bearer, jwt_settings, serve_jwks, tampered, unsigned
 from tests.unit.models.test_reservations_support import make_event, make_paid_order, make_tier
 from web.appkeys import SERVICES
 from web.identity import VERIFIER
@@ -48,10 +49,14 @@ async def refused(resp, description: str) -> dict:
     return body
 
 
-async def test_a_valid_rs256_or_es256_token_names_the_fan_by_its_subject(api, provider):
+async def test_a_valid_rs256_or_es256_token_names_the_fan_by_its_subject(api, provider, settings):
+    order = make_paid_order(make_tier(make_event()), "fan-7", 2)
+    issue_for_order(settings.secret_bytes, order.id)
     for alg in ("RS256", "ES256"):
         resp = await api.get("/me/tickets", headers=bearer(provider.token("fan-7", alg=alg)))
-        assert resp.status == 200 and await resp.json() == []
+        assert resp.status == 200 and [t["order_id"] for t in await resp.json()] == [str(order.id)] * 2
+    other = await api.get("/me/tickets", headers=bearer(provider.token("fan-8")))
+    assert other.status == 200 and await other.json() == []
 
 
 async def test_an_expired_token_is_401_with_www_authenticate(api, provider):
@@ -139,22 +144,53 @@ async def test_the_per_event_cap_counts_the_subjects_purchases(api, provider, ru
     assert resp.status == 409 and body["code"] == "limit_exceeded" and body["counted"] == 4
 
 
+async def test_the_per_user_rate_limit_counts_the_subject_whatever_token_it_comes_in(aiohttp_client, settings, aredis,
+                                                                                       db, stub_broker, runtime, provider,
+                                                                                       jwks_file):
+    from web.app import create_app
+
+    limited = jwt_settings(settings, jwks_file=jwks_file, rate_join_per_min=2, rate_per_ip_per_min=100)
+    client = await aiohttp_client(create_app(limited, redis=aredis, broker=stub_broker, bind_db=False))
+    path = f"/events/{make_event().id}/waiting-room/join"
+    statuses = [(await client.post(path, headers=bearer(provider.token("fan-1", alg=alg, jti=alg)))).status
+                for alg in ("RS256", "ES256", "RS256")]
+    assert 429 not in statuses[:2] and statuses[2] == 429
+    assert (await client.post(path, headers=bearer(provider.token("fan-2")))).status == 201
+
+
 async def test_a_rotated_provider_key_is_fetched_when_a_token_names_it(api, jwt_app, provider, jwks_file, monkeypatch):
     monkeypatch.setattr(identity, "JWKS_RETRY_S", 0.0)
     new_kid = provider.token("fan-1", key=provider.stray_key, kid="rsa-2")
     await refused(await api.get("/me/tickets", headers=bearer(new_kid)), "unknown signing key")
-    document = provider.jwks()
-    stray = json.loads(identity.jwt.get_algorithm_by_name("RS256").to_jwk(provider.stray_key.public_key()))
-    document["keys"].append({**stray, "kid": "rsa-2", "alg": "RS256", "use": "sig"})
+    document = provider.publish(provider.jwks(), provider.stray_key, "rsa-2", "RS256")
     jwks_file.write_text(json.dumps(document))
     assert (await api.get("/me/tickets", headers=bearer(new_kid))).status == 200
     assert jwt_app[SERVICES][VERIFIER].jwks.key("rsa-2") is not None
     # A rate-limited command resolves the fan before its handler runs: it sees the new key too.
     newer = provider.token("fan-1", key=provider.ec_key, kid="ec-2", alg="ES256")
-    ec_jwk = json.loads(identity.jwt.get_algorithm_by_name("ES256").to_jwk(provider.ec_key.public_key()))
-    document["keys"].append({**ec_jwk, "kid": "ec-2", "alg": "ES256", "use": "sig"})
-    jwks_file.write_text(json.dumps(document))
+    jwks_file.write_text(json.dumps(provider.publish(document, provider.ec_key, "ec-2", "ES256")))
     assert (await api.post(f"/events/{make_event().id}/waiting-room/join", headers=bearer(newer))).status == 201
+
+
+async def test_a_jwks_url_is_read_at_start_up_kept_and_read_again_for_a_rotated_key(aiohttp_client, settings, aredis, db,
+                                                                                   stub_broker, runtime, provider,
+                                                                                   monkeypatch):
+    from web.app import create_app
+
+    monkeypatch.setattr(identity, "JWKS_RETRY_S", 0.0)
+    with serve_jwks(provider.jwks()) as jwks:
+        app = create_app(jwt_settings(settings, jwks_url=jwks.url), redis=aredis, broker=stub_broker, bind_db=False)
+        assert jwks.reads == 1
+        client = await aiohttp_client(app)
+        for alg in ("RS256", "ES256", "RS256"):
+            assert (await client.get("/me/tickets", headers=bearer(provider.token(alg=alg)))).status == 200
+        assert jwks.reads == 1  # known keys within JWT_JWKS_CACHE_S: no read
+        rotated = provider.token(key=provider.stray_key, kid="rsa-2")
+        await refused(await client.get("/me/tickets", headers=bearer(rotated)), "unknown signing key")
+        assert jwks.reads == 2
+        provider.publish(jwks.document, provider.stray_key, "rsa-2", "RS256")
+        assert (await client.get("/me/tickets", headers=bearer(rotated))).status == 200
+        assert jwks.reads == 3
 
 
 async def test_an_hs256_deployment_takes_its_own_tokens_only(aiohttp_client, settings, aredis, db, stub_broker, runtime,
