@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,8 +75,8 @@ class System:
     logs: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
-    def api(self, user: str | None = None) -> Api:
-        return Api(self.base_url, admin_token=self.admin_token, user=user)
+    def api(self, user: str | None = None, *, token: str | None = None) -> Api:
+        return Api(self.base_url, admin_token=self.admin_token, user=user, token=token)
 
     def log_tail(self, lines: int = 40) -> str:
         out = []
@@ -88,9 +90,15 @@ class System:
 @pytest.fixture(scope="session")
 def system(tmp_path_factory):
     """Web, worker and scheduler on a free port, with their own database and Redis prefix."""
+    with running_system(tmp_path_factory.mktemp("e2e")) as sysm:
+        yield sysm
+
+
+@contextmanager
+def running_system(tmp: Path, **settings: str) -> Iterator[System]:
+    """The system (demo identity unless ``settings`` say otherwise) until the block ends."""
     require("Chromium", lambda: Path(CHROMIUM).exists())
     require("Redis", _redis_ping)
-    tmp = tmp_path_factory.mktemp("e2e")
     port = _free_port()
     prefix = f"e2e{uuid.uuid4().hex[:8]}:"
     env = {
@@ -115,6 +123,7 @@ def system(tmp_path_factory):
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
+        **settings,
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     py = sys.executable

@@ -28,10 +28,13 @@ def iso_in(seconds: float) -> str:
 
 
 class Api:
-    def __init__(self, base_url: str, *, admin_token: str | None = None, user: str | None = None) -> None:
+    def __init__(self, base_url: str, *, admin_token: str | None = None, user: str | None = None,
+                 token: str | None = None) -> None:
         self.base_url = base_url
         self.admin_token = admin_token
         self.user = user
+        #: A fan's bearer token (IDENTITY_MODE=jwt), sent instead of X-User-Id.
+        self.token = token
 
     def request(self, method: str, path: str, body: Any = None, *, admin: bool = False,
                 headers: dict[str, str] | None = None, expect: tuple[int, ...] | None = (200, 201, 202)) -> Response:
@@ -39,6 +42,8 @@ class Api:
         h = {"Accept": "application/json", **(headers or {})}
         if admin:
             h["Authorization"] = f"Bearer {self.admin_token}"
+        elif self.token:
+            h["Authorization"] = f"Bearer {self.token}"
         if self.user:
             h["X-User-Id"] = self.user
         data = None
