@@ -31,7 +31,7 @@ from models.metrics import OVERSELL_ATTEMPTS, RESERVATIONS
 from models.redis import scripts
 from models.reservations.counters import ensure_counters, rebuild_locked
 from models.reservations.lease import DRAIN_FLAG_TTL_MS, LEASE_TTL_MS, EventLease
-from models.reservations.persist import Decision, Final, persist_batch
+from models.reservations.persist import BatchResult, Decision, Final, persist_batch
 from models.reservations.records import DECIDED_RECORD_TTL_S, to_ms, truncate_ms
 from models.tables import utcnow
 from models.timestamps import iso
@@ -148,6 +148,7 @@ def step(rt: Any, event_id: str, ids: list[str], lease_token: str, report: Drain
     decided = time.perf_counter()
     result = persist_batch(event_id, decisions, now)
     persisted = time.perf_counter()
+    _count_written(decisions, result)  # before the commit shows the outcomes
     still_ours = _commit(rt, event_id, ids, decisions, result.finals, result.tiers, lease_token)
     published = []
     counts: dict[str, int] = {}
@@ -157,16 +158,10 @@ def step(rt: Any, event_id: str, ids: list[str], lease_token: str, report: Drain
             continue
         counts[final.status] = counts.get(final.status, 0) + 1
         published.append((d.id, _payload(event_id, d, final)))
-    # Requests the Redis gate turned away for lack of stock (the database's refusals are
-    # counted where they happen, in persist.py).
-    sold_out = sum(1 for d in decisions if d.decision == "rejected" and d.reason == "sold_out")
-    if sold_out:
-        OVERSELL_ATTEMPTS.inc(sold_out)
     _mark_admissions_used(redis, keys, event_id, decisions)
     if published:
         outcomes.publish_many(redis, keys, published)
     for status, n in counts.items():
-        RESERVATIONS.labels(status).inc(n)
         if report is not None:
             report.outcomes[status] = report.outcomes.get(status, 0) + n
     if report is not None:
@@ -176,6 +171,27 @@ def step(rt: Any, event_id: str, ids: list[str], lease_token: str, report: Drain
         "decide_ms": round((decided - started) * 1000, 1), "database_ms": round((persisted - decided) * 1000, 1),
         "total_ms": round((time.perf_counter() - started) * 1000, 1)})
     return still_ours
+
+
+def _count_written(decisions: list[Decision], result: BatchResult) -> None:
+    """Count the outcomes (and the oversell attempts) of the requests whose rows this step
+    wrote. The same batch can be decided twice: redelivered after a crash, or by a drainer that
+    lost its lease (it expired, or Redis was flushed) while a successor decides it too; the
+    decide script then returns the same decisions, but the database writes each row once, so
+    counting rows written counts every request once."""
+    counts: dict[str, int] = {}
+    sold_out = result.refused  # holds the Redis gate granted and the database refused
+    for d in decisions:
+        if d.id not in result.written:
+            continue
+        status = result.finals[d.id].status
+        counts[status] = counts.get(status, 0) + 1
+        if d.decision == "rejected" and d.reason == "sold_out":  # the Redis gate turned it away
+            sold_out += 1
+    for status, n in counts.items():
+        RESERVATIONS.labels(status).inc(n)
+    if sold_out:
+        OVERSELL_ATTEMPTS.inc(sold_out)
 
 
 def _mark_admissions_used(redis: Any, keys: Any, event_id: str, decisions: list[Decision]) -> None:

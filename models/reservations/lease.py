@@ -11,10 +11,12 @@ LEASE_TTL_MS, however long a live holder's batch takes. It used to live 5 s, ren
 batch: every killed drainer stopped its event's decisions for up to 5 s, and with workers
 killed every few seconds on a busy machine the requests waited longer than fans do.
 
-Not a redis-py ``Lock``: the drain's scripts (res_decide.lua, res_commit.lua) check the token
-themselves, and res_finish.lua/res_lease_release.lua give the lease up in the same step that
+Not a redis-py ``Lock``: res_commit.lua checks the token itself (and tells a holder that lost the
+lease), and res_finish.lua/res_lease_release.lua give the lease up in the same step that
 checks the mailbox and clears the drain flag; a Lock's own release touches only its key, so it
-could not do that atomically.
+could not do that atomically. res_decide.lua does not check it: a holder whose lease lapsed (or
+was flushed away) may still decide the batch it read next to its successor, which grants nothing
+twice (deciding is idempotent, the database writes each row once).
 """
 
 from __future__ import annotations

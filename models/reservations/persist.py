@@ -17,7 +17,6 @@ import peewee
 from models import sql
 from models.catalog.statuses import FINISHED_STATUSES
 from models.db import database
-from models.metrics import OVERSELL_ATTEMPTS
 from models.reservations.records import from_ms
 from models.tables import Event, Reservation, TicketTier
 
@@ -56,8 +55,11 @@ class BatchResult:
     finals: dict[str, Final]
     #: tier id -> (available, held) read inside the transaction, after its updates.
     tiers: dict[str, tuple[int, int]]
-    #: Holds Redis granted that the database refused.
+    #: Holds Redis granted that the database refused (among ``written``).
     refused: int
+    #: Ids whose rows this call inserted. A batch decided twice (a redelivery, or a second
+    #: drainer after the lease vanished) writes each row once, so outcomes are counted from these.
+    written: frozenset[str]
 
 
 def persist_batch(event_id: str, decisions: list[Decision], now: datetime) -> BatchResult:
@@ -69,11 +71,14 @@ def persist_batch(event_id: str, decisions: list[Decision], now: datetime) -> Ba
     decided = [d for d in decisions if d.decision]
     try:
         with sql.write_transaction():
-            return _persist(event_id, decided, now)
+            result = _persist(event_id, decided, now)
     except peewee.IntegrityError:
         log.warning("batch written concurrently by another drainer; re-reading", extra={"event_id": event_id})
         with sql.write_transaction():
-            return _persist(event_id, decided, now)
+            result = _persist(event_id, decided, now)
+    if result.refused:  # told once the transaction stands (a rolled-back attempt refused nothing)
+        log.warning("database refused holds the Redis gate granted", extra={"event_id": event_id, "refused": result.refused})
+    return result
 
 
 def _persist(event_id: str, decided: list[Decision], now: datetime) -> BatchResult:
@@ -99,7 +104,7 @@ def _persist(event_id: str, decided: list[Decision], now: datetime) -> BatchResu
     _insert(rows)
     tiers = {str(t.id): (t.capacity - t.sold - t.held, t.held) for t in TicketTier.select(
         TicketTier.id, TicketTier.capacity, TicketTier.sold, TicketTier.held).where(TicketTier.event == event_id)}
-    return BatchResult(finals, tiers, len(refused))
+    return BatchResult(finals, tiers, len(refused), frozenset(d.id for d in fresh))
 
 
 #: Columns of a reservation row, in the order ``_persist`` builds them.
@@ -143,9 +148,6 @@ def _take_holds(event_id: str, holds: list[Decision], now: datetime) -> tuple[se
                 refused.add(d.id)
             else:
                 prices[tier_id] = price
-    if refused:
-        OVERSELL_ATTEMPTS.inc(len(refused))
-        log.warning("database refused holds the Redis gate granted", extra={"event_id": event_id, "refused": len(refused)})
     return refused, prices
 
 

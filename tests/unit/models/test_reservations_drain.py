@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from models.keys import reservation_id
+from models.metrics import OVERSELL_ATTEMPTS, RESERVATIONS
 from models.reservations import drain as drain_module
 from models.reservations.drain import decide
 from models.reservations.lease import EventLease
@@ -109,6 +110,46 @@ def test_a_batch_written_but_not_committed_to_redis_before_a_crash_grants_nothin
     assert stock(runtime, tier) == (0, 2)
     assert report.outcomes == {"held": 2, "rejected": 1}
     assert [record(runtime, i)["status"] for i in ids] == ["held", "held", "rejected"]
+
+
+def _counted() -> tuple[float, float, float]:
+    """(held, rejected, oversell attempts) as the metrics count them."""
+    return (RESERVATIONS.labels("held")._value.get(), RESERVATIONS.labels("rejected")._value.get(),
+            OVERSELL_ATTEMPTS._value.get())
+
+
+def test_a_batch_decided_by_a_drainer_that_lost_its_lease_and_by_its_successor_is_counted_once(runtime, monkeypatch):
+    # The old holder's lease lapsed, or Redis was flushed mid-drain: it goes on with the batch it
+    # had read while a successor decides, writes and commits the same batch; the decide script
+    # gives both the same decisions, and the database writes each row once.
+    event = make_event()
+    tier = make_tier(event, capacity=2)
+    ids = [request(runtime, tier, f"fan-{i}") for i in range(3)]
+    before = _counted()
+    write = drain_module.persist_batch
+
+    def successor_first(*args):
+        monkeypatch.setattr(drain_module, "persist_batch", write)
+        assert drain_now(runtime, event.id).outcomes == {"held": 2, "rejected": 1}
+        return write(*args)
+
+    monkeypatch.setattr(drain_module, "persist_batch", successor_first)
+    assert not drain_module.step(runtime, str(event.id), ids, "the-token-of-a-lease-that-is-gone")
+
+    assert [s for s, _ in statuses(ids)] == ["held", "held", "rejected"]
+    assert db_counts(tier) == (0, 2)
+    assert tuple(a - b for a, b in zip(_counted(), before, strict=True)) == (2, 1, 1)
+
+
+def test_a_hold_the_database_refuses_is_one_oversell_attempt(runtime):
+    event = make_event()
+    tier = make_tier(event, capacity=1)
+    runtime.redis.hset(runtime.keys.stock(str(event.id)), str(tier.id), 50)  # Redis is wrong
+    ids = [request(runtime, tier, "ann"), request(runtime, tier, "bob")]
+    before = _counted()
+    drain_now(runtime, event.id)
+    assert statuses(ids) == [("held", None), ("rejected", "sold_out")]
+    assert tuple(a - b for a, b in zip(_counted(), before, strict=True)) == (1, 1, 1)
 
 
 def test_a_redelivered_message_after_a_complete_run_is_a_no_op(runtime):
