@@ -150,12 +150,15 @@ def stub_worker(stub_broker, runtime):
 
 
 @pytest.fixture
-def app(settings, aredis, db, stub_broker, runtime):
-    """The web app; every JSON answer it gives in the test is checked against its OpenAPI document."""
+def app(settings, aredis, redis, db, stub_broker, runtime):
+    """The web app, its blocking Redis client on the same data as ``aredis``; every JSON answer
+    it gives in the test is checked against its OpenAPI document."""
     from tests.openapi_conformance import VIOLATIONS, install
     from web.app import create_app
+    from web.appkeys import SYNC_REDIS
 
     app = create_app(settings, redis=aredis, broker=stub_broker, bind_db=False)
+    app[SYNC_REDIS] = redis
     install(app)
     yield app
     assert app[VIOLATIONS] == [], f"answers that break the OpenAPI document: {app[VIOLATIONS]}"
@@ -164,6 +167,13 @@ def app(settings, aredis, db, stub_broker, runtime):
 @pytest.fixture
 async def client(aiohttp_client, app):
     return await aiohttp_client(app)
+
+
+@pytest.fixture
+async def shop(stub_worker, client):
+    """The app's client with a Dramatiq worker running the actors: reservations are decided and
+    payments settled as in production (``client`` alone leaves the messages queued)."""
+    return client
 
 
 @pytest.fixture

@@ -1,16 +1,21 @@
-"""Rows the tests start from, made directly with Peewee: plain functions, one definition each.
+"""What the tests start from, one definition each: rows made directly with Peewee
+(:func:`make_event`, :func:`make_tier`), and fans let in through the waiting room over HTTP
+(:func:`admitted`, the first step of every purchase journey).
 
 A test module that wants other defaults (a name a test asserts, a price) binds them once with
-``functools.partial`` (tests/unit/models/checkout_factories.py does).
+``functools.partial`` (tests/unit/models/checkout_factories.py does). The app fixtures (``client``,
+and ``shop`` with a worker deciding reservations and payments) are in tests/conftest.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from models.tables import Event, TicketTier, utcnow
+from models.waiting_room import admit_waves
 
 
 def make_event(*, name: str = "Drop", venue: str = "Arena", status: str = "on_sale",
@@ -29,3 +34,26 @@ def make_tier(event: Event | None = None, *, new_event: Callable[[], Event] = ma
     """A tier of ``event`` (a ``new_event()`` if none)."""
     return TicketTier.create(event=event if event is not None else new_event(), name=name, price_cents=price_cents,
                              capacity=capacity, **fields)
+
+
+async def admitted(client: Any, runtime: Any, event: Event | str, *users: str, now_ms: int | None = None,
+                   until_can_enter: bool = False) -> list[str]:
+    """Join every user to the event's waiting room (each a new fan: 201), run one wave tick (at
+    ``now_ms`` if given; waves are wave_interval_s apart) and return their tokens. With
+    ``until_can_enter``, first read the last one's status until it says it may enter (the status
+    may answer from a short per-process cache)."""
+    event_id = str(event.id) if isinstance(event, Event) else event
+    tokens = []
+    for user in users:
+        resp = await client.post(f"/events/{event_id}/waiting-room/join", headers={"X-User-Id": user})
+        assert resp.status == 201, await resp.text()
+        tokens.append((await resp.json())["token"])
+    admit_waves(runtime, now_ms=now_ms)
+    if not until_can_enter:
+        return tokens
+    for _ in range(40):
+        status = await (await client.get(f"/events/{event_id}/waiting-room/status", params={"token": tokens[-1]})).json()
+        if status["canEnter"]:
+            return tokens
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not admitted: {status}")

@@ -19,10 +19,8 @@ from aiohttp import web
 
 from models.errors import InvalidInput, TicketDropError
 from models.identity import USER_ID_RE, InvalidToken, TokenVerifier, missing_token
-from web.appkeys import SERVICES, SETTINGS
+from web.appkeys import JWKS_LOCK, SETTINGS, TOKEN_VERIFIER
 
-#: ``app[SERVICES]`` key of the TokenVerifier (jwt mode only).
-VERIFIER = "token_verifier"
 #: ``request`` keys of the resolved user id (or the error it resolved to).
 #: (user id or None, the refusal or None), once resolved for this request. One key read by
 #: ``request[...]``: a web.Request is a plain Mapping, whose ``get`` and ``in`` raise and catch a
@@ -39,8 +37,8 @@ def setup(app: web.Application) -> None:
     verifier = TokenVerifier.from_settings(settings)
     if verifier.jwks is not None:
         verifier.jwks.refresh(strict=True)
-    app[SERVICES][VERIFIER] = verifier
-    app[SERVICES]["jwks_lock"] = asyncio.Lock()
+    app[TOKEN_VERIFIER] = verifier
+    app[JWKS_LOCK] = asyncio.Lock()
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -63,16 +61,16 @@ def middlewares(settings: Any) -> list:
 async def prepare(request: web.Request) -> None:
     """Read the JWKS again (off the event loop, one read at a time) when the request's token
     names a key we do not know or the cache is old, so verifying it never blocks. Called before
-    anything resolves the user: by the rate limiter and by :func:`jwks_middleware`."""
-    verifier: TokenVerifier | None = request.app[SERVICES].get(VERIFIER)
-    if verifier is None or verifier.jwks is None or _resolved(request) is not None:
+    anything resolves the user (jwt mode only): by the rate limiter and by :func:`jwks_middleware`."""
+    verifier = request.app[TOKEN_VERIFIER]
+    if verifier.jwks is None or _resolved(request) is not None:
         return
     header = request.headers.get("Authorization", "")
     if header[:7].lower() != "bearer " or request.path.startswith("/admin"):
         return
     kid = verifier.key_id(header[7:].strip())
     if verifier.jwks.due(kid):
-        async with request.app[SERVICES]["jwks_lock"]:
+        async with request.app[JWKS_LOCK]:
             if verifier.jwks.due(kid):
                 await asyncio.get_running_loop().run_in_executor(None, verifier.jwks.refresh)
 
@@ -93,7 +91,7 @@ def _resolve(request: web.Request, required: bool) -> str | None:
         token = _bearer(request)
         if token is None:
             raise missing_token()
-        return request.app[SERVICES][VERIFIER].subject(token)
+        return request.app[TOKEN_VERIFIER].subject(token)
     if raw is None or raw == "":
         if required or settings.identity_mode == "proxy":
             raise InvalidInput("The X-User-Id header is required", field="header.X-User-Id")

@@ -1,7 +1,9 @@
 """One pub/sub listener per web process, resolving waiters for ``Prefer: wait`` requests.
 
-Register interest *before* enqueueing the command (``async with waiter(app, id) as w``) so an
+Register interest *before* enqueueing the command (``async with hub.waiter(id) as w``) so an
 outcome published right after cannot be missed; on timeout the caller reads the stored state.
+The app factory builds the process's hub (web.appkeys.OUTCOMES); its listener starts with the
+first waiter.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from models.redis import is_cluster
-from web.appkeys import KEYS, REDIS, SERVICES
 
 log = logging.getLogger("ticketdrop.web.outcomes")
 
@@ -84,6 +84,16 @@ class OutcomeHub:
             if not fut.done():
                 fut.set_result(payload)
 
+    @asynccontextmanager
+    async def waiter(self, subject_id: str) -> AsyncIterator[Waiter]:
+        """Register for ``subject_id``'s outcome for the duration of the block."""
+        await self.ensure_started()
+        fut = self.register(subject_id)
+        try:
+            yield Waiter(fut)
+        finally:
+            self.unregister(subject_id, fut)
+
     def register(self, subject_id: str) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(subject_id, set()).add(fut)
@@ -128,28 +138,3 @@ class Waiter:
 def _answer_none(fut: asyncio.Future) -> None:
     if not fut.done():
         fut.set_result(None)
-
-
-def hub(app: web.Application) -> OutcomeHub:
-    services = app[SERVICES]
-    if "outcomes" not in services:
-        services["outcomes"] = OutcomeHub(app[REDIS], app[KEYS].outcomes_channel())
-    return services["outcomes"]
-
-
-@asynccontextmanager
-async def waiter(app: web.Application, subject_id: str) -> AsyncIterator[Waiter]:
-    """Register for ``subject_id``'s outcome for the duration of the block."""
-    h = hub(app)
-    await h.ensure_started()
-    fut = h.register(subject_id)
-    try:
-        yield Waiter(fut)
-    finally:
-        h.unregister(subject_id, fut)
-
-
-async def close(app: web.Application) -> None:
-    h = app[SERVICES].get("outcomes")
-    if h is not None:
-        await h.close()

@@ -14,11 +14,10 @@ import re
 from aiohttp import web
 
 from models.errors import RateLimited, TicketDropError
-from models.ratelimit import Decision, Policy, RateLimiter
+from models.ratelimit import Decision, Policy
 from models.settings import Settings
-from web.appkeys import KEYS, REDIS, SERVICES, SETTINGS
+from web.appkeys import RATE_LIMITER, RATE_POLICIES, SETTINGS
 from web.identity import peek_user, prepare
-from web.pipelining import script_runner
 
 #: (scope, POST path pattern) of every limited route.
 _ROUTES = (
@@ -57,14 +56,9 @@ def policies(settings: Settings, scope: str) -> tuple[Policy, Policy]:
     return Policy(scope, per_user), Policy("ip", settings.rate_per_ip_per_min)
 
 
-def _app_policies(app: web.Application) -> dict[str, tuple[Policy, Policy]]:
-    """Every scope's policies for this app's settings, made once."""
-    services = app[SERVICES]
-    made = services.get("rate_policies")
-    if made is None:
-        settings = app[SETTINGS]
-        made = services["rate_policies"] = {scope: policies(settings, scope) for scope, _ in _ROUTES}
-    return made
+def all_policies(settings: Settings) -> dict[str, tuple[Policy, Policy]]:
+    """Every limited scope's (per-user, per-address) policies (web.appkeys.RATE_POLICIES)."""
+    return {scope: policies(settings, scope) for scope, _ in _ROUTES}
 
 
 def header_fields(decision: Decision) -> dict[str, str]:
@@ -75,27 +69,19 @@ def header_fields(decision: Decision) -> dict[str, str]:
     }
 
 
-def _limiter(app: web.Application) -> RateLimiter:
-    services = app[SERVICES]
-    limiter = services.get("rate_limiter")
-    if limiter is None:
-        # The batcher pipelines the checks with the joins and reserves.
-        limiter = services["rate_limiter"] = RateLimiter(app[REDIS], app[KEYS], run_script=script_runner(app))
-    return limiter
-
-
 async def limited(request: web.Request, handler, scope: str) -> web.StreamResponse:
     """Count the request against its scope's per-user and per-address limits, then run
     ``handler``; raises RateLimited (429 with Retry-After) when a limit is spent. The answer
     (or the error) carries the RateLimit fields. Called by the edge middleware (web.middleware)."""
-    settings = request.app[SETTINGS]
-    user_policy, ip_policy = _app_policies(request.app)[scope]
+    app = request.app
+    settings = app[SETTINGS]
+    user_policy, ip_policy = app[RATE_POLICIES][scope]
     # A missing, malformed or refused identity is answered by the handler (400/401); only the
     # address limit applies to it.
     if settings.identity_mode == "jwt":
         await prepare(request)
     user = peek_user(request)
-    decision = await _limiter(request.app).check([(user_policy, user), (ip_policy, client_address(request, settings))])
+    decision = await app[RATE_LIMITER].check([(user_policy, user), (ip_policy, client_address(request, settings))])
     if decision is None:
         return await handler(request)
     headers = header_fields(decision)

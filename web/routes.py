@@ -26,6 +26,3 @@ MODULES = (waiting_room, system, events, admin_catalog, reservations, waitlist, 
 def setup(app: web.Application) -> None:
     for module in MODULES:
         app.add_routes(caching.route_table(module.routes))
-        on_startup = getattr(module, "on_app_startup", None)
-        if on_startup is not None:
-            on_startup(app)

@@ -51,10 +51,11 @@ class CheckoutService:
     """Checkout for the web tier: open a session, confirm it (and wait), read sessions and orders."""
 
     def __init__(self, *, redis: Any, keys: Keys, settings: Settings, run_blocking: RunBlocking,
-                 command_runner: Callable[[], Any] = lambda: None) -> None:
-        """``command_runner()``: how to send a Redis command now (None: with redis-py)."""
+                 command: Callable[..., Awaitable[Any]] | None = None) -> None:
+        """``command(*args)``: how to send a Redis command (the web process's CommandBatcher;
+        None: with redis-py)."""
         self.redis, self.keys, self.settings = redis, keys, settings
-        self.run_blocking, self.command_runner = run_blocking, command_runner
+        self.run_blocking, self.command = run_blocking, command
 
     async def open(self, *, user_id: str, reservation_id: str, idempotency_key: str) -> Opened | Replay:
         """Open (or get back) the reservation's session, recording the key in the same transaction.
@@ -96,7 +97,7 @@ class CheckoutService:
             if start.ended_hold is not None:
                 await apply_transition(self.redis, self.keys, start.ended_hold)
             raise refusal_error(start)
-        if start.enqueue and await claim_settle(self.redis, self.keys, start.event_id, command=self.command_runner()):
+        if start.enqueue and await claim_settle(self.redis, self.keys, start.event_id, command=self.command):
             await off_loop(commands().send_settle, start.event_id)
         return start
 

@@ -218,10 +218,11 @@ class ReservationService:
     """Reservations for the web tier: availability, submit (and wait for the decision), read, cancel."""
 
     def __init__(self, *, redis: Any, keys: Keys, settings: Settings, run_blocking: RunBlocking,
-                 script_runner: Callable[[], RunScript | None] = lambda: None) -> None:
-        """``script_runner()``: how to send the queueing script now (None: with redis-py)."""
+                 run_script: RunScript | None = None) -> None:
+        """``run_script``: how to send the queueing script (the web process's CommandBatcher;
+        None: with redis-py)."""
         self.redis, self.keys, self.settings = redis, keys, settings
-        self.run_blocking, self.script_runner = run_blocking, script_runner
+        self.run_blocking, self.run_script = run_blocking, run_script
 
     async def availability(self, snapshot: Any) -> Availability:
         """Tickets left per tier; read from the database when Redis lacks the counters, and then
@@ -240,7 +241,7 @@ class ReservationService:
         rid = new_reservation_id(snapshot.id)  # carries the event's Redis Cluster slot (models/keys.py)
         run = partial(submit, self.redis, self.keys, self.settings, snapshot, reservation_id=rid, user_id=user_id,
                       tier_id=tier_id, quantity=quantity, token=token, request_id=request_id,
-                      run_blocking=self.run_blocking, run_script=self.script_runner())
+                      run_blocking=self.run_blocking, run_script=self.run_script)
         if waiter is None or not wait_s:
             return await run()
         async with waiter(rid) as w:  # registered first: an outcome published after the submit is not missed

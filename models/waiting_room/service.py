@@ -87,14 +87,18 @@ def _now_ms() -> int:
 class RoomService:
     """Per-process waiting-room service. ``run_blocking(fn, *args)`` runs database work off the loop."""
 
-    def __init__(self, redis: Any, keys: Keys, settings: Settings, run_blocking: RunBlocking) -> None:
+    def __init__(self, *, redis: Any, keys: Keys, settings: Settings, run_blocking: RunBlocking,
+                 batcher: CommandBatcher | None = None) -> None:
+        """``batcher``: the process's CommandBatcher, shared with the other hot-path services
+        (None: one of its own, closed by :meth:`aclose`)."""
         self._redis = redis
         self._keys = keys
         self._settings = settings
         self._run_blocking = run_blocking
         self.rooms = RoomCache(redis, keys)
-        #: Coalesces this process's hot-path Redis commands into pipelines (the rate limiter uses it too).
-        self.batcher = CommandBatcher(redis)
+        #: Coalesces this process's hot-path Redis commands into pipelines.
+        self._own_batcher = batcher is None
+        self.batcher = CommandBatcher(redis) if batcher is None else batcher
         self._committed: set[str] = set()
         #: event id -> the database read deciding whether its room is new (see _open_new_room).
         self._opening: dict[str, asyncio.Future] = {}
@@ -233,8 +237,9 @@ class RoomService:
         return Answer(document, progress_validator(document, view.epoch), max_age_s(event, view, now_ms))
 
     async def aclose(self) -> None:
-        """Close the per-process connection (app shutdown)."""
-        await self.batcher.aclose()
+        """Close the batcher's connection if it is this service's own (app shutdown)."""
+        if self._own_batcher:
+            await self.batcher.aclose()
 
     async def fairness(self, event_id: str) -> dict[str, Any]:
         """The commitment, and after the draw the salt and pre-queue size."""

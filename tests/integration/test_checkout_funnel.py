@@ -33,11 +33,6 @@ SHORT_ORDERS = ("SELECT count(*) FROM orders o WHERE o.quantity <> "
                 "(SELECT count(*) FROM tickets t WHERE t.order_id = o.id)")
 
 
-@pytest.fixture
-async def shop(aiohttp_client, app, stub_worker):
-    return await aiohttp_client(app)
-
-
 async def admitted_buyers(shop, admin_headers, runtime) -> tuple[str, str, list[tuple[str, str]]]:
     event = await create_event(shop, admin_headers, name="Race", status="on_sale", on_sale_at=iso_in(minutes=-5),
                                wave_size=1000)

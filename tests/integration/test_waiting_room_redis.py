@@ -34,7 +34,7 @@ async def _services(settings, keys):
     async def blocking(fn, *args):
         return await asyncio.to_thread(fn, *args)
 
-    return clients, [RoomService(c, keys, settings, blocking) for c in clients]
+    return clients, [RoomService(redis=c, keys=keys, settings=settings, run_blocking=blocking) for c in clients]
 
 
 def _positions(redis, keys, settings, event_id: str, users: list[str]) -> list[int]:
@@ -110,7 +110,8 @@ def test_two_schedulers_ticking_at_once_admit_each_position_exactly_once(setting
 
 async def test_buckets_stay_listpack_encoded_so_a_waiting_fan_costs_tens_of_bytes(settings, keys, redis, aredis, db):
     event = make_event(on_sale_in_s=-1)
-    services = RoomService(aredis, keys, settings, lambda fn, *a: asyncio.to_thread(fn, *a))
+    services = RoomService(redis=aredis, keys=keys, settings=settings,
+                           run_blocking=lambda fn, *a: asyncio.to_thread(fn, *a))
     snapshot = Event.get_by_id(event.id)
     await asyncio.gather(*(services.join(snapshot, f"fan-{i}") for i in range(2000)))
     pipe = redis.pipeline(transaction=False)

@@ -16,10 +16,9 @@ from models import catalog, inventory
 from models.checkout import refunds
 from models.waitlist.nudge import nudge_sync
 from web import responses, snapshots
-from web.appkeys import KEYS, REDIS, SERVICES
+from web.appkeys import KEYS, REDIS, SYNC_REDIS
 from web.auth import admin_only
 from web.dbexec import run_db
-from web.handlers.ops import SYNC_REDIS
 from web.openapi import doc
 from web.parse import json_body, path_uuid, query
 from web.schemas.catalog import EventCreate, EventPatch, TierCreate, TierListQuery, TierPatch
@@ -152,8 +151,8 @@ async def _refresh_stock(app: web.Application, event_id: str) -> None:
     """Show a new capacity to the reservation gate now rather than at the next sweep. The change
     is committed either way: if Redis is down, the reconcile sweep applies it later."""
     try:
-        await run_db(app, inventory.reconcile_event, app[SERVICES][SYNC_REDIS], app[KEYS], str(event_id))
+        await run_db(app, inventory.reconcile_event, app[SYNC_REDIS], app[KEYS], str(event_id))
         # A capacity increase is stock coming back: the tier's waitlist is offered it first.
-        await run_db(app, nudge_sync, app[SERVICES][SYNC_REDIS], app[KEYS], str(event_id))
+        await run_db(app, nudge_sync, app[SYNC_REDIS], app[KEYS], str(event_id))
     except RedisError:
         log.warning("stock not refreshed after a capacity change; the sweep will", extra={"event_id": str(event_id)})

@@ -3,14 +3,12 @@ read it, list orders. Payments are decided by the workers; ``Prefer: wait=N`` wa
 
 from __future__ import annotations
 
-from functools import partial
-
 from aiohttp import web
 
 from models.checkout.documents import session_location
 from models.checkout.idempotency import Replay
-from web import outcomes, responses
-from web.appkeys import CHECKOUT
+from web import responses
+from web.appkeys import CHECKOUT, OUTCOMES
 from web.idempotency import idempotent, key_header, replay, request_key
 from web.openapi import doc
 from web.parse import json_body, path_uuid, prefer_wait, user_id
@@ -64,7 +62,7 @@ async def confirm(request: web.Request) -> web.Response:
     async def run() -> web.Response:
         wait_s = prefer_wait(request)
         document = await app[CHECKOUT].confirm(user_id=user, session_id=body.checkoutId, simulate=body.simulate,
-                                               waiter=partial(outcomes.waiter, app), wait_s=wait_s)
+                                               waiter=app[OUTCOMES].waiter, wait_s=wait_s)
         return _session_response(document, 202 if document["status"] == "processing" else 200)
 
     return await idempotent(request, scope=CONFIRM_SCOPE, user=user, key=key, body=body, location=session_location,
@@ -78,7 +76,7 @@ async def confirm(request: web.Request) -> web.Response:
 async def get_session(request: web.Request) -> web.Response:
     sid = str(path_uuid(request, "id"))
     user = user_id(request)
-    document = await request.app[CHECKOUT].session(user, sid, partial(outcomes.waiter, request.app), prefer_wait(request))
+    document = await request.app[CHECKOUT].session(user, sid, request.app[OUTCOMES].waiter, prefer_wait(request))
     return _session_response(document)
 
 

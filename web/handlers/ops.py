@@ -9,13 +9,10 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, model_validator
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from models import operations
-from models.redis import connect_sync
 from web import metrics, responses, snapshots
-from web.appkeys import KEYS, SERVICES, SETTINGS
+from web.appkeys import KEYS, SETTINGS, SYNC_REDIS
 from web.auth import admin_only
 from web.dbexec import run_db
 from web.openapi import doc
@@ -24,27 +21,6 @@ from web.schemas.catalog import WaveInterval, WaveSize
 
 routes = web.RouteTableDef()
 TAGS = ["admin: operations"]
-
-#: ``app[SERVICES]`` key of the blocking Redis client the status and scrape code use in threads.
-SYNC_REDIS = "sync_redis"
-
-
-def on_app_startup(app: web.Application) -> None:
-    app.cleanup_ctx.append(_sync_redis_ctx)
-
-
-async def _sync_redis_ctx(app: web.Application):
-    # The web tier's client is asyncio; the waiting room's queue_stats is blocking and runs in a
-    # database thread, so it gets a blocking client of its own (tests inject one sharing fakeredis).
-    services = app[SERVICES]
-    own = SYNC_REDIS not in services
-    if own:
-        # Fail fast: a status page or a scrape should report Redis down, not wait out retries.
-        services[SYNC_REDIS] = connect_sync(app[SETTINGS].redis_url, retry=Retry(NoBackoff(), 1), socket_timeout=2)
-    yield
-    if own:
-        services.pop(SYNC_REDIS).close()
-
 
 class WavePatch(BaseModel):
     """PATCH /admin/events/{id}/status: the event's admission waves (at least one field; null = the
@@ -120,7 +96,7 @@ async def _run(request: web.Request, fn, *args: Any) -> Any:
 
 async def _status(request: web.Request, event_id: uuid.UUID) -> dict[str, Any]:
     app = request.app
-    return await _run(request, operations.event_status, app[SERVICES][SYNC_REDIS], app[KEYS], app[SETTINGS], event_id)
+    return await _run(request, operations.event_status, app[SYNC_REDIS], app[KEYS], app[SETTINGS], event_id)
 
 
 async def _set_paused(request: web.Request, paused: bool) -> web.Response:
@@ -167,7 +143,7 @@ async def patch_status(request: web.Request) -> web.Response:
 
 
 def _scrape(app: web.Application) -> bytes:
-    samples = operations.live_samples(app[SERVICES][SYNC_REDIS], app[KEYS])
+    samples = operations.live_samples(app[SYNC_REDIS], app[KEYS])
     return metrics.render(app[SETTINGS].metrics_dir, samples)
 
 

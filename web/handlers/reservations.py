@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from aiohttp import web
 
 from models.reservations.service import Submitted, rejection, reservation_location
-from web import outcomes, responses
-from web.appkeys import REQUEST_ID, RESERVATIONS
+from web import responses
+from web.appkeys import OUTCOMES, REQUEST_ID, RESERVATIONS
 from web.openapi import UNKNOWN_EVENT_FLOOD, doc
 from web.parse import json_body, path_uuid, prefer_wait, user_id
 from web.problems import problem_response
@@ -48,7 +46,7 @@ async def create_reservation(request: web.Request) -> web.Response:
     wait_s = prefer_wait(request)
     submitted = await app[RESERVATIONS].submit(
         snapshot, user_id=user, tier_id=str(body.tier_id), quantity=body.quantity, token=body.token,
-        request_id=request.get(REQUEST_ID), waiter=partial(outcomes.waiter, app), wait_s=wait_s)
+        request_id=request.get(REQUEST_ID), waiter=app[OUTCOMES].waiter, wait_s=wait_s)
     if not wait_s or not submitted.created:
         return _render(submitted)
     response = _render_decided(request, submitted.reservation)

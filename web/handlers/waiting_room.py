@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Literal
 
@@ -10,11 +9,9 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from models.errors import InvalidInput
-from models.waiting_room import RoomService
 from models.waiting_room.service import MAX_HMACS_PAGE
 from web import edgecache, responses
-from web.appkeys import KEYS, REDIS, SERVICES, SETTINGS
-from web.dbexec import run_db
+from web.appkeys import WAITING_ROOM
 from web.openapi import UNKNOWN_EVENT_FLOOD, doc
 from web.parse import query, user_id
 from web.snapshots import request_event
@@ -98,22 +95,6 @@ class HmacsResponse(BaseModel):
     hmacs: list[str] = Field(description="hex HMAC-SHA256(salt, token) in queue order: position = offset + index + 1")
 
 
-def on_app_startup(app: web.Application) -> None:
-    app.cleanup_ctx.append(_service_ctx)
-
-
-async def _service_ctx(app: web.Application):
-    """One RoomService per process, opened after the Redis client and closed before it."""
-    service = app[SERVICES]["waiting_room"] = RoomService(app[REDIS], app[KEYS], app[SETTINGS],
-                                                          functools.partial(run_db, app))
-    yield
-    await service.aclose()
-
-
-def _service(app: web.Application) -> RoomService:
-    return app[SERVICES]["waiting_room"]
-
-
 # Registered in order of traffic: aiohttp tries this module's routes in turn (see web/routes.py).
 @routes.get("/events/{id}/waiting-room/status")
 @doc("A fan's place, admission and honest ETA (poll every few seconds). Cacheable: "
@@ -129,7 +110,7 @@ async def status(request: web.Request) -> web.Response:
     if not token:
         raise InvalidInput("The token query parameter is required", field="query.token")
     event = await request_event(request)
-    return edgecache.respond(request, await _service(request.app).status_answer(event, token))
+    return edgecache.respond(request, await request.app[WAITING_ROOM].status_answer(event, token))
 
 
 @routes.get("/events/{id}/waiting-room/progress")
@@ -141,7 +122,7 @@ async def status(request: web.Request) -> web.Response:
                 429: UNKNOWN_EVENT_FLOOD})
 async def progress(request: web.Request) -> web.Response:
     event = await request_event(request)
-    return edgecache.respond(request, await _service(request.app).progress(event))
+    return edgecache.respond(request, await request.app[WAITING_ROOM].progress(event))
 
 
 @routes.post("/events/{id}/waiting-room/join")
@@ -151,7 +132,7 @@ async def progress(request: web.Request) -> web.Response:
                 409: "Event closed, canceled or sold out", 429: UNKNOWN_EVENT_FLOOD})
 async def join(request: web.Request) -> web.Response:
     event = await request_event(request)
-    result = await _service(request.app).join(event, user_id(request, required=False))
+    result = await request.app[WAITING_ROOM].join(event, user_id(request, required=False))
     return responses.json(result.document(event), status=201 if result.created else 200)
 
 
@@ -160,7 +141,7 @@ async def join(request: web.Request) -> web.Response:
      tags=["waiting room"], response=FairnessResponse, responses={404: "Unknown or draft event", 429: UNKNOWN_EVENT_FLOOD})
 async def fairness(request: web.Request) -> web.Response:
     event = await request_event(request)
-    return responses.json(await _service(request.app).fairness(event.id))
+    return responses.json(await request.app[WAITING_ROOM].fairness(event.id))
 
 
 @routes.get("/events/{id}/waiting-room/fairness/hmacs")
@@ -169,4 +150,4 @@ async def fairness(request: web.Request) -> web.Response:
 async def fairness_hmacs(request: web.Request) -> web.Response:
     params = query(request, HmacsQuery)
     event = await request_event(request)
-    return responses.json(await _service(request.app).hmacs(event.id, params.offset, params.limit))
+    return responses.json(await request.app[WAITING_ROOM].hmacs(event.id, params.offset, params.limit))

@@ -12,10 +12,9 @@ from aiohttp import web
 from models.checkout import refunds
 from models.waitlist import entries
 from web import responses
-from web.appkeys import KEYS, REDIS, SERVICES, SETTINGS
+from web.appkeys import KEYS, REDIS, SETTINGS, SYNC_REDIS
 from web.auth import admin_only
 from web.dbexec import run_db
-from web.handlers.ops import SYNC_REDIS
 from web.openapi import doc
 from web.parse import json_body, path_uuid, user_id
 from web.schemas.waitlist import OrderView, WaitlistEntryView, WaitlistJoin, WaitlistList
@@ -61,7 +60,7 @@ async def leave_waitlist(request: web.Request) -> web.Response:
 
 
 def _rt(app: web.Application) -> Any:
-    return SimpleNamespace(settings=app[SETTINGS], redis=app[SERVICES][SYNC_REDIS], keys=app[KEYS])
+    return SimpleNamespace(settings=app[SETTINGS], redis=app[SYNC_REDIS], keys=app[KEYS])
 
 
 @routes.post("/me/orders/{id}/cancel")

@@ -25,7 +25,7 @@ def make_snapshot(settings, **fields):
 
 @pytest.fixture
 def service(aredis, keys, settings, db):
-    return RoomService(aredis, keys, settings, _blocking)
+    return RoomService(redis=aredis, keys=keys, settings=settings, run_blocking=_blocking)
 
 
 async def test_the_fairness_commitment_exists_before_the_first_fan_enters_the_pre_queue(service, settings):

@@ -327,10 +327,7 @@ async def test_malformed_or_non_object_json_is_400_naming_the_body(client, admin
 
 async def test_a_new_capacity_reaches_the_reservation_gate_at_once(aiohttp_client, app, admin_headers, redis, keys):
     from models.inventory import rebuild_counters
-    from web.appkeys import SERVICES
-    from web.handlers.ops import SYNC_REDIS
 
-    app[SERVICES][SYNC_REDIS] = redis
     client = await aiohttp_client(app)
     event = await create_event(client, admin_headers)
     tier = await create_tier(client, admin_headers, event["id"], capacity=100)

@@ -8,19 +8,15 @@ import pytest
 
 from models import checkout
 from models.tables import CheckoutSession, Order, Reservation, Ticket
+from tests.factories import admitted
 from tests.unit.models.checkout_factories import make_hold, make_tier, tier_counts
-from tests.unit.web.test_checkout_journeys import WAIT, admitted, fan, on_sale, open_session, reserve
+from tests.unit.web.test_checkout_journeys import WAIT, fan, on_sale, open_session, reserve
 from web.dbexec import run_db
-
-
-@pytest.fixture
-async def shop(aiohttp_client, app, stub_worker):
-    return await aiohttp_client(app)
 
 
 async def held_session(shop, admin_headers, runtime, *, price_cents: int = 4_900) -> tuple[str, str, dict]:
     event_id, tier_id = await on_sale(shop, admin_headers, capacity=5, price_cents=price_cents)
-    [token] = await admitted(shop, runtime, event_id, "fan-a")
+    [token] = await admitted(shop, runtime, event_id, "fan-a", until_can_enter=True)
     held = await reserve(shop, event_id, tier_id, "fan-a", token, 2)
     assert held.status == 201, await held.text()
     return event_id, tier_id, await open_session(shop, "fan-a", (await held.json())["id"])
@@ -47,7 +43,7 @@ async def test_a_confirm_after_the_event_ended_its_sale_is_409_releases_the_hold
 
 async def test_a_session_cannot_be_opened_once_the_event_is_canceled(shop, admin_headers, runtime):
     event_id, tier_id = await on_sale(shop, admin_headers, capacity=5)
-    [token] = await admitted(shop, runtime, event_id, "fan-a")
+    [token] = await admitted(shop, runtime, event_id, "fan-a", until_can_enter=True)
     held = await reserve(shop, event_id, tier_id, "fan-a", token, 1)
     await shop.patch(f"/admin/events/{event_id}", json={"status": "canceled"}, headers=admin_headers)
     resp = await shop.post("/checkout/sessions", json={"reservation_id": (await held.json())["id"]},
@@ -58,7 +54,7 @@ async def test_a_session_cannot_be_opened_once_the_event_is_canceled(shop, admin
 
 async def test_the_session_charges_the_price_of_the_instant_the_hold_was_granted(shop, admin_headers, runtime):
     event_id, tier_id = await on_sale(shop, admin_headers, capacity=5, price_cents=4_900)
-    [token] = await admitted(shop, runtime, event_id, "fan-a")
+    [token] = await admitted(shop, runtime, event_id, "fan-a", until_can_enter=True)
     held = await reserve(shop, event_id, tier_id, "fan-a", token, 2)
     assert held.status == 201, await held.text()
     raised = await shop.patch(f"/admin/tiers/{tier_id}", json={"price_cents": 99_999}, headers=admin_headers)

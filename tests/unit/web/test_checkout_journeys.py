@@ -4,20 +4,13 @@ verify -> check-in, and a failed payment whose tickets another fan then buys.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-import pytest
-
+from tests.factories import admitted
 from tests.unit.web.catalog_helpers import create_event, create_tier, iso_in
 from web.schemas.checkout import CheckoutSession, UserTicketList
 
 WAIT = {"Prefer": "wait=5"}
-
-
-@pytest.fixture
-async def shop(aiohttp_client, app, stub_worker):
-    return await aiohttp_client(app)
 
 
 def fan(user: str, **extra: str) -> dict[str, str]:
@@ -29,24 +22,6 @@ async def on_sale(client, admin_headers, *, capacity: int, price_cents: int = 4_
                                on_sale_at=iso_in(minutes=-5), wave_size=100)
     tier = await create_tier(client, admin_headers, event["id"], name="VIP", capacity=capacity, price_cents=price_cents)
     return event["id"], tier["id"]
-
-
-async def admitted(client, runtime, event_id: str, *users: str) -> list[str]:
-    """Join every user, then one wave tick (waves are wave_interval_s apart)."""
-    from models.waiting_room import admit_waves
-
-    tokens = []
-    for user in users:
-        resp = await client.post(f"/events/{event_id}/waiting-room/join", headers=fan(user))
-        assert resp.status == 201, await resp.text()
-        tokens.append((await resp.json())["token"])
-    admit_waves(runtime)
-    for _ in range(40):  # the status endpoint may answer from a short per-process cache
-        status = await (await client.get(f"/events/{event_id}/waiting-room/status", params={"token": tokens[-1]})).json()
-        if status["canEnter"]:
-            return tokens
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not admitted: {status}")
 
 
 async def reserve(client, event_id: str, tier_id: str, user: str, token: str, quantity: int):
@@ -68,7 +43,7 @@ async def remaining(client, event_id: str, tier_id: str) -> int:
 
 async def test_a_fan_goes_from_the_waiting_room_to_a_checked_in_ticket(shop, admin_headers, runtime):
     event_id, tier_id = await on_sale(shop, admin_headers, capacity=5)
-    [token] = await admitted(shop, runtime, event_id, "fan-a")
+    [token] = await admitted(shop, runtime, event_id, "fan-a", until_can_enter=True)
     held = await reserve(shop, event_id, tier_id, "fan-a", token, 2)
     assert held.status == 201, await held.text()
     session = await open_session(shop, "fan-a", (await held.json())["id"])
@@ -104,7 +79,7 @@ async def test_a_fan_goes_from_the_waiting_room_to_a_checked_in_ticket(shop, adm
 
 async def test_a_failed_payment_puts_the_tickets_back_and_another_fan_buys_them(shop, admin_headers, runtime):
     event_id, tier_id = await on_sale(shop, admin_headers, capacity=2)
-    token_a, token_b = await admitted(shop, runtime, event_id, "fan-a", "fan-b")
+    token_a, token_b = await admitted(shop, runtime, event_id, "fan-a", "fan-b", until_can_enter=True)
     held = await reserve(shop, event_id, tier_id, "fan-a", token_a, 2)
     assert held.status == 201, await held.text()
     sold_out = await reserve(shop, event_id, tier_id, "fan-b", token_b, 2)

@@ -13,8 +13,7 @@ from models.inventory import rebuild_counters
 from models.tickets import issue_for_order
 from tests.identity_keys import AUDIENCE, ISSUER, Provider, bearer, jwt_settings, serve_jwks, tampered, unsigned
 from tests.unit.models.test_reservations_support import make_event, make_paid_order, make_tier
-from web.appkeys import SERVICES
-from web.identity import VERIFIER
+from web.appkeys import TOKEN_VERIFIER
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +164,7 @@ async def test_a_rotated_provider_key_is_fetched_when_a_token_names_it(api, jwt_
     document = provider.publish(provider.jwks(), provider.stray_key, "rsa-2", "RS256")
     jwks_file.write_text(json.dumps(document))
     assert (await api.get("/me/tickets", headers=bearer(new_kid))).status == 200
-    assert jwt_app[SERVICES][VERIFIER].jwks.key("rsa-2") is not None
+    assert jwt_app[TOKEN_VERIFIER].jwks.key("rsa-2") is not None
     # A rate-limited command resolves the fan before its handler runs: it sees the new key too.
     newer = provider.token("fan-1", key=provider.ec_key, kid="ec-2", alg="ES256")
     jwks_file.write_text(json.dumps(provider.publish(document, provider.ec_key, "ec-2", "ES256")))

@@ -10,15 +10,8 @@ import orjson
 import pytest
 
 from models.logs import JsonFormatter
-from tests.unit.web.test_operations_purchase import admitted_tokens, on_sale, pay, reserve
-from web.appkeys import SERVICES
-from web.handlers.ops import SYNC_REDIS
-
-
-@pytest.fixture
-async def shop(aiohttp_client, app, redis, stub_worker):
-    app[SERVICES][SYNC_REDIS] = redis
-    return await aiohttp_client(app)
+from tests.factories import admitted
+from tests.unit.web.test_operations_purchase import on_sale, pay, reserve
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ def all_lines():
 
 async def _buy(shop, admin_headers, runtime, stub_broker, stub_worker) -> str:
     event_id, tier_id = await on_sale(shop, admin_headers)
-    [token] = await admitted_tokens(shop, runtime, event_id, "fan-42")
+    [token] = await admitted(shop, runtime, event_id, "fan-42")
     status, held = await reserve(shop, event_id, tier_id, "fan-42", token, 2, request_id="fan-42-reserve")
     assert status == 201
     session = await pay(shop, "fan-42", held["id"], request_id="fan-42-pay")
@@ -71,7 +64,7 @@ async def test_a_reservation_s_request_id_follows_it_into_the_drainer(shop, admi
 
 async def test_web_log_lines_written_in_database_threads_carry_the_request_id(shop, admin_headers, runtime, all_lines):
     event_id, tier_id = await on_sale(shop, admin_headers)
-    [token] = await admitted_tokens(shop, runtime, event_id, "fan-7")
+    [token] = await admitted(shop, runtime, event_id, "fan-7")
     status, held = await reserve(shop, event_id, tier_id, "fan-7", token, 1)
     assert status == 201
     resp = await shop.post("/checkout/sessions", json={"reservation_id": held["id"]},

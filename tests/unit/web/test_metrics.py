@@ -9,7 +9,6 @@ import sys
 import uuid
 from datetime import timedelta
 
-import pytest
 import redis as redis_lib
 from prometheus_client.parser import text_string_to_metric_families
 from redis.backoff import NoBackoff
@@ -19,14 +18,7 @@ from models.settings import ROOT
 from models.tables import Event, Reservation, TicketTier, utcnow
 from tests.factories import make_event, make_tier
 from web import metrics
-from web.appkeys import SERVICES
-from web.handlers.ops import SYNC_REDIS
-
-
-@pytest.fixture
-async def ops_client(aiohttp_client, app, redis):
-    app[SERVICES][SYNC_REDIS] = redis
-    return await aiohttp_client(app)
+from web.appkeys import SYNC_REDIS
 
 
 def parse(text: str) -> dict[str, list]:
@@ -51,10 +43,10 @@ def hold(event: Event, tier: TicketTier, *, quantity: int = 1, expires_in_s: flo
                               quantity=quantity, status=status, expires_at=utcnow() + timedelta(seconds=expires_in_s))
 
 
-async def test_metrics_parse_and_time_requests_by_route_template(ops_client):
-    await ops_client.get("/health")
-    await ops_client.get(f"/admin/events/{uuid.uuid4()}/status")  # 401: no token
-    resp = await ops_client.get("/metrics")
+async def test_metrics_parse_and_time_requests_by_route_template(client):
+    await client.get("/health")
+    await client.get(f"/admin/events/{uuid.uuid4()}/status")  # 401: no token
+    resp = await client.get("/metrics")
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     families = parse(await resp.text())
@@ -66,15 +58,15 @@ async def test_metrics_parse_and_time_requests_by_route_template(ops_client):
         assert name in families, name
 
 
-async def test_unknown_paths_share_one_route_label(ops_client):
-    await ops_client.get(f"/no/such/{uuid.uuid4()}")
-    families = parse(await (await ops_client.get("/metrics")).text())
+async def test_unknown_paths_share_one_route_label(client):
+    await client.get(f"/no/such/{uuid.uuid4()}")
+    families = parse(await (await client.get("/metrics")).text())
     routes = {s.labels["route"] for s in families["ticketdrop_http_request_duration_seconds"]}
     assert "unmatched" in routes
     assert not any(r.startswith("/no/such") for r in routes)
 
 
-async def test_scrape_time_gauges_count_live_holds_and_stock_from_the_database(ops_client):
+async def test_scrape_time_gauges_count_live_holds_and_stock_from_the_database(client):
     from web.dbexec import run_db
 
     def setup():
@@ -84,8 +76,8 @@ async def test_scrape_time_gauges_count_live_holds_and_stock_from_the_database(o
         event_with_tier(status="draft")
         return str(event.id), str(tier.id)
 
-    event_id, tier_id = await run_db(ops_client.server.app, setup)
-    families = parse(await (await ops_client.get("/metrics")).text())
+    event_id, tier_id = await run_db(client.server.app, setup)
+    families = parse(await (await client.get("/metrics")).text())
     assert value(families["ticketdrop_active_holds"], "ticketdrop_active_holds", event_id=event_id) == 1
     assert value(families["ticketdrop_held_tickets"], "ticketdrop_held_tickets", event_id=event_id, tier_id=tier_id) == 3
     assert value(families["ticketdrop_remaining_tickets"], "ticketdrop_remaining_tickets", tier_id=tier_id) == 4
@@ -94,7 +86,7 @@ async def test_scrape_time_gauges_count_live_holds_and_stock_from_the_database(o
 
 
 async def test_a_scrape_during_a_redis_outage_still_answers(aiohttp_client, app):
-    app[SERVICES][SYNC_REDIS] = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    app[SYNC_REDIS] = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     client = await aiohttp_client(app)
     from web.dbexec import run_db
 
@@ -149,13 +141,13 @@ def test_request_timings_flushed_in_bulk_equal_one_observe_per_request():
         (s.name.replace("one", "x"), s.labels, s.value) for s in families["one_seconds"] if not s.name.endswith("_created")]
 
 
-async def test_a_scrape_counts_the_requests_this_process_served_just_before_it(ops_client):
+async def test_a_scrape_counts_the_requests_this_process_served_just_before_it(client):
     for _ in range(3):
-        await ops_client.get("/health")
-    families = parse(await (await ops_client.get("/metrics")).text())
+        await client.get("/health")
+    families = parse(await (await client.get("/metrics")).text())
     before = value(families["ticketdrop_http_request_duration_seconds"], "ticketdrop_http_request_duration_seconds_count",
                    route="/health", method="GET", status="200")
-    await ops_client.get("/health")
-    families = parse(await (await ops_client.get("/metrics")).text())
+    await client.get("/health")
+    families = parse(await (await client.get("/metrics")).text())
     assert value(families["ticketdrop_http_request_duration_seconds"], "ticketdrop_http_request_duration_seconds_count",
                  route="/health", method="GET", status="200") == before + 1

@@ -11,39 +11,19 @@ import time
 import uuid
 from typing import Any
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.factories import admitted
 from tests.unit.web.catalog_helpers import create_event, create_tier, iso_in
-from web.appkeys import SERVICES
-from web.handlers.ops import SYNC_REDIS
 
 #: How long a helper polls for the workers' decision, in seconds.
 DECISION_TIMEOUT_S = 15
-
-
-@pytest.fixture
-async def shop(aiohttp_client, app, redis, stub_worker):
-    app[SERVICES][SYNC_REDIS] = redis
-    return await aiohttp_client(app)
 
 
 async def on_sale(client, headers, *, capacity: int = 10, per_user_limit: int = 4) -> tuple[str, str]:
     event = await create_event(client, headers, status="on_sale", on_sale_at=iso_in(minutes=-5), wave_size=100)
     tier = await create_tier(client, headers, event["id"], capacity=capacity, per_user_limit=per_user_limit)
     return event["id"], tier["id"]
-
-
-async def admitted_tokens(client, runtime, event_id: str, *users: str, now_ms: int | None = None) -> list[str]:
-    """Join every user, then run one wave tick (waves are spaced by wave_interval_s)."""
-    from models.waiting_room import admit_waves
-
-    tokens = []
-    for user in users:
-        joined = await (await client.post(f"/events/{event_id}/waiting-room/join", headers={"X-User-Id": user})).json()
-        tokens.append(joined["token"])
-    admit_waves(runtime, now_ms=now_ms)
-    return tokens
 
 
 async def poll(client, path: str, user: str, done) -> dict[str, Any]:
@@ -88,7 +68,7 @@ async def pay(client, user: str, reservation_id: str, request_id: str | None = N
 async def test_the_purchase_cap_counts_holds_and_paid_orders_across_reservations(shop, admin_headers, runtime, settings):
     assert settings.event_purchase_limit == 6
     event_id, tier_id = await on_sale(shop, admin_headers)
-    [token] = await admitted_tokens(shop, runtime, event_id, "fan-cap")
+    [token] = await admitted(shop, runtime, event_id, "fan-cap")
     status, first = await reserve(shop, event_id, tier_id, "fan-cap", token, 3)
     assert status == 201, first
     assert (await pay(shop, "fan-cap", first["id"]))["status"] == "paid"
@@ -108,7 +88,7 @@ async def test_the_purchase_cap_counts_holds_and_paid_orders_across_reservations
 
 async def test_pause_refuses_new_reservations_but_a_granted_hold_still_checks_out(shop, admin_headers, runtime):
     event_id, tier_id = await on_sale(shop, admin_headers)
-    early, late = await admitted_tokens(shop, runtime, event_id, "fan-early", "fan-late")
+    early, late = await admitted(shop, runtime, event_id, "fan-early", "fan-late")
     status, held = await reserve(shop, event_id, tier_id, "fan-early", early, 1)
     assert status == 201
     await shop.post(f"/admin/events/{event_id}/pause", headers=admin_headers)
@@ -130,7 +110,7 @@ def _totals(text: str) -> dict[tuple[str, tuple], float]:
 async def test_metrics_counters_move_after_a_purchase(shop, admin_headers, runtime, stub_broker, stub_worker):
     event_id, tier_id = await on_sale(shop, admin_headers)
     before = _totals(await (await shop.get("/metrics")).text())
-    [token] = await admitted_tokens(shop, runtime, event_id, "fan-m")
+    [token] = await admitted(shop, runtime, event_id, "fan-m")
     status, held = await reserve(shop, event_id, tier_id, "fan-m", token, 3)
     assert status == 201
     session = await pay(shop, "fan-m", held["id"])

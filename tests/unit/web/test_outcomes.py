@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from models.outcomes import publish
-from web.outcomes import waiter
+from web.appkeys import OUTCOMES
 
 
 async def test_a_waiter_receives_the_outcome_published_for_its_subject(client, app, redis, keys):
-    async with waiter(app, "abc") as w:
+    async with app[OUTCOMES].waiter("abc") as w:
         publish(redis, keys, "abc", {"status": "held"})
         payload = await w.wait(2)
     assert payload == {"id": "abc", "status": "held"}
 
 
 async def test_a_waiter_times_out_with_none_when_nothing_is_published(client, app):
-    async with waiter(app, "nothing") as w:
+    async with app[OUTCOMES].waiter("nothing") as w:
         assert await w.wait(0.1) is None
 
 
 async def test_outcomes_of_other_subjects_do_not_wake_a_waiter(client, app, redis, keys):
-    async with waiter(app, "mine") as w:
+    async with app[OUTCOMES].waiter("mine") as w:
         publish(redis, keys, "theirs", {"status": "held"})
         assert await w.wait(0.2) is None
 
@@ -29,9 +29,7 @@ async def test_closing_the_hub_ends_its_listener_even_when_cancellation_surfaces
 
     import redis.exceptions
 
-    from web.outcomes import hub
-
-    h = hub(app)
+    h = app[OUTCOMES]
     await h.ensure_started()
 
     async def closed_by_server(*args, **kwargs):

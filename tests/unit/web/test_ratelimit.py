@@ -14,7 +14,7 @@ from redis.backoff import NoBackoff
 from models.errors import Conflict
 from models.metrics import RATE_LIMITER_FAIL_OPEN
 from models.ratelimit import RateLimiter
-from web.appkeys import KEYS, SERVICES
+from web.appkeys import KEYS, RATE_LIMITER
 
 
 async def _ok(request: web.Request) -> web.Response:
@@ -126,7 +126,7 @@ async def test_limits_at_zero_send_no_ratelimit_fields(make_client):
 async def test_a_redis_outage_lets_limited_requests_through(aiohttp_client, settings, aredis, db, stub_broker, runtime):
     app = _app(settings, aredis, stub_broker, rate_checkout_per_min=1, rate_per_ip_per_min=1)
     down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=AsyncRetry(NoBackoff(), 0))
-    app[SERVICES]["rate_limiter"] = RateLimiter(down, app[KEYS])
+    app[RATE_LIMITER] = RateLimiter(redis=down, keys=app[KEYS])
     client = await aiohttp_client(app)
     before = RATE_LIMITER_FAIL_OPEN._value.get()
     statuses = [(await client.post("/checkout/test-ok", headers={"X-User-Id": "alice"})).status for _ in range(3)]

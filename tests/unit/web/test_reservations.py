@@ -5,30 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import pytest
-
 from models.tables import Reservation, utcnow
+from tests.factories import admitted
 from tests.unit.models.test_reservations_support import make_event, make_tier
 
 WAIT = {"Prefer": "wait=5"}
-
-
-@pytest.fixture
-async def shop(aiohttp_client, app, stub_worker):
-    return await aiohttp_client(app)
-
-
-async def admitted(client, runtime, event, *users):
-    """Join each user to the event's waiting room and admit them with one wave."""
-    from models.waiting_room import admit_waves
-
-    tokens = []
-    for user in users:
-        resp = await client.post(f"/events/{event.id}/waiting-room/join", headers={"X-User-Id": user})
-        assert resp.status in (200, 201), await resp.text()
-        tokens.append((await resp.json())["token"])
-    admit_waves(runtime)
-    return tokens
 
 
 async def reserve(client, event, tier, user, token, quantity=1, headers=None):

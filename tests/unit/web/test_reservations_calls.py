@@ -3,8 +3,9 @@ check counts the script calls; tests/integration re-runs test_reservations.py, n
 
 from __future__ import annotations
 
+from tests.factories import admitted
 from tests.unit.models.test_reservations_support import make_event, make_tier
-from tests.unit.web.test_reservations import admitted, reserve
+from tests.unit.web.test_reservations import reserve
 
 
 async def test_a_reservation_request_is_one_script_call_that_judges_the_admission_and_queues_it(

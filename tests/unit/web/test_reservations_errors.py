@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from models.tables import Event, utcnow
+from tests.factories import admitted
 from tests.unit.models.test_reservations_support import make_event, make_paid_order, make_tier
-from tests.unit.web.test_reservations import admitted
 from web.snapshots import invalidate
 
 

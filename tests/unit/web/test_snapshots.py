@@ -9,37 +9,35 @@ from datetime import UTC, datetime, timedelta
 from models.tables import Event
 from tests.unit.web.test_waiting_room import make_event
 from web import snapshots
-from web.appkeys import SERVICES
+from web.appkeys import SNAPSHOTS
+from web.eventcache import SnapshotCache, UnknownIdLimiter
 
 
-def snapshot_cache(client) -> snapshots.SnapshotCache:
-    return client.app[SERVICES]["snapshots"]
-
-
-async def test_a_flood_of_unknown_event_ids_does_not_grow_the_snapshot_cache(client, db, monkeypatch):
-    monkeypatch.setattr(snapshots, "UNKNOWN_CACHE_SIZE", 50)
+async def test_a_flood_of_unknown_event_ids_does_not_grow_the_snapshot_cache(aiohttp_client, app, db):
+    cache = app[SNAPSHOTS] = SnapshotCache(unknown_size=50)
+    client = await aiohttp_client(app)
     event = make_event()
     assert (await client.get(f"/events/{event.id}/waiting-room/fairness")).status == 200
     for _ in range(300):
         resp = await client.get(f"/events/{uuid.uuid4()}/waiting-room/status", params={"token": "x"})
         assert resp.status == 404
-    cache = snapshot_cache(client)
     assert len(cache.unknown) <= 50
     assert len(cache) <= 51
     assert str(event.id) in cache.known  # the real event was not pushed out by the flood
 
 
-async def test_the_known_events_cache_keeps_at_most_its_size_and_drops_the_oldest(client, db, monkeypatch):
+async def test_the_known_events_cache_keeps_at_most_its_size_and_drops_the_oldest(aiohttp_client, app, db):
     events = [make_event() for _ in range(5)]
-    cache = snapshots.SnapshotCache(size=3)
-    client.app[SERVICES]["snapshots"] = cache
+    cache = app[SNAPSHOTS] = SnapshotCache(size=3)
+    client = await aiohttp_client(app)
     for event in events:
         await snapshots.event_snapshot(client.app, event.id)
     assert list(cache.known) == [str(e.id) for e in events[2:]]
 
 
-async def test_an_unknown_id_is_remembered_only_briefly(client, db, monkeypatch):
-    monkeypatch.setattr(snapshots, "UNKNOWN_TTL_S", 0.0)  # already past its deadline when read again
+async def test_an_unknown_id_is_remembered_only_briefly(aiohttp_client, app, db):
+    app[SNAPSHOTS] = SnapshotCache(unknown_ttl_s=0.0)  # already past its deadline when read again
+    client = await aiohttp_client(app)
     event_id = uuid.uuid4()
     for _ in range(2):
         resp = await client.get(f"/events/{event_id}/waiting-room/fairness")
@@ -68,7 +66,7 @@ async def test_an_address_that_floods_unknown_ids_gets_429_but_still_reaches_cac
 
 
 def test_the_unknown_id_limiter_remembers_a_bounded_number_of_addresses():
-    limiter = snapshots.UnknownIdLimiter(per_min=1, clients=100)
+    limiter = UnknownIdLimiter(per_min=1, clients=100)
     for i in range(1000):
         limiter.count(f"10.0.{i // 256}.{i % 256}", 0.0)
     assert len(limiter) == 100

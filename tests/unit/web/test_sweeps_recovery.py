@@ -6,22 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
 from models import sweeps
 from models.metrics import OVERSELL_ATTEMPTS
 from models.tables import Reservation, TicketTier
 from models.waiting_room import admit_waves
-from tests.unit.web.test_operations_purchase import admitted_tokens, on_sale, reserve
-from web.appkeys import SERVICES
+from tests.factories import admitted
+from tests.unit.web.test_operations_purchase import on_sale, reserve
 from web.dbexec import run_db
-from web.handlers.ops import SYNC_REDIS
-
-
-@pytest.fixture
-async def shop(aiohttp_client, app, redis, stub_worker):
-    app[SERVICES][SYNC_REDIS] = redis
-    return await aiohttp_client(app)
 
 
 def _held_in_db(tier_id: str) -> tuple[int, int, int]:
@@ -33,7 +24,7 @@ def _held_in_db(tier_id: str) -> tuple[int, int, int]:
 async def test_a_redis_flush_then_the_reconcile_then_a_sell_out_never_oversells(shop, admin_headers, runtime, redis, keys,
                                                                                  stub_broker, stub_worker):
     event_id, tier_id = await on_sale(shop, admin_headers, capacity=6)
-    first = await admitted_tokens(shop, runtime, event_id, "fan-a", "fan-b")
+    first = await admitted(shop, runtime, event_id, "fan-a", "fan-b")
     for user, token in zip(("fan-a", "fan-b"), first, strict=True):
         assert (await reserve(shop, event_id, tier_id, user, token, 2))[0] == 201
 
@@ -51,7 +42,7 @@ async def test_a_redis_flush_then_the_reconcile_then_a_sell_out_never_oversells(
     fans = [f"fan-{c}" for c in "cdefg"]
     # The restored room keeps its wave grid: the next wave is due one interval after the last.
     next_wave_ms = int(time.time() * 1000) + 10_000
-    tokens = dict(zip(fans, await admitted_tokens(shop, runtime, event_id, *fans, now_ms=next_wave_ms), strict=True))
+    tokens = dict(zip(fans, await admitted(shop, runtime, event_id, *fans, now_ms=next_wave_ms), strict=True))
     # Two tickets left: the wave admits two fans, and the reservation gate sees the rebuilt stock.
     before = OVERSELL_ATTEMPTS._value.get()
     assert (await reserve(shop, event_id, tier_id, "fan-c", tokens["fan-c"], 1))[0] == 201

@@ -14,7 +14,7 @@ from models.tables import Event, TicketTier
 from models.waiting_room import admit_waves
 from tests import factories
 from web import snapshots
-from web.appkeys import SERVICES
+from web.appkeys import WAITING_ROOM
 
 SEED_FIELDS = {"state", "onSaleAt", "secondsUntilOnSale", "position", "total", "canEnter", "etaSeconds"}
 
@@ -26,9 +26,7 @@ make_event = partial(factories.make_event, status="scheduled", on_sale_in_s=3600
 def fresh(client, event: Event) -> None:
     """Forget this process's cached snapshot and room view (the tests change them under it)."""
     snapshots.invalidate(client.app, event.id)
-    service = client.app[SERVICES].get("waiting_room")
-    if service is not None:
-        service.rooms.forget(str(event.id))
+    client.app[WAITING_ROOM].rooms.forget(str(event.id))
 
 
 async def join(client, event: Event, user: str | None = None):
