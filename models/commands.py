@@ -4,7 +4,7 @@ Models never import workers/: a service that must start work elsewhere (decide a
 reservations, settle its payments, refund its orders) calls :func:`commands` and one of the
 methods of :class:`Commands`. Each process's entry point binds the implementation once, the way
 ``models.db.bind_database`` binds the database: ``web.app.create_app``, the worker's
-``workers.entry:setup``, ``python -m scheduler`` and ``python -m ticketdrop``. Unit tests bind
+``python -m workers``, ``python -m scheduler`` and ``python -m ticketdrop``. Unit tests bind
 ``workers.commands.ActorCommands`` on a StubBroker (the ``stub_broker`` fixture) or a recorder
 of their own. Every send is blocking (the broker clients are sync) and happens after the
 caller's transaction commits.

@@ -1,7 +1,7 @@
 """Wiring a process to the workers: build the broker, declare the actors, bind the domain's commands.
 
-The worker process is ``dramatiq workers.entry:setup`` (Dramatiq calls :func:`setup` in every
-process it starts, then consumes the declared queues); the web app factory, the scheduler and
+The worker process is ``python -m workers`` (workers/__main__.py runs Dramatiq's CLI, which calls
+:func:`setup` in every process it starts, then consumes the declared queues); the web app factory, the scheduler and
 ``python -m ticketdrop`` call :func:`wire` with their settings.
 """
 
@@ -44,5 +44,5 @@ def wire(settings: Settings, broker: dramatiq.Broker | None = None) -> Wiring:
 
 
 def setup() -> None:
-    """The worker process's broker, from the environment (``dramatiq workers.entry:setup``)."""
+    """The worker process's broker, from the environment (``python -m workers``)."""
     wire(Settings.from_env())

@@ -170,7 +170,7 @@ class HostedSystem(System):
         self.cli("init-db")
         py = sys.executable
         self.scheduler = self._app("scheduler", self.plan.host("scheduler"), [py, "-m", "scheduler"])
-        self.workers = [self._app(h.name, h, [py, "-m", "dramatiq", "workers.entry:setup", "--processes", "1", "--threads",
+        self.workers = [self._app(h.name, h, [py, "-m", "workers", "--processes", "1", "--threads",
                                               str(o.worker_threads)]) for h in self.plan.group("worker")]
         self.webs = [self._app(h.name, h, [py, "-m", "web"]) for h in self.plan.group("web")]
         for svc in self.services:

@@ -94,7 +94,7 @@ class System:
         py = sys.executable
         self.scheduler = Service("scheduler", [py, "-m", "scheduler"], self.env, logs / "scheduler.log", ROOT)
         self.workers = [
-            Service(f"worker-{i}", [py, "-m", "dramatiq", "workers.entry:setup", "--processes", "1", "--threads",
+            Service(f"worker-{i}", [py, "-m", "workers", "--processes", "1", "--threads",
                                     str(o.worker_threads), "--worker-fork-timeout", "1000"],  # as the Procfile runs it
                     self.env, logs / f"worker-{i}.log", ROOT)
             for i in range(o.worker_processes)

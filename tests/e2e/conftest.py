@@ -133,7 +133,7 @@ def running_system(tmp: Path, **settings: str) -> Iterator[System]:
     sysm = System(base_url=f"http://127.0.0.1:{port}", admin_token=ADMIN_TOKEN, logs=tmp)
     commands = {
         "web": [py, "-m", "web"],
-        "worker": [py, "-m", "dramatiq", "workers.entry:setup", "-p", "1", "-t", "4"],
+        "worker": [py, "-m", "workers", "-p", "1", "-t", "4"],
         "scheduler": [py, "-m", "scheduler"],
     }
     for name, cmd in commands.items():

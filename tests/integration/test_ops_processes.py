@@ -51,11 +51,10 @@ def system(settings, db, redis, tmp_path):
            "REDIS_PREFIX": settings.redis_prefix, "BROKER_URL": settings.redis_url, "ADMIN_TOKEN": settings.admin_token,
            "SECRET_KEY": settings.secret_key, "PORT": str(port), "HOST": "127.0.0.1", "LOG_FORMAT": "json",
            "LOG_LEVEL": "DEBUG", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "ACTOR_MAX_RETRIES": "0"}
-    bin_dir = Path(sys.executable).parent
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("web", "worker")}  # noqa: SIM115
     procs = [
         subprocess.Popen([sys.executable, "-m", "web"], cwd=ROOT, env=env, stdout=logs["web"], stderr=subprocess.STDOUT),
-        subprocess.Popen([str(bin_dir / "dramatiq"), "workers.entry:setup", "--processes", "1", "--threads", "2"], cwd=ROOT, env=env,
+        subprocess.Popen([sys.executable, "-m", "workers", "--processes", "1", "--threads", "2"], cwd=ROOT, env=env,
                          stdout=logs["worker"], stderr=subprocess.STDOUT),
     ]
     try:

@@ -1,7 +1,7 @@
 """Deployments sharing one RabbitMQ vhost keep their queues apart: a process started with
 QUEUE_PREFIX (or a REDIS_PREFIX it follows) declares and sends to ``<prefix>system`` etc.,
 and another deployment's unprefixed queue never sees its messages. Checked on real RabbitMQ
-wired the way ``dramatiq workers.entry:setup`` wires them."""
+wired the way ``python -m workers`` wires them."""
 
 from __future__ import annotations
 

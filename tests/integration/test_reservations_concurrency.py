@@ -175,7 +175,7 @@ def _worker_process(settings, log_path):
            "ACTOR_MAX_RETRIES": "3", "DB_MAX_CONNECTIONS": "8", "QUEUE_PREFIX": ""}  # -Q reservations, as sent here
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.entry:setup", "-p", "1", "-t", "4", "-Q",
+        return subprocess.Popen([sys.executable, "-m", "workers", "-p", "1", "-t", "4", "-Q",
                                  "reservations"], env=env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
 
 

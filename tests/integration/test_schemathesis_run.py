@@ -60,12 +60,11 @@ def system(settings, db, redis, tmp_path):
            "RATE_JOIN_PER_MIN": "0", "RATE_RESERVE_PER_MIN": "0", "RATE_CHECKOUT_PER_MIN": "0",
            "RATE_PER_IP_PER_MIN": "0", "RATE_UNKNOWN_EVENT_PER_MIN": "0"}
     subprocess.run([sys.executable, "-m", "ticketdrop", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
-    bin_dir = Path(sys.executable).parent
     logs = {name: tmp_path / f"{name}.log" for name in ("web", "worker")}
     files = {name: open(path, "wb") for name, path in logs.items()}  # noqa: SIM115 - closed below
     procs = [
         subprocess.Popen([sys.executable, "-m", "web"], cwd=ROOT, env=env, stdout=files["web"], stderr=subprocess.STDOUT),
-        subprocess.Popen([str(bin_dir / "dramatiq"), "workers.entry:setup", "--processes", "1", "--threads", "2"], cwd=ROOT,
+        subprocess.Popen([sys.executable, "-m", "workers", "--processes", "1", "--threads", "2"], cwd=ROOT,
                          env=env, stdout=files["worker"], stderr=subprocess.STDOUT),
     ]
     try:
