@@ -76,9 +76,10 @@ def counted_tickets(event_id: Any, user_id: str) -> int:
 
 
 def received_tickets(event_id: Any, user_id: str) -> int:
-    """Tickets the user holds for the event from other fans' orders."""
+    """Tickets the user holds for the event from other fans' orders (a void one no longer counts)."""
     return (Ticket.select().join(Order, on=(Ticket.order == Order.id))
-            .where(Ticket.event == event_id, Ticket.user_id == user_id, Order.user_id != user_id).count())
+            .where(Ticket.event == event_id, Ticket.user_id == user_id, Order.user_id != user_id,
+                   Ticket.status != "void").count())
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,9 @@ def cancel_order(rt: Any, order_id: str | uuid.UUID, *, user_id: str | None = No
     the self-cancel window. Idempotent: a refunded order answers its document unchanged.
 
     Raises NotFound (404, path.id: unknown, or another fan's), Conflict (409: a ticket of it is
-    checked in ``ticket_checked_in``; for a fan, ``self_cancel_not_allowed`` or
-    ``self_cancel_window_passed``). Returns the order's document."""
+    checked in ``ticket_checked_in``; for a fan, ``self_cancel_not_allowed``,
+    ``self_cancel_window_passed``, or ``ticket_transferred``: a ticket of it was given to another
+    fan, whose ticket a refund would void). Returns the order's document."""
     now = now or utcnow()
     order = Order.get_or_none(Order.id == order_id)
     if order is None or (user_id is not None and order.user_id != user_id):
@@ -84,7 +85,8 @@ def cancel_order(rt: Any, order_id: str | uuid.UUID, *, user_id: str | None = No
     if user_id is not None:
         _check_self_cancel(rt, order, now)
     reason = "admin" if user_id is None else "fan"
-    done = refund_in_db([order.id], reason=reason, now=now, refuse_checked_in=True)
+    done = refund_in_db([order.id], reason=reason, now=now, refuse_checked_in=True,
+                        refuse_transferred=user_id is not None)
     follow_refunds(rt, done, offer=True)
     ORDERS_REFUNDED.labels(reason).inc(len(done))
     return order_document(Order.get_by_id(order.id))
@@ -107,23 +109,25 @@ def _check_self_cancel(rt: Any, order: Order, now: datetime) -> None:
 
 
 def refund_in_db(order_ids: list[Any], *, reason: str, now: datetime | None = None,
-                 refuse_checked_in: bool = False) -> list[Refunded]:
+                 refuse_checked_in: bool = False, refuse_transferred: bool = False) -> list[Refunded]:
     """Refund the still-paid orders among ``order_ids`` in one transaction (see the module
     docstring). Raises Conflict (nothing moved) if ``refuse_checked_in`` and a ticket of them is
-    checked in. Returns what this call refunded (empty if all were refunded already)."""
+    checked in, or ``refuse_transferred`` and one belongs to another fan now (transferred).
+    Returns what this call refunded (empty if all were refunded already)."""
     if reason not in REASONS:
         raise ValueError(f"reason must be one of {REASONS}, not {reason!r}")
     now = now or utcnow()
     for _ in range(3):
         try:
             with write_transaction():
-                return _refund(order_ids, reason, now, refuse_checked_in)
+                return _refund(order_ids, reason, now, refuse_checked_in, refuse_transferred)
         except _Raced:
             continue
     raise Conflict("The orders kept changing while they were refunded; retry", retry_after=1)
 
 
-def _refund(order_ids: list[Any], reason: str, now: datetime, refuse_checked_in: bool) -> list[Refunded]:
+def _refund(order_ids: list[Any], reason: str, now: datetime, refuse_checked_in: bool,
+            refuse_transferred: bool) -> list[Refunded]:
     query = Order.select().where(Order.id.in_(order_ids), Order.status == "paid")
     rows = list(query.for_update() if is_postgres() else query)
     if not rows:
@@ -139,6 +143,11 @@ def _refund(order_ids: list[Any], reason: str, now: datetime, refuse_checked_in:
     if refuse_checked_in and Ticket.select().where(Ticket.order.in_(ids), Ticket.status == "checked_in").exists():
         raise Conflict("A ticket of this order is checked in: it cannot be refunded", field="id",
                        reason="ticket_checked_in")
+    # Likewise for a transfer racing us: it committed first and is seen here, or finds the ticket void.
+    if refuse_transferred and (Ticket.select().join(Order, on=(Ticket.order == Order.id))
+                               .where(Ticket.order.in_(ids), Ticket.user_id != Order.user_id).exists()):
+        raise Conflict("A ticket of this order was given to another fan: it cannot be refunded", field="id",
+                       reason="ticket_transferred")
     by_tier: Counter[str] = Counter()
     for o in rows:
         by_tier[str(o.tier_id)] += o.quantity

@@ -48,9 +48,10 @@ def rebuild_counters(redis: Any, keys: Keys, event_id: str) -> None:
 
 
 def _received(event_id: str) -> list[tuple[str, int]]:
-    """(user, tickets of the event they own from other fans' orders)."""
+    """(user, tickets of the event they own from other fans' orders, void ones not counted)."""
     return list(Ticket.select(Ticket.user_id, fn.COUNT(Ticket.id)).join(Order, on=(Ticket.order == Order.id))
-                .where(Ticket.event == event_id, Ticket.user_id != Order.user_id).group_by(Ticket.user_id).tuples())
+                .where(Ticket.event == event_id, Ticket.user_id != Order.user_id, Ticket.status != "void")
+                .group_by(Ticket.user_id).tuples())
 
 
 def rebuild_locked(redis: Any, keys: Keys, event_id: str) -> dict[str, int]:

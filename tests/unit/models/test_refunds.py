@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from models import ticket_transfer
 from models.checkout import refunds
+from models.inventory import rebuild_counters
 from models.errors import Conflict, NotFound
 from models.sweeps import JOBS, run_sweep
 from models.tables import Event, Order, Ticket, TicketTier, utcnow
@@ -63,6 +65,25 @@ def test_a_fan_cancels_only_their_own_order_within_the_window(runtime, stub_brok
         refunds.cancel_order(runtime, order.id, user_id="fan-1", now=utcnow() + timedelta(seconds=601))
     assert late.value.extra["reason"] == "self_cancel_window_passed"
     assert refunds.cancel_order(runtime, order.id, user_id="fan-1")["refund"]["reason"] == "fan"
+
+
+def test_a_fan_cannot_refund_an_order_after_giving_one_of_its_tickets_away(runtime, stub_broker):
+    event = make_event(self_cancel_window_s=600)
+    order = paid(make_tier(event, capacity=4), "fan-1", 2)
+    given = Ticket.get(Ticket.order == order.id, Ticket.seq == 1)
+    ticket_transfer.commit_transfer(b"s" * 32, ticket_transfer.plan_transfer("fan-1", given.code, "fan-2"), limit=6)
+    with pytest.raises(Conflict) as caught:
+        refunds.cancel_order(runtime, order.id, user_id="fan-1")
+    assert caught.value.extra["reason"] == "ticket_transferred" and caught.value.errors[0]["field"] == "id"
+    assert Order.get_by_id(order.id).status == "paid"
+    assert {(t.user_id, t.status) for t in Ticket.select().where(Ticket.order == order.id)} == {
+        ("fan-1", "valid"), ("fan-2", "valid")}
+    # The organiser still may (a dispute): the receiver's ticket is void and no longer counts for them.
+    assert ticket_transfer.received_tickets(event.id, "fan-2") == 1
+    assert refunds.cancel_order(runtime, order.id)["refund"]["reason"] == "admin"
+    assert ticket_transfer.received_tickets(event.id, "fan-2") == 0
+    rebuild_counters(runtime.redis, runtime.keys, str(event.id))
+    assert runtime.redis.hget(runtime.keys.user_counts(str(event.id)), "fan-2") is None
 
 
 def test_refunded_tickets_are_offered_to_the_waitlist_first(runtime, stub_broker):
