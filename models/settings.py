@@ -48,6 +48,15 @@ URL_SCHEMES = {
 #: Text settings whose empty value means empty; for every other setting an empty variable is unset.
 _EMPTY_MEANS_EMPTY = frozenset({"redis_prefix", "queue_prefix", "host", "log_level", "log_format", "identity_mode"})
 
+#: Text settings with a shape: (regular expression the whole value matches, the rule in words).
+_PATTERNS = {
+    "queue_prefix": (r"[A-Za-z_][A-Za-z0-9._-]*",
+                     "must start with a letter or '_' and hold only letters, digits, '.', '_' and '-' (Dramatiq's queue names)"),
+    # A same-origin path (the page's Content-Security-Policy takes no other script): nothing
+    # that could end the HTML attribute it is written into, or name another host.
+    "ui_token_script": (r"/(?!/)[A-Za-z0-9._~!$&*+,;=:@%/?-]*", "must be a path on this origin, e.g. /auth/ticketdrop-token.js"),
+}
+
 #: The environment :meth:`Settings.from_env` is reading (None: keyword arguments only).
 _ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("ticketdrop_settings_environment", default=None)
 
@@ -117,6 +126,7 @@ class Settings(BaseSettings):
     jwt_jwks_url: str = Field("", description="the provider's public keys (JWKS) by URL; must be `https://` (plain `http://` only for a loopback host)")
     jwt_jwks_cache_s: int = Field(300, ge=10, description="how long JWKS keys are kept before they are read again, in seconds")
     jwt_leeway_s: int = Field(30, ge=0, le=300, description="clock skew allowed on `exp`/`nbf`/`iat`, in seconds (0..300)")
+    ui_token_script: str = Field("", description="with `jwt`: a path on TicketDrop's own origin (your proxy sends it to your application) of a script the fan page loads first; it defines `window.TicketDrop.getToken()` (see [Fan identity](#fan-identity))")
     rotate_s: int = Field(15, ge=5, le=300, description="seconds per step of the rotating ticket codes (5..300)")
 
     @classmethod
@@ -159,11 +169,12 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of: {', '.join(IDENTITY_MODES)}")
         return value
 
-    @field_validator("queue_prefix")
+    @field_validator(*_PATTERNS)
     @classmethod
-    def _queue_prefix(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9._-]*", value):
-            raise ValueError("must start with a letter or '_' and hold only letters, digits, '.', '_' and '-' (Dramatiq's queue names)")
+    def _pattern(cls, value: str, info: Any) -> str:
+        pattern, rule = _PATTERNS[info.field_name]
+        if value and not re.fullmatch(pattern, value):
+            raise ValueError(rule)
         return value
 
     @field_validator("secret_key")
@@ -254,6 +265,8 @@ def _check_identity(s: Settings) -> None:
     if url.lower().startswith("http://") and urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError(f"Setting JWT_JWKS_URL={url!r} must be https:// (plain http only for a loopback host)")
     if s.identity_mode != "jwt":
+        if s.ui_token_script:  # the page would send a bearer token where X-User-Id is expected
+            raise ConfigError("Setting UI_TOKEN_SCRIPT is for IDENTITY_MODE=jwt only")
         return
     for name in ("jwt_issuer", "jwt_audience"):
         if not getattr(s, name):

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         # honest clients: say so where an operator looks first.
         log.warning("IDENTITY_MODE=demo: fans name themselves with X-User-Id; set IDENTITY_MODE=jwt (or proxy "
                     "behind an authenticating proxy) in production (docs/operators.md)")
+    elif settings.identity_mode == "jwt" and not settings.ui_token_script:
+        log.warning("IDENTITY_MODE=jwt without UI_TOKEN_SCRIPT: the fan page at / has no way to get a token and "
+                    "its requests are refused; set UI_TOKEN_SCRIPT or serve your own page (docs/ui.md)")
     web.run_app(
         app,
         host=settings.host,

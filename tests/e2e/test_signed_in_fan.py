@@ -1,23 +1,29 @@
-"""A signed-in fan in production identity mode (IDENTITY_MODE=jwt): the host application gives
-the page its identity provider's token through window.TicketDrop.getToken(), and the page sends
-it as the bearer token on every fan request (never X-User-Id); the fan's tickets are the
-token's subject's, live QR included."""
+"""A signed-in fan in production identity mode (IDENTITY_MODE=jwt): the fan page loads the host
+application's UI_TOKEN_SCRIPT first, which defines window.TicketDrop.getToken(), and the page
+sends that token as the bearer token on every fan request (never X-User-Id); the fan's tickets
+are the token's subject's, live QR included. The host application behind the proxy is played
+by the browser's request routing: it answers the script and its token endpoint, as in docs/ui.md."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import running_system
+from tests.e2e.conftest import ROOT, running_system
 from tests.identity_keys import AUDIENCE, HS_SECRET, ISSUER, Provider
 
 SUBJECT = "idp|e2e-signed-in-fan"
+TOKEN_SCRIPT = "/auth/ticketdrop-token.js"
+#: docs/ui.md's example script, as written there.
+HOOK = re.search(r"```js\n(// /auth/ticketdrop-token\.js .*?)```", (ROOT / "docs" / "ui.md").read_text(), re.S).group(1)
 
 
 @pytest.fixture(scope="module")
 def jwt_system(tmp_path_factory):
     with running_system(tmp_path_factory.mktemp("e2e-jwt"), IDENTITY_MODE="jwt", JWT_ISSUER=ISSUER,
-                        JWT_AUDIENCE=AUDIENCE, JWT_SECRET=HS_SECRET) as sysm:
+                        JWT_AUDIENCE=AUDIENCE, JWT_SECRET=HS_SECRET, UI_TOKEN_SCRIPT=TOKEN_SCRIPT) as sysm:
         yield sysm
 
 
@@ -29,8 +35,8 @@ def test_the_page_sends_the_host_applications_token_and_shows_the_subjects_live_
     ticket = api.buy_ticket(event["id"], api.get(f"/events/{event['id']}").json()["tiers"][0]["id"])
 
     fan = new_page()
-    # What the host application's own script does before /ui/js/fan.js (docs/ui.md): a promise, as SDKs give.
-    fan.add_init_script(f"window.TicketDrop = {{ getToken: () => Promise.resolve({token!r}) }};")
+    fan.route(f"**{TOKEN_SCRIPT}", lambda route: route.fulfill(body=HOOK, content_type="text/javascript"))
+    fan.route("**/auth/token", lambda route: route.fulfill(body=token, content_type="text/plain"))
     sent = []
     fan.on("request", lambda r: sent.append((r.url, r.headers)) if "/me/" in r.url else None)
     fan.goto(jwt_system.base_url + "/#/tickets")

@@ -6,11 +6,14 @@ routes (``#/events/<id>``), so screens need no server routes. Assets live under 
 
 from __future__ import annotations
 
+import functools
+import html
 from pathlib import Path
 
 from aiohttp import web
 
 from models.errors import NotFound
+from web.appkeys import SETTINGS
 from web.openapi import doc
 
 FRONTEND_DIR = (Path(__file__).resolve().parents[2] / "frontend").resolve()
@@ -35,18 +38,37 @@ CSP = (
 routes = web.RouteTableDef()
 
 
+#: No fingerprinted names without a build step: browsers revalidate (ETag/Last-Modified).
+_HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CSP, "Referrer-Policy": "same-origin"}
+
+
 def _file(path: Path) -> web.FileResponse:
-    # No fingerprinted names without a build step: let browsers revalidate (ETag/Last-Modified).
-    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": CSP, "Referrer-Policy": "same-origin"}
-    response = web.FileResponse(path, headers=headers)
+    response = web.FileResponse(path, headers=_HEADERS)
     response.content_type = CONTENT_TYPES[path.suffix]
     return response
 
 
+#: Where the fan page loads its own code; UI_TOKEN_SCRIPT's tag goes just before it.
+_FAN_MODULE = '<script type="module" src="/ui/js/fan.js"></script>'
+
+
+@functools.lru_cache(maxsize=4)
+def _with_token_script(path: str) -> bytes:
+    """index.html loading the host application's sign-in script (a classic script: it runs
+    before the page's modules, so window.TicketDrop.getToken is there for their first request)."""
+    page = (FRONTEND_DIR / "index.html").read_text()
+    if _FAN_MODULE not in page:
+        raise RuntimeError(f"frontend/index.html no longer loads {_FAN_MODULE}")
+    return page.replace(_FAN_MODULE, f'<script src="{html.escape(path)}"></script>\n  {_FAN_MODULE}').encode()
+
+
 @routes.get("/")
 @doc("The fan web page (events, waiting room, checkout, tickets)", tags=["ui"], content_type="text/html")
-async def fan_page(request: web.Request) -> web.FileResponse:
-    return _file(FRONTEND_DIR / "index.html")
+async def fan_page(request: web.Request) -> web.StreamResponse:
+    script = request.app[SETTINGS].ui_token_script
+    if not script:
+        return _file(FRONTEND_DIR / "index.html")
+    return web.Response(body=_with_token_script(script), content_type="text/html", charset="utf-8", headers=_HEADERS)
 
 
 @routes.get("/admin")

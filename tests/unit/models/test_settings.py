@@ -95,6 +95,10 @@ _JWT = {**SECRETS, "IDENTITY_MODE": "jwt", "JWT_ISSUER": "https://id.example", "
         ({**_JWT, "JWT_JWKS_FILE": "/etc/jwks.json", "JWT_ALGORITHMS": "none"}, "JWT_ALGORITHMS"),
         ({**_JWT, "JWT_JWKS_URL": "http://idp.example/jwks"}, "JWT_JWKS_URL"),
         ({**SECRETS, "ROTATE_S": "1"}, "ROTATE_S"),
+        ({**_JWT, "JWT_SECRET": "x" * 32, "UI_TOKEN_SCRIPT": "https://idp.example/token.js"}, "UI_TOKEN_SCRIPT"),
+        ({**_JWT, "JWT_SECRET": "x" * 32, "UI_TOKEN_SCRIPT": "//idp.example/token.js"}, "UI_TOKEN_SCRIPT"),
+        ({**_JWT, "JWT_SECRET": "x" * 32, "UI_TOKEN_SCRIPT": '/t.js"><script>alert(1)</script>'}, "UI_TOKEN_SCRIPT"),
+        ({**SECRETS, "UI_TOKEN_SCRIPT": "/auth/token.js"}, "UI_TOKEN_SCRIPT"),  # demo mode: the page would send no X-User-Id
     ],
 )
 def test_an_identity_setup_that_cannot_work_refuses_to_start_naming_the_variable(env, named):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.identity_keys import jwt_settings
+from web.handlers.frontend import CSP
+
 
 async def test_the_fan_page_is_served_at_the_root_with_a_content_security_policy(client):
     resp = await client.get("/")
@@ -11,6 +14,20 @@ async def test_the_fan_page_is_served_at_the_root_with_a_content_security_policy
     assert resp.content_type == "text/html"
     assert "/ui/js/fan.js" in await resp.text()
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+async def test_with_ui_token_script_the_fan_page_loads_the_host_applications_script_before_its_own(
+        aiohttp_client, settings, aredis, db, stub_broker, runtime):
+    from web.app import create_app
+
+    signed_in = jwt_settings(settings, ui_token_script="/auth/ticketdrop-token.js?v=2&x=1")
+    client = await aiohttp_client(create_app(signed_in, redis=aredis, broker=stub_broker, bind_db=False))
+    resp = await client.get("/")
+    page = await resp.text()
+    hook = page.index('<script src="/auth/ticketdrop-token.js?v=2&amp;x=1"></script>')
+    assert resp.status == 200 and resp.content_type == "text/html"
+    assert 0 < hook < page.index('<script type="module" src="/ui/js/fan.js">')
+    assert resp.headers["Content-Security-Policy"] == CSP
 
 
 async def test_the_operator_console_is_served_at_admin(client):
