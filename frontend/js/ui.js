@@ -23,16 +23,23 @@ export function announce(text, { urgent = false } = {}) {
 
 /**
  * Announce the warnings a countdown crosses, each once: warnings(60, 30)(secondsLeft, words)
- * says words(60) when 60 s or less are left, then words(30). The last one is urgent.
+ * says words(60) when 60 s or less are left, then words(30). The last one is urgent. The first
+ * call is when the page said how long is left ("You have 50 seconds to pay."), so the warnings
+ * that time already reaches are not said on top of it, with a rounder, wrong number.
  */
 export function countdownWarnings(...thresholds) {
-  const said = new Set();
+  let said = null;
   return (secs, words) => {
-    if (secs === null || secs === undefined || secs <= 0) return;
+    if (secs === null || secs === undefined) return;
+    if (said === null) {
+      said = new Set(thresholds.filter((t) => secs <= t));
+      return;
+    }
+    if (secs <= 0) return;
     const due = thresholds.filter((t) => secs <= t && !said.has(t));
     if (!due.length) return;
     due.forEach((t) => said.add(t));
-    const t = Math.min(...due); // a page opened late says only the nearest warning
+    const t = Math.min(...due); // after a pause in ticking (a sleeping tab) only the nearest
     announce(words(t), { urgent: t === Math.min(...thresholds) });
   };
 }

@@ -90,13 +90,22 @@ class Api:
             time.sleep(every_s)
         raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
-    def buy_ticket(self, event_id: str, tier_id: str) -> dict:
-        """Join, wait to be admitted, reserve one ticket, pay; return the issued ticket."""
+    def admitted(self, event_id: str) -> str:
+        """Join the event's waiting room and wait to be let in; return the room token."""
         token = self.post(f"/events/{event_id}/waiting-room/join").json()["token"]
         self.wait_for("admission", lambda: self.get(f"/events/{event_id}/waiting-room/status?token={token}").json().get("canEnter"))
+        return token
+
+    def hold(self, event_id: str, tier_id: str, *, token: str | None = None) -> dict:
+        """Reserve one ticket (joining the room first unless ``token`` is given); return the held reservation."""
+        token = token or self.admitted(event_id)
         res = self.post(f"/events/{event_id}/reservations", {"tier_id": tier_id, "quantity": 1, "token": token},
                         headers={"Prefer": "wait=5"}).json()
-        self.wait_for("the hold", lambda: self.get(f"/reservations/{res['id']}").json()["status"] == "held")
+        return self.wait_for("the hold", lambda: (r := self.get(f"/reservations/{res['id']}").json())["status"] == "held" and r)
+
+    def buy_ticket(self, event_id: str, tier_id: str, *, token: str | None = None) -> dict:
+        """Join, wait to be admitted, reserve one ticket, pay; return the issued ticket."""
+        res = self.hold(event_id, tier_id, token=token)
         session = self.post("/checkout/sessions", {"reservation_id": res["id"]}, headers={"Idempotency-Key": str(uuid.uuid4())}).json()
         self.post("/checkout/confirm", {"checkoutId": session["checkoutId"], "simulate": "success"}, headers={"Prefer": "wait=5"})
         tickets = self.wait_for("the ticket", lambda: self.get("/me/tickets").json())

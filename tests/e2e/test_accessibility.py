@@ -5,6 +5,7 @@ journey reaches checked with axe-core (WCAG 2.1 A/AA) at 1280 px and 360 px."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import expect
@@ -167,3 +168,125 @@ def test_the_audit_fails_on_a_real_violation(system, page):
     page.evaluate("() => document.querySelector('main').append(Object.assign(document.createElement('img'), {src: '/ui/none.png'}))")
     with pytest.raises(AssertionError, match="image-alt"):
         check_screen(page, "broken", screenshot=False)
+
+
+def fan_id_of(page) -> str:
+    """The fan id the page made for itself (it sends it as X-User-Id)."""
+    return page.evaluate("() => localStorage.getItem('ticketdrop.userId')")
+
+
+def act_as(page, fan: str) -> None:
+    page.evaluate("fan => localStorage.setItem('ticketdrop.userId', fan)", fan)
+
+
+def test_the_screens_of_a_sell_out_a_waitlist_a_live_ticket_a_refund_and_a_closed_sale_pass_the_audit(system, page):
+    admin = system.api()
+    buyer_id = f"e2e-audit-buyer-{uuid.uuid4().hex[:8]}"
+    buyer = system.api(user=buyer_id)
+    event = admin.create_event("Last Seat Standing", on_sale_in_s=1, tiers=[("Court", 8000, 1)], ticket_mode="rotating")
+    e = event["id"]
+    # The buyer is let in first and takes the one ticket while this fan waits in line.
+    token = buyer.admitted(e)
+    page.goto(f"/#/events/{e}/room")
+    room = page.locator("#room")
+    expect(room).to_have_attribute("data-phase", re.compile("queued|admitted"))
+    watcher = fan_id_of(page)
+
+    ticket = buyer.buy_ticket(e, event["tiers"][0]["id"], token=token)
+    expect(room).to_have_attribute("data-phase", "soldout", timeout=20_000)
+    check_screen(page, "waiting-room-sold-out", screenshot=False)
+
+    page.goto(f"/#/events/{e}")
+    join = page.get_by_role("button", name="Join the waitlist")
+    expect(join).to_be_visible()
+    check_screen(page, "event-sold-out", screenshot=False)
+    join.click()
+    expect(page.locator(".waitlist-join [role=status]")).to_contain_text("You are on the waitlist")
+    page.get_by_role("link", name="See your waitlist").click()
+    expect(page.locator("[data-entry]")).to_contain_text("Waiting")
+    check_screen(page, "waitlist-waiting", screenshot=False)
+
+    act_as(page, buyer_id)
+    page.goto("/#/tickets")
+    expect(page.locator(f'.ticket[data-code="{ticket["code"]}"] .qr-live')).to_be_visible()
+    check_screen(page, "my-tickets-live", screenshot=False)
+
+    admin.request("PATCH", f"/admin/events/{e}", {"status": "canceled"}, admin=True)
+    buyer.wait_for("the refund", lambda: any(o["status"] == "refunded" for o in buyer.get("/me/orders").json()))
+    page.reload()
+    expect(page.locator("#refunds li")).to_have_count(1)
+    expect(page.locator(f'.ticket[data-code="{ticket["code"]}"]')).to_contain_text("Void")
+    check_screen(page, "my-tickets-refunded", screenshot=False)
+
+    act_as(page, watcher)
+    page.goto(f"/#/events/{e}/room")
+    expect(room).to_have_attribute("data-phase", "closed", timeout=20_000)
+    check_screen(page, "waiting-room-closed", screenshot=False)
+    page.goto("/#/waitlist")
+    expect(page.locator("[data-entry]")).to_contain_text("Event canceled")
+    check_screen(page, "waitlist-canceled", screenshot=False)
+
+
+def test_a_released_reservation_passes_the_audit(system, page):
+    event = system.api().create_event("Release Radio", on_sale_in_s=1, tiers=[("Floor", 3000, 10)])
+    e = event["id"]
+    page.goto("/")
+    fan = system.api(user=fan_id_of(page))
+    res = fan.hold(e, event["tiers"][0]["id"])
+    fan.request("DELETE", f"/reservations/{res['id']}")
+    page.goto(f"/#/reservations/{res['id']}")
+    expect(page.locator("#reservation")).to_have_attribute("data-status", "released")
+    check_screen(page, "reservation-released", screenshot=False)
+
+
+def test_a_keyboard_user_on_the_waitlist_keeps_focus_when_it_refreshes(system, page):
+    admin = system.api()
+    event = admin.create_event("Focus Waitlist Fest", on_sale_in_s=1, tiers=[("Pit", 5000, 1)])
+    e, tier = event["id"], event["tiers"][0]["id"]
+    system.api(user=f"e2e-wl-buyer-{uuid.uuid4().hex[:8]}").buy_ticket(e, tier)
+    page.goto("/#/waitlist")
+    expect(page.get_by_text("You are not on any waitlist.")).to_be_visible()
+    check_screen(page, "waitlist-empty", screenshot=False)
+    system.api(user=fan_id_of(page)).post(f"/events/{e}/waitlist", {"tier_id": tier, "quantity": 1})
+    leave = page.get_by_role("button", name="Leave the waitlist")
+    expect(leave).to_be_visible()
+    tab_to(page, leave)
+    # Refreshes with nothing new, then with a change (a second fan behind this one is not one;
+    # the tier's price is): focus stays on the same button.
+    for _ in range(2):
+        page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+        page.wait_for_timeout(500)
+        expect(leave).to_be_focused()
+    admin.request("PATCH", f"/admin/tiers/{tier}", {"price_cents": 5500}, admin=True)
+    expect(page.locator("[data-entry]")).to_contain_text("$55.00", timeout=10_000)
+    expect(page.get_by_role("button", name="Leave the waitlist")).to_be_focused()
+
+
+def test_hold_warnings_are_said_at_60_and_30_seconds_left_each_once(system, page):
+    event = system.api().create_event("Warning Bells", on_sale_in_s=1, tiers=[("Floor", 3000, 10)])
+    e = event["id"]
+    # The page's clock is the test's: two minutes pass in an instant, the server's hold does not end.
+    page.clock.install()
+    page.goto("/")
+    fan = system.api(user=fan_id_of(page))
+    res = fan.hold(e, event["tiers"][0]["id"])
+    record_announcements(page)
+    page.evaluate("id => { location.hash = '/reservations/' + id; }", res["id"])
+    expect(page.locator("#reservation")).to_have_attribute("data-status", "held")
+    left = page.locator("#hold-left")
+    expect(left).to_have_text(re.compile(r"^0[23]:\d\d$"))
+    page.clock.fast_forward("01:50")
+    expect(left).to_have_text(re.compile(r"^0[01]:\d\d$"))
+    page.clock.fast_forward("00:15")
+    expect(left).to_have_text(re.compile(r"^00:[0-5]\d$"))
+    page.clock.fast_forward("00:30")
+    expect(left).to_have_text(re.compile(r"^00:[0-2]\d$"))
+    page.clock.fast_forward("00:05")
+    page.wait_for_timeout(300)
+    said = announcements(page)
+    assert said.count("1 minute left to pay for your tickets.") == 1, said
+    assert said.count("30 seconds left to pay for your tickets.") == 1, said
+    assert [text for text in said if "left to pay" in text] == ["1 minute left to pay for your tickets.", "30 seconds left to pay for your tickets."]
+    assert sum(bool(re.match(r"Your tickets are held\. You have \d+ minutes to pay\.$", text)) for text in said) == 1, said
+    urgent = page.evaluate("() => [...document.querySelectorAll('#announce-urgent p')].map(p => p.textContent)")
+    assert urgent == ["30 seconds left to pay for your tickets."]

@@ -104,3 +104,4 @@ def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_t
     payload.fill(ticket["qr_payload"][:-4] + "AAAA")
     page.get_by_role("button", name="Verify").click()
     expect(result).to_contain_text(re.compile("Not a genuine ticket|not valid|invalid", re.I))
+    check_screen(page, "admin-scanner-refused", screenshot=False)

@@ -6,7 +6,7 @@ import { formatClock, formatMoney, plural, secondsUntil } from "../format.js";
 import { idempotencyKey } from "../identity.js";
 import { everySecond, poll } from "../poll.js";
 import { go } from "../router.js";
-import { announce, badge, busyAction, errorBox, spinner } from "../ui.js";
+import { announce, badge, busyAction, countdownWarnings, errorBox, keepingFocus, spinner, spokenDuration } from "../ui.js";
 
 /** A small form under a sold-out tier: how many tickets, then join its waitlist. */
 export function waitlistJoin(event, tier, errors) {
@@ -32,34 +32,49 @@ export async function waitlistView(root, ctx) {
   root.append(h("h1", {}, "My waitlist"),
     h("p", { class: "muted" }, "When tickets of a sold-out tier come back, they are offered to the waitlist in waiting-room order. An offer is held for you for a few minutes."),
     list);
+  // Each offer's clock, and its warnings at 60 s and 30 s (said once each, as on the hold page).
   const clocks = new Map();
+  const warnings = new Map();
   let announced = new Set();
+  let last = null;
   const poller = poll(async () => {
     let data;
     try {
       data = await get("/me/waitlist", { signal: ctx.signal });
     } catch (err) {
       if (err.name === "AbortError") throw err;
+      last = null;
       fill(list, errorBox(err, { title: "We could not load your waitlist" }));
       return;
     }
     list.removeAttribute("aria-busy");
+    // Rebuilt only when something changed, and then focus goes back to the same button: a
+    // keyboard user on "Buy now" is not dropped to <body> every 3 s.
+    const json = JSON.stringify(data);
+    if (json === last) return;
+    last = json;
     clocks.clear();
     const entries = data.entries || [];
     if (!entries.length) {
       fill(list, h("div", { class: "empty card" }, h("p", {}, "You are not on any waitlist."), h("a", { class: "button", href: "#/" }, "Browse events")));
       return;
     }
-    const offers = new Set(entries.filter((e) => e.offer).map((e) => e.id));
-    for (const id of offers) if (!announced.has(id)) announce("Tickets are offered to you. Buy them before the timer runs out.", { urgent: true });
-    announced = offers;
-    fill(list, entries.map((e) => entryCard(e, ctx, clocks, () => poller.now?.())));
+    const offers = entries.filter((e) => e.offer);
+    for (const e of offers) {
+      if (announced.has(e.id)) continue;
+      const left = spokenDuration(secondsUntil(e.offer.expires_at) ?? 0);
+      announce(`Tickets are offered to you for ${e.event.name}. You have ${left} to buy them.`, { urgent: true });
+      warnings.set(e.id, countdownWarnings(60, 30));
+    }
+    announced = new Set(offers.map((e) => e.id));
+    keepingFocus(list, () => fill(list, entries.map((e) => entryCard(e, ctx, clocks, () => poller.now?.()))));
   }, { interval: 3000 });
   ctx.onLeave(poller.stop);
   ctx.onLeave(everySecond(() => {
-    for (const [el, iso] of clocks) {
+    for (const [el, { id, iso }] of clocks) {
       const secs = secondsUntil(iso);
       el.textContent = secs === null ? "--:--" : formatClock(Math.max(0, secs));
+      warnings.get(id)?.(secs, (t) => `${spokenDuration(t)} left to buy the offered tickets.`);
     }
   }));
 }
@@ -72,8 +87,8 @@ function entryCard(e, ctx, clocks, refresh) {
   const actions = h("div", { class: "row" });
   if (e.offer) {
     const clock = h("span", { class: "big-clock", role: "timer", "aria-label": "Time left to buy the offered tickets" }, "--:--");
-    clocks.set(clock, e.offer.expires_at);
-    const buy = h("button", { class: "button", type: "button", "data-buy": e.offer.reservation_id }, "Buy now");
+    clocks.set(clock, { id: e.id, iso: e.offer.expires_at });
+    const buy = h("button", { class: "button", type: "button", "data-buy": e.offer.reservation_id, "data-focus-key": `buy-${e.id}` }, "Buy now");
     buy.addEventListener("click", busyAction(buy, async () => {
       const rid = e.offer.reservation_id;
       const res = await request("/checkout/sessions", {
@@ -85,7 +100,7 @@ function entryCard(e, ctx, clocks, refresh) {
     actions.append(buy);
   }
   if (e.status === "waiting" || e.status === "offered") {
-    const leave = h("button", { class: "button button-secondary", type: "button" }, "Leave the waitlist");
+    const leave = h("button", { class: "button button-secondary", type: "button", "data-focus-key": `leave-${e.id}` }, "Leave the waitlist");
     leave.addEventListener("click", busyAction(leave, async () => {
       await del(`/waitlist/${encodeURIComponent(e.id)}`, { signal: ctx.signal });
       refresh();
