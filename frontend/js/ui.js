@@ -73,10 +73,16 @@ export function keepingFocus(container, update) {
   return result;
 }
 
-/** An alert box for an error (ApiError or any Error), with the field messages listed. */
-export function errorBox(err, { title = "Something went wrong" } = {}) {
+/** A failure the header's connection indicator has already said aloud: no connection, or the server busy. */
+const saidByConnection = (err) => err?.status === 0 || err?.status === 503;
+
+/**
+ * An alert box for an error (ApiError or any Error), with the field messages listed. `quiet`
+ * boxes are not alerts: what they say has been announced already.
+ */
+export function errorBox(err, { title = "Something went wrong", quiet = false } = {}) {
   const lines = err?.extraLines || [];
-  return h("div", { class: "notice notice-error", role: "alert" },
+  return h("div", { class: "notice notice-error", role: quiet ? null : "alert" },
     h("strong", {}, title),
     h("p", {}, err?.message || String(err)),
     lines.length ? h("ul", {}, lines.map((l) => h("li", {}, l))) : null,
@@ -85,10 +91,11 @@ export function errorBox(err, { title = "Something went wrong" } = {}) {
 
 /**
  * Show an error in a slot (a container kept for errors). Focus moves there after an action
- * the reader took; background refreshes pass {focus: false} (role=alert still announces it).
+ * the reader took; background refreshes pass {focus: false} (role=alert still announces it,
+ * unless the connection indicator has just said the same: "Connection problem: Offline").
  */
 export function showError(slot, err, { focus = true, ...opts } = {}) {
-  const box = errorBox(err, opts);
+  const box = errorBox(err, { ...opts, quiet: !focus && saidByConnection(err) });
   box.tabIndex = -1;
   slot.replaceChildren(box);
   if (focus) box.focus();

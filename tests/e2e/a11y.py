@@ -91,8 +91,15 @@ RECORDER = """() => {
   if (window.__said) return;
   window.__said = [];
   const LIVE = '[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"], output';
-  const say = (region, text) => {
-    text = (text || "").replace(/\\s+/g, " ").trim();
+  // What a screen reader reads of a node: its text, less anything aria-hidden, blocks apart.
+  const spoken = (n) => {
+    if (n.nodeType === 3) return n.data;
+    if (n.nodeType !== 1 || n.getAttribute("aria-hidden") === "true") return "";
+    const text = [...n.childNodes].map(spoken).join("");
+    return getComputedStyle(n).display.startsWith("inline") ? text : ` ${text} `;
+  };
+  const say = (region, node) => {
+    const text = spoken(node).replace(/\\s+/g, " ").trim();
     if (text) window.__said.push({text, region: region.id || region.getAttribute("role") || region.tagName.toLowerCase(), t: performance.now()});
   };
   new MutationObserver((records) => {
@@ -100,14 +107,14 @@ RECORDER = """() => {
       const target = m.target.nodeType === 1 ? m.target : m.target.parentElement;
       const region = target && target.closest(LIVE);
       if (region && region.isConnected) {
-        if (m.type === "characterData") say(region, region.textContent);
-        else for (const n of m.addedNodes) say(region, n.textContent);
+        if (m.type === "characterData") say(region, region);
+        else for (const n of m.addedNodes) say(region, n);
         continue;
       }
       for (const n of m.addedNodes) {
         if (n.nodeType !== 1) continue;
         const alerts = n.matches('[role="alert"]') ? [n] : [...n.querySelectorAll('[role="alert"]')];
-        alerts.forEach((a) => say(a, a.textContent));
+        alerts.forEach((a) => say(a, a));
       }
     }
   }).observe(document.documentElement, {subtree: true, childList: true, characterData: true});
@@ -121,3 +128,26 @@ def record_announcements(page) -> None:
 
 def announcements(page) -> list[str]:
     return [entry["text"] for entry in page.evaluate("() => window.__said || []")]
+
+
+# -- what axe does not measure ----------------------------------------------------------------
+
+#: The lowest contrast between a form field's edge and the colours on either side of it (WCAG
+#: 1.4.11 asks 3:1 for the visual boundary of a control; axe checks text only).
+FIELD_EDGE_CONTRAST = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                       return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const behind = (el) => { for (let e = el.parentElement; e; e = e.parentElement) {
+      const bg = getComputedStyle(e).backgroundColor; if (!/rgba\\(.*, 0\\)|transparent/.test(bg)) return bg; } return "rgb(255, 255, 255)"; };
+  const fields = [...document.querySelectorAll('input:not([type=radio]):not([type=checkbox]):not([type=hidden]), select, textarea')];
+  return fields.map((f) => { const s = getComputedStyle(f);
+    return Math.min(ratio(s.borderTopColor, s.backgroundColor), ratio(s.borderTopColor, behind(f))); });
+}"""
+
+
+def lowest_field_edge_contrast(page) -> float:
+    ratios = page.evaluate(FIELD_EDGE_CONTRAST)
+    assert ratios, f"no form fields on {page.url}"
+    return min(ratios)

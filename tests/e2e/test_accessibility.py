@@ -10,7 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.a11y import announcements, check_screen, record_announcements
+from tests.e2e.a11y import announcements, check_screen, lowest_field_edge_contrast, record_announcements
 
 QR_LOADED = """sel => {
   const imgs = [...document.querySelectorAll(sel)];
@@ -73,7 +73,8 @@ def test_a_fan_buys_with_the_keyboard_alone_from_the_events_list_to_a_qr_ticket_
     said = announcements(page)
     assert len(said) == len(set(said)), f"something was said twice: {said}"
     expected = [r"^You are in the pre-queue\. The sale opens in", r"^You have \d+ (minutes|seconds) to choose your tickets\.$",
-                r"^Total: \$50\.00$", r"^Your tickets are held\. You have \d+ (minutes|seconds) to pay\.$",
+                r"^Total: \$50\.00$", r"^Asking for your tickets… requests are decided in the order they arrive\.$",
+                r"^Your tickets are held\. You have \d+ (minutes|seconds) to pay\.$",
                 r"^Your tickets stay held for", r"Your tickets are ready\.$"]
     for pattern in expected:
         assert sum(bool(re.search(pattern, text)) for text in said) == 1, (pattern, said)
@@ -137,6 +138,14 @@ def test_screens_off_the_journeys_pass_the_audit(system, page):
     page.goto("/")
     expect(page.get_by_role("article", name="Audit Hall Night")).to_contain_text("On sale in")
     check_screen(page, "events-list", screenshot=False)
+    # Each card's art is its own picture, drawn from the event id: no two alike, no initials
+    # ("BB" was both of these).
+    art = lambda name: page.get_by_role("article", name=name).locator("svg.art")  # noqa: E731
+    assert art("Bulls vs Bucks").get_attribute("data-art") != art(re.compile("^Bad Bunny")).get_attribute("data-art")
+    pictures = page.locator("#event-list svg.art").evaluate_all("els => els.map(e => e.outerHTML.replace(/art-[a-z0-9]+/g, ''))")
+    assert len(pictures) >= 10 and len(set(pictures)) == len(pictures)
+    assert page.locator("#event-list svg.art text").count() == 0
+    expect(page.locator("#event-list svg.art").first).to_have_attribute("aria-hidden", "true")
     page.goto(f"/#/events/{event['id']}")
     # The venue's clock, with its zone named (the browser runs in UTC).
     expect(page.locator("h1 ~ p time").first).to_contain_text(re.compile(r"GMT\+1|GMT\+2|CET|CEST"))
@@ -153,6 +162,7 @@ def test_screens_off_the_journeys_pass_the_audit(system, page):
     page.get_by_role("navigation", name="Operators").get_by_role("link", name="New event").click()
     expect(page.get_by_label("Venue time zone")).to_have_value("UTC")
     check_screen(page, "admin-new-event", screenshot=False)
+    assert lowest_field_edge_contrast(page) >= 3, "a form field's edge is below 3:1 (WCAG 1.4.11)"
     page.get_by_role("navigation", name="Operators").get_by_role("link", name="Scanner").click()
     expect(page.get_by_label("QR payload")).to_be_focused()
     check_screen(page, "admin-scanner-empty", screenshot=False)
@@ -290,3 +300,15 @@ def test_hold_warnings_are_said_at_60_and_30_seconds_left_each_once(system, page
     assert sum(bool(re.match(r"Your tickets are held\. You have \d+ minutes to pay\.$", text)) for text in said) == 1, said
     urgent = page.evaluate("() => [...document.querySelectorAll('#announce-urgent p')].map(p => p.textContent)")
     assert urgent == ["30 seconds left to pay for your tickets."]
+
+
+def test_the_event_page_says_what_is_true_before_and_after_the_sale_opens(system, page):
+    event = system.api().create_event("Truthful Tuesday", on_sale_in_s=5, tiers=[("Floor", 3000, 10)])
+    page.goto(f"/#/events/{event['id']}")
+    words = page.locator("#sale-words")
+    expect(words).to_contain_text("Sale opens")
+    expect(words).to_contain_text("Everyone who joins before then gets a random, verifiable place in line")
+    # The page stays open through the opening: the words change with it, no reload.
+    expect(words).to_contain_text("On sale since", timeout=20_000)
+    expect(words).to_contain_text("in order of arrival")
+    expect(words).not_to_contain_text("before then")

@@ -81,6 +81,12 @@ def test_a_fan_joins_before_on_sale_is_admitted_reserves_pays_and_sees_qr_ticket
 
     page.goto(f"/#/events/{event['id']}/fairness")
     expect(page.locator("#recomputed")).to_contain_text("matches", timeout=20_000)
+    # The live region says the verdict in one sentence; the hex evidence is outside it.
+    verdict = page.locator("#verdict")
+    expect(verdict).to_have_attribute("aria-live", "polite")
+    expect(verdict).to_have_text(re.compile(r"^Your place #\d+ of \d+ is confirmed\. The salt matches the commitment\. It matches the waiting room\.$"))
+    assert page.evaluate("""() => [...document.querySelectorAll('[aria-live], [role=status], [role=alert], [role=log], output')]
+        .every(region => !/[0-9a-f]{64}/i.test(region.textContent))""")
     check_screen(page, "fairness")
 
 

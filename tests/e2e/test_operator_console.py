@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
-from tests.e2e.a11y import check_screen
+from tests.e2e.a11y import announcements, check_screen, record_announcements
 
 VENUE_ZONE = "Asia/Tokyo"
 
@@ -17,6 +17,17 @@ VENUE_ZONE = "Asia/Tokyo"
 def _venue_clock(dt: datetime) -> str:
     # Times are typed on the venue's clock, whatever zone the browser is in (UTC here).
     return dt.astimezone(ZoneInfo(VENUE_ZONE)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def phone_sized(page, measure: str, *, settle_ms: int = 300):
+    """``measure`` evaluated with the page 360 px wide (then the width is put back)."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 360, "height": size["height"]})
+    try:
+        page.wait_for_timeout(settle_ms)
+        return page.evaluate(measure)
+    finally:
+        page.set_viewport_size(size)
 
 
 def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_ticket(system, page):
@@ -60,6 +71,8 @@ def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_t
     page.get_by_role("button", name="Open the sale now").click()
     expect(page.locator("#event-status")).to_contain_text("On sale")
     check_screen(page, "admin-event")
+    assert phone_sized(page, "() => Math.min(...[...document.querySelectorAll('#tiers input')].map(i => i.getBoundingClientRect().width))") >= 88, \
+        "the tier inputs shrink below 88 px on a 360 px screen"
     event_id = page.evaluate("() => location.hash.split('/')[2]")
     stored = system.api().get(f"/admin/events/{event_id}", admin=True).json()
     assert (stored["timezone"], stored["starts_at"]) == (VENUE_ZONE, starts_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
@@ -89,7 +102,11 @@ def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_t
     expect(page.locator("#kpi-sold")).to_contain_text("1", timeout=15_000)
     page.wait_for_timeout(2500)  # a few more samples for the charts
     check_screen(page, "admin-dashboard")
+    # Charts are drawn at their real width, so their labels stay 12 px on a phone (after the next poll redraws them).
+    label_px = "() => Math.min(...[...document.querySelectorAll('.chart-label')].map(t => t.getBoundingClientRect().height))"
+    assert phone_sized(page, label_px, settle_ms=2500) >= 11, "chart labels shrink below 11 px on a 360 px screen"
 
+    record_announcements(page)  # the same document from here on: hash routes
     page.get_by_role("navigation", name="Operators").get_by_role("link", name="Scanner").click()
     payload = page.get_by_label("QR payload")
     payload.fill(ticket["qr_payload"])
@@ -105,3 +122,7 @@ def test_an_operator_creates_publishes_pauses_resumes_an_event_and_checks_in_a_t
     page.get_by_role("button", name="Verify").click()
     expect(result).to_contain_text(re.compile("Not a genuine ticket|not valid|invalid", re.I))
     check_screen(page, "admin-scanner-refused", screenshot=False)
+    # Each verdict is said once, by the announcer (the result box is not a live region too).
+    said = [text for text in announcements(page) if not text.startswith("Connection")]
+    assert said == ["Valid ticket. Not checked in yet.", "Checked in. Let them in.", "Warning: this ticket was already checked in.",
+                    "Rejected: the signature does not match."], said

@@ -6,7 +6,7 @@ import { formatClock, formatMoney, plural, secondsUntil } from "../format.js";
 import { idempotencyKey } from "../identity.js";
 import { everySecond, poll } from "../poll.js";
 import { go } from "../router.js";
-import { announce, badge, busyAction, countdownWarnings, errorBox, keepingFocus, spinner, spokenDuration } from "../ui.js";
+import { announce, badge, busyAction, countdownWarnings, keepingFocus, showError, spinner, spokenDuration } from "../ui.js";
 
 /** A small form under a sold-out tier: how many tickets, then join its waitlist. */
 export function waitlistJoin(event, tier, errors) {
@@ -44,8 +44,9 @@ export async function waitlistView(root, ctx) {
     } catch (err) {
       if (err.name === "AbortError") throw err;
       last = null;
-      fill(list, errorBox(err, { title: "We could not load your waitlist" }));
-      return;
+      // Once per outage, not a new alert at every retry.
+      if (!list.querySelector(".notice-error")) showError(list, err, { title: "We could not load your waitlist", focus: false });
+      throw err;
     }
     list.removeAttribute("aria-busy");
     // Rebuilt only when something changed, and then focus goes back to the same button: a
