@@ -5,6 +5,7 @@ journey reaches checked with axe-core (WCAG 2.1 A/AA) at 1280 px and 360 px."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
@@ -312,3 +313,27 @@ def test_the_event_page_says_what_is_true_before_and_after_the_sale_opens(system
     expect(words).to_contain_text("On sale since", timeout=20_000)
     expect(words).to_contain_text("in order of arrival")
     expect(words).not_to_contain_text("before then")
+
+
+def test_a_fan_in_line_hears_the_line_move_by_a_meaningful_step_not_every_poll(system, page):
+    admin = system.api()
+    # One fan let in a second: the twenty ahead of this fan go one by one.
+    event = admin.create_event("Steady Line Live", on_sale_in_s=1, tiers=[("Floor", 3000, 500)], wave_size=1, wave_interval_s=1)
+    e = event["id"]
+    time.sleep(1.5)  # after on-sale, places follow arrival order
+    for i in range(20):
+        system.api(user=f"e2e-line-fan-{uuid.uuid4().hex[:6]}-{i}").post(f"/events/{e}/waiting-room/join")
+    page.clock.install()  # the page's own clock: the 20 s between two spoken updates pass at once
+    page.goto("/")
+    record_announcements(page)
+    page.evaluate("id => { location.hash = '/events/' + id + '/room'; }", e)
+    expect(page.locator("#room")).to_have_attribute("data-phase", "queued")
+    joined = [text for text in announcements(page) if "in line" in text]
+    assert len(joined) == 1 and joined[0].startswith("The sale is open. You are number"), joined
+    first_ahead = int(re.search(r"with (\d+) fans? ahead", joined[0]).group(1))
+    page.clock.fast_forward("00:25")
+    page.wait_for_function("() => window.__said.filter(s => / ahead of you/.test(s.text)).length >= 2", timeout=30_000)
+    moves = [text for text in announcements(page) if " ahead of you" in text][1:]
+    assert len(moves) == 1, moves
+    now_ahead = int(re.search(r"with (\d+) fans? ahead", moves[0]).group(1))
+    assert now_ahead <= first_ahead * 0.75 or (first_ahead > 10 and now_ahead <= 10), (first_ahead, moves)

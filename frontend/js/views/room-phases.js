@@ -3,7 +3,7 @@
 // A phase has an `announcement` (said when it appears without taking focus) and a `detail`
 // (said when focus moves to its heading, which already names the change).
 import { h } from "../dom.js";
-import { formatClock, formatEta, secondsUntil } from "../format.js";
+import { formatClock, formatEta, plural, secondsUntil } from "../format.js";
 import { icon } from "../icons.js";
 import { announce, countdownWarnings, progressBar, spokenDuration } from "../ui.js";
 import { reserveForm } from "./reserve.js";
@@ -30,7 +30,10 @@ function stat(label) {
 
 const num = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString());
 
-/** A queue move worth saying: a quarter of the line since the last update, or into the last ten. */
+/**
+ * A queue move worth saying, in fans ahead: a quarter of them gone since the last update, or
+ * into the last ten. (A fan's number in line never changes; the fans ahead of them do.)
+ */
 export function meaningfulMove(said, now) {
   if (!said || !now || now >= said) return false;
   return now <= Math.floor(said * 0.75) || (said > 10 && now <= 10);
@@ -40,7 +43,8 @@ const PLACE_UPDATE_GAP_MS = 20_000;
 
 const placeWords = (s) => {
   const eta = formatEta(s.etaSeconds);
-  return `You are number ${num(s.position)} in line.${eta ? ` Estimated wait: ${eta}.` : ""}`;
+  const ahead = s.aheadOfYou === null || s.aheadOfYou === undefined ? "" : `, with ${plural(s.aheadOfYou, "fan")} ahead of you`;
+  return `You are number ${num(s.position)} in line${ahead}.${eta ? ` Estimated wait: ${eta}.` : ""}`;
 };
 
 function countdown({ status }) {
@@ -67,7 +71,7 @@ function queued({ status }) {
   const ahead = stat("Ahead of you");
   const total = stat("In line");
   const eta = stat("Estimated wait");
-  let said = status?.position;
+  let said = status?.aheadOfYou;
   let saidAt = Date.now();
   return {
     nodes: [...head("queue", "You are in line"),
@@ -79,8 +83,9 @@ function queued({ status }) {
     detail: placeWords(status),
     focus: true,
     update: (s) => {
-      if (meaningfulMove(said, s.position) && Date.now() - saidAt >= PLACE_UPDATE_GAP_MS) {
-        said = s.position;
+      if (said === null || said === undefined) said = s.aheadOfYou;
+      if (meaningfulMove(said, s.aheadOfYou) && Date.now() - saidAt >= PLACE_UPDATE_GAP_MS) {
+        said = s.aheadOfYou;
         saidAt = Date.now();
         announce(placeWords(s));
       }

@@ -52,7 +52,7 @@ test("time limits are spoken in words a screen reader reads well", () => {
     ["3 minutes", "10 minutes", "1 minute", "90 seconds", "30 seconds", "1 second", "2 hours", "3 days"]);
 });
 
-test("a place in line is worth saying after a quarter of the line or on entering the last ten", () => {
+test("a move in line is worth saying once a quarter of the fans ahead have gone, or on entering the last ten", () => {
   assert.equal(meaningfulMove(400, 390), false);
   assert.equal(meaningfulMove(400, 300), true);
   assert.equal(meaningfulMove(12, 10), true);
