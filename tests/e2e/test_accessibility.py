@@ -221,6 +221,9 @@ def test_the_screens_of_a_sell_out_a_waitlist_a_live_ticket_a_refund_and_a_close
     page.goto("/#/tickets")
     expect(page.locator(f'.ticket[data-code="{ticket["code"]}"] .qr-live')).to_be_visible()
     check_screen(page, "my-tickets-live", screenshot=False)
+    # The live code's note stays inside its ticket (it spilt over the card's edge).
+    assert page.evaluate("""() => [...document.querySelectorAll('.ticket')].every(card => [...card.querySelectorAll('*')]
+        .every(el => el.getBoundingClientRect().bottom <= card.getBoundingClientRect().bottom + 0.5))""")
 
     admin.request("PATCH", f"/admin/events/{e}", {"status": "canceled"}, admin=True)
     buyer.wait_for("the refund", lambda: any(o["status"] == "refunded" for o in buyer.get("/me/orders").json()))
