@@ -4,8 +4,9 @@ A transfer gives the ticket a new owner, a new secret and a new static signature
 conditional UPDATE (still ``valid``, still the sender's), so every code the old owner could
 show, printed or rotating, stops scanning the moment it commits. The receiver's per-event cap
 (EVENT_PURCHASE_LIMIT: live holds + paid orders + tickets received) applies: the Redis gate the
-reservations use counts the ticket first (ticket_transfer.lua), the database checks again, and
-the count is given back if the move does not happen. The sender's own purchases keep counting
+reservations use counts the ticket first (ticket_transfer.lua), the database checks again (one
+transfer to a fan at a time, so this holds without the Redis counters too), and the count is
+given back if the move does not happen. The sender's own purchases keep counting
 for the sender: buying to pass tickets on stays bounded by the cap.
 """
 
@@ -20,11 +21,12 @@ from typing import Any
 from peewee import fn
 
 from models import ticket_codes
-from models.db import database
+from models.db import is_postgres
 from models.errors import Conflict, LimitExceeded, NotFound, ValidationFailed
 from models.identity import USER_ID_RE
 from models.keys import Keys
 from models.redis import scripts
+from models.sql import rows, write_transaction
 from models.tables import Event, Order, Reservation, Ticket, TicketTransfer, utcnow
 from models.tickets import sign
 from models.timestamps import iso
@@ -126,8 +128,9 @@ def commit_transfer(secret: bytes, plan: Plan, limit: int) -> dict[str, Any]:
     """Move the ticket (new owner, new secret, new static signature) if it is still the
     sender's and valid and the receiver stays within ``limit``. Raises LimitExceeded (409) or
     Conflict (409, it changed meanwhile). Returns the transfer document."""
-    with database.atomic():
+    with write_transaction():
         if plan.to_user != plan.buyer:
+            _one_transfer_to(plan.event_id, plan.to_user)
             counted = counted_tickets(plan.event_id, plan.to_user)
             if counted + 1 > limit:
                 raise _limit(plan.to_user, counted, limit)
@@ -143,6 +146,15 @@ def commit_transfer(secret: bytes, plan: Plan, limit: int) -> dict[str, Any]:
     log.info("ticket transferred", extra={"event_id": plan.event_id, "code": plan.code, "user_id": plan.from_user,
                                           "to_user": plan.to_user})
     return _document(ticket, plan.from_user, plan.to_user, record.created_at)
+
+
+def _one_transfer_to(event_id: str, user: str) -> None:
+    """Make transfers to ``user`` for the event wait for each other until this transaction ends,
+    so each counts the ones before it (without the Redis counters, two counted the same tickets
+    and both passed the cap). PostgreSQL: a transaction-scoped advisory lock on (event, user);
+    SQLite's write transaction already excludes every other writer."""
+    if is_postgres():
+        rows("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [f"ticket_transfer:{event_id}:{user}"])
 
 
 def _limit(user: str, counted: int, limit: int) -> LimitExceeded:
