@@ -58,6 +58,14 @@ async def test_an_event_keeps_its_venue_time_zone_and_defaults_to_utc(client, ad
     assert public["timezone"] == "Europe/Berlin"
 
 
+async def test_an_event_says_which_codes_its_gate_takes_and_defaults_to_both(client, admin_headers):
+    assert (await create_event(client, admin_headers))["ticket_mode"] == "both"
+    event = await create_event(client, admin_headers, ticket_mode="rotating")
+    assert event["ticket_mode"] == "rotating"
+    resp = await client.patch(f"/admin/events/{event['id']}", json={"ticket_mode": "static"}, headers=admin_headers)
+    assert (resp.status, (await resp.json())["ticket_mode"]) == (200, "static")
+
+
 async def test_names_are_stored_without_surrounding_whitespace(client, admin_headers):
     event = await create_event(client, admin_headers, name="  Bulls vs Bucks  ")
     assert event["name"] == "Bulls vs Bucks"
@@ -74,6 +82,7 @@ EVENT_FIELD_RULES = [
     ("wave_interval_s", 0.4), ("wave_interval_s", 3600.5), ("wave_interval_s", True),
     ("timezone", "Mars/Olympus_Mons"), ("timezone", ""), ("timezone", "america/los_angeles"), ("timezone", "../../etc/passwd"),
     ("timezone", None), ("timezone", -8),
+    ("ticket_mode", "qr"), ("ticket_mode", None), ("ticket_mode", "ROTATING"),
     ("colour", "red"),
 ]
 
@@ -149,7 +158,7 @@ async def test_an_empty_patch_changes_nothing(client, admin_headers):
 @pytest.mark.parametrize(("field", "value"), [
     ("name", None), ("name", ""), ("venue", None), ("description", None), ("starts_at", None), ("starts_at", "2031-03-01T19:30:00"),
     ("on_sale_at", None), ("status", None), ("status", "live"), ("wave_size", 0), ("wave_interval_s", 0.1), ("paused", True), ("id", "x"),
-    ("timezone", None), ("timezone", "PST8PDT/Nowhere"),
+    ("timezone", None), ("timezone", "PST8PDT/Nowhere"), ("ticket_mode", None), ("ticket_mode", "printed"),
 ])
 async def test_each_event_patch_rule_is_a_422_naming_the_field(client, admin_headers, field, value):
     event = await create_event(client, admin_headers)
