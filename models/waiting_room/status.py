@@ -4,8 +4,8 @@ stored position and the clock (so every rule here is tested without Redis or HTT
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from models.catalog.snapshot import EventSnapshot
@@ -43,37 +43,101 @@ def admission_of(position: int, view: RoomView, now_ms: int, admission_ttl_s: in
     return ("admitted" if now_ms < expires else "expired"), expires
 
 
+@lru_cache(maxsize=4096)
 def _iso(ms: int | None) -> datetime | None:
+    # An admission expiry is the same for every fan of a wave: one datetime per wave, not per poll.
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class RoomFacts:
+    """What every fan's status shares for one event snapshot and one room view: read from
+    both once (per view, so at most every RoomCache.MAX_AGE_S) instead of on every poll."""
+
+    __slots__ = ("event", "on_sale_at", "sale_ms", "finished", "sold_out", "paused", "up_to", "total",
+                 "generation", "epoch", "interval_ms", "next_due_ms", "pace", "next_wave_ms")
+
+    def __init__(self, event: EventSnapshot, view: RoomView) -> None:
+        self.event = event
+        self.on_sale_at = event.on_sale_at
+        self.sale_ms = on_sale_ms(event)
+        self.finished = event.status in FINISHED_STATUSES
+        self.sold_out = view.stock.sold_out
+        self.paused = event.paused
+        counters = view.counters
+        self.up_to = counters.up_to
+        self.total = counters.total
+        self.generation = counters.live_since_ms
+        self.epoch = view.epoch
+        self.interval_ms = int(event.wave_interval_s * 1000)
+        self.next_due_ms = counters.next_due_ms
+        self.pace = view.pace(event.wave_size, event.wave_interval_s)
+        self.next_wave_ms = eta.next_wave_ms(view.last_wave, self.pace, self.sale_ms)
+
+    def state(self, now_ms: int) -> str:
+        """closed | sold_out | waiting (before on-sale) | paused | sale_open (see room_state)."""
+        if self.finished:
+            return "closed"
+        if self.sold_out:
+            return "sold_out"
+        if now_ms < self.sale_ms:
+            return "waiting"
+        return "paused" if self.paused else "sale_open"
+
+
+def facts_of(event: EventSnapshot, view: RoomView) -> RoomFacts:
+    """The RoomFacts of ``event`` and ``view``, made once per pair (kept in the view's memo)."""
+    facts = view.memo.get(RoomFacts)
+    if facts is None or facts.event is not event:
+        facts = view.memo[RoomFacts] = RoomFacts(event, view)
+    return facts
 
 
 def describe(event: EventSnapshot, view: RoomView, position: int, now_ms: int, admission_ttl_s: int) -> dict[str, Any]:
     """The status document for a fan whose stored position is ``position`` (0 = pre-queue, not drawn)."""
-    sale_ms = on_sale_ms(event)
-    state = room_state(event, view, now_ms)
-    admission, expires_ms = admission_of(position, view, now_ms, admission_ttl_s)
+    return answer(event, view, position, now_ms, admission_ttl_s)[0]
+
+
+def answer(event: EventSnapshot, view: RoomView, position: int, now_ms: int,
+           admission_ttl_s: int) -> tuple[dict[str, Any], str, int]:
+    """(the status document, its weak ETag, its max-age in seconds) for the fan at ``position``,
+    in one pass (the poll's hot path; :func:`describe`, :func:`validator` and :func:`max_age_s`
+    say the same things one at a time)."""
+    f = facts_of(event, view)
+    state = f.state(now_ms)
+    up_to = f.up_to
     known = position >= 1
-    up_to = view.counters.up_to
+    expires_ms: int | None = None
     eta_s: int | None = None
-    if admission == "admitted":
-        eta_s = 0
-    elif admission == "queued" and known and state in ("waiting", "sale_open"):
-        pace = view.pace(event.wave_size, event.wave_interval_s)
-        eta_s = eta.eta_seconds(position, up_to, pace, now_ms, eta.next_wave_ms(view.last_wave, pace, sale_ms))
-    return {
+    if not known or position > up_to:
+        admission = "queued"
+        if known and (state == "sale_open" or state == "waiting"):
+            eta_s = eta.eta_seconds(position, up_to, f.pace, now_ms, f.next_wave_ms)
+    else:
+        admission, expires_ms = admission_of(position, view, now_ms, admission_ttl_s)
+        if admission == "admitted":
+            eta_s = 0
+    can_enter = state == "sale_open" and admission == "admitted"
+    total = f.total if f.total >= position else position  # a fan who just joined is never beyond the total
+    ahead = (position - up_to - 1 if position > up_to else 0) if known else None
+    expires_at = _iso(expires_ms)
+    seconds_until = (f.sale_ms - now_ms + 999) // 1000
+    document = {
         "state": state,
-        "onSaleAt": event.on_sale_at,
-        "secondsUntilOnSale": max(0, math.ceil((sale_ms - now_ms) / 1000)),
+        "onSaleAt": f.on_sale_at,
+        "secondsUntilOnSale": seconds_until if seconds_until > 0 else 0,
         "position": position if known else None,
         # The room view is cached for a moment; a fan who just joined is never beyond the total.
-        "total": max(view.counters.total, position if known else 0),
-        "aheadOfYou": max(0, position - up_to - 1) if known else None,
-        "canEnter": state == "sale_open" and admission == "admitted",
+        "total": total,
+        "aheadOfYou": ahead,
+        "canEnter": can_enter,
         "etaSeconds": eta_s,
         "admission": admission,
-        "admissionExpiresAt": _iso(expires_ms),
-        "roomGeneration": view.counters.live_since_ms,
+        "admissionExpiresAt": expires_at,
+        "roomGeneration": f.generation,
     }
+    key = (f"{state}|{position if known else None}|{total}|{ahead}|{can_enter}|{admission}|{expires_at}|"
+           f"{f.generation}|{f.epoch}")
+    return document, f'W/"{_digest(key)}"', _max_age(f, now_ms, expires_ms)
 
 
 # -- HTTP caching: how long an answer stays true, and a validator that changes with it ---------
@@ -84,15 +148,18 @@ def max_age_s(event: EventSnapshot, view: RoomView, now_ms: int, admission_expir
     never more than one wave interval (rounded down), so a cached copy shows a new wave, a pause
     or a resume at most one tick late. An overdue wave (the tick is running, or this view
     missed it) allows one interval. 0 (revalidate every time) when the interval is under 1 s."""
-    interval_ms = int(event.wave_interval_s * 1000)
+    return _max_age(facts_of(event, view), now_ms, admission_expires_ms)
+
+
+def _max_age(f: RoomFacts, now_ms: int, admission_expires_ms: int | None) -> int:
+    interval_ms = f.interval_ms
     if interval_ms < 1000:
         return 0
     limit = interval_ms
-    sale_ms = on_sale_ms(event)
-    if now_ms < sale_ms:
-        limit = min(limit, sale_ms - now_ms)
-    elif event.status not in FINISHED_STATUSES and not view.stock.sold_out:
-        due = view.counters.next_due_ms
+    if now_ms < f.sale_ms:
+        limit = min(limit, f.sale_ms - now_ms)
+    elif not f.finished and not f.sold_out:
+        due = f.next_due_ms
         if due > now_ms:
             limit = min(limit, due - now_ms)
     if admission_expires_ms is not None and admission_expires_ms > now_ms:

@@ -26,3 +26,12 @@ def test_a_naive_value_is_taken_as_utc():
 
 def test_none_stays_none():
     assert iso(None) is None
+
+
+def test_equal_instants_read_the_same_whatever_their_zone_however_many_were_written():
+    instant = datetime(2031, 3, 1, 18, 0, 0, 250_000, tzinfo=UTC)
+    first = iso(instant)
+    for n in range(10_000):  # more than the remembered instants
+        iso(instant + timedelta(milliseconds=n + 1))
+    assert iso(instant.astimezone(timezone(timedelta(hours=9)))) == first == "2031-03-01T18:00:00.250Z"
+    assert iso(instant.replace(tzinfo=None)) == first

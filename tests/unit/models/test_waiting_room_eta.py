@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from models.waiting_room.eta import Pace, eta_seconds, measure_pace, next_wave_ms
 from models.waiting_room.room import RoomView
-from models.waiting_room.status import describe
+from models.waiting_room.status import admission_of, answer, describe, max_age_s, validator
 from models.waiting_room.store import RoomCounters, Stock, Wave
 
 ON_SALE = datetime(2031, 3, 1, 18, 0, tzinfo=UTC)
@@ -150,3 +150,21 @@ def test_a_fan_who_just_joined_never_sees_a_total_smaller_than_their_position():
     # The room view is cached for a moment, so it may not count the newest joiner yet.
     doc = describe(FakeEvent(), view_of([], total=3), 7, T0 + 1000, TTL_S)
     assert doc["position"] == 7 and doc["total"] == 7
+
+
+@given(position=st.integers(min_value=0, max_value=700), offset_ms=st.integers(min_value=-120_000, max_value=700_000),
+       n_waves=st.integers(min_value=0, max_value=6), paused=st.booleans())
+def test_the_one_pass_answer_says_what_the_document_its_validator_and_its_freshness_say(position, offset_ms, n_waves,
+                                                                                        paused):
+    event, view, now = FakeEvent(paused=paused), view_of(regular_waves(n_waves), total=600), T0 + offset_ms
+    document, etag, max_age = answer(event, view, position, now, TTL_S)
+    expires = admission_of(position, view, now, TTL_S)[1]
+    assert document == describe(event, view, position, now, TTL_S)
+    assert etag == validator(document, view.epoch)
+    assert max_age == max_age_s(event, view, now, expires)
+
+
+def test_a_new_event_snapshot_is_read_afresh_by_a_view_that_answered_the_old_one():
+    view = view_of(regular_waves(2), total=500)
+    assert describe(FakeEvent(), view, 450, T0 + 6000, TTL_S)["state"] == "sale_open"
+    assert describe(FakeEvent(paused=True), view, 450, T0 + 6000, TTL_S)["state"] == "paused"
