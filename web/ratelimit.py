@@ -64,7 +64,7 @@ def all_policies(settings: Settings) -> dict[str, tuple[Policy, Policy]]:
 def header_fields(decision: Decision) -> dict[str, str]:
     """``RateLimit-Policy`` and ``RateLimit`` for every policy the request was counted against."""
     return {
-        "RateLimit-Policy": ", ".join(f'"{s.policy.name}";q={s.policy.limit};w={s.policy.window_s}' for s in decision.states),
+        "RateLimit-Policy": ", ".join(s.policy.field for s in decision.states),
         "RateLimit": ", ".join(f'"{s.policy.name}";r={s.remaining};t={s.reset_s}' for s in decision.states),
     }
 

@@ -11,7 +11,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 
 from models.metrics import RATE_LIMITED, RATE_LIMITER_FAIL_OPEN
-from models.ratelimit import Policy, RateLimiter
+from models.ratelimit import Deadlines, Policy, RateLimiter
 from models.waiting_room.batching import CommandBatcher
 
 
@@ -119,3 +119,41 @@ async def test_a_check_that_takes_too_long_fails_open(keys):
     before = _value(RATE_LIMITER_FAIL_OPEN)
     assert await limiter.check([(Policy("join", 1), "alice")]) is None
     assert _value(RATE_LIMITER_FAIL_OPEN) == before + 1
+
+
+async def test_one_deadline_timer_fails_each_stalled_check_at_its_own_time_and_no_other():
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(0.05)
+    stalled_first, answered, stalled_later = loop.create_future(), loop.create_future(), loop.create_future()
+    started = loop.time()
+    deadlines.watch(stalled_first)
+    deadlines.watch(answered)
+    answered.set_result("ok")
+    await asyncio.sleep(0.03)
+    deadlines.watch(stalled_later)
+    with pytest.raises(TimeoutError):
+        await stalled_first
+    first_failed = loop.time() - started
+    with pytest.raises(TimeoutError):
+        await stalled_later
+    later_failed = loop.time() - started
+    assert answered.result() == "ok"
+    assert 0.05 <= first_failed < 0.075 and 0.08 <= later_failed < 0.11
+
+
+async def test_a_check_through_the_batcher_that_takes_too_long_fails_open_and_the_next_one_skips_redis(aredis, keys):
+    class Stalled:
+        """A batcher whose Redis never answers."""
+
+        def __init__(self):
+            self.sent = 0
+
+        def run_script(self, *_):
+            self.sent += 1
+            return asyncio.get_running_loop().create_future()
+
+    stalled = Stalled()
+    limiter = RateLimiter(aredis, keys, timeout_s=0.05, run_script=stalled.run_script)
+    assert await limiter.check([(Policy("join", 1), "alice"), (Policy("ip", 5), "10.0.0.1")]) is None
+    assert await limiter.check([(Policy("join", 1), "alice")]) is None
+    assert stalled.sent == 2  # both policies' slots, once: the second check failed open without Redis
