@@ -23,11 +23,20 @@ from models.errors import EventNotOnSale, NotFound, RoomRestoring, SoldOut
 from models.keys import Keys
 from models.redis import scripts
 from models.settings import Settings
+from models.ttlcache import TTLCache
 from models.waiting_room import fairness, restore, store, tokens
 from models.waiting_room.batching import CommandBatcher
 from models.waiting_room.lease import LEASE_TTL_MS
 from models.waiting_room.room import RoomCache
-from models.waiting_room.status import answer, max_age_s, on_sale_ms, progress, progress_validator, room_state
+from models.waiting_room.status import (
+    answer,
+    fairness_validator,
+    max_age_s,
+    on_sale_ms,
+    progress,
+    progress_validator,
+    room_state,
+)
 
 log = logging.getLogger("ticketdrop.waiting_room")
 
@@ -38,6 +47,12 @@ MAX_HMACS_PAGE = 10_000
 POSITION_CACHE_SIZE = 200_000
 #: Events whose drawn positions one process remembers (the least recently opened goes first).
 POSITION_CACHE_EVENTS = 16
+
+#: Seconds a revealed draw (GET .../fairness after on-sale) may be cached anywhere: it never
+#: changes, and every pre-queue fan reads it once to compute its place (docs/internals/waiting-room.md).
+REVEALED_MAX_AGE_S = 3600
+#: Fairness documents one process keeps (a revealed one never changes: it is read once).
+REVEALED_CACHE_EVENTS = 1024
 
 #: How long a first join waits for another process that is opening the room, in seconds.
 OPEN_WAIT_S = 1.0
@@ -95,6 +110,9 @@ class RoomService:
         self._opening: dict[str, asyncio.Future] = {}
         #: event id -> (room epoch, {token text -> position}); filled only with verified tokens.
         self._positions: dict[str, tuple[int, dict[str, int]]] = {}
+        #: event id -> its fairness document's Answer: a revealed one for REVEALED_MAX_AGE_S (it
+        #: never changes), one not revealed yet only for the burst of reads that shared its load.
+        self._fairness: TTLCache[str, Answer] = TTLCache(REVEALED_MAX_AGE_S, REVEALED_CACHE_EVENTS)
         #: The joins counter's two children, looked up once (a labels() call takes a lock).
         self._joins = {True: metrics.JOINS.labels("new"), False: metrics.JOINS.labels("rejoin")}
 
@@ -231,7 +249,22 @@ class RoomService:
 
     async def fairness(self, event_id: str) -> dict[str, Any]:
         """The commitment, and after the draw the salt and pre-queue size."""
-        return await self._run_blocking(fairness.public_document, str(event_id))
+        return (await self.fairness_answer(event_id)).document
+
+    async def fairness_answer(self, event_id: str) -> Answer:
+        """:meth:`fairness` with its ETag and freshness: once revealed the document never changes
+        (every pre-queue fan reads it once after the draw, so this process keeps it and any cache
+        may for ``REVEALED_MAX_AGE_S``); before that, a cache revalidates it every time."""
+        event_id = str(event_id)
+
+        async def load(_previous: Answer | None) -> Answer:
+            document = await self._run_blocking(fairness.public_document, event_id)
+            return Answer(document, fairness_validator(document), 0 if document["salt"] is None else REVEALED_MAX_AGE_S)
+
+        answer = await self._fairness.get(event_id, load)
+        if answer.max_age_s == 0:
+            self._fairness.expire(event_id)  # not revealed yet: the next read asks the database again
+        return answer
 
     async def hmacs(self, event_id: str, offset: int, limit: int) -> dict[str, Any]:
         """One page of the drawn pre-queue's HMACs (hex), in queue order: position = index + 1."""

@@ -205,3 +205,10 @@ def progress_validator(document: dict[str, Any], epoch: int) -> str:
     key = (f"{document['state']}|{document['total']}|{document['drawn']}|{document['admittedThrough']}|"
            f"{document['positionsPerMinute']}|{document['nextWaveAt']}|{document['roomGeneration']}|{epoch}")
     return f'"{_digest(key)}"'
+
+
+
+def fairness_validator(document: dict[str, Any]) -> str:
+    """A strong ETag of a fairness document (GET .../fairness): it changes once, at the reveal."""
+    key = f"{document['commitment']}|{document['salt']}|{document['prequeue_size']}"
+    return f'"{_digest(key)}"'

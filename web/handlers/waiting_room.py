@@ -137,11 +137,14 @@ async def join(request: web.Request) -> web.Response:
 
 
 @routes.get("/events/{id}/waiting-room/fairness")
-@doc("The pre-queue draw's commitment, and after on-sale its salt (docs/internals/waiting-room.md shows how to verify your place)",
-     tags=["waiting room"], response=FairnessResponse, responses={404: "Unknown or draft event", 429: UNKNOWN_EVENT_FLOOD})
+@doc("The pre-queue draw's commitment, and after on-sale its salt (docs/internals/waiting-room.md shows how to verify "
+     "your place, and how a fan computes it from the draw). Once revealed it never changes: Cache-Control public, "
+     "max-age=3600; before, public, no-cache; ETag; 304",
+     tags=["waiting room"], response=FairnessResponse,
+     responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown or draft event", 429: UNKNOWN_EVENT_FLOOD})
 async def fairness(request: web.Request) -> web.Response:
     event = await request_event(request)
-    return responses.json(await request.app[WAITING_ROOM].fairness(event.id))
+    return edgecache.respond(request, await request.app[WAITING_ROOM].fairness_answer(event.id))
 
 
 @routes.get("/events/{id}/waiting-room/fairness/hmacs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -77,6 +78,31 @@ async def test_a_pre_queue_place_is_looked_up_again_until_it_is_drawn(service, s
     admit_waves(runtime, now_ms=T0)
     service.rooms.forget(str(event.id))
     assert (await service.status(event, joined.token, now_ms=T0 + 500))["position"] == 1
+
+
+async def test_a_burst_of_reads_of_the_revealed_draw_makes_one_database_read_and_an_unrevealed_one_is_read_again(
+        aredis, keys, settings, db, runtime):
+    reads = []
+
+    async def blocking(fn, *args):
+        reads.append(fn.__name__)
+        await asyncio.sleep(0.01)  # the database takes a moment: every fan of the burst arrives meanwhile
+        return fn(*args)
+
+    service = RoomService(redis=aredis, keys=keys, settings=settings, run_blocking=blocking)
+    event = make_snapshot(settings, paused=True)
+    await service.join(event, "fan-1", now_ms=T0 - 1000)
+    reads.clear()
+    assert (await service.fairness_answer(event.id)).max_age_s == 0
+    assert (await service.fairness_answer(event.id)).document["salt"] is None
+    assert reads == ["public_document"] * 2  # not revealed yet: never kept
+    admit_waves(runtime, now_ms=T0)
+    reads.clear()
+    answers = await asyncio.gather(*(service.fairness_answer(event.id) for _ in range(50)))
+    assert reads == ["public_document"]
+    assert {a.max_age_s for a in answers} == {3600} and answers[0].document["prequeue_size"] == 1
+    await service.fairness_answer(event.id)
+    assert reads == ["public_document"]
 
 
 async def test_a_room_reset_under_the_service_voids_remembered_positions(service, redis, keys, settings):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from models.tables import FairnessRecord
 from models.waiting_room import admit_waves
 from tests.unit.web.test_waiting_room import fresh, join, make_event
 
@@ -100,6 +101,21 @@ async def test_the_progress_document_is_shared_public_and_moves_with_each_wave(c
     after = await progress(client, event, etag=before.headers["ETag"])
     assert after.status == 200
     assert (await after.json())["admittedThrough"] == 1
+
+
+async def test_the_revealed_draw_is_cached_for_an_hour_and_kept_by_the_process_and_before_it_is_revalidated(client, db, runtime):
+    # Every pre-queue fan reads it once after on-sale to compute its place (room-progress.js).
+    event = make_event(on_sale_in_s=-1)
+    await join(client, event, "fan-1")
+    before = await client.get(f"/events/{event.id}/waiting-room/fairness")
+    assert (await before.json())["salt"] is None and before.headers["Cache-Control"] == "public, no-cache"
+    admit_waves(runtime)  # the draw reveals the salt
+    revealed = await client.get(f"/events/{event.id}/waiting-room/fairness", headers={"If-None-Match": before.headers["ETag"]})
+    assert revealed.status == 200 and (await revealed.json())["salt"]
+    assert revealed.headers["Cache-Control"] == "public, max-age=3600" and revealed.headers["ETag"] != before.headers["ETag"]
+    FairnessRecord.delete().where(FairnessRecord.event == event.id).execute()  # the process answers without the database
+    again = await client.get(f"/events/{event.id}/waiting-room/fairness", headers={"If-None-Match": revealed.headers["ETag"]})
+    assert again.status == 304 and again.headers["Cache-Control"] == "public, max-age=3600"
 
 
 async def test_errors_on_the_polled_routes_carry_no_public_caching(client, db):
