@@ -1,8 +1,8 @@
 """What one simulated fan does, from joining the queue to holding tickets (or not).
 
 A fan behaves like the browser page: join, poll the room's shared progress document (more
-slowly when far back, from ``etaSeconds``) and read its own waiting-room status only when the
-progress says it may have changed (bench.drop.progress);
+slowly when far back, from ``etaSeconds``), compute its place from the revealed draw, and read
+its own waiting-room status only when the progress says it may have changed (bench.drop.progress);
 reserve when admitted, then pay, fail to pay, or walk away from the hold, and finally fetch
 the tickets. A fan told "sold out" (by the
 waiting room or at reserve) joins the tier's waitlist with ``Plan.waitlist_share``, polls
@@ -19,7 +19,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.drop.client import Api, DeadlineReached
-from bench.drop.progress import SharedProgress, from_join, moved_on, needs_own_status
+from bench.drop.progress import (
+    SharedProgress,
+    from_join,
+    moved_on,
+    needs_own_status,
+    wants_place_estimate,
+    with_place_estimate,
+)
 
 #: Reservation attempts (one per tier tried) before a fan gives up.
 MAX_RESERVE_ATTEMPTS = 4
@@ -104,10 +111,17 @@ class Crowd:
     #: The room's progress document as the fans read it (through a simulated edge cache unless
     #: ``Plan.edge_cache`` is off); made from ``api`` and ``event_id`` when not given.
     progress: SharedProgress | None = None
+    #: The revealed draw (salt, pre-queue size) as the fans read it, through the same edge.
+    fairness: SharedProgress | None = None
+    #: Pre-queue fans' places computed from the draw: "estimated", then once the fan read its
+    #: status "read", and "earlier" if the place was before the estimate's earliest (never expected).
+    places: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         if self.progress is None:
             self.progress = SharedProgress(self.api, self.event_id, edge=self.plan.edge_cache)
+        if self.fairness is None:
+            self.fairness = SharedProgress(self.api, self.event_id, edge=self.plan.edge_cache, document="fairness")
 
     def set(self, fan: Fan, stage: str, detail: str = "") -> None:
         self.stages[fan.outcome] -= 1
@@ -178,6 +192,8 @@ class Crowd:
             status = None
             if own is not None:
                 reply = await self.progress.read()
+                if reply.status == 200 and wants_place_estimate(own, reply.data):
+                    own = await self._estimate_place(fan, own)
                 if reply.status == 200 and not needs_own_status(own, reply.data):
                     status = moved_on(own, reply.data, time.monotonic() - own_at)
                     body = None
@@ -195,6 +211,9 @@ class Crowd:
                 if reply.status != 200:
                     self.set(fan, "status_failed", f"status {reply.status} {reply.data}")
                     return False
+                if own is not None and own.get("earliestPosition") and reply.data.get("position"):
+                    self.places["read"] += 1
+                    self.places["earlier"] += reply.data["position"] < own["earliestPosition"]
                 body = status = own = reply.data
                 own_at = time.monotonic()
                 self._note_position(fan, body.get("position"), body.get("state"))
@@ -214,6 +233,13 @@ class Crowd:
                 self.set(fan, "admission_expired", "admission lapsed before the fan polled")
                 return False
             await asyncio.sleep(self._poll_interval(status))
+
+    async def _estimate_place(self, fan: Fan, own: dict) -> dict:
+        """``own`` with the place the fan computes from the revealed draw (bench.drop.progress)."""
+        reply = await self.fairness.read()
+        own = with_place_estimate(own, fan.token, reply.data if reply.status == 200 else {})
+        self.places["estimated"] += own["earliestPosition"] is not None
+        return own
 
     def _note_position(self, fan: Fan, position, state) -> None:
         if position is None:

@@ -69,7 +69,11 @@ def _edge(r: dict) -> str:
         return "every poll a request"
     hits = r["fans"].get("progress_edge_hits", 0)
     sent = (r["latency"].get("progress") or {}).get("count", 0)
-    return f"through a simulated edge cache: {hits:,} of {hits + sent:,} polls answered there"
+    places = r["fans"].get("places") or {}
+    drawn = (f"; {places.get('estimated', 0):,} pre-queue fans computed their place from the revealed draw, "
+             f"{places.get('read', 0):,} of them read it later, {places.get('earlier', 0):,} found it earlier than "
+             f"the estimate allowed") if places else ""
+    return f"through a simulated edge cache: {hits:,} of {hits + sent:,} polls answered there{drawn}"
 
 
 def _latency(r: dict) -> list[str]:

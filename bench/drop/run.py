@@ -216,6 +216,8 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
     results["marks"]["all_joined_s"] = round(joined, 2)
     results["cpu_s"] = cpu_seconds
     results["fans"]["progress_edge_hits"] = crowd.progress.edge_hits
+    results["fans"]["fairness_edge_hits"] = crowd.fairness.edge_hits
+    results["fans"]["places"] = dict(crowd.places)
     return results
 
 

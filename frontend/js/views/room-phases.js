@@ -7,6 +7,7 @@ import { formatClock, formatEta, plural, secondsUntil } from "../format.js";
 import { icon } from "../icons.js";
 import { announce, countdownWarnings, progressBar, spokenDuration } from "../ui.js";
 import { reserveForm } from "./reserve.js";
+import { placeOf } from "./room-progress.js";
 
 /** The phase a status document puts the fan in. */
 export function phaseOf(s) {
@@ -41,10 +42,12 @@ export function meaningfulMove(said, now) {
 /** The shortest gap between two spoken place updates, in ms (waves can move the line every second). */
 const PLACE_UPDATE_GAP_MS = 20_000;
 
+const estimated = (s) => (s?.position ?? null) === null && placeOf(s) !== null;
+
 const placeWords = (s) => {
   const eta = formatEta(s.etaSeconds);
   const ahead = s.aheadOfYou === null || s.aheadOfYou === undefined ? "" : `, with ${plural(s.aheadOfYou, "fan")} ahead of you`;
-  return `You are number ${num(s.position)} in line${ahead}.${eta ? ` Estimated wait: ${eta}.` : ""}`;
+  return `You are ${estimated(s) ? "about " : ""}number ${num(placeOf(s))} in line${ahead}.${eta ? ` Estimated wait: ${eta}.` : ""}`;
 };
 
 function countdown({ status }) {
@@ -89,11 +92,11 @@ function queued({ status }) {
         saidAt = Date.now();
         announce(placeWords(s));
       }
-      position.textContent = num(s.position);
+      position.textContent = `${estimated(s) ? "≈" : ""}${num(placeOf(s))}`;
       ahead.set(num(s.aheadOfYou));
       total.set(num(Math.max(s.total ?? 0, s.position ?? 0)));
       eta.set(formatEta(s.etaSeconds) ?? "–");
-      const p = s.position || 0;
+      const p = placeOf(s) || 0;
       bar.set(p <= 1 ? 100 : ((p - 1 - (s.aheadOfYou ?? p - 1)) / (p - 1)) * 100);
     },
   };

@@ -1,6 +1,7 @@
 // The waiting room: countdown to on-sale, place in line, then the turn to reserve.
 // Polls every 2 s (backing off on errors and in hidden tabs): the room's shared progress
-// document, and the fan's own status only when that may have changed (room-progress.js). The
+// document, and the fan's own status only when that may have changed (room-progress.js; after
+// the draw a pre-queue fan computes its place from the revealed salt instead of asking). The
 // token lives in localStorage, so a reload or a second tab resumes the same place.
 import { ApiError, get } from "../api.js";
 import { h } from "../dom.js";
@@ -11,7 +12,7 @@ import { announce, errorBox, showError, spinner } from "../ui.js";
 import { cachedEvent, crumbs } from "./common.js";
 import { joinRoom } from "./event.js";
 import { PHASES, phaseOf } from "./room-phases.js";
-import { movedOn, needsOwnStatus } from "./room-progress.js";
+import { movedOn, needsOwnStatus, wantsPlaceEstimate, withPlaceEstimate } from "./room-progress.js";
 
 export async function roomView(root, ctx) {
   const [eventId] = ctx.params;
@@ -56,6 +57,15 @@ export async function roomView(root, ctx) {
     // it; the browser revalidates its own copy every time (ETag -> 304), so a page without an
     // edge in front sees a pause or a resume at the next poll, not a wave interval later.
     const progress = await get(`${room}/progress`, { signal: ctx.signal, user: false, cache: "no-cache" });
+    if (wantsPlaceEstimate(status, progress)) {
+      // The draw is revealed: compute this fan's place from it rather than asking (the same
+      // document for everyone, cached for an hour; without it the fan reads its status).
+      const fairness = await get(`${room}/fairness`, { signal: ctx.signal, user: false, cache: "default" }).catch((err) => {
+        if (err.name === "AbortError") throw err;
+        return null;
+      });
+      status = await withPlaceEstimate(status, token, fairness);
+    }
     return needsOwnStatus(status, progress) ? null : movedOn(status, progress);
   }
 

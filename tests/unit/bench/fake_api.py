@@ -3,6 +3,8 @@ so the simulator's fans can be tested without the real system."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import time
 import uuid
@@ -12,7 +14,8 @@ from aiohttp import web
 
 
 class FakeDrop:
-    def __init__(self, capacity: int = 20, wave: int = 10, wave_every_s: float = 0.05, hold_ttl_s: float = 60.0) -> None:
+    def __init__(self, capacity: int = 20, wave: int = 10, wave_every_s: float = 0.05, hold_ttl_s: float = 60.0,
+                 draw_after_s: float | None = None) -> None:
         self.event_id = str(uuid.uuid4())
         self.tier_id = str(uuid.uuid4())
         self.remaining = capacity
@@ -37,9 +40,26 @@ class FakeDrop:
         #: Status reads per user, and the progress document's Cache-Control max-age in seconds.
         self.status_reads: Counter = Counter()
         self.progress_max_age_s = 0
+        #: With ``draw_after_s``, fans who join before then are a pre-queue (no place) drawn by
+        #: HMAC(salt, token) that long after start, as the real room does at on-sale; waves start then.
+        self.draw_after_s = draw_after_s
+        self.salt = hashlib.sha256(self.event_id.encode()).digest()
+        self.prequeue: list[str] = []
+        self.drawn = draw_after_s is None
 
     def admitted_up_to(self) -> int:
-        return int((time.monotonic() - self.opened) / self.wave_every_s) * self.wave
+        self._draw_when_due()
+        if not self.drawn:
+            return 0
+        return int((time.monotonic() - self.opened - (self.draw_after_s or 0)) / self.wave_every_s) * self.wave
+
+    def _draw_when_due(self) -> None:
+        if self.drawn or time.monotonic() - self.opened < self.draw_after_s:
+            return
+        order = sorted(self.prequeue, key=lambda u: hmac.digest(self.salt, f"tok-{u}".encode(), "sha256"))
+        self.positions.update({user: i for i, user in enumerate(order, start=1)})
+        self.next_position = itertools.count(len(order) + 1)
+        self.drawn = True
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._flaky])
@@ -47,6 +67,7 @@ class FakeDrop:
         app.router.add_post(f"{e}/waiting-room/join", self.join)
         app.router.add_get(f"{e}/waiting-room/status", self.status)
         app.router.add_get(f"{e}/waiting-room/progress", self.progress)
+        app.router.add_get(f"{e}/waiting-room/fairness", self.fairness)
         app.router.add_get(f"{e}/availability", self.availability)
         app.router.add_post(f"{e}/reservations", self.reserve)
         app.router.add_get("/reservations/{id}", self.reservation)
@@ -91,6 +112,14 @@ class FakeDrop:
 
     async def join(self, request):
         user = request.headers["X-User-Id"]
+        self._draw_when_due()
+        if not self.drawn:
+            new = user not in self.prequeue
+            if new:
+                self.prequeue.append(user)
+            body = {"token": f"tok-{user}", "position": None, "total": len(self.prequeue), "state": "waiting",
+                    "onSaleAt": "2026-01-01T00:00:00Z", "prequeue": True}
+            return web.json_response(body, status=201 if new else 200)
         new = user not in self.positions
         if new:
             self.positions[user] = next(self.next_position)
@@ -103,8 +132,12 @@ class FakeDrop:
         if user in self.forget:
             self.forget.discard(user)
             return web.json_response({"code": "not_found"}, status=404)
-        position = self.positions[user]
         self.status_reads[user] += 1
+        self._draw_when_due()
+        if not self.drawn:
+            return web.json_response({"state": "waiting", "position": None, "canEnter": False, "admission": "queued",
+                                      "etaSeconds": None})
+        position = self.positions[user]
         admitted = position <= self.admitted_up_to()
         state = "sold_out" if self.remaining <= 0 else "sale_open"
         return web.json_response({"state": state, "position": position, "canEnter": admitted and self.remaining > 0,
@@ -113,10 +146,19 @@ class FakeDrop:
     async def progress(self, request):
         # max-age 0, as the real room answers when waves come faster than once a second
         state = "sold_out" if self.remaining <= 0 else "sale_open"
-        return web.json_response({"state": state, "total": len(self.positions), "drawn": True,
-                                  "admittedThrough": self.admitted_up_to(),
+        through = self.admitted_up_to()
+        return web.json_response({"state": state, "total": len(self.positions) or len(self.prequeue), "drawn": self.drawn,
+                                  "admittedThrough": through,
                                   "positionsPerMinute": self.wave / self.wave_every_s * 60},
                                  headers={"Cache-Control": f"public, max-age={self.progress_max_age_s}"})
+
+    async def fairness(self, request):
+        self._draw_when_due()
+        revealed = self.drawn and self.draw_after_s is not None
+        return web.json_response({"commitment": hashlib.sha256(self.salt).hexdigest(),
+                                  "salt": self.salt.hex() if revealed else None,
+                                  "prequeue_size": len(self.prequeue) if revealed else None},
+                                 headers={"Cache-Control": "public, max-age=3600" if revealed else "public, no-cache"})
 
     async def availability(self, request):
         return web.json_response({"event_id": self.event_id, "tiers": [

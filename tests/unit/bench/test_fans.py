@@ -95,3 +95,21 @@ async def test_waiting_fans_poll_the_shared_progress_and_read_their_own_status_w
     # once at the start and once when the progress reached the place (twice if a wave raced the read)
     assert max(drop.status_reads.values()) <= 3, drop.status_reads
     assert len(api.recorder.endpoints["progress"].t) > sum(drop.status_reads.values())
+
+
+async def test_pre_queue_fans_compute_their_place_from_the_draw_and_only_those_the_sale_reaches_read_it(aiohttp_server):
+    # 120 fans drawn by HMAC(salt, token) after a second; waves of 5 every 0.2 s; 20 tickets.
+    drop = FakeDrop(capacity=20, wave=5, wave_every_s=0.2, draw_after_s=1.0)
+    fans, api = await _crowd(aiohttp_server, drop, 120, abandon_share=0.0, fail_share=0.0, poll_s=0.05, poll_max_s=0.1)
+    assert {f.outcome for f in fans} <= FINAL_FAN_OUTCOMES, [(f.outcome, f.detail) for f in fans]
+    drawn = [f for f in fans if f.user_id in drop.prequeue]
+    assert len(drawn) > 60
+    # Nobody asked for their place when the draw came: only fans the admissions came near read
+    # it, and the fans far back, whom the sale never reached, never read their status at all.
+    never_read = [f for f in drawn if drop.status_reads[f.user_id] == 0]
+    assert len(never_read) >= len(drawn) // 5, drop.status_reads
+    assert min(drop.positions[f.user_id] for f in never_read) > max(f.admitted_position or 0 for f in fans)
+    assert len(api.recorder.endpoints["fairness"].t) < len(drawn)  # one shared document, read through the edge
+    for fan in fans:
+        if fan.outcome == "bought":
+            assert fan.position == fan.admitted_position == drop.positions[fan.user_id]

@@ -1,10 +1,20 @@
 import asyncio
+import random
 import time
 from datetime import UTC, datetime
 
 from bench.drop.client import Api, Recorder
-from bench.drop.progress import SharedProgress, from_join, moved_on, needs_own_status
+from bench.drop.progress import (
+    SharedProgress,
+    from_join,
+    moved_on,
+    needs_own_status,
+    place_estimate,
+    wants_place_estimate,
+    with_place_estimate,
+)
 from bench.loadgen import make_session
+from models.waiting_room.fairness import fairness_hmac
 from tests.unit.bench.fake_api import FakeDrop
 
 QUEUED = {"state": "sale_open", "position": 50, "admission": "queued", "aheadOfYou": 39, "total": 60, "etaSeconds": 9}
@@ -29,6 +39,59 @@ def test_a_room_rebuilt_after_a_data_loss_sends_the_fan_to_their_own_status():
     # Its place may be gone (a join Redis lost) or given to someone else: only its status says.
     assert not needs_own_status({**QUEUED, "roomGeneration": 1}, {**PROGRESS, "roomGeneration": 1})
     assert needs_own_status({**QUEUED, "roomGeneration": 1}, {**PROGRESS, "roomGeneration": 2})
+
+
+# -- a pre-queue fan's place, computed from the revealed draw ------------------------------------
+#: The same vectors as tests/unit/frontend/room-progress.test.mjs: the page computes the same numbers.
+SALT = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+TOKEN = "AQEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWeJq83v"
+PREQUEUE = {**QUEUED, "state": "sale_open", "position": None, "aheadOfYou": None, "etaSeconds": None}
+
+
+def test_a_fans_expected_place_is_its_hmacs_share_of_the_draw_and_the_earliest_is_4_sqrt_p_before_it():
+    assert place_estimate("8" + "0" * 63, 101) == (51, 10)  # half way; 4 * sqrt(101) = 40.2
+    assert place_estimate("0" * 64, 1) == (1, 1)
+    assert place_estimate("f" * 64, 10_000) == (9_999, 9_599)
+
+
+def test_no_fan_of_a_real_draw_is_placed_before_its_earliest_place():
+    rng = random.Random(11)
+    salt = rng.randbytes(32)
+    tokens = [rng.randbytes(33).hex() for _ in range(20_000)]
+    ordered = sorted((fairness_hmac(salt, t), t) for t in tokens)  # the server's draw
+    errors = []
+    for position, (mac, _) in enumerate(ordered, start=1):
+        expected, earliest = place_estimate(mac.hex(), len(tokens))
+        assert earliest <= position, (position, expected, earliest)
+        errors.append(abs(position - expected))
+    assert max(errors) < 4 * len(tokens) ** 0.5 and sum(errors) / len(errors) < len(tokens) ** 0.5 / 2
+
+
+def test_a_fan_computes_its_place_from_the_revealed_salt_and_its_own_token():
+    mine = with_place_estimate(PREQUEUE, TOKEN, {"salt": SALT, "prequeue_size": 100_000})
+    assert (mine["estimatedPosition"], mine["earliestPosition"]) == (46_597, 45_332)
+    unrevealed = with_place_estimate(PREQUEUE, TOKEN, {"salt": None, "prequeue_size": None})
+    assert (unrevealed["estimatedPosition"], unrevealed["earliestPosition"]) == (None, None)
+
+
+def test_a_drawn_pre_queue_fan_computes_its_place_once():
+    assert wants_place_estimate(PREQUEUE, PROGRESS)
+    assert not wants_place_estimate(PREQUEUE, {**PROGRESS, "drawn": False})
+    assert not wants_place_estimate({**PREQUEUE, "estimatedPosition": None, "earliestPosition": None}, PROGRESS)
+    assert not wants_place_estimate(QUEUED, PROGRESS)
+
+
+def test_a_pre_queue_fan_reads_its_status_only_when_the_admissions_reach_its_earliest_place():
+    mine = {**PREQUEUE, "estimatedPosition": 400, "earliestPosition": 300}
+    assert not needs_own_status(mine, {**PROGRESS, "admittedThrough": 299})
+    assert needs_own_status(mine, {**PROGRESS, "admittedThrough": 300})
+    # without an estimate (the draw was not revealed to it) it asks at once, as before
+    assert needs_own_status({**PREQUEUE, "estimatedPosition": None, "earliestPosition": None}, PROGRESS)
+
+
+def test_until_then_its_place_ahead_and_wait_count_from_the_estimate():
+    now = moved_on({**PREQUEUE, "estimatedPosition": 400, "earliestPosition": 300}, PROGRESS)
+    assert (now["position"], now["aheadOfYou"], now["etaSeconds"], now["total"]) == (None, 379, 38, 80)
 
 
 def test_a_fans_first_status_is_its_joins_answer():
