@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -285,6 +286,17 @@ def _check_identity(s: Settings) -> None:
     if not s.jwt_algorithms or wrong:
         raise ConfigError(f"Setting JWT_ALGORITHMS={','.join(s.jwt_algorithms)!r} may only name {', '.join(sorted(allowed))} "
                           f"with {sources[0]}")
+
+
+def run_process(main: Callable[[], int | None]) -> NoReturn:
+    """Run a process's ``main`` and exit with its status. Settings that cannot work end it with
+    one line naming the variable (exit status 2), not a traceback an operator has to read up."""
+    try:
+        status = main()
+    except ConfigError as exc:
+        print(f"ticketdrop: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    raise SystemExit(status)
 
 
 def metrics_dir_from_env(env: Mapping[str, str] | None = None) -> str:

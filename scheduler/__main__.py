@@ -10,6 +10,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from models.logs import configure_logging
 from models.runtime import Runtime
+from models.settings import run_process
 from scheduler.schedule import schedules
 from workers import runtime
 from workers.actors import Actors
@@ -50,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_process(main)

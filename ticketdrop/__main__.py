@@ -1,7 +1,6 @@
 """``python -m ticketdrop``: see ticketdrop/cli.py."""
 
-import sys
-
+from models.settings import run_process
 from ticketdrop.cli import main
 
-sys.exit(main())
+run_process(main)

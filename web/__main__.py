@@ -9,7 +9,7 @@ import os
 from aiohttp import web
 
 from models.logs import configure_logging
-from models.settings import Settings
+from models.settings import Settings, run_process
 from web.app import create_app
 from web.processes import supervise
 
@@ -50,4 +50,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_process(main)

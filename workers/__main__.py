@@ -15,7 +15,7 @@ import sys
 from dramatiq import cli
 
 from models.logs import configure_logging
-from models.settings import Settings
+from models.settings import Settings, run_process
 
 #: The broker Dramatiq's CLI loads in every worker process (it wires the actors: workers.entry).
 SETUP = "workers.entry:setup"
@@ -28,4 +28,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_process(main)

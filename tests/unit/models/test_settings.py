@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from models.errors import ConfigError
-from models.settings import Settings
+from models.settings import ROOT, Settings
 
 #: The two variables every process of a deployment must share.
 SECRETS = {"SECRET_KEY": "k" * 32, "ADMIN_TOKEN": "admin-token"}
@@ -119,3 +123,10 @@ def test_a_refused_secret_is_named_but_never_echoed():
     with pytest.raises(ConfigError) as info:
         Settings.from_env({**SECRETS, "SECRET_KEY": "hunter2-short"})
     assert "SECRET_KEY" in str(info.value) and "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("command", [["web"], ["workers"], ["scheduler"], ["ticketdrop", "sweep"]])
+def test_every_process_refuses_a_setting_that_cannot_work_in_one_line_naming_it(command):
+    env = {"PATH": os.environ["PATH"], **SECRETS, "IDENTITY_MODE": "jwt", "REDIS_PREFIX": "never-used:"}
+    done = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (2, "ticketdrop: Setting JWT_ISSUER is required when IDENTITY_MODE=jwt\n")
