@@ -31,12 +31,13 @@ def _procfile_command(kind: str) -> str:
 
 
 def _booting_worker(master: psutil.Process, timeout_s: float = 30.0) -> psutil.Process:
-    """The first Dramatiq worker process the master forks (found before it reports ready)."""
+    """The first Dramatiq worker process the master (``python -m workers``) forks, found before it
+    reports ready."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         for child in master.children(recursive=True):
             try:
-                if "dramatiq" in " ".join(child.parent().cmdline()):
+                if " -m workers" in " ".join(child.parent().cmdline()):
                     return child
             except psutil.Error:
                 continue
