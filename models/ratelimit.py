@@ -3,8 +3,8 @@
 A limit of 0 disables its policy. When Redis cannot be reached the limiter lets the request
 through (a rate limiter must not turn an outage into a 500 on every request), logs it at most
 once per cooldown and counts it in ``ticketdrop_rate_limiter_fail_open_total``; for the
-cooldown it does not even try Redis, and no check waits longer than CHECK_TIMEOUT_S, so
-requests are not held up by connection timeouts and retries.
+cooldown it does not even try Redis, and no check waits longer than its timeout
+(RATE_CHECK_TIMEOUT_S), so requests are not held up by connection timeouts and retries.
 
 The time limit is one timer for every check in flight (:class:`Deadlines`), not
 ``asyncio.wait_for`` per check: that made a task and a timer for every limited request, and
@@ -35,9 +35,6 @@ RunScript = Callable[[Any, list, list], Awaitable[Any]]
 
 #: After a Redis failure, skip the limiter (fail open at once) for this long, in seconds.
 FAIL_OPEN_COOLDOWN_S = 2.0
-#: Longest a check may take before the request goes through unchecked, in seconds (the client's
-#: own retries could otherwise hold a request for seconds while Redis is unreachable).
-CHECK_TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -115,8 +112,11 @@ class RateLimiter:
     is refunded to the others (ratelimit.lua's refund mode), so it still costs no policy anything.
     """
 
-    def __init__(self, redis: Any, keys: Keys, *, cooldown_s: float = FAIL_OPEN_COOLDOWN_S,
-                 timeout_s: float = CHECK_TIMEOUT_S, run_script: RunScript | None = None) -> None:
+    def __init__(self, redis: Any, keys: Keys, *, timeout_s: float, cooldown_s: float = FAIL_OPEN_COOLDOWN_S,
+                 run_script: RunScript | None = None) -> None:
+        """``timeout_s``: the longest a check may take before the request goes through unchecked
+        (settings.rate_check_timeout_s; the client's own retries could otherwise hold a request
+        for seconds while Redis is unreachable)."""
         self._redis = redis
         #: How the script is sent: the web tier passes its CommandBatcher's run_script, so the
         #: check of a join travels in the same pipeline as the join itself.

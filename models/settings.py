@@ -112,6 +112,7 @@ class Settings(BaseSettings):
     rate_reserve_per_min: int = Field(20, ge=0, description="reservation requests per user per minute (0 disables)")
     rate_checkout_per_min: int = Field(30, ge=0, description="checkout requests per user per minute (0 disables)")
     rate_per_ip_per_min: int = Field(600, ge=0, description="per-client-address limit on the same routes, per minute (0 disables)")
+    rate_check_timeout_s: float = Field(0.5, gt=0, description="a rate-limit check Redis has not answered in this long lets the request through (the limiter fails open), in seconds")
     rate_unknown_event_per_min: int = Field(60, ge=0, description="lookups of unknown event ids per client address, per minute and web process (0 disables); beyond it `429` with `Retry-After`, cached events still answered")
     trust_forwarded_for: bool = Field(False, description="use `X-Forwarded-For` as the client address (only behind your proxy)")
     log_level: str = Field("INFO", description="`DEBUG`, `INFO`, `WARNING`, `ERROR` (SQL statements are never logged, even at `DEBUG`: their parameters carry ticket secrets)")

@@ -153,7 +153,8 @@ async def _services_ctx(app: web.Application):
     batcher = app[BATCHER] = CommandBatcher(redis)
     room = app[WAITING_ROOM] = RoomService(redis=redis, keys=keys, settings=settings, run_blocking=run_blocking,
                                            batcher=batcher)
-    _provide(app, RATE_LIMITER, lambda: RateLimiter(redis=redis, keys=keys, run_script=batcher.run_script))
+    _provide(app, RATE_LIMITER, lambda: RateLimiter(redis=redis, keys=keys, run_script=batcher.run_script,
+                                                    timeout_s=settings.rate_check_timeout_s))
     app[RATE_POLICIES] = all_policies(settings)
     _provide(app, SNAPSHOTS, SnapshotCache)
     app[UNKNOWN_EVENTS] = UnknownIdLimiter(per_min=settings.rate_unknown_event_per_min)

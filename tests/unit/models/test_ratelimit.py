@@ -16,13 +16,13 @@ from models.waiting_room.batching import CommandBatcher
 
 
 @pytest.fixture(params=["alone", "pipelined"])
-async def limiter(request, aredis, keys):
+async def limiter(request, aredis, keys, settings):
     """The limiter sending its script alone, and through a CommandBatcher (as the web tier does)."""
     if request.param == "alone":
-        yield RateLimiter(aredis, keys)
+        yield RateLimiter(aredis, keys, timeout_s=settings.rate_check_timeout_s)
         return
     batcher = CommandBatcher(aredis)
-    yield RateLimiter(aredis, keys, run_script=batcher.run_script)
+    yield RateLimiter(aredis, keys, run_script=batcher.run_script, timeout_s=settings.rate_check_timeout_s)
     await batcher.aclose()
 
 
@@ -94,9 +94,9 @@ async def test_an_empty_subject_is_not_limited(limiter):
     assert [s.policy.name for s in decision.states] == ["ip"]
 
 
-async def test_a_redis_outage_fails_open_with_a_log_line_and_a_metric(keys, caplog):
+async def test_a_redis_outage_fails_open_with_a_log_line_and_a_metric(keys, settings, caplog):
     down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=AsyncRetry(NoBackoff(), 0))
-    limiter = RateLimiter(down, keys, cooldown_s=60)
+    limiter = RateLimiter(down, keys, cooldown_s=60, timeout_s=settings.rate_check_timeout_s)
     before = _value(RATE_LIMITER_FAIL_OPEN)
     with caplog.at_level(logging.WARNING, logger="ticketdrop.ratelimit"):
         first = await limiter.check([(Policy("join", 1), "alice")])

@@ -3,6 +3,7 @@ RateLimit / RateLimit-Policy fields; a Redis outage lets requests through."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -14,6 +15,7 @@ from redis.backoff import NoBackoff
 from models.errors import Conflict
 from models.metrics import RATE_LIMITER_FAIL_OPEN
 from models.ratelimit import RateLimiter
+from models.waiting_room.batching import CommandBatcher
 from web.appkeys import KEYS, RATE_LIMITER
 
 
@@ -126,10 +128,24 @@ async def test_limits_at_zero_send_no_ratelimit_fields(make_client):
 async def test_a_redis_outage_lets_limited_requests_through(aiohttp_client, settings, aredis, db, stub_broker, runtime):
     app = _app(settings, aredis, stub_broker, rate_checkout_per_min=1, rate_per_ip_per_min=1)
     down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=AsyncRetry(NoBackoff(), 0))
-    app[RATE_LIMITER] = RateLimiter(redis=down, keys=app[KEYS])
+    app[RATE_LIMITER] = RateLimiter(redis=down, keys=app[KEYS], timeout_s=settings.rate_check_timeout_s)
     client = await aiohttp_client(app)
     before = RATE_LIMITER_FAIL_OPEN._value.get()
     statuses = [(await client.post("/checkout/test-ok", headers={"X-User-Id": "alice"})).status for _ in range(3)]
     await down.aclose()
     assert statuses == [200, 200, 200]
     assert RATE_LIMITER_FAIL_OPEN._value.get() == before + 3
+
+
+async def test_a_check_redis_does_not_answer_within_rate_check_timeout_s_lets_the_request_through(make_client,
+                                                                                                  monkeypatch):
+    async def unanswered(self, script, keys, args):  # a hung server, or the client's own retries
+        await asyncio.sleep(10)
+        raise AssertionError("the check waited past RATE_CHECK_TIMEOUT_S")
+
+    monkeypatch.setattr(CommandBatcher, "run_script", unanswered)  # the web tier's checks travel in its batcher
+    client = await make_client(rate_checkout_per_min=1, rate_check_timeout_s=0.05)
+    before = RATE_LIMITER_FAIL_OPEN._value.get()
+    statuses = [(await client.post("/checkout/test-ok", headers={"X-User-Id": "alice"})).status for _ in range(2)]
+    assert statuses == [200, 200]
+    assert RATE_LIMITER_FAIL_OPEN._value.get() == before + 2
