@@ -121,24 +121,35 @@ async def test_a_check_that_takes_too_long_fails_open(keys):
     assert _value(RATE_LIMITER_FAIL_OPEN) == before + 1
 
 
-async def test_one_deadline_timer_fails_each_stalled_check_at_its_own_time_and_no_other():
+async def test_one_deadline_timer_fails_each_stalled_check_at_its_own_time_and_no_other(monkeypatch):
+    # The loop's clock is the test's: a loaded machine cannot make a timer fire late.
     loop = asyncio.get_running_loop()
+    start = loop.time()
+    clock = [start]
+    monkeypatch.setattr(loop, "time", lambda: clock[0])
+
+    async def at(seconds: float) -> None:
+        """Move the clock to ``seconds`` after the start and let the loop run what is due."""
+        clock[0] = start + seconds
+        for _ in range(3):
+            await asyncio.sleep(0)
+
     deadlines = Deadlines(0.05)
     stalled_first, answered, stalled_later = loop.create_future(), loop.create_future(), loop.create_future()
-    started = loop.time()
     deadlines.watch(stalled_first)
     deadlines.watch(answered)
     answered.set_result("ok")
-    await asyncio.sleep(0.03)
+    await at(0.03)
     deadlines.watch(stalled_later)
-    with pytest.raises(TimeoutError):
-        await stalled_first
-    first_failed = loop.time() - started
-    with pytest.raises(TimeoutError):
-        await stalled_later
-    later_failed = loop.time() - started
+    await at(0.049)
+    assert not stalled_first.done()
+    await at(0.051)
+    assert isinstance(stalled_first.exception(), TimeoutError) and not stalled_later.done()
+    await at(0.079)
+    assert not stalled_later.done()
+    await at(0.081)
+    assert isinstance(stalled_later.exception(), TimeoutError)
     assert answered.result() == "ok"
-    assert 0.05 <= first_failed < 0.075 and 0.08 <= later_failed < 0.11
 
 
 async def test_a_check_through_the_batcher_that_takes_too_long_fails_open_and_the_next_one_skips_redis(aredis, keys):
