@@ -173,9 +173,11 @@ async def client(aiohttp_client, app):
 
 
 @pytest.fixture
-async def shop(stub_worker, client):
+async def shop(client, stub_worker):
     """The app's client with a Dramatiq worker running the actors: reservations are decided and
-    payments settled as in production (``client`` alone leaves the messages queued)."""
+    payments settled as in production (``client`` alone leaves the messages queued). The worker
+    is stopped before the app closes the database its threads still use (fixtures are torn down
+    in the reverse order of their set-up)."""
     return client
 
 
