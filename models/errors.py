@@ -31,11 +31,23 @@ from typing import Any
 
 
 class TicketDropError(Exception):
-    """Base of every error we raise on purpose."""
+    """Base of every error we raise on purpose. A subclass names its HTTP status (inherited when
+    not given), its problem ``code`` and ``title`` in its class header:
+    ``class NotFound(TicketDropError, status=404, code="not_found", title="Not found")``."""
 
     status = 500
     code = "internal"
     title = "Internal error"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, title: str | None = None,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
+        if title is not None:
+            cls.title = title
 
     def __init__(
         self,
@@ -57,103 +69,56 @@ class TicketDropError(Exception):
         self.extra = extra
 
 
-class ConfigError(TicketDropError):
+class ConfigError(TicketDropError, code="config", title="Bad configuration"):
     """An environment variable is missing or malformed."""
 
-    code = "config"
-    title = "Bad configuration"
 
-
-class InvalidInput(TicketDropError):
+class InvalidInput(TicketDropError, status=400, code="invalid_input", title="Invalid input"):
     """The request cannot be parsed (malformed JSON, bad header, bad query)."""
 
-    status = 400
-    code = "invalid_input"
-    title = "Invalid input"
 
-
-class ValidationFailed(InvalidInput):
+class ValidationFailed(InvalidInput, status=422, code="validation_failed", title="Validation failed"):
     """The request parses but a field breaks a rule."""
 
-    status = 422
-    code = "validation_failed"
-    title = "Validation failed"
 
-
-class Unauthorized(TicketDropError):
+class Unauthorized(TicketDropError, status=401, code="unauthorized", title="Authentication required"):
     """Credentials are missing."""
 
-    status = 401
-    code = "unauthorized"
-    title = "Authentication required"
 
-
-class Forbidden(TicketDropError):
+class Forbidden(TicketDropError, status=403, code="forbidden", title="Forbidden"):
     """Credentials are wrong or do not allow this."""
 
-    status = 403
-    code = "forbidden"
-    title = "Forbidden"
 
-
-class NotFound(TicketDropError):
+class NotFound(TicketDropError, status=404, code="not_found", title="Not found"):
     """No such resource (or not visible to you)."""
 
-    status = 404
-    code = "not_found"
-    title = "Not found"
 
-
-class MethodNotAllowed(TicketDropError):
+class MethodNotAllowed(TicketDropError, status=405, code="method_not_allowed", title="Method not allowed"):
     """The route exists but not with this method."""
 
-    status = 405
-    code = "method_not_allowed"
-    title = "Method not allowed"
 
-
-class RequestTimeout(TicketDropError):
+class RequestTimeout(TicketDropError, status=408, code="request_timeout", title="Request timeout"):
     """The request body did not arrive within BODY_READ_TIMEOUT_S."""
 
-    status = 408
-    code = "request_timeout"
-    title = "Request timeout"
 
-
-class Conflict(TicketDropError):
+class Conflict(TicketDropError, status=409, code="conflict", title="Conflict"):
     """The resource's state does not allow this request."""
 
-    status = 409
-    code = "conflict"
-    title = "Conflict"
 
-
-class IllegalTransition(Conflict):
+class IllegalTransition(Conflict, code="illegal_transition", title="Illegal status transition"):
     """A status move that the lifecycle forbids."""
 
-    code = "illegal_transition"
-    title = "Illegal status transition"
 
-
-class EventNotOnSale(Conflict):
+class EventNotOnSale(Conflict, code="event_not_on_sale", title="Event is not on sale"):
     """The event is not on sale (not yet, closed or canceled)."""
 
-    code = "event_not_on_sale"
-    title = "Event is not on sale"
 
-
-class EventPaused(Conflict):
+class EventPaused(Conflict, code="event_paused", title="Sale is paused"):
     """An operator paused the sale."""
 
-    code = "event_paused"
-    title = "Sale is paused"
 
-
-class SoldOut(Conflict):
+class SoldOut(Conflict, code="sold_out", title="Sold out"):
     """Nothing left to sell."""
-
-    code = "sold_out"
-    title = "Sold out"
 
 
 class Rejected(Conflict):
@@ -164,66 +129,37 @@ class Rejected(Conflict):
         self.code = reason
 
 
-class LimitExceeded(Conflict):
+class LimitExceeded(Conflict, code="limit_exceeded", title="Purchase limit exceeded"):
     """The per-event purchase cap would be exceeded."""
 
-    code = "limit_exceeded"
-    title = "Purchase limit exceeded"
 
-
-class InFlight(Conflict):
+class InFlight(Conflict, code="request_in_flight", title="Request with this Idempotency-Key is in progress"):
     """A request with the same Idempotency-Key is still being processed."""
 
-    code = "request_in_flight"
-    title = "Request with this Idempotency-Key is in progress"
 
-
-class Gone(TicketDropError):
+class Gone(TicketDropError, status=410, code="expired", title="Expired"):
     """The hold or session has expired."""
 
-    status = 410
-    code = "expired"
-    title = "Expired"
 
-
-class PayloadTooLarge(TicketDropError):
+class PayloadTooLarge(TicketDropError, status=413, code="payload_too_large", title="Payload too large"):
     """The body is over the size limit."""
 
-    status = 413
-    code = "payload_too_large"
-    title = "Payload too large"
 
-
-class UnsupportedMediaType(TicketDropError):
+class UnsupportedMediaType(TicketDropError, status=415, code="unsupported_media_type", title="Unsupported media type"):
     """The body is not JSON."""
 
-    status = 415
-    code = "unsupported_media_type"
-    title = "Unsupported media type"
 
-
-class IdempotencyMismatch(TicketDropError):
+class IdempotencyMismatch(TicketDropError, status=422, code="idempotency_key_reused",
+                          title="Idempotency-Key reused with a different payload"):
     """The Idempotency-Key was used before with a different payload."""
 
-    status = 422
-    code = "idempotency_key_reused"
-    title = "Idempotency-Key reused with a different payload"
 
-
-class RateLimited(TicketDropError):
+class RateLimited(TicketDropError, status=429, code="rate_limited", title="Too many requests"):
     """Too many requests; ``retry_after`` says when to come back."""
 
-    status = 429
-    code = "rate_limited"
-    title = "Too many requests"
 
-
-class Unavailable(TicketDropError):
+class Unavailable(TicketDropError, status=503, code="unavailable", title="Service unavailable"):
     """A backing service (database, Redis, broker) is down or busy."""
-
-    status = 503
-    code = "unavailable"
-    title = "Service unavailable"
 
 
 class RoomRestoring(Unavailable):

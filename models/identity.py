@@ -54,11 +54,8 @@ def challenge(error: str | None = None, description: str | None = None) -> str:
     return value
 
 
-class InvalidToken(Unauthorized):
+class InvalidToken(Unauthorized, code="invalid_token", title="Invalid bearer token"):
     """The bearer token is missing, malformed, expired, or not signed by a trusted key."""
-
-    code = "invalid_token"
-    title = "Invalid bearer token"
 
     def __init__(self, description: str) -> None:
         super().__init__(f"The bearer token was refused: {description}", field="bearer_token",

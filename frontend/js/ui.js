@@ -2,6 +2,7 @@
 // badges and the connection indicator.
 import { onConnection } from "./api.js";
 import { h } from "./dom.js";
+import { formatClock, secondsUntil } from "./format.js";
 
 /** How long an announcement stays in its live region, in ms (long enough to be read, then tidied away). */
 const ANNOUNCEMENT_KEPT_MS = 20_000;
@@ -41,6 +42,22 @@ export function countdownWarnings(...thresholds) {
     due.forEach((t) => said.add(t));
     const t = Math.min(...due); // after a pause in ticking (a sleeping tab) only the nearest
     announce(words(t), { urgent: t === Math.min(...thresholds) });
+  };
+}
+
+/**
+ * A countdown shown in `clock` (mm:ss, marked low under a minute) and spoken once at 60 and at
+ * 30 seconds left with `words(t)`: call the returned function every second with the deadline.
+ * Each warning once, not every second: a ticking number would drown the screen reader.
+ */
+export function countdownClock(clock, words) {
+  const warn = countdownWarnings(60, 30);
+  return (deadline) => {
+    const secs = secondsUntil(deadline);
+    if (secs === null) return;
+    clock.textContent = formatClock(secs);
+    clock.classList.toggle("timer-low", secs < 60);
+    warn(secs, words);
   };
 }
 

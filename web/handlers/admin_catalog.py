@@ -54,14 +54,32 @@ def _list_tiers(event_id: uuid.UUID | None) -> list[dict]:
     return [catalog.admin_tier(t) for t in catalog.list_tiers(event_id)]
 
 
+async def _change(request: web.Request, event_field: str, change, *args) -> dict:
+    """Run ``change(*args)`` (one database call) and forget the cached snapshot of the event it
+    changed (the document's ``event_field``); returns the document."""
+    document = await run_db(request.app, change, *args)
+    snapshots.invalidate(request.app, document[event_field])
+    return document
+
+
+async def _patch(request: web.Request, body_model: type[EventPatch] | type[TierPatch], event_field: str, change) -> tuple[dict, dict]:
+    """Apply the body's changes to the resource the path's ``{id}`` names (see :func:`_change`);
+    returns the document and the changes."""
+    resource_id = path_uuid(request, "id")
+    changes = (await json_body(request, body_model)).changes()
+    return await _change(request, event_field, change, resource_id, changes), changes
+
+
+def _created(document: dict, collection: str) -> web.Response:
+    return responses.json(document, status=201, headers={"Location": f"{collection}/{document['id']}"})
+
+
 @routes.post("/admin/events")
 @doc("Create an event (draft unless a status is given)", tags=TAGS, body=EventCreate, response=AdminEvent, status=201)
 @admin_only
 async def create_event(request: web.Request) -> web.Response:
     body = await json_body(request, EventCreate)
-    event = await run_db(request.app, _create_event, body.model_dump())
-    snapshots.invalidate(request.app, event["id"])
-    return responses.json(event, status=201, headers={"Location": f"/admin/events/{event['id']}"})
+    return _created(await _change(request, "id", _create_event, body.model_dump()), "/admin/events")
 
 
 @routes.get("/admin/events")
@@ -85,13 +103,9 @@ async def get_event(request: web.Request) -> web.Response:
      responses={404: "Unknown event or malformed id", 409: "Status move not allowed"})
 @admin_only
 async def patch_event(request: web.Request) -> web.Response:
-    event_id = path_uuid(request, "id")
-    body = await json_body(request, EventPatch)
-    changes = body.changes()
-    event = await run_db(request.app, _patch_event, event_id, changes)
-    snapshots.invalidate(request.app, event_id)
+    event, changes = await _patch(request, EventPatch, "id", _patch_event)
     if changes.get("status") == "canceled":
-        await _event_canceled(request.app, str(event_id))
+        await _event_canceled(request.app, event["id"])
     return responses.json(event)
 
 
@@ -111,9 +125,7 @@ async def _event_canceled(app: web.Application, event_id: str) -> None:
 @admin_only
 async def create_tier(request: web.Request) -> web.Response:
     body = await json_body(request, TierCreate)
-    tier = await run_db(request.app, _create_tier, body.model_dump())
-    snapshots.invalidate(request.app, tier["event_id"])
-    return responses.json(tier, status=201, headers={"Location": f"/admin/tiers/{tier['id']}"})
+    return _created(await _change(request, "event_id", _create_tier, body.model_dump()), "/admin/tiers")
 
 
 @routes.get("/admin/tiers")
@@ -137,11 +149,7 @@ async def get_tier(request: web.Request) -> web.Response:
      responses={404: "Unknown tier or malformed id", 409: "Capacity below sold + held"})
 @admin_only
 async def patch_tier(request: web.Request) -> web.Response:
-    tier_id = path_uuid(request, "id")
-    body = await json_body(request, TierPatch)
-    changes = body.changes()
-    tier = await run_db(request.app, _patch_tier, tier_id, changes)
-    snapshots.invalidate(request.app, tier["event_id"])
+    tier, changes = await _patch(request, TierPatch, "event_id", _patch_tier)
     if "capacity" in changes:
         await _refresh_stock(request.app, tier["event_id"])
     return responses.json(tier)

@@ -38,17 +38,22 @@ class WavePatch(BaseModel):
         return self
 
 
-class TierStatus(BaseModel):
-    tier_id: str
-    name: str
+class Stock(BaseModel):
+    """The stock of a tier, or of an event's tiers summed (the database's counters)."""
+
     capacity: int
     sold: int
     held: int
     remaining: int
     live_holds: int
-    #: Fans waiting on the tier's waitlist, and offers made to them still open.
+    #: Fans waiting on the waitlist, and offers made to them still open.
     waitlist: int
     offers_outstanding: int
+
+
+class TierStatus(Stock):
+    tier_id: str
+    name: str
     #: The Redis gate's count (null if missing or Redis is down); the database is the truth.
     redis_available: int | None
 
@@ -62,18 +67,11 @@ class QueueStatus(BaseModel):
     prequeue_size: int | None
 
 
-class EventStatus(BaseModel):
+class EventStatus(Stock):
     event_id: str
     name: str
     status: str
     paused: bool
-    capacity: int
-    sold: int
-    held: int
-    remaining: int
-    live_holds: int
-    waitlist: int
-    offers_outstanding: int
     tiers: list[TierStatus]
     queue: QueueStatus | None
     admitted_up_to: int | None

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from web.schemas.common import OrderFields
 from web.schemas.text import SingleLine
 
 
@@ -93,12 +94,8 @@ class UserTicketList(RootModel[list[UserTicket]]):
     pass
 
 
-class OrderDocument(_Out):
-    id: uuid.UUID
+class OrderDocument(OrderFields, _Out):
     checkoutId: uuid.UUID  # noqa: N815
-    status: Literal["paid", "refunded"]
-    quantity: int
-    amount_cents: int
     tickets_issued: int
     event: EventRef
     tier: TierRef

@@ -7,14 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.catalog.rules import PER_USER_LIMIT_MAX
-from web.schemas.numbers import whole_number
+from web.schemas.common import Quantity, TierRequestView
 from web.schemas.text import SingleLine
 
 ReservationStatus = Literal["pending", "held", "rejected", "expired", "released", "converted"]
-
-#: Tickets of one tier (a whole number; the stored tier's per_user_limit caps it further).
-Quantity = whole_number(ge=1, le=PER_USER_LIMIT_MAX)
 
 
 class ReservationCreate(BaseModel):
@@ -30,11 +26,7 @@ class ReservationCreate(BaseModel):
         "The waiting-room token join gave you; surrounding whitespace is removed (blank is 422)"))]
 
 
-class ReservationView(BaseModel):
-    id: uuid.UUID
-    event_id: uuid.UUID
-    tier_id: uuid.UUID
-    quantity: int
+class ReservationView(TierRequestView):
     status: ReservationStatus
     #: When the hold lapses (set once granted), UTC ISO 8601.
     expires_at: str | None = None

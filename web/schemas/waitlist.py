@@ -7,13 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.catalog.rules import PER_USER_LIMIT_MAX
-from web.schemas.numbers import whole_number
+from web.schemas.common import OrderFields, Quantity, TierRequestView
 
 WaitlistStatus = Literal["waiting", "offered", "purchased", "lapsed", "left", "canceled"]
-
-#: Tickets of one tier (a whole number; the stored tier's per_user_limit caps it further).
-Quantity = whole_number(ge=1, le=PER_USER_LIMIT_MAX)
 
 
 class WaitlistJoin(BaseModel):
@@ -47,11 +43,7 @@ class _WaitlistTier(_Named):
     price_cents: int
 
 
-class WaitlistEntryView(BaseModel):
-    id: uuid.UUID
-    event_id: uuid.UUID
-    tier_id: uuid.UUID
-    quantity: int
+class WaitlistEntryView(TierRequestView):
     status: WaitlistStatus
     #: Your waiting-room place when you joined (null: you never queued; you rank after those who did).
     position: int | None = None
@@ -75,14 +67,10 @@ class Refund(BaseModel):
     reason: str
 
 
-class OrderView(BaseModel):
-    id: uuid.UUID
-    status: Literal["paid", "refunded"]
+class OrderView(OrderFields):
     event_id: uuid.UUID
     tier_id: uuid.UUID
     user_id: str
-    quantity: int
-    amount_cents: int
     created_at: str
     refunded_at: str | None = None
     refund_cents: int | None = None

@@ -1,11 +1,11 @@
 // Checkout: the session's amount and expiry, the payment simulator, the result, the tickets.
 import { get, request } from "../api.js";
 import { h } from "../dom.js";
-import { formatClock, formatMoney, secondsUntil } from "../format.js";
+import { formatMoney, secondsUntil } from "../format.js";
 import { dropIdempotencyKey, idempotencyKey } from "../identity.js";
 import { icon } from "../icons.js";
 import { everySecond, poll } from "../poll.js";
-import { announce, busyAction, countdownWarnings, notice, showError, spinner, spokenDuration } from "../ui.js";
+import { announce, busyAction, countdownClock, notice, showError, spinner, spokenDuration } from "../ui.js";
 import { cachedEvent } from "./common.js";
 import { ticketCard } from "./ticket.js";
 
@@ -136,7 +136,7 @@ function payForm(s, ctx, refresh, amount) {
   }, { errorSlot: errors, busyLabel: "Paying…", errorTitle: "The payment could not be sent" });
   success.addEventListener("click", confirm("success", success));
   failure.addEventListener("click", confirm("fail", failure));
-  const warn = countdownWarnings(60, 30);
+  const showLeft = countdownClock(left, (t) => `${spokenDuration(t)} left to pay for your tickets.`);
   const limit = `Your tickets stay held for ${spokenDuration(secondsUntil(s.expires_at) ?? 0)} while you pay.`;
   return {
     phase: "queued",
@@ -147,12 +147,6 @@ function payForm(s, ctx, refresh, amount) {
       notice("info", "This is a payment simulator", h("p", {}, "No card is needed. Choose how the payment should end.")),
       errors,
       h("div", { class: "row" }, success, failure)],
-    tick: (sess) => {
-      const secs = secondsUntil(sess.expires_at);
-      if (secs === null) return;
-      left.textContent = formatClock(secs);
-      left.classList.toggle("timer-low", secs < 60);
-      warn(secs, (t) => `${spokenDuration(t)} left to pay for your tickets.`);
-    },
+    tick: (sess) => showLeft(sess.expires_at),
   };
 }

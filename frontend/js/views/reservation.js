@@ -3,12 +3,12 @@
 // until the attempt ends, so a retry after a timeout or a reload cannot open a second session.
 import { del, get, request } from "../api.js";
 import { fill, h } from "../dom.js";
-import { formatClock, formatMoney, plural, secondsUntil } from "../format.js";
+import { formatMoney, plural, secondsUntil } from "../format.js";
 import { idempotencyKey } from "../identity.js";
 import { icon } from "../icons.js";
 import { everySecond, poll } from "../poll.js";
 import { go } from "../router.js";
-import { announce, busyAction, countdownWarnings, showError, spinner, spokenDuration } from "../ui.js";
+import { announce, busyAction, countdownClock, showError, spinner, spokenDuration } from "../ui.js";
 import { cachedEvent, crumbs, reasonWords } from "./common.js";
 
 const FINAL = new Set(["rejected", "expired", "released", "converted"]);
@@ -101,7 +101,7 @@ function held(r, event, tier, ctx, refresh) {
     await del(`/reservations/${encodeURIComponent(r.id)}`, { signal: ctx.signal });
     refresh();
   }, { errorSlot: errors }));
-  const warn = countdownWarnings(60, 30);
+  const showLeft = countdownClock(left, (t) => `${spokenDuration(t)} left to pay for your tickets.`);
   const limit = `You have ${spokenDuration(secondsUntil(r.expires_at) ?? 0)} to pay.`;
   return {
     phase: "admitted",
@@ -111,12 +111,6 @@ function held(r, event, tier, ctx, refresh) {
       h("p", {}, "Pay before the timer runs out, or the tickets go back on sale."),
       left, summary(r, event, tier), errors,
       h("div", { class: "row" }, pay, release)],
-    tick: (res) => {
-      const secs = secondsUntil(res.expires_at);
-      if (secs === null) return;
-      left.textContent = formatClock(secs);
-      left.classList.toggle("timer-low", secs < 60);
-      warn(secs, (t) => `${spokenDuration(t)} left to pay for your tickets.`);
-    },
+    tick: (res) => showLeft(res.expires_at),
   };
 }

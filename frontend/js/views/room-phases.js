@@ -5,7 +5,7 @@
 import { h } from "../dom.js";
 import { formatClock, formatEta, plural, secondsUntil } from "../format.js";
 import { icon } from "../icons.js";
-import { announce, countdownWarnings, progressBar, spokenDuration } from "../ui.js";
+import { announce, countdownClock, progressBar, spokenDuration } from "../ui.js";
 import { reserveForm } from "./reserve.js";
 import { placeOf } from "./room-progress.js";
 
@@ -105,7 +105,7 @@ function queued({ status }) {
 function admitted({ event, token, ctx, status }) {
   const left = h("strong", { id: "admission-left", class: "mono" }, "--:--");
   const form = reserveForm({ event, token, ctx });
-  const warn = countdownWarnings(60, 30);
+  const showLeft = countdownClock(left, (t) => `${spokenDuration(t)} left to reserve your tickets.`);
   const limit = `You have ${spokenDuration(secondsUntil(status?.admissionExpiresAt) ?? 0)} to choose your tickets.`;
   return {
     nodes: [...head("check", "It's your turn!"),
@@ -116,14 +116,7 @@ function admitted({ event, token, ctx, status }) {
     focus: true,
     interval: 4000,
     update: () => {},
-    tick: (s) => {
-      const secs = secondsUntil(s.admissionExpiresAt);
-      if (secs === null) return;
-      left.textContent = formatClock(secs);
-      left.classList.toggle("timer-low", secs < 60);
-      // Each warning once, not every second: a ticking number would drown the screen reader.
-      warn(secs, (t) => `${spokenDuration(t)} left to reserve your tickets.`);
-    },
+    tick: (s) => showLeft(s.admissionExpiresAt),
     destroy: form.destroy,
   };
 }
