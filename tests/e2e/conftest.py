@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.http import Api
+from tests.servers import mark_directory, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -40,16 +41,11 @@ def require(name: str, check) -> None:
     else:
         why = "not found"
     if not ok:
-        message = f"{name} is not available ({why}); end-to-end tests need it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable(f"{name} is not available ({why}); end-to-end tests need it")
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if _HERE in Path(item.path).resolve().parents:
-            item.add_marker(pytest.mark.e2e)
+    mark_directory(items, _HERE, pytest.mark.e2e)
     # The journeys that take the docs' screenshots run first, so the events in those pictures are
     # the sample catalogue and the journeys' own, not the dozen the accessibility checks add.
     items.sort(key=lambda item: Path(item.path).resolve() == _HERE / "test_accessibility.py")

@@ -33,6 +33,7 @@ from models.redis import connect_async, connect_sync, delete_prefixed
 from models.schema import create_schema
 from models.tables import ALL_TABLES
 from tests.conftest import make_settings
+from tests.servers import mark_directory, unavailable
 
 T = TypeVar("T")
 
@@ -57,17 +58,12 @@ def require(name: str, check: Callable[[], T]) -> T:
     try:
         return check()
     except Exception as exc:  # noqa: BLE001 - any failure means the server is not usable
-        message = f"{name} is not reachable: {type(exc).__name__}: {exc}".strip()
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable(f"{name} is not reachable: {type(exc).__name__}: {exc}".strip())
 
 
 def pytest_collection_modifyitems(config, items):
     # Everything in this directory needs real servers, including the unit tests re-run here.
-    for item in items:
-        if _HERE in Path(item.path).resolve().parents:
-            item.add_marker(pytest.mark.integration)
+    mark_directory(items, _HERE, pytest.mark.integration)
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
@@ -83,6 +79,12 @@ def _maintenance_connection():
                             connect_timeout=CONNECT_TIMEOUT_S)
     conn.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
     return conn
+
+
+def postgres_server_url() -> str:
+    """The URL of the test PostgreSQL server's maintenance database, once the server answers."""
+    _maintenance_connection().close()
+    return pg_url(PG_MAINTENANCE_DB)
 
 
 @pytest.fixture(scope="session")

@@ -9,33 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 
-import psycopg2
 import pytest
 
 from bench.drop.chaos import ChaosPlan
 from bench.drop.fans import Plan
 from bench.drop.run import DropConfig, run_drop
-from tests.integration.conftest import (
-    CONNECT_TIMEOUT_S,
-    PG_HOST,
-    PG_MAINTENANCE_DB,
-    PG_PASSWORD,
-    PG_PORT,
-    PG_USER,
-    REDIS_URL,
-    _ping,
-    pg_url,
-    require,
-)
+from tests.integration.conftest import REDIS_URL, _ping, postgres_server_url, require
 from ticketdrop import embedded_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _postgres_server() -> str:
-    psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_MAINTENANCE_DB,
-                     connect_timeout=CONNECT_TIMEOUT_S).close()
-    return pg_url(PG_MAINTENANCE_DB)
 
 
 def _small(tmp_path, **overrides) -> DropConfig:
@@ -47,7 +29,7 @@ def _small(tmp_path, **overrides) -> DropConfig:
         # every second; offers are held as long as holds, so the run drains like any other.
         plan=Plan(poll_s=0.5, poll_max_s=2.0, waitlist_share=0.2, waitlist_patience_s=10.0, waitlist_poll_s=1.0),
         out=tmp_path / "report",
-        postgres_url=require("PostgreSQL", _postgres_server), command="pytest tests/integration/test_drop_small.py",
+        postgres_url=require("PostgreSQL", postgres_server_url), command="pytest tests/integration/test_drop_small.py",
     )
     return DropConfig(**{**base, **overrides})
 

@@ -20,6 +20,7 @@ from tests.unit.models.test_reservations_support import (
     make_paid_order,
     make_tier,
     record,
+    rejected_request,
     request,
     stock,
 )
@@ -73,11 +74,7 @@ def test_a_granted_hold_expires_hold_ttl_after_its_decision_in_redis_and_the_dat
 
 
 def test_a_rejected_request_has_no_expiry_and_frees_the_users_slot(runtime):
-    event = make_event()
-    tier = make_tier(event, capacity=1)
-    request(runtime, tier, "ann")
-    rid = request(runtime, tier, "bob")
-    drain_now(runtime, event.id)
+    event, _, rid = rejected_request(runtime)
     assert Reservation.get_by_id(rid).expires_at is None
     assert runtime.redis.hget(runtime.keys.live_reservations(str(event.id)), "bob") is None
 

@@ -11,7 +11,16 @@ from models.reservations.drain import decide
 from models.reservations.persist import persist_batch
 from models.reservations.records import truncate_ms
 from models.tables import Reservation, TicketTier, utcnow
-from tests.unit.models.test_reservations_support import db_counts, drain_now, make_event, make_tier, record, request, stock
+from tests.unit.models.test_reservations_support import (
+    db_counts,
+    drain_now,
+    make_event,
+    make_tier,
+    record,
+    rejected_request,
+    request,
+    stock,
+)
 
 
 @pytest.fixture
@@ -57,11 +66,7 @@ def test_a_hold_can_only_be_released_to_released_or_expired(runtime, held):
 
 
 def test_a_rejected_reservation_is_not_released(runtime):
-    event = make_event()
-    tier = make_tier(event, capacity=1)
-    request(runtime, tier, "ann")
-    rid = request(runtime, tier, "bob")
-    drain_now(runtime, event.id)
+    _, tier, rid = rejected_request(runtime)
     assert not inventory.release_hold(runtime.redis, runtime.keys, rid, to_status="released")
     assert db_counts(tier) == (0, 1)
 

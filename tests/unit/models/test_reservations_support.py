@@ -10,7 +10,7 @@ from typing import Any
 from models.keys import reservation_id
 from models.reservations.drain import DrainReport, drain
 from models.reservations.queue import Request, enqueue
-from models.tables import Order, TicketTier
+from models.tables import Event, Order, TicketTier
 from tests import factories
 
 #: An event on sale since an hour, starting in 30 days, admitting 1000 a wave.
@@ -53,6 +53,17 @@ def drain_now(rt: Any, event_id: Any, **kwargs: Any) -> DrainReport:
     """One drain run in this thread, without lingering on an empty mailbox."""
     kwargs.setdefault("linger_s", 0)
     return drain(rt, str(event_id), kwargs.pop("resend", Resends()), **kwargs)
+
+
+def rejected_request(rt: Any) -> tuple[Event, TicketTier, str]:
+    """A one-ticket tier that ann's request took, then bob's request for it, drained (rejected,
+    sold out): (event, tier, bob's reservation id)."""
+    event = make_event()
+    tier = make_tier(event, capacity=1)
+    request(rt, tier, "ann")
+    rid = request(rt, tier, "bob")
+    drain_now(rt, event.id)
+    return event, tier, rid
 
 
 def record(rt: Any, rid: str) -> dict[str, str]:

@@ -49,6 +49,14 @@ def tick(rt, event, now_ms: int) -> int:
     return step_event(rt.redis, rt.keys, s, sale, now_ms)
 
 
+def _joined_room(settings, joins):
+    """A fresh Redis (see :func:`_fresh`) with an event whose room ``joins`` entered:
+    (redis, keys, runtime, event, the joins as :func:`_run_joins` returns them)."""
+    redis, keys, rt = _fresh(settings)
+    event = make_event()
+    return redis, keys, rt, event, _run_joins(redis, keys, settings, event, joins)
+
+
 def _run_joins(redis, keys, settings, event, joins):
     """Join in arrival order (clock sorted). Returns [(token, created, value, time)]."""
     out = []
@@ -61,9 +69,7 @@ def _run_joins(redis, keys, settings, event, joins):
 @PROPERTY
 @given(joins=joins_strategy)
 def test_every_token_gets_exactly_one_position_and_positions_are_gapless(settings, db, joins):
-    redis, keys, rt = _fresh(settings)
-    event = make_event()
-    joined = _run_joins(redis, keys, settings, event, joins)
+    redis, keys, rt, event, joined = _joined_room(settings, joins)
     Event.update(paused=True).where(Event.id == event.id).execute()  # the draw only
     tick(rt, event, T0 + 6000)
     tokens = {t.text: t for t, _, _, _ in joined}
@@ -76,9 +82,7 @@ def test_every_token_gets_exactly_one_position_and_positions_are_gapless(setting
 @PROPERTY
 @given(joins=joins_strategy)
 def test_rejoining_never_changes_a_place(settings, db, joins):
-    redis, keys, rt = _fresh(settings)
-    event = make_event()
-    joined = _run_joins(redis, keys, settings, event, joins)
+    redis, keys, rt, event, joined = _joined_room(settings, joins)
     first_value: dict[str, int] = {}
     for token, created, value, _ in joined:
         if token.text in first_value:
@@ -97,9 +101,7 @@ def test_rejoining_never_changes_a_place(settings, db, joins):
 @PROPERTY
 @given(joins=joins_strategy)
 def test_the_pre_queue_follows_the_revealed_hmacs_and_later_joins_are_first_come_first_served(settings, db, joins):
-    redis, keys, rt = _fresh(settings)
-    event = make_event()
-    joined = _run_joins(redis, keys, settings, event, joins)
+    redis, keys, rt, event, joined = _joined_room(settings, joins)
     Event.update(paused=True).where(Event.id == event.id).execute()
     tick(rt, event, T0 + 6000)
     salt = bytes.fromhex(public_document(str(event.id))["salt"])
@@ -118,9 +120,7 @@ def test_the_pre_queue_follows_the_revealed_hmacs_and_later_joins_are_first_come
 @PROPERTY
 @given(joins=joins_strategy, picks=st.lists(st.integers(0, 10**6), min_size=1, max_size=5))
 def test_a_fan_recomputes_their_position_from_the_published_salt_and_hmac_list(settings, db, joins, picks):
-    redis, keys, rt = _fresh(settings)
-    event = make_event()
-    joined = _run_joins(redis, keys, settings, event, joins)
+    redis, keys, rt, event, joined = _joined_room(settings, joins)
     tick(rt, event, T0 + 6000)
     doc = public_document(str(event.id))
     published = redis.execute_command("GET", keys.room_hmacs(str(event.id)), NEVER_DECODE=True) or b""

@@ -3,29 +3,18 @@ reserve -> decide -> confirm -> issue."""
 
 from __future__ import annotations
 
-import io
-import logging
-
-import orjson
 import pytest
 
-from models.logs import JsonFormatter
 from tests.factories import admitted
+from tests.logcapture import json_log_lines
 from tests.unit.web.test_operations_purchase import on_sale, pay, reserve
 
 
 @pytest.fixture
 def all_lines():
     """Every ticketdrop log line, formatted as the processes write them."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter("test"))
-    logger = logging.getLogger("ticketdrop")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield lambda: [orjson.loads(line) for line in stream.getvalue().splitlines()]
-    logger.removeHandler(handler)
-    logger.setLevel(logging.NOTSET)
+    with json_log_lines("ticketdrop") as lines:
+        yield lines
 
 
 async def _buy(shop, admin_headers, runtime, stub_broker, stub_worker) -> str:

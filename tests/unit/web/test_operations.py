@@ -5,19 +5,17 @@ wave settings."""
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import uuid
 from datetime import timedelta
 
-import orjson
 import pytest
 import redis as redis_lib
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from models.logs import JsonFormatter
 from models.tables import CheckoutSession, Order, Reservation, TicketTier, utcnow
+from tests.logcapture import json_log_lines
 from tests.unit.web.catalog_helpers import create_event, create_tier, iso_in, set_counters
 from web.appkeys import SYNC_REDIS
 from web.dbexec import run_db
@@ -26,15 +24,8 @@ from web.dbexec import run_db
 @pytest.fixture
 def op_lines():
     """JSON lines of the operations logger, formatted as the web process writes them."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter("web"))
-    logger = logging.getLogger("ticketdrop.operations")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield lambda: [orjson.loads(line) for line in stream.getvalue().splitlines()]
-    logger.removeHandler(handler)
-    logger.setLevel(logging.NOTSET)
+    with json_log_lines("ticketdrop.operations", process="web", level=logging.INFO) as lines:
+        yield lines
 
 
 async def on_sale_event(client, headers, *, capacity: int = 10, **overrides):

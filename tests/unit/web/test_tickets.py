@@ -56,28 +56,30 @@ async def test_verify_needs_the_admin_token(client, app, settings):
     assert (await client.post("/admin/tickets/verify", json={"payload": payload}, headers=wrong)).status == 403
 
 
+async def scan(client, action: str, payload: str, headers: dict[str, str]) -> tuple[int, dict]:
+    """POST /admin/tickets/{action} (``verify`` or ``check-in``) with ``payload``: (status, body)."""
+    resp = await client.post(f"/admin/tickets/{action}", json={"payload": payload}, headers=headers)
+    return resp.status, await resp.json()
+
+
 async def test_verify_reports_valid_and_invalid_signatures(client, app, settings, admin_headers):
     payload = tickets.qr_payload((await issued(app, settings))[0])
-    resp = await client.post("/admin/tickets/verify", json={"payload": payload}, headers=admin_headers)
-    body = await resp.json()
-    assert resp.status == 200 and body["result"] == "valid"
+    status, body = await scan(client, "verify", payload, admin_headers)
+    assert status == 200 and body["result"] == "valid"
     ScanResult.model_validate(body)
-    forged = payload[:-4] + "0000"
-    body = await (await client.post("/admin/tickets/verify", json={"payload": forged}, headers=admin_headers)).json()
+    _, body = await scan(client, "verify", payload[:-4] + "0000", admin_headers)
     assert (body["result"], body["checked_in_at"], body["ticket"]) == ("invalid_signature", None, None)
 
 
 async def test_check_in_admits_once_and_then_says_when(client, app, settings, admin_headers):
     payload = tickets.qr_payload((await issued(app, settings))[0])
-    first = await client.post("/admin/tickets/check-in", json={"payload": payload}, headers=admin_headers)
-    admitted = await first.json()
-    assert first.status == 200 and admitted["result"] == "admitted"
+    status, admitted = await scan(client, "check-in", payload, admin_headers)
+    assert status == 200 and admitted["result"] == "admitted"
     ScanResult.model_validate(admitted)
-    again = await client.post("/admin/tickets/check-in", json={"payload": payload}, headers=admin_headers)
-    problem = await again.json()
-    assert again.status == 409 and problem["result"] == "checked_in"
+    status, problem = await scan(client, "check-in", payload, admin_headers)
+    assert status == 409 and problem["result"] == "checked_in"
     assert problem["checked_in_at"] == admitted["checked_in_at"]
-    verified = await (await client.post("/admin/tickets/verify", json={"payload": payload}, headers=admin_headers)).json()
+    _, verified = await scan(client, "verify", payload, admin_headers)
     assert verified["result"] == "checked_in" and verified["checked_in_at"] == admitted["checked_in_at"]
 
 

@@ -3,15 +3,14 @@ log lines, and into the messages those actors send in turn."""
 
 from __future__ import annotations
 
-import io
 import logging
+from contextlib import contextmanager
 
 import dramatiq
-import orjson
 import pytest
 
 from models.context import request_id_var
-from models.logs import JsonFormatter
+from tests.logcapture import json_log_lines
 
 QUEUE = "ops_logging_test"
 probe_log = logging.getLogger("tests.probe")
@@ -27,17 +26,18 @@ def log_probe(step: int) -> None:
 @pytest.fixture
 def json_lines():
     """JSON log lines of the probe and worker loggers, formatted as the processes write them."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter("test"))
-    loggers = [logging.getLogger("tests.probe"), logging.getLogger("ticketdrop.workers")]
-    for lg in loggers:
-        lg.addHandler(handler)
-        lg.setLevel(logging.DEBUG)
-    yield lambda: [orjson.loads(line) for line in stream.getvalue().splitlines()]
-    for lg in loggers:
-        lg.removeHandler(handler)
-        lg.setLevel(logging.NOTSET)
+    with json_log_lines("tests.probe", "ticketdrop.workers") as lines:
+        yield lines
+
+
+@contextmanager
+def in_request(request_id: str):
+    """Run the block as code serving the request ``request_id``."""
+    token = request_id_var.set(request_id)
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
 
 
 def _drain(stub_broker, worker) -> None:
@@ -46,11 +46,8 @@ def _drain(stub_broker, worker) -> None:
 
 
 def test_an_actor_logs_with_the_request_id_of_the_code_that_sent_it(stub_broker, stub_worker, json_lines):
-    token = request_id_var.set("trace-abc")
-    try:
+    with in_request("trace-abc"):
         message = log_probe.send(1)
-    finally:
-        request_id_var.reset(token)
     _drain(stub_broker, stub_worker)
     assert message.options["request_id"] == "trace-abc"
     ran = [line for line in json_lines() if line["event"] == "probe ran"]
@@ -58,22 +55,16 @@ def test_an_actor_logs_with_the_request_id_of_the_code_that_sent_it(stub_broker,
 
 
 def test_messages_an_actor_sends_carry_the_same_request_id(stub_broker, stub_worker, json_lines):
-    token = request_id_var.set("trace-chain")
-    try:
+    with in_request("trace-chain"):
         log_probe.send(0)
-    finally:
-        request_id_var.reset(token)
     _drain(stub_broker, stub_worker)
     ran = sorted((line["step"], line["request_id"]) for line in json_lines() if line["event"] == "probe ran")
     assert ran == [(0, "trace-chain"), (1, "trace-chain")]
 
 
 def test_a_message_sent_outside_a_request_gets_its_own_id_and_none_leaks_between_messages(stub_broker, stub_worker, json_lines):
-    token = request_id_var.set("trace-first")
-    try:
+    with in_request("trace-first"):
         log_probe.send(1)
-    finally:
-        request_id_var.reset(token)
     _drain(stub_broker, stub_worker)
     message = log_probe.send(1)
     _drain(stub_broker, stub_worker)
