@@ -113,11 +113,13 @@ class RateLimiter:
     """
 
     def __init__(self, redis: Any, keys: Keys, *, timeout_s: float, cooldown_s: float = FAIL_OPEN_COOLDOWN_S,
-                 run_script: RunScript | None = None) -> None:
+                 run_script: RunScript | None = None, clock_ms: Callable[[], int] | None = None) -> None:
         """``timeout_s``: the longest a check may take before the request goes through unchecked
         (settings.rate_check_timeout_s; the client's own retries could otherwise hold a request
-        for seconds while Redis is unreachable)."""
+        for seconds while Redis is unreachable). ``clock_ms``: the time checks count at, in
+        milliseconds (tests); None, Redis's own clock."""
         self._redis = redis
+        self._clock_ms = clock_ms
         #: How the script is sent: the web tier passes its CommandBatcher's run_script, so the
         #: check of a join travels in the same pipeline as the join itself.
         self._run_script = run_script
@@ -185,6 +187,8 @@ class RateLimiter:
             args += [policies[i].limit, policies[i].window_s * 1000]
         if refund:
             args.append("refund")
+        if self._clock_ms is not None:
+            args.append(f"at:{self._clock_ms()}")
         if self._run_script is not None:
             return self._deadlines.watch(self._run_script(script, group_keys, args))
         return self._deadlines.watch(_future_of(script(keys=group_keys, args=args)))

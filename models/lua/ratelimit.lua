@@ -3,11 +3,14 @@
 -- KEYS[i]     string  <prefix>rl:<scope>:<subject>  the policy's theoretical arrival time (TAT), in ms
 -- ARGV[2i-1]  limit   requests allowed per window (also the burst)
 -- ARGV[2i]    window  in milliseconds
--- ARGV[2n+1]  optional "refund": give back one request counted by an earlier call instead (on
+-- ARGV[2n+1..] optional, in any order:
+--             "refund": give back one request counted by an earlier call instead (on
 --             Redis Cluster each key is checked in its own call; when another call refused the
 --             request, the calls that counted it refund it, so a refused request still costs
 --             no policy anything). GCRA state is additive: a refund is exact even if other
 --             requests were counted in between.
+--             "at:<ms>": count at this time instead of Redis TIME (tests pass their own clock,
+--             so a loaded machine cannot refill a quota between two of their requests).
 --
 -- Touches only KEYS[i] (GET, SET PX, DEL). The clock is Redis TIME, so every web process shares it.
 -- A request is allowed only if every policy allows it; only then is each TAT advanced, so a
@@ -16,9 +19,18 @@
 -- Returns {allowed (1|0), retry_after_ms, remaining_1, reset_ms_1, remaining_2, reset_ms_2, ...}
 -- where reset_ms is the time until that policy's quota is whole again (a refund returns allowed 1).
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local refund = ARGV[2 * #KEYS + 1] == 'refund'
+local refund, now = false, nil
+for i = 2 * #KEYS + 1, #ARGV do
+  if ARGV[i] == 'refund' then
+    refund = true
+  elseif string.sub(ARGV[i], 1, 3) == 'at:' then
+    now = tonumber(string.sub(ARGV[i], 4))
+  end
+end
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 
 local allowed = 1
 local retry = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -17,12 +18,16 @@ from models.waiting_room.batching import CommandBatcher
 
 @pytest.fixture(params=["alone", "pipelined"])
 async def limiter(request, aredis, keys, settings):
-    """The limiter sending its script alone, and through a CommandBatcher (as the web tier does)."""
+    """The limiter sending its script alone, and through a CommandBatcher (as the web tier does).
+    Its checks count at one instant: however slow the machine, no quota refills during a test
+    (a test that wants time to pass moves a stored arrival time back)."""
+    now_ms = int(time.time() * 1000)
     if request.param == "alone":
-        yield RateLimiter(aredis, keys, timeout_s=settings.rate_check_timeout_s)
+        yield RateLimiter(aredis, keys, timeout_s=settings.rate_check_timeout_s, clock_ms=lambda: now_ms)
         return
     batcher = CommandBatcher(aredis)
-    yield RateLimiter(aredis, keys, run_script=batcher.run_script, timeout_s=settings.rate_check_timeout_s)
+    yield RateLimiter(aredis, keys, run_script=batcher.run_script, timeout_s=settings.rate_check_timeout_s,
+                      clock_ms=lambda: now_ms)
     await batcher.aclose()
 
 
