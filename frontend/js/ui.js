@@ -61,6 +61,20 @@ export function countdownClock(clock, words) {
   };
 }
 
+/**
+ * What `load()` resolves to, or undefined once `failed(err)` has shown why it could not be loaded
+ * (a page's first read). Leaving the page (an AbortError) is not a failure: it propagates.
+ */
+export async function loadOr(load, failed) {
+  try {
+    return await load();
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    failed(err);
+    return undefined;
+  }
+}
+
 /** "3 minutes", "90 seconds", "2 hours", "3 days": how long something lasts, for reading aloud. */
 export function spokenDuration(seconds) {
   const s = Math.max(0, Math.round(seconds));

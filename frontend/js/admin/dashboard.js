@@ -4,7 +4,7 @@
 import { fill, h } from "../dom.js";
 import { formatMoney } from "../format.js";
 import { poll } from "../poll.js";
-import { announce, busyAction, field, notice, progressBar, scrollBox, showError, spinner } from "../ui.js";
+import { announce, busyAction, field, loadOr, notice, progressBar, scrollBox, showError, spinner } from "../ui.js";
 import { lineChart } from "./chart.js";
 import { statusBadges } from "./events.js";
 import { admin, aget } from "./session.js";
@@ -21,14 +21,9 @@ export function queueOf(s) {
 export async function dashboardView(root, ctx) {
   const [id] = ctx.params;
   root.append(spinner("Loading the dashboard"));
-  let event;
-  try {
-    event = await aget(`/admin/events/${encodeURIComponent(id)}`, { signal: ctx.signal });
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
-    fill(root, h("h1", {}, "Dashboard"), showError(h("div"), err, { focus: false }));
-    return;
-  }
+  const event = await loadOr(() => aget(`/admin/events/${encodeURIComponent(id)}`, { signal: ctx.signal }),
+    (err) => fill(root, h("h1", {}, "Dashboard"), showError(h("div"), err, { focus: false })));
+  if (event === undefined) return;
   const price = new Map((event.tiers || []).map((t) => [t.id, t.price_cents]));
   const badges = h("span", { id: "event-status" }, statusBadges(event));
   const errors = h("div");

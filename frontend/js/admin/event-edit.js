@@ -1,7 +1,7 @@
 // Creating an event, and editing one: its details, its status moves, its tiers.
 import { fill, h } from "../dom.js";
 import { go } from "../router.js";
-import { announce, busyAction, errorBox, notice, spinner } from "../ui.js";
+import { announce, busyAction, errorBox, loadOr, notice, spinner } from "../ui.js";
 import { eventForm } from "./event-form.js";
 import { statusBadges } from "./events.js";
 import { admin, aget } from "./session.js";
@@ -27,14 +27,9 @@ export function newEventView(root) {
 export async function editEventView(root, ctx) {
   const [id] = ctx.params;
   root.append(spinner("Loading the event"));
-  let event;
-  try {
-    event = await aget(`/admin/events/${encodeURIComponent(id)}`, { signal: ctx.signal });
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
-    fill(root, h("h1", {}, "Event"), errorBox(err, { title: "We could not load this event" }));
-    return;
-  }
+  let event = await loadOr(() => aget(`/admin/events/${encodeURIComponent(id)}`, { signal: ctx.signal }),
+    (err) => fill(root, h("h1", {}, "Event"), errorBox(err, { title: "We could not load this event" })));
+  if (event === undefined) return;
   const badges = h("span", { id: "event-status" }, statusBadges(event));
   const moves = h("div", { class: "row", id: "status-moves" });
   const moveErrors = h("div");

@@ -5,7 +5,7 @@ import { formatDate, formatMoney, plural } from "../format.js";
 import { roomToken, setRoomToken } from "../identity.js";
 import { everySecond, poll } from "../poll.js";
 import { go } from "../router.js";
-import { busyAction, errorBox, progressBar, scrollBox, showError, spinner } from "../ui.js";
+import { busyAction, errorBox, loadOr, progressBar, scrollBox, showError, spinner } from "../ui.js";
 import { canJoin, crumbs, saleBadge, salePhase, saleWords } from "./common.js";
 import { waitlistJoin } from "./waitlist.js";
 
@@ -19,14 +19,9 @@ export async function joinRoom(eventId, signal) {
 export async function eventView(root, ctx) {
   const [eventId] = ctx.params;
   root.append(spinner("Loading the event"));
-  let event;
-  try {
-    event = await get(`/events/${encodeURIComponent(eventId)}`, { signal: ctx.signal });
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
-    fill(root, crumbs(["Events", "#/"], ["Event"]), h("h1", {}, "Event not available"), errorBox(err, { title: "We could not load this event" }));
-    return;
-  }
+  const event = await loadOr(() => get(`/events/${encodeURIComponent(eventId)}`, { signal: ctx.signal }),
+    (err) => fill(root, crumbs(["Events", "#/"], ["Event"]), h("h1", {}, "Event not available"), errorBox(err, { title: "We could not load this event" })));
+  if (event === undefined) return;
 
   const badgeSlot = h("span", {}, saleBadge(event));
   const saleText = h("span", {}, saleWords(event));

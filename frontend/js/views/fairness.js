@@ -7,7 +7,7 @@ import { fill, h } from "../dom.js";
 import { formatDate, plural } from "../format.js";
 import { hasWebCrypto, hexToBytes, hmacSha256, sha256 } from "../crypto.js";
 import { roomToken } from "../identity.js";
-import { errorBox, notice, spinner } from "../ui.js";
+import { errorBox, loadOr, notice, spinner } from "../ui.js";
 import { cachedEvent, crumbs } from "./common.js";
 
 const PAGE = 1000;
@@ -16,15 +16,10 @@ export async function fairnessView(root, ctx) {
   const [eventId] = ctx.params;
   const base = `/events/${encodeURIComponent(eventId)}/waiting-room`;
   root.append(spinner("Loading the fairness record"));
-  let event;
-  let record;
-  try {
-    [event, record] = await Promise.all([cachedEvent(eventId, { signal: ctx.signal }), get(`${base}/fairness`, { signal: ctx.signal })]);
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
-    fill(root, h("h1", {}, "Fairness proof"), errorBox(err, { title: "We could not load the fairness record" }));
-    return;
-  }
+  const loaded = await loadOr(() => Promise.all([cachedEvent(eventId, { signal: ctx.signal }), get(`${base}/fairness`, { signal: ctx.signal })]),
+    (err) => fill(root, h("h1", {}, "Fairness proof"), errorBox(err, { title: "We could not load the fairness record" })));
+  if (loaded === undefined) return;
+  const [event, record] = loaded;
   // The verdict is one sentence in a live region; the evidence (64-character hex strings)
   // sits outside it, to be read at the fan's own pace.
   const verdict = h("p", { id: "verdict", class: "lead", "aria-live": "polite" });

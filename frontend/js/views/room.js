@@ -8,7 +8,7 @@ import { h } from "../dom.js";
 import { learnServerTime } from "../format.js";
 import { roomToken, setRoomToken } from "../identity.js";
 import { everySecond, poll } from "../poll.js";
-import { announce, errorBox, showError, spinner } from "../ui.js";
+import { announce, errorBox, loadOr, showError, spinner } from "../ui.js";
 import { cachedEvent, crumbs } from "./common.js";
 import { joinRoom } from "./event.js";
 import { PHASES, phaseOf } from "./room-phases.js";
@@ -17,14 +17,9 @@ import { movedOn, needsOwnStatus, wantsPlaceEstimate, withPlaceEstimate } from "
 export async function roomView(root, ctx) {
   const [eventId] = ctx.params;
   root.append(spinner("Loading the waiting room"));
-  let event;
-  try {
-    event = await cachedEvent(eventId, { signal: ctx.signal });
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
-    root.replaceChildren(h("h1", {}, "Waiting room unavailable"), errorBox(err));
-    return;
-  }
+  const event = await loadOr(() => cachedEvent(eventId, { signal: ctx.signal }),
+    (err) => root.replaceChildren(h("h1", {}, "Waiting room unavailable"), errorBox(err)));
+  if (event === undefined) return;
 
   const panel = h("section", { class: "room", "aria-labelledby": "phase-h", id: "room" }, spinner("Checking your place"));
   const errors = h("div");

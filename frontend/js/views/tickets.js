@@ -2,7 +2,7 @@
 import { get } from "../api.js";
 import { fill, h } from "../dom.js";
 import { formatDate, formatMoney, plural } from "../format.js";
-import { errorBox, spinner } from "../ui.js";
+import { errorBox, loadOr, spinner } from "../ui.js";
 import { ticketCard } from "./ticket.js";
 
 export async function ticketsView(root, ctx) {
@@ -10,16 +10,10 @@ export async function ticketsView(root, ctx) {
   const printButton = h("button", { class: "button button-secondary no-print", type: "button", onclick: () => window.print() }, "Print tickets");
   const count = h("p", { class: "muted" }, "Show the QR code at the door, on your phone or printed.");
   root.append(h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "My tickets"), count), printButton), list);
-  let tickets;
-  try {
-    tickets = await get("/me/tickets", { signal: ctx.signal });
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
-    fill(list, errorBox(err, { title: "We could not load your tickets" }));
-    list.removeAttribute("aria-busy");
-    return;
-  }
+  const tickets = await loadOr(() => get("/me/tickets", { signal: ctx.signal }),
+    (err) => fill(list, errorBox(err, { title: "We could not load your tickets" })));
   list.removeAttribute("aria-busy");
+  if (tickets === undefined) return;
   printButton.hidden = !tickets.length;
   if (!tickets.length) {
     fill(list, h("div", { class: "empty card" }, h("p", {}, "You have no tickets yet."), h("a", { class: "button", href: "#/" }, "Browse events")));
