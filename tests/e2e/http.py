@@ -119,5 +119,5 @@ class Api:
         res = self.hold(event_id, tier_id, token=token)
         session = self.post("/checkout/sessions", {"reservation_id": res["id"]}, headers={"Idempotency-Key": str(uuid.uuid4())}).json()
         self.post("/checkout/confirm", {"checkoutId": session["checkoutId"], "simulate": "success"}, headers={"Prefer": "wait=5"})
-        tickets = self.wait_for("the ticket", lambda: self.get("/me/tickets").json())
-        return tickets[0]
+        # This event's ticket: the fan may hold tickets of other events too.
+        return self.wait_for("the ticket", lambda: next((t for t in self.get("/me/tickets").json() if t["event"]["id"] == event_id), None))
