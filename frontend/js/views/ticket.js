@@ -3,7 +3,8 @@
 // seconds from the ticket's own secret (GET /me/tickets/{code}/rotating): a screenshot stops
 // scanning within a step or two, and the phone needs no network at the gate once the page is
 // open. Otherwise it is the server's signed static QR. Either is shown through a blob: URL in
-// an <img>, which never runs scripts.
+// an <img>, which never runs scripts. Paper cannot change every step, so where the live code is
+// shown the printout carries the static QR instead (both), or says to bring the phone (rotating).
 import { get, request } from "../api.js";
 import { hasWebCrypto, hexToBytes, hmacSha256 } from "../crypto.js";
 import { renderSVG } from "../vendor/uqr.js";
@@ -29,6 +30,18 @@ export function ticketCard(ticket, ctx) {
     qr,
     ticket.qr_payload && event.ticket_mode !== "rotating" ? h("details", {}, h("summary", {}, "Show the QR payload (for typing in at the door)"), h("p", { class: "mono qr-payload" }, ticket.qr_payload)) : null);
   const live = ticket.status === "valid" && ["rotating", "both"].includes(event.ticket_mode);
+  // On paper, in place of the screen's QR: the static QR where the gate takes it, else what to do.
+  let printed = null;
+  if (live && event.ticket_mode === "rotating") {
+    printed = h("div", { class: "qr print-only" }, h("p", { class: "small", role: "note" }, "Printed codes are not accepted at this event: show this ticket live on your phone at the door."));
+  } else if (live && hasWebCrypto()) {
+    printed = h("div", { class: "qr print-only" });
+    loadQr(ticket.code, printed, ctx);
+  }
+  if (printed) {
+    qr.classList.add("no-print");
+    qr.after(printed);
+  }
   if (live && hasWebCrypto()) showLiveQr(ticket.code, qr, ctx);
   else if (live && event.ticket_mode === "rotating") {
     // The printed code does not scan at this event: say what to do instead of showing it.
