@@ -15,11 +15,11 @@ one document for everyone, cached by the edge for an hour), computes its own
 (``admittedThrough >= earliestPosition``). So the draw sends no crowd to the web tier either:
 the status reads follow the admissions, and fans the sale never reaches never read at all.
 
-A real crowd reads the progress through an edge cache (deploy/nginx/ticketdrop.conf): one
-request per freshness lifetime reaches the web tier and concurrent misses wait for it
-(``proxy_cache_lock``). :class:`SharedProgress` is that cache inside the simulator, so one
-process of 100,000 simulated fans sends what an edge would send, not 100,000 times as much;
-with ``edge=False`` every fan's progress poll is its own request.
+A real crowd reads the progress through an edge cache (deploy/nginx/ticketdrop.conf).
+:class:`SharedProgress` is that cache inside the simulator, following the configuration's
+nginx rules, so one process of 100,000 simulated fans sends what an edge would send, not
+100,000 times as much, and waits where a fan behind that edge would wait; with ``edge=False``
+every fan's progress poll is its own request.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ from typing import Any
 from bench.drop.client import Api, Reply
 
 _MAX_AGE = re.compile(r"max-age=(\d+)")
+#: Cache-Control directives with which nginx does not store an answer at all.
+_UNCACHEABLE = re.compile(r"no-cache|no-store|private")
+#: deploy/nginx/ticketdrop.conf's proxy_cache_lock_timeout, and nginx's own constants: a request
+#: waiting for the lock looks again every 0.5 s (ngx_http_file_cache_lock_wait), and a request
+#: populating an entry holds the lock for at most proxy_cache_lock_age (default 5 s).
+LOCK_TIMEOUT_S = 1.0
+LOCK_CHECK_S = 0.5
+LOCK_AGE_S = 5.0
 
 
 #: Hex digits of a fan's HMAC read as its fraction of the draw: 52 bits, exact in a double (the
@@ -120,10 +128,34 @@ def moved_on(status: dict[str, Any], progress: dict[str, Any], elapsed_s: float 
     return out
 
 
+def edge_max_age(headers: Any) -> int:
+    """Seconds nginx keeps an answer with these headers (0: it does not store it): the
+    ``Cache-Control: max-age``, unless ``no-cache``, ``no-store`` or ``private`` (or max-age=0)
+    say not to; without Cache-Control nothing is stored (the configuration has no proxy_cache_valid)."""
+    control = headers.get("Cache-Control", "")
+    match = _MAX_AGE.search(control)
+    if match is None or _UNCACHEABLE.search(control):
+        return 0
+    return int(match.group(1))
+
+
 class SharedProgress:
     """The progress document (or another document every fan shares: ``document="fairness"``)
-    through a simulated edge cache: fresh for the answer's ``Cache-Control: max-age``, one
-    request at a time (concurrent readers wait for it)."""
+    through a simulated edge cache with the rules of deploy/nginx/ticketdrop.conf's location:
+
+    - fresh (``Cache-Control: max-age`` of the answer, or of the 304 that revalidated it, in
+      nginx's whole seconds: stored at second S with max-age N, fresh through second S + N):
+      the stored answer;
+    - expired while another request updates it (``proxy_cache_use_stale updating``): the
+      stored answer, at once;
+    - expired, nobody updating: this reader updates it, with ``If-None-Match``
+      (``proxy_cache_revalidate on``), and waits for it; a 304 refreshes the stored answer;
+    - nothing stored while another request fetches it (``proxy_cache_lock on``): wait, looking
+      every 0.5 s, for at most ``proxy_cache_lock_timeout`` (1 s); then a request of its own,
+      whose answer is not stored;
+    - an answer nginx does not store (no max-age, max-age=0, no-cache, errors) goes to its
+      reader only, and an expired entry stays as it was.
+    """
 
     def __init__(self, api: Api, event_id: str, *, edge: bool = True, document: str = "progress") -> None:
         self._api = api
@@ -131,29 +163,62 @@ class SharedProgress:
         self._path = f"/events/{event_id}/waiting-room/{document}"
         self._edge = edge
         self._reply: Reply | None = None
-        self._fresh_until = 0.0
-        self._pending: asyncio.Future | None = None
-        #: Reads answered by the simulated edge, without a request.
+        #: nginx's valid_sec: the stored answer is fresh while int(time.time()) <= it.
+        self._valid_sec = 0
+        self._updating: object | None = None  # the one request updating the stored answer
+        self._lock_until = 0.0
+        #: Reads answered by the simulated edge, without a request of their own.
         self.edge_hits = 0
+        #: Of those, the ones answered with an expired copy while another request updated it.
+        self.stale_hits = 0
+        #: Reads that waited for the lock the full proxy_cache_lock_timeout and then sent their own request.
+        self.lock_timeouts = 0
 
     async def read(self) -> Reply:
         """The reply a fan reading the document now would get."""
         if not self._edge:
-            return await self._api.call(self._endpoint, "GET", self._path, poll=True)
-        if self._reply is not None and time.monotonic() < self._fresh_until:
-            self.edge_hits += 1
-            return self._reply
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(self._fetch())
-            self._pending.add_done_callback(lambda _: setattr(self, "_pending", None))
-        else:
-            self.edge_hits += 1
-        return await asyncio.shield(self._pending)
+            return await self._request()
+        wait_until = None
+        timed_out = False
+        while True:
+            if self._reply is not None:
+                if int(time.time()) <= self._valid_sec:
+                    self.edge_hits += 1
+                    return self._reply
+                if self._updating is not None:
+                    self.edge_hits += 1
+                    self.stale_hits += 1
+                    return self._reply
+                return await self._update()
+            if self._updating is None or time.monotonic() >= self._lock_until:
+                return await self._update()
+            if timed_out:
+                self.lock_timeouts += 1
+                return await self._request()
+            wait_until = wait_until or time.monotonic() + LOCK_TIMEOUT_S
+            await asyncio.sleep(max(0.0, min(LOCK_CHECK_S, wait_until - time.monotonic())))
+            timed_out = time.monotonic() >= wait_until
 
-    async def _fetch(self) -> Reply:
-        reply = await self._api.call(self._endpoint, "GET", self._path, poll=True)
-        if reply.status == 200:
-            match = _MAX_AGE.search(reply.headers.get("Cache-Control", ""))
-            self._reply = reply
-            self._fresh_until = time.monotonic() + (int(match.group(1)) if match else 0)
-        return reply
+    async def _request(self, headers: dict[str, str] | None = None) -> Reply:
+        return await self._api.call(self._endpoint, "GET", self._path, headers=headers, poll=True)
+
+    async def _update(self) -> Reply:
+        """Fetch the document for the cache (revalidating the stored one if any) as the one
+        request that updates it; concurrent readers see ``_updating``."""
+        mine = self._updating = object()
+        self._lock_until = time.monotonic() + LOCK_AGE_S
+        try:
+            stored = self._reply
+            etag = stored.headers.get("ETag") if stored is not None else None
+            reply = await self._request({"If-None-Match": etag} if etag else None)
+            max_age = edge_max_age(reply.headers)
+            if reply.status == 304 and stored is not None:
+                if max_age:
+                    self._valid_sec = int(time.time()) + max_age
+                return stored
+            if reply.status == 200 and max_age:
+                self._reply, self._valid_sec = reply, int(time.time()) + max_age
+            return reply
+        finally:
+            if self._updating is mine:
+                self._updating = None

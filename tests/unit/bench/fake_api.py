@@ -3,6 +3,7 @@ so the simulator's fans can be tested without the real system."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -40,6 +41,8 @@ class FakeDrop:
         #: Status reads per user, and the progress document's Cache-Control max-age in seconds.
         self.status_reads: Counter = Counter()
         self.progress_max_age_s = 0
+        #: Seconds the progress document takes to answer (a loaded web tier).
+        self.progress_delay_s = 0.0
         #: With ``draw_after_s``, fans who join before then are a pre-queue (no place) drawn by
         #: HMAC(salt, token) that long after start, as the real room does at on-sale; waves start then.
         self.draw_after_s = draw_after_s
@@ -144,13 +147,19 @@ class FakeDrop:
                                   "admission": "admitted" if admitted else "queued", "etaSeconds": 0})
 
     async def progress(self, request):
-        # max-age 0, as the real room answers when waves come faster than once a second
+        # max-age 0, as the real room answers when waves come faster than once a second; an
+        # ETag of the document and 304 to a matching If-None-Match, as the real room does
+        if self.progress_delay_s:
+            await asyncio.sleep(self.progress_delay_s)
         state = "sold_out" if self.remaining <= 0 else "sale_open"
         through = self.admitted_up_to()
-        return web.json_response({"state": state, "total": len(self.positions) or len(self.prequeue), "drawn": self.drawn,
-                                  "admittedThrough": through,
-                                  "positionsPerMinute": self.wave / self.wave_every_s * 60},
-                                 headers={"Cache-Control": f"public, max-age={self.progress_max_age_s}"})
+        document = {"state": state, "total": len(self.positions) or len(self.prequeue), "drawn": self.drawn,
+                    "admittedThrough": through, "positionsPerMinute": self.wave / self.wave_every_s * 60}
+        headers = {"Cache-Control": f"public, max-age={self.progress_max_age_s}",
+                   "ETag": f'W/"{hashlib.sha256(repr(sorted(document.items())).encode()).hexdigest()[:16]}"'}
+        if request.headers.get("If-None-Match") == headers["ETag"]:
+            return web.Response(status=304, headers=headers)
+        return web.json_response(document, headers=headers)
 
     async def fairness(self, request):
         self._draw_when_due()

@@ -98,8 +98,10 @@ async def test_waiting_fans_poll_the_shared_progress_and_read_their_own_status_w
 
 
 async def test_pre_queue_fans_compute_their_place_from_the_draw_and_only_those_the_sale_reaches_read_it(aiohttp_server):
-    # 120 fans drawn by HMAC(salt, token) after a second; waves of 5 every 0.2 s; 20 tickets.
-    drop = FakeDrop(capacity=20, wave=5, wave_every_s=0.2, draw_after_s=1.0)
+    # 120 fans drawn by HMAC(salt, token) after a second; waves of 10 every second, the progress
+    # fresh for a second at the edge (as in a drop); 20 tickets.
+    drop = FakeDrop(capacity=20, wave=10, wave_every_s=1.0, draw_after_s=1.0)
+    drop.progress_max_age_s = 1
     fans, api = await _crowd(aiohttp_server, drop, 120, abandon_share=0.0, fail_share=0.0, poll_s=0.05, poll_max_s=0.1)
     assert {f.outcome for f in fans} <= FINAL_FAN_OUTCOMES, [(f.outcome, f.detail) for f in fans]
     drawn = [f for f in fans if f.user_id in drop.prequeue]

@@ -3,9 +3,11 @@ import random
 import time
 from datetime import UTC, datetime
 
+from bench.drop import progress as progress_module
 from bench.drop.client import Api, Recorder
 from bench.drop.progress import (
     SharedProgress,
+    edge_max_age,
     from_join,
     moved_on,
     needs_own_status,
@@ -145,3 +147,112 @@ async def test_without_the_edge_cache_every_progress_poll_is_a_request(aiohttp_s
     finally:
         await session.close()
     assert len(api.recorder.endpoints["progress"].t) == 5 and shared.edge_hits == 0
+
+
+# -- the simulated edge follows deploy/nginx/ticketdrop.conf's rules ---------------------------
+class _Clock:
+    """The edge's wall clock moved on by hand (nginx counts freshness in whole seconds)."""
+
+    def __init__(self) -> None:
+        self.ahead_s = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.ahead_s
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def test_the_edge_keeps_what_nginx_keeps_for_its_max_age_and_nothing_else():
+    assert edge_max_age({"Cache-Control": "public, max-age=1"}) == 1
+    assert edge_max_age({"Cache-Control": "public, max-age=3600"}) == 3600
+    assert edge_max_age({"Cache-Control": "public, max-age=0"}) == 0
+    assert edge_max_age({"Cache-Control": "public, no-cache"}) == 0
+    assert edge_max_age({"Cache-Control": "private, max-age=5"}) == 0
+    assert edge_max_age({}) == 0
+
+
+async def _edge_on_a_clock(aiohttp_server, monkeypatch, drop: FakeDrop):
+    """(session, api, the edge, its clock) for ``drop``'s progress, fresh for a second."""
+    drop.progress_max_age_s = 1
+    clock = _Clock()
+    monkeypatch.setattr(progress_module, "time", clock)
+    session, api = await _api(aiohttp_server, drop)
+    return session, api, SharedProgress(api, drop.event_id), clock
+
+
+async def test_an_expired_progress_is_served_stale_at_once_while_one_request_updates_it(aiohttp_server, monkeypatch):
+    drop = FakeDrop()
+    session, api, shared, clock = await _edge_on_a_clock(aiohttp_server, monkeypatch, drop)
+    try:
+        first = await shared.read()
+        clock.ahead_s = 2.0  # past its max-age
+        drop.progress_delay_s = 0.3
+        updater = asyncio.ensure_future(shared.read())
+        await asyncio.sleep(0.05)  # its request is on its way
+        meanwhile = [await shared.read() for _ in range(10)]
+        assert not updater.done()  # they did not wait for it
+        updated = await updater
+        after = await shared.read()
+    finally:
+        await session.close()
+    assert all(reply is first for reply in meanwhile) and shared.stale_hits == 10
+    assert updated.status == 200 and updated is not first and after is updated
+    assert len(api.recorder.endpoints["progress"].t) == 2
+
+
+async def test_an_expired_progress_is_revalidated_and_a_304_keeps_the_stored_answer(aiohttp_server, monkeypatch):
+    drop = FakeDrop(wave_every_s=1000.0)  # the document does not change
+    session, api, shared, clock = await _edge_on_a_clock(aiohttp_server, monkeypatch, drop)
+    try:
+        first = await shared.read()
+        clock.ahead_s = 2.0
+        revalidated = await shared.read()
+        fresh_again = await shared.read()
+    finally:
+        await session.close()
+    assert revalidated is first and fresh_again is first and first.status == 200
+    assert list(api.recorder.endpoints["progress"].status) == [200, 304]
+
+
+async def _two_readers(aiohttp_server, fetch_s: float):
+    """Two fans read a progress nothing is stored for yet, the second 50 ms after the first, while
+    the web tier takes ``fetch_s`` to answer: (the edge, the api, the two replies)."""
+    drop = FakeDrop()
+    drop.progress_max_age_s = 5
+    drop.progress_delay_s = fetch_s
+    session, api = await _api(aiohttp_server, drop)
+    shared = SharedProgress(api, drop.event_id)
+
+    async def later():
+        await asyncio.sleep(0.05)
+        return await shared.read()
+
+    try:
+        replies = await asyncio.gather(shared.read(), later())
+    finally:
+        await session.close()
+    return shared, api, replies
+
+
+async def test_readers_of_a_progress_not_stored_yet_wait_for_the_one_request_fetching_it(aiohttp_server):
+    shared, api, (fetched, waited) = await _two_readers(aiohttp_server, fetch_s=0.2)
+    assert waited is fetched and shared.lock_timeouts == 0
+    assert len(api.recorder.endpoints["progress"].t) == 1
+
+
+async def test_a_reader_waits_for_the_lock_one_second_at_most_then_asks_itself(aiohttp_server):
+    shared, api, _ = await _two_readers(aiohttp_server, fetch_s=1.5)
+    assert shared.lock_timeouts == 1 and len(api.recorder.endpoints["progress"].t) == 2
+
+
+async def test_an_answer_nginx_does_not_store_goes_to_its_reader_only(aiohttp_server):
+    drop = FakeDrop()  # max-age=0: nginx does not cache it
+    session, api = await _api(aiohttp_server, drop)
+    shared = SharedProgress(api, drop.event_id)
+    try:
+        for _ in range(3):
+            await shared.read()
+    finally:
+        await session.close()
+    assert len(api.recorder.endpoints["progress"].t) == 3 and shared.edge_hits == 0
