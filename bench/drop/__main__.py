@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="every fan's progress poll reaches the web tier (default: through a simulated edge cache)")
     crowd.add_argument("--connections", type=int, default=256, help="simulator's connections for fans' commands")
     crowd.add_argument("--poll-connections", type=int, default=128, help="simulator's connections for status polls")
+    crowd.add_argument("--waitlist-connections", type=int, default=32,
+                       help="simulator's connections for waitlisted fans' polls of /me/waitlist")
     crowd.add_argument("--seed", type=int, default=1)
     sale = p.add_argument_group("event and system")
     sale.add_argument("--tiers", type=parse_tiers, default=None,
@@ -84,7 +86,8 @@ def config_from(args: argparse.Namespace, argv: list[str]) -> DropConfig:
         tiers=args.tiers, capacity_share=args.capacity_share, web=args.web, workers=args.workers, threads=args.threads,
         wave_size=args.wave_size, wave_interval_s=args.wave_interval, hold_ttl_s=args.hold_ttl, offer_ttl_s=args.offer_ttl,
         admission_ttl_s=args.admission_ttl,
-        sweep_interval_s=args.sweep_interval, connections=args.connections, poll_connections=args.poll_connections, deadline_s=args.deadline,
+        sweep_interval_s=args.sweep_interval, connections=args.connections, poll_connections=args.poll_connections,
+        waitlist_connections=args.waitlist_connections, deadline_s=args.deadline,
         baseline_requests=args.baseline_requests, out=args.out, database_url=args.database_url,
         postgres_url=None if args.postgres in ("", "none") else args.postgres, redis_url=args.redis_url,
         broker_url=args.broker_url, keep_db=args.keep_db, seed=args.seed,

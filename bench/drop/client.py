@@ -79,7 +79,8 @@ class Api:
     """Requests against the system under test with retries, bounded by ``deadline`` (monotonic)."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, recorder: Recorder, *, limit: int,
-                 deadline: float, admin_token: str = "", poll_limit: int | None = None) -> None:
+                 deadline: float, admin_token: str = "", poll_limit: int | None = None,
+                 waitlist_limit: int | None = None) -> None:
         self.session = session
         self.base = base_url.rstrip("/")
         self.recorder = recorder
@@ -90,17 +91,22 @@ class Api:
         # itself was the bottleneck (a loaded chaos drop queued checkouts 7.7 s at the median,
         # longer than its 8 s holds, and sold nothing).
         # ``limit`` is for commands, a quarter of it for paying; polls get ``poll_limit``
-        # (default: half of ``limit``, split).
+        # (default: half of ``limit``, split). Waitlisted fans' polls of their account page
+        # (``/me/waitlist``) have a pool of their own (``waitlist_limit``, default: a quarter of
+        # the polls'): in one pool with the waiting room's polls, 10,000 waitlisted fans polling
+        # every 5 s made the waiting fans' status polls wait 17-22 s for a connection.
         if poll_limit is None:
             limit, poll_limit = max(1, limit // 2), max(1, limit - limit // 2)
         pay_limit = max(1, limit // 4)
         self.slots = asyncio.Semaphore(max(1, limit - pay_limit))
         self.pay_slots = asyncio.Semaphore(pay_limit)
         self.poll_slots = asyncio.Semaphore(poll_limit)
+        self.waitlist_slots = asyncio.Semaphore(waitlist_limit if waitlist_limit is not None else max(1, poll_limit // 4))
         #: Time requests waited for a free slot, in ms (shows whether the simulator kept up), and
         #: when each wait began (seconds since the recorder's start), for the report's phases.
-        self.slot_wait: dict[str, Latencies] = {"poll": Latencies(), "command": Latencies(), "pay": Latencies()}
-        self.slot_wait_t: dict[str, array] = {"poll": array("d"), "command": array("d"), "pay": array("d")}
+        kinds = ("poll", "waitlist", "command", "pay")
+        self.slot_wait: dict[str, Latencies] = {kind: Latencies() for kind in kinds}
+        self.slot_wait_t: dict[str, array] = {kind: array("d") for kind in kinds}
         self.deadline = deadline
         self.admin_headers = {"Authorization": f"Bearer {admin_token}"}
         self.retries = 0
@@ -119,12 +125,13 @@ class Api:
 
     async def once(self, endpoint: str, method: str, path: str, *, user: str | None = None, body: Any = None,
                    headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                   use_slot: bool = True, poll: bool = False, pay: bool = False) -> Reply:
+                   use_slot: bool = True, poll: bool = False, pay: bool = False, waitlist: bool = False) -> Reply:
         """One attempt. Raises aiohttp/OS errors as they come; records the sample either way.
 
         ``use_slot=False`` skips the fans' queue for a free connection (the operator's monitor
         must keep sampling however busy the fans are); it uses its own small session.
-        ``poll=True`` takes a slot from the status-poll pool, ``pay=True`` from the paying pool.
+        ``poll=True`` takes a slot from the status-poll pool, ``pay=True`` from the paying pool,
+        ``waitlist=True`` from the waitlist polls' pool.
         """
         hdrs = dict(headers or {})
         if user is not None:
@@ -134,8 +141,9 @@ class Api:
             data = orjson.dumps(body)
             hdrs["Content-Type"] = "application/json"
         queued = time.monotonic()
-        kind = "poll" if poll else "pay" if pay else "command"
-        pool = {"poll": self.poll_slots, "pay": self.pay_slots, "command": self.slots}[kind] if use_slot \
+        kind = "poll" if poll else "pay" if pay else "waitlist" if waitlist else "command"
+        pool = {"poll": self.poll_slots, "pay": self.pay_slots, "waitlist": self.waitlist_slots,
+                "command": self.slots}[kind] if use_slot \
             else contextlib.nullcontext()
         async with pool:
             started = time.monotonic()

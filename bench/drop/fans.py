@@ -422,7 +422,7 @@ class Crowd:
         return tier_id, tiers[tier_id]
 
     async def _waitlist_entry(self, fan: Fan, entry_id: str) -> dict:
-        reply = await self.api.call("waitlist_poll", "GET", "/me/waitlist", user=fan.user_id, poll=True)
+        reply = await self.api.call("waitlist_poll", "GET", "/me/waitlist", user=fan.user_id, waitlist=True)
         if reply.status != 200:
             raise _FanError(fan, "waitlist_failed", f"waitlist poll {reply.status} {reply.data}")
         for entry in reply.data.get("entries", []):

@@ -44,7 +44,7 @@ def _header(r: dict) -> list[str]:
         f"holds last {c['hold_ttl_s']} s |",
         f"| fan behaviour | poll every {c['poll_s']}-{c['poll_max_s']} s (the shared progress, {_edge(r)}; "
         f"the fan's own status when it may have changed); {c['fail_share']:.0%} fail payment, {c['abandon_share']:.0%} abandon the hold |",
-        f"| simulator | one process, {c.get('connections', 0):,} connections for commands + {c.get('poll_connections', 0):,} for polls |",
+        f"| simulator | one process, {c.get('connections', 0):,} connections for commands + {c.get('poll_connections', 0):,} for polls + {c.get('waitlist_connections', 0):,} for waitlist polls |",
         f"| baseline (trivial aiohttp JSON handler) | {_n(r['baseline']['rps'])} requests/s, p99 {r['baseline']['p99_ms']} ms |",
         f"| on-sale to sold out (no tickets left) | {_n(m.get('sold_out_after_s'))} s |",
         f"| on-sale to every ticket paid | {_n(m.get('fully_sold_after_s'))} s |",
@@ -68,12 +68,14 @@ def _edge(r: dict) -> str:
     if not r["config"].get("edge_cache", True):
         return "every poll a request"
     hits = r["fans"].get("progress_edge_hits", 0)
+    stale, timeouts = r["fans"].get("progress_stale_hits", 0), r["fans"].get("progress_lock_timeouts", 0)
     sent = (r["latency"].get("progress") or {}).get("count", 0)
     places = r["fans"].get("places") or {}
     drawn = (f"; {places.get('estimated', 0):,} pre-queue fans computed their place from the revealed draw, "
              f"{places.get('read', 0):,} of them read it later, {places.get('earlier', 0):,} found it earlier than "
              f"the estimate allowed") if places else ""
-    return f"through a simulated edge cache: {hits:,} of {hits + sent:,} polls answered there{drawn}"
+    return (f"through a simulated edge cache: {hits:,} of {hits + sent:,} polls answered there ({stale:,} with the "
+            f"expired copy while one request updated it; {timeouts:,} waited 1 s for the lock and asked themselves){drawn}")
 
 
 def _latency(r: dict) -> list[str]:
@@ -96,10 +98,11 @@ def _fans(r: dict) -> list[str]:
         waits = "; ".join(f"{pool}s p50 {v['p50']:.0f} ms, p99 {v['p99']:.0f} ms" for pool, v in client.items() if v["count"])
         lines += ["", f"Wait inside the simulator for a free connection (not counted in the latencies above): {waits}."]
         for phase, pools in (r.get("client_by_phase") or {}).items():
-            poll = pools.get("poll") or {}
-            if poll.get("count"):
-                lines.append(f"- {phase}: polls waited p50 {poll['p50']:.0f} ms, p99 {poll['p99']:.0f} ms, "
-                             f"longest {poll['max']:.0f} ms ({poll['count']:,} polls)")
+            for kind, what in (("poll", "polls"), ("waitlist", "waitlist polls")):
+                poll = pools.get(kind) or {}
+                if poll.get("count"):
+                    lines.append(f"- {phase}: {what} waited p50 {poll['p50']:.0f} ms, p99 {poll['p99']:.0f} ms, "
+                                 f"longest {poll['max']:.0f} ms ({poll['count']:,} {what})")
     cpu = r.get("cpu_s") or {}
     if cpu:
         lines += ["", "CPU seconds used during the drop: " + ", ".join(f"{k} {v:,.0f}" for k, v in cpu.items())

@@ -58,9 +58,10 @@ class DropConfig:
     sweep_interval_s: float = 2.0
     plan: Plan = field(default_factory=Plan)
     #: Simulator connections for fans' commands (reserve, pay...; a Prefer: wait holds one for
-    #: seconds) and, separately, for status polls.
+    #: seconds) and, separately, for status polls and for waitlisted fans' polls.
     connections: int = 256
     poll_connections: int = 128
+    waitlist_connections: int = 32
     #: Hard limit for the whole crowd, in seconds; fans still busy then count as violations.
     deadline_s: float = 1800.0
     baseline_requests: int = 20_000
@@ -148,7 +149,7 @@ def _config_dict(cfg: DropConfig, system: System) -> dict:
         "sweep_interval_s": cfg.sweep_interval_s, "poll_s": cfg.plan.poll_s, "poll_max_s": cfg.plan.poll_max_s,
         "fail_share": cfg.plan.fail_share, "abandon_share": cfg.plan.abandon_share,
         "waitlist_share": cfg.plan.waitlist_share, "waitlist_patience_s": cfg.plan.waitlist_patience_s, "connections": cfg.connections,
-        "poll_connections": cfg.poll_connections, "edge_cache": cfg.plan.edge_cache,
+        "poll_connections": cfg.poll_connections, "waitlist_connections": cfg.waitlist_connections, "edge_cache": cfg.plan.edge_cache,
         "database": system.database.kind if system.database else "?",
         "redis": getattr(system, "stores", None) or ("own redis-server (unix socket)" if system.owns_redis else "given Redis"),
         "chaos": asdict(cfg.chaos) if cfg.chaos else None,
@@ -160,8 +161,9 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
     t0 = time.monotonic()
     recorder = Recorder(t0)
     # No per-request timeout: a hung request shows as a fan that never finished.
-    session = make_session(cfg.connections + cfg.poll_connections, timeout_s=None)
+    session = make_session(cfg.connections + cfg.poll_connections + cfg.waitlist_connections, timeout_s=None)
     api = Api(session, system.base_url, recorder, limit=cfg.connections, poll_limit=cfg.poll_connections,
+              waitlist_limit=cfg.waitlist_connections,
               deadline=t0 + cfg.deadline_s, admin_token=system.admin_token)
     stop = asyncio.Event()
     cpu_at_start = time.process_time()
@@ -216,6 +218,8 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
     results["marks"]["all_joined_s"] = round(joined, 2)
     results["cpu_s"] = cpu_seconds
     results["fans"]["progress_edge_hits"] = crowd.progress.edge_hits
+    results["fans"]["progress_stale_hits"] = crowd.progress.stale_hits
+    results["fans"]["progress_lock_timeouts"] = crowd.progress.lock_timeouts
     results["fans"]["fairness_edge_hits"] = crowd.fairness.edge_hits
     results["fans"]["places"] = dict(crowd.places)
     return results
