@@ -141,11 +141,18 @@ class RoomService:
             if int(created) < 0:
                 raise RoomRestoring()
         created, position = bool(int(created)), int(position)
+        generation = view.counters.live_since_ms
+        if not generation:
+            # The view was read before the room went live (its first joins, in every web process,
+            # for up to the view's lifetime): answer the generation the progress shows, or each of
+            # these fans reads its status at once to find out whether the room was rebuilt.
+            self.rooms.forget(event_id)
+            generation = (await self.rooms.get(event_id)).counters.live_since_ms
         self._joins[created].inc()
         log.info("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
                                 "outcome": "new" if created else "rejoin"})
         return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms),
-                          view.counters.live_since_ms)
+                          generation)
 
     async def _open_new_room(self, event: Any, now_ms: int) -> None:
         """Mark a room live that the database knows nothing of (its first join). Raises

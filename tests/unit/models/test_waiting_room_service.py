@@ -54,6 +54,20 @@ async def test_a_finished_event_refuses_joins_with_its_status_as_the_reason(serv
     assert info.value.extra["reason"] == status
 
 
+async def test_a_join_answers_the_generation_of_the_room_it_entered_though_this_process_saw_it_before_it_opened(
+        aredis, keys, settings, db):
+    # Two web processes: the second read the room before the first opened it (its view is cached).
+    first, second = (RoomService(redis=aredis, keys=keys, settings=settings, run_blocking=_blocking) for _ in range(2))
+    event = make_snapshot(settings)
+    assert (await second.rooms.get(str(event.id))).counters.live_since_ms == 0
+    opener = await first.join(event, "fan-1", now_ms=T0 - 1000)
+    later = await second.join(event, "fan-2", now_ms=T0 - 900)
+    progress = await second.progress(event, now_ms=T0 - 900)
+    assert opener.generation == later.generation == progress.document["roomGeneration"] != 0
+    await first.aclose()
+    await second.aclose()
+
+
 async def test_a_sold_out_event_refuses_joins(service, settings, redis, keys):
     event = make_snapshot(settings)
     tier = make_tier(Event.get_by_id(event.id))
