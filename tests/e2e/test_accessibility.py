@@ -47,7 +47,8 @@ def test_a_fan_buys_with_the_keyboard_alone_from_the_events_list_to_a_qr_ticket_
     page.keyboard.press("Enter")
     room = page.locator("#room")
     expect(room).to_have_attribute("data-phase", "countdown")
-    expect(room).to_have_attribute("data-phase", "admitted", timeout=30_000)
+    # 15 s to the opening, then a poll to see the draw and one to read the salt and its status.
+    expect(room).to_have_attribute("data-phase", "admitted", timeout=45_000)
     expect(page.get_by_role("heading", name="It's your turn!")).to_be_focused()
 
     tab_to(page, page.get_by_role("radio", name=re.compile("Standing")))

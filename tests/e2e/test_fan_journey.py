@@ -46,7 +46,10 @@ def test_a_fan_joins_before_on_sale_is_admitted_reserves_pays_and_sees_qr_ticket
     assert second.evaluate("() => localStorage.getItem('ticketdrop.token.' + location.hash.split('/')[2])") == token
     second.close()
 
-    expect(room).to_have_attribute("data-phase", "admitted", timeout=30_000)
+    # The sale opens 30 s after the event was created and this wait starts several seconds (a
+    # loaded CI box: up to ~25 s) later; then the page needs a poll to see the draw, one to read
+    # the revealed salt and its own status: 30 s from the opening, not from here.
+    expect(room).to_have_attribute("data-phase", "admitted", timeout=60_000)
     expect(page.get_by_role("heading", name="It's your turn!")).to_be_focused()
     expect(page.locator("#admission-left")).to_have_text(re.compile(r"^\d\d:\d\d$"))
     page.get_by_role("radio", name=re.compile("VIP")).check()
