@@ -100,8 +100,7 @@ def describe(event: EventSnapshot, view: RoomView, position: int, now_ms: int, a
 def answer(event: EventSnapshot, view: RoomView, position: int, now_ms: int,
            admission_ttl_s: int) -> tuple[dict[str, Any], str, int]:
     """(the status document, its weak ETag, its max-age in seconds) for the fan at ``position``,
-    in one pass (the poll's hot path; :func:`describe`, :func:`validator` and :func:`max_age_s`
-    say the same things one at a time)."""
+    in one pass over the view's RoomFacts (the poll's hot path)."""
     f = facts_of(event, view)
     state = f.state(now_ms)
     up_to = f.up_to
@@ -135,9 +134,7 @@ def answer(event: EventSnapshot, view: RoomView, position: int, now_ms: int,
         "admissionExpiresAt": expires_at,
         "roomGeneration": f.generation,
     }
-    key = (f"{state}|{position if known else None}|{total}|{ahead}|{can_enter}|{admission}|{expires_at}|"
-           f"{f.generation}|{f.epoch}")
-    return document, f'W/"{_digest(key)}"', _max_age(f, now_ms, expires_ms)
+    return document, validator(document, f.epoch), _max_age(f, now_ms, expires_ms)
 
 
 # -- HTTP caching: how long an answer stays true, and a validator that changes with it ---------
