@@ -9,8 +9,8 @@ import pytest
 
 from models import ticket_transfer
 from models.checkout import refunds
-from models.inventory import rebuild_counters
 from models.errors import Conflict, NotFound
+from models.inventory import rebuild_counters
 from models.sweeps import JOBS, run_sweep
 from models.tables import Event, Order, Ticket, TicketTier, utcnow
 from models.tickets import issue_for_order
