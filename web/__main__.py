@@ -10,6 +10,7 @@ from aiohttp import web
 
 from models.logs import configure_logging
 from models.settings import Settings, run_process
+from web import gc_tuning
 from web.app import create_app
 from web.processes import supervise
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.processes > 1:
         return supervise(args.processes)
     app = create_app(settings)
+    gc_tuning.tune(app, settings.gc_gen0_threshold)
     log = logging.getLogger("ticketdrop.web")
     log.info("web listening", extra={"port": settings.port, "pid": os.getpid(), "reuse_port": settings.reuse_port,
                                      "identity_mode": settings.identity_mode})
