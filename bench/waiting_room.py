@@ -208,22 +208,29 @@ def start_baseline(log_path: Path, processes: int = 1) -> tuple[list[subprocess.
     return procs, port
 
 
-def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, size: int, secret: bytes, duration_s: float,
-                 connections: int, profile: Path | None = None) -> dict:
+def http_paths(event_id: str, size: int, secret: bytes, duration_s: float, rounds: int) -> tuple[list[list[str]], list[str]]:
+    """Status URLs: a list of fresh fans for each round's first polls (no fan polls twice in the
+    whole run: enough for up to 60k polls/s), and the REPEAT_FANS fans of the repeat polls."""
+    prefix = f"/events/{event_id}/waiting-room"
+    per_round = max(1, min((size - REPEAT_FANS) // rounds, int(60_000 * duration_s)))
+    picked = random.Random(size).sample(range(size), per_round * rounds + REPEAT_FANS)
+    def url(i: int) -> str:
+        return f"{prefix}/status?token={tokens.issue(secret, event_id, f'user-{i}').text}"
+    repeat = [url(i) for i in picked[:REPEAT_FANS]]
+    fresh = picked[REPEAT_FANS:]
+    return [[url(i) for i in fresh[r * per_round:(r + 1) * per_round]] for r in range(rounds)], repeat
+
+
+def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, first: list[str], repeat: list[str],
+                 duration_s: float, connections: int, profile: Path | None = None) -> dict:
     """wrk figures for first polls (every request a fan this process has not seen: the Redis
-    path), repeat polls (REPEAT_FANS fans polling in turn: the steady state), conditional repeat
-    polls (If-None-Match, answered 304 while nothing changed) and joins (a new user each).
+    path), repeat polls (REPEAT_FANS fans polling in turn: the steady state, warmed up by the
+    caller) and joins (a new user each).
     ``profile``: a py-spy profile of each measurement, ``<profile>-<name>-<pid>.txt``."""
     base = f"http://127.0.0.1:{port}"
     prefix = f"/events/{event_id}/waiting-room"
     pids = [p.pid for p in procs]
-    # Enough fresh fans for the whole first-poll run at up to 60k polls/s; no fan polls twice.
-    fresh = min(size - REPEAT_FANS, int(60_000 * duration_s))
-    picked = random.Random(size).sample(range(size), fresh + REPEAT_FANS)
-    first = [f"{prefix}/status?token={tokens.issue(secret, event_id, f'user-{i}').text}" for i in picked[REPEAT_FANS:]]
-    repeat = [f"{prefix}/status?token={tokens.issue(secret, event_id, f'user-{i}').text}" for i in picked[:REPEAT_FANS]]
-    # Warm-up: every repeat fan's first poll (several passes even on a busy machine).
-    wrk.run(base, repeat, pids, duration_s=3.0, connections=connections)
+
     def spy(name: str) -> Path | None:
         return None if profile is None else profile.with_name(f"{profile.name}-{name}")
 
@@ -240,12 +247,11 @@ def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, size: 
 
 def baseline_figures(procs: list[subprocess.Popen], port: int, duration_s: float, connections: int) -> dict:
     pids = [p.pid for p in procs]
-    wrk.run(f"http://127.0.0.1:{port}", ["/"], pids, duration_s=1.0, connections=connections)  # warm-up
     return wrk.run(f"http://127.0.0.1:{port}", ["/"], pids, duration_s=duration_s, connections=connections).as_dict()
 
 
 def _ratios(base: dict, fig: dict) -> dict:
-    """Ratios to the trivial handler measured in the same run: requests per second under wrk
+    """Ratios to the trivial handler measured in the same round: requests per second under wrk
     (what the issue targets) and server CPU per request (capacity, steadier on a shared box)."""
     out = {}
     for name, m in fig.items():
@@ -254,12 +260,23 @@ def _ratios(base: dict, fig: dict) -> dict:
     return out
 
 
+def summary(rounds: list[dict]) -> dict:
+    """Each ratio's median over the rounds, with its lowest and highest: the machine's load
+    drifts during a run, and a round measures the yardstick right before the routes it compares."""
+    return {name: {"median": round(statistics.median(r[name] for r in rounds), 2),
+                   "min": min(r[name] for r in rounds), "max": max(r[name] for r in rounds)}
+            for name in rounds[0]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.waiting_room", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,100000,1000000", help="waiting fans per queue, comma-separated")
     parser.add_argument("--http-min", type=int, default=100_000, help="load HTTP for queues at least this big")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk measurement")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (2 threads)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of (yardstick, first polls, repeat polls, joins) per process count; the "
+                             "summary gives each ratio's median over them")
     parser.add_argument("--processes", default="1,2", help="web process counts to measure, comma-separated")
     parser.add_argument("--ticks", type=int, default=20, help="wave ticks timed per queue")
     parser.add_argument("--rate-limits", action="store_true",
@@ -267,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="DIR", type=Path,
                         help="py-spy each measurement into DIR (read with python -m bench.spytop); costs the server CPU")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     sizes = [int(s) for s in args.sizes.split(",") if s]
     counts = [int(n) for n in args.processes.split(",") if n]
     print(f"command: python -m bench.waiting_room {' '.join(argv if argv is not None else sys.argv[1:])}")
@@ -291,16 +310,29 @@ def main(argv: list[str] | None = None) -> int:
                                       rate_limits=args.rate_limits)
                 servers += web
                 for q in loaded:
-                    # The yardstick again right before each measurement: others' load on the machine drifts.
-                    base = baseline_figures(baseline, base_port, args.duration, args.connections)
-                    profile = None
-                    if args.profile is not None:
-                        args.profile.mkdir(parents=True, exist_ok=True)
-                        profile = args.profile / f"{q['size']}-{processes}p"
-                    fig = http_figures(web, port, q["event_id"], q["size"], settings.secret_bytes, args.duration,
-                                       args.connections, profile)
-                    print({"size": q["size"], "processes": processes, "baseline": base, **fig}, flush=True)
-                    print({"size": q["size"], "processes": processes, **_ratios(base, fig)}, flush=True)
+                    first_rounds, repeat = http_paths(q["event_id"], q["size"], settings.secret_bytes, args.duration,
+                                                      args.rounds)
+                    # Warm-up: both servers' connections and caches, and every repeat fan's first poll.
+                    wrk.run(f"http://127.0.0.1:{base_port}", ["/"], [p.pid for p in baseline], duration_s=1.0,
+                            connections=args.connections)
+                    wrk.run(f"http://127.0.0.1:{port}", repeat, [p.pid for p in web], duration_s=3.0,
+                            connections=args.connections)
+                    ratios = []
+                    for r, first in enumerate(first_rounds):
+                        # The yardstick right before the routes in every round: others' load drifts.
+                        base = baseline_figures(baseline, base_port, args.duration, args.connections)
+                        profile = None
+                        if args.profile is not None and r == 0:
+                            args.profile.mkdir(parents=True, exist_ok=True)
+                            profile = args.profile / f"{q['size']}-{processes}p"
+                        fig = http_figures(web, port, q["event_id"], first, repeat, args.duration, args.connections,
+                                           profile)
+                        ratios.append(_ratios(base, fig))
+                        print({"size": q["size"], "processes": processes, "round": r + 1, "baseline": base, **fig},
+                              flush=True)
+                        print({"size": q["size"], "processes": processes, "round": r + 1, **ratios[-1]}, flush=True)
+                    print({"size": q["size"], "processes": processes, "rounds": len(ratios), "ratios": summary(ratios)},
+                          flush=True)
             finally:
                 stop_all(servers)
     return 0
