@@ -245,9 +245,14 @@ def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, first:
     return out
 
 
-def baseline_figures(procs: list[subprocess.Popen], port: int, duration_s: float, connections: int) -> dict:
+def baseline_figures(procs: list[subprocess.Popen], port: int, duration_s: float, connections: int,
+                     profile: Path | None = None) -> dict:
+    """wrk figures for the trivial handler; ``profile``: its py-spy profile, ``<profile>-baseline-<pid>.txt``
+    (what aiohttp itself costs, to set beside the routes' profiles)."""
     pids = [p.pid for p in procs]
-    return wrk.run(f"http://127.0.0.1:{port}", ["/"], pids, duration_s=duration_s, connections=connections).as_dict()
+    spy = None if profile is None else profile.with_name(f"{profile.name}-baseline")
+    return wrk.run(f"http://127.0.0.1:{port}", ["/"], pids, duration_s=duration_s, connections=connections,
+                   profile=spy).as_dict()
 
 
 def _ratios(base: dict, fig: dict) -> dict:
@@ -320,11 +325,11 @@ def main(argv: list[str] | None = None) -> int:
                     ratios = []
                     for r, first in enumerate(first_rounds):
                         # The yardstick right before the routes in every round: others' load drifts.
-                        base = baseline_figures(baseline, base_port, args.duration, args.connections)
                         profile = None
                         if args.profile is not None and r == 0:
                             args.profile.mkdir(parents=True, exist_ok=True)
                             profile = args.profile / f"{q['size']}-{processes}p"
+                        base = baseline_figures(baseline, base_port, args.duration, args.connections, profile)
                         fig = http_figures(web, port, q["event_id"], first, repeat, args.duration, args.connections,
                                            profile)
                         ratios.append(_ratios(base, fig))
