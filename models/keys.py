@@ -8,7 +8,8 @@ Redis Cluster runs a Lua script only when every key it is called with lies in on
   scripts write it together with the event's keys. Its id carries the event's slot: the first
   six hex digits of a reservation id (``reservation_id(event_id)``) are a tag that hashes to the
   event's slot, and the record's key ``res:{<those six digits>}:<id>`` uses it as hash tag.
-- Every other key (rate limits, leases, heartbeats) is used alone, one key per command or script.
+- The join's rate-limit keys carry the event's tag too (``rl:{e}:...``: room_join.lua counts them).
+  Every other key (the other rate limits, leases, heartbeats) is used alone, one key per command or script.
 
 tests/slots.py checks that every script call of the unit tests touches one slot. ``prefix``
 (REDIS_PREFIX) lets tests and deployments share a server; it sits outside the hash tag.
@@ -168,6 +169,11 @@ class Keys:
     def rate(self, scope: str, subject: str) -> str:
         """String: one rate-limit policy's state for one subject (used alone: one key per script)."""
         return f"{self.prefix}rl:{scope}:{subject}"
+
+    def event_rate(self, event_id: str, scope: str, subject: str) -> str:
+        """String: one rate-limit policy's state for one subject in one event, in the event's slot
+        (the join's limits are counted by room_join.lua, in the join's own call)."""
+        return f"{self.prefix}rl:{{{event_id}}}:{scope}:{subject}"
 
     def sweep_lease(self, name: str) -> str:
         return f"{self.prefix}sweep:{name}:lease"

@@ -1,4 +1,9 @@
-"""Redis-backed rate limits (GCRA in models/lua/ratelimit.lua) that fail open.
+"""Redis-backed rate limits (GCRA in models/lua/lib_gcra.lua) that fail open.
+
+Two ways in: :class:`RateLimiter` counts a request in a call of its own (ratelimit.lua: reserve,
+checkout); a join is counted by the join's own script (room_join.lua, in the event's slot, see
+models.waiting_room.service), which reads and builds its part with :func:`counted`,
+:func:`gcra_args` and :func:`decision_of`. Either way a refusal is :meth:`Decision.refusal`.
 
 A limit of 0 disables its policy. When Redis cannot be reached the limiter lets the request
 through (a rate limiter must not turn an outage into a 500 on every request), logs it at most
@@ -24,6 +29,7 @@ from typing import Any, NamedTuple
 
 import redis.exceptions
 
+from models.errors import RateLimited
 from models.keys import Keys, key_slot
 from models.metrics import RATE_LIMITED, RATE_LIMITER_FAIL_OPEN
 from models.redis import scripts
@@ -67,6 +73,49 @@ class Decision(NamedTuple):
     @property
     def refused_by(self) -> tuple[str, ...]:
         return tuple(s.policy.name for s in self.states if s.remaining == 0) if not self.allowed else ()
+
+    def fields(self) -> dict[str, str]:
+        """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers) for every
+        policy the request was counted against."""
+        return {
+            "RateLimit-Policy": ", ".join(s.policy.field for s in self.states),
+            "RateLimit": ", ".join(f'"{s.policy.name}";r={s.remaining};t={s.reset_s}' for s in self.states),
+        }
+
+    def refusal(self) -> RateLimited:
+        """The 429 for a refused request: Retry-After, the RateLimit fields, the refusing policies."""
+        names = self.refused_by
+        return RateLimited(f"Too many requests ({', '.join(names)} limit); retry later", retry_after=self.retry_after_s,
+                           headers=self.fields(), limits=list(names))
+
+
+def counted(checks: Sequence[tuple[Policy, str]]) -> list[tuple[Policy, str]]:
+    """The (policy, subject) pairs a request is counted against: a limit above 0 and a subject."""
+    return [(p, s) for p, s in checks if p.limit > 0 and s]
+
+
+def gcra_args(policies: Sequence[Policy]) -> list[int]:
+    """Each policy's limit and window in ms, in order: lib_gcra.lua's arguments."""
+    args: list[int] = []
+    for policy in policies:
+        args += [policy.limit, policy.window_s * 1000]
+    return args
+
+
+def decision_of(policies: Sequence[Policy], reply: Sequence[Any]) -> Decision:
+    """The decision in a script's {allowed, retry after ms, remaining, reset ms, ...} reply for
+    ``policies`` (all counted in that one call); a refusal is counted in RATE_LIMITED."""
+    allowed = int(reply[0]) == 1
+    states = [None] * len(policies)
+    _place(states, range(len(policies)), list(policies), list(reply[2:]))
+    decision = Decision(allowed, int(reply[1]) / 1000 if not allowed else 0.0, tuple(states))  # type: ignore[arg-type]
+    _count_refusal(decision)
+    return decision
+
+
+def _count_refusal(decision: Decision) -> None:
+    for name in decision.refused_by:
+        RATE_LIMITED.labels(name).inc()
 
 
 class Deadlines:
@@ -120,8 +169,8 @@ class RateLimiter:
         milliseconds (tests); None, Redis's own clock."""
         self._redis = redis
         self._clock_ms = clock_ms
-        #: How the script is sent: the web tier passes its CommandBatcher's run_script, so the
-        #: check of a join travels in the same pipeline as the join itself.
+        #: How the script is sent: the web tier passes its CommandBatcher's run_script, so a
+        #: check travels in the same pipeline as the process's other hot-path commands.
         self._run_script = run_script
         self._keys = keys
         self._cooldown_s = cooldown_s
@@ -134,7 +183,7 @@ class RateLimiter:
         Returns the decision, or None when no policy applies or Redis is down (fail open).
         Raises nothing for Redis errors.
         """
-        checks = [(p, s) for p, s in checks if p.limit > 0 and s]
+        checks = counted(checks)
         if not checks:
             return None
         if time.monotonic() < self._skip_until:
@@ -148,9 +197,7 @@ class RateLimiter:
             self._fail_open(exc)
             return None
         decision = Decision(allowed, retry_ms / 1000 if not allowed else 0.0, tuple(states))
-        if not decision.allowed:
-            for name in decision.refused_by:
-                RATE_LIMITED.labels(name).inc()
+        _count_refusal(decision)
         return decision
 
     async def _count(self, policies: list[Policy], keys: list[str]) -> tuple[bool, int, list[PolicyState]]:
@@ -182,9 +229,7 @@ class RateLimiter:
         """The script's reply for ``members``, failed with TimeoutError past the time limit."""
         script = scripts(self._redis).get("ratelimit")
         group_keys = [keys[i] for i in members]
-        args: list[int | str] = []
-        for i in members:
-            args += [policies[i].limit, policies[i].window_s * 1000]
+        args: list[int | str] = [*gcra_args([policies[i] for i in members])]
         if refund:
             args.append("refund")
         if self._clock_ms is not None:

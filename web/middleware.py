@@ -9,7 +9,8 @@ is built. Order of the work, outermost first:
 1. the request id (the caller's ``X-Request-Id`` when safe to log, else a new one) is set in
    the log context;
 2. CORS preflights are answered; a request body is read under its size and time limits
-   (web.bodies); rate-limited commands are checked (web.ratelimit);
+   (web.bodies); rate-limited commands are checked (web.ratelimit), but for a join, which the
+   join's own script counts;
 3. the handler runs; any error becomes RFC 9457 problem+json (web.problems, the one place);
 4. ``X-Request-Id``, ``X-Content-Type-Options`` and CORS headers are added, and the request's
    latency is counted (web.metrics.TIMINGS).
@@ -78,7 +79,8 @@ def edge_middleware(settings: Settings):
                 response = refused
             else:
                 scope = ratelimit.scope_of(request) if method == "POST" else None
-                if scope is None:
+                # A join is counted by its own script (one Redis call: web/handlers/waiting_room.py).
+                if scope is None or scope == "join":
                     response = await handler(request)
                 else:
                     response = await ratelimit.limited(request, handler, scope)

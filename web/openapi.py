@@ -125,7 +125,8 @@ def _statuses(method: str, path: str, d: Doc, parameters: list[dict]) -> dict[in
         statuses.setdefault(404, "No such resource (a malformed id is 404 too)")
     scope = scope_for(method, path)
     if scope is not None:
-        statuses[429] = (f"Over the per-user ({scope}) or per-address rate limit: problem rate_limited with "
+        per = " of this event" if scope == "join" else ""  # the join's quotas count per event
+        statuses[429] = (f"Over the per-user ({scope}) or per-address rate limit{per}: problem rate_limited with "
                          "limits and Retry-After" + (f"; {statuses[429]}" if 429 in statuses else ""))
     if path not in _SELF_CONTAINED:
         statuses.setdefault(503, "Redis or the database is unavailable (Retry-After)")

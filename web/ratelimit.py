@@ -5,6 +5,10 @@ TRUST_FORWARDED_FOR the last X-Forwarded-For hop (the one our own proxy appended
 hops are whatever the client wrote). Answers carry the IETF ``RateLimit`` and
 ``RateLimit-Policy`` fields (draft-ietf-httpapi-ratelimit-headers); a refusal is a 429
 problem with ``Retry-After``.
+
+Reserve and checkout are counted here, by the edge middleware, before their handlers. A join is
+counted by the join itself (one Redis script: models.waiting_room.service), so its quotas count
+per event; its handler asks :func:`subjects` for what to count.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ import re
 
 from aiohttp import web
 
-from models.errors import RateLimited, TicketDropError
-from models.ratelimit import Decision, Policy
+from models.errors import TicketDropError
+from models.ratelimit import Policy
 from models.settings import Settings
 from web.appkeys import RATE_LIMITER, RATE_POLICIES, SETTINGS
 from web.identity import peek_user, prepare
@@ -61,34 +65,30 @@ def all_policies(settings: Settings) -> dict[str, tuple[Policy, Policy]]:
     return {scope: policies(settings, scope) for scope, _ in _ROUTES}
 
 
-def header_fields(decision: Decision) -> dict[str, str]:
-    """``RateLimit-Policy`` and ``RateLimit`` for every policy the request was counted against."""
-    return {
-        "RateLimit-Policy": ", ".join(s.policy.field for s in decision.states),
-        "RateLimit": ", ".join(f'"{s.policy.name}";r={s.remaining};t={s.reset_s}' for s in decision.states),
-    }
+async def subjects(request: web.Request, scope: str) -> list[tuple[Policy, str]]:
+    """The (per-user policy, user id) and (per-address policy, address) pairs the request counts
+    against. Resolves the identity first (jwt: the JWKS read, off the loop, when due); a missing,
+    malformed or refused one gives an empty user id (for reserve and checkout only the address
+    counts, then the handler answers 400/401; a join is refused before anything is counted)."""
+    app = request.app
+    settings = app[SETTINGS]
+    user_policy, ip_policy = app[RATE_POLICIES][scope]
+    if settings.identity_mode == "jwt":
+        await prepare(request)
+    return [(user_policy, peek_user(request)), (ip_policy, client_address(request, settings))]
 
 
 async def limited(request: web.Request, handler, scope: str) -> web.StreamResponse:
     """Count the request against its scope's per-user and per-address limits, then run
     ``handler``; raises RateLimited (429 with Retry-After) when a limit is spent. The answer
-    (or the error) carries the RateLimit fields. Called by the edge middleware (web.middleware)."""
-    app = request.app
-    settings = app[SETTINGS]
-    user_policy, ip_policy = app[RATE_POLICIES][scope]
-    # A missing, malformed or refused identity is answered by the handler (400/401); only the
-    # address limit applies to it.
-    if settings.identity_mode == "jwt":
-        await prepare(request)
-    user = peek_user(request)
-    decision = await app[RATE_LIMITER].check([(user_policy, user), (ip_policy, client_address(request, settings))])
+    (or the error) carries the RateLimit fields. Called by the edge middleware (web.middleware)
+    for every limited scope but ``join``, which the join's own script counts."""
+    decision = await request.app[RATE_LIMITER].check(await subjects(request, scope))
     if decision is None:
         return await handler(request)
-    headers = header_fields(decision)
     if not decision.allowed:
-        names = ", ".join(decision.refused_by)
-        raise RateLimited(f"Too many requests ({names} limit); retry later", retry_after=decision.retry_after_s,
-                          headers=headers, limits=list(decision.refused_by))
+        raise decision.refusal()
+    headers = decision.fields()
     try:
         response = await handler(request)
     except (TicketDropError, web.HTTPException) as exc:

@@ -3,25 +3,57 @@
 -- KEYS[2] bucket hash (token field -> position; 0 = in the pre-queue, position drawn at on-sale)
 -- KEYS[3] set of bucket numbers holding pre-queue fans (the draw reads only those)
 -- KEYS[4] journal list ("field:position" per new join, copied to the database by the wave tick)
+-- KEYS[5..], optional: the join's rate limits, one string per policy, <prefix>rl:{e}:<scope>:<subject>
+--         (in the room's slot), counted first, in this same call (lib_gcra.lua: GET, SET PX, DEL)
 -- ARGV[1] token field
 -- ARGV[2] now, in ms (the web server's clock)
 -- ARGV[3] on-sale instant, in ms
 -- ARGV[4] expire-at for the keys, in ms (unix)
 -- ARGV[5] the bucket's number
--- Touches: KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- ARGV[6], with KEYS[5..]: the limits' clock in ms ("" = Redis TIME, shared by every web process)
+-- ARGV[7..], with KEYS[5..]: each limit's requests per window and window in ms, in KEYS order
+-- Touches: KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5..]
 -- Returns {created 0|1, position, pre-queue size, joins after on-sale},
 -- or {-1, 0, 0, 0} while the room is not live (never opened, or lost with Redis and not restored
 -- yet): a join then would hand out places that are already taken.
+-- With limits, the reply goes on with ratelimit.lua's {allowed 1|0, retry_after_ms, remaining_i,
+-- reset_ms_i...}; a join a limit refuses answers {-2, 0, 0, 0, 0, ...} and writes nothing at all.
+-- The limits are counted for a room that is not live (-1), so the caller joins again without them.
+
+--#include lib_gcra
+
+local limits = nil
+if #KEYS > 4 then
+  local allowed, retry, state = gcra(KEYS, 5, ARGV, 7, gcra_now(ARGV[6]), false)
+  limits = {allowed, retry}
+  for i = 1, #state do
+    limits[#limits + 1] = state[i]
+  end
+end
+
+local function reply(created, position, pre, seq)
+  local out = {created, position, pre, seq}
+  if limits then
+    for i = 1, #limits do
+      out[#out + 1] = limits[i]
+    end
+  end
+  return out
+end
+
+if limits and limits[1] == 0 then
+  return reply(-2, 0, 0, 0)
+end
 local room, bucket, field = KEYS[1], KEYS[2], ARGV[1]
 local state = redis.call('HMGET', room, 'pre', 'seq', 'pclosed', 'live')
 if not state[4] then
-  return {-1, 0, 0, 0}
+  return reply(-1, 0, 0, 0)
 end
 local pre = tonumber(state[1]) or 0
 local seq = tonumber(state[2]) or 0
 local existing = redis.call('HGET', bucket, field)
 if existing then
-  return {0, tonumber(existing), pre, seq}
+  return reply(0, tonumber(existing), pre, seq)
 end
 local position
 if tonumber(ARGV[2]) < tonumber(ARGV[3]) and not state[3] then
@@ -43,4 +75,4 @@ redis.call('PEXPIREAT', bucket, ARGV[4])
 redis.call('PEXPIREAT', room, ARGV[4])
 redis.call('RPUSH', KEYS[4], field .. ':' .. position)
 redis.call('PEXPIREAT', KEYS[4], ARGV[4])
-return {1, position, pre, seq}
+return reply(1, position, pre, seq)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -19,8 +19,9 @@ from redis.exceptions import LockError
 from models import metrics
 from models.catalog.snapshot import EventSnapshot
 from models.catalog.statuses import FINISHED_STATUSES
-from models.errors import EventNotOnSale, NotFound, RoomRestoring, SoldOut
+from models.errors import EventNotOnSale, NotFound, RoomRestoring, SoldOut, TicketDropError
 from models.keys import Keys
+from models.ratelimit import Decision, Policy, counted, decision_of
 from models.redis import scripts
 from models.settings import Settings
 from models.ttlcache import TTLCache
@@ -80,6 +81,13 @@ class JoinResult:
     state: str
     #: The room's generation as this process last saw it (``roomGeneration`` of status and progress).
     generation: int = 0
+    #: The rate limits the join was counted against (None: none applied).
+    limits: Decision | None = None
+
+    @property
+    def rate_fields(self) -> dict[str, str] | None:
+        """The RateLimit header fields of the answer (None when no limit applied)."""
+        return self.limits.fields() if self.limits is not None else None
 
     def document(self, event: EventSnapshot) -> dict[str, Any]:
         return {"token": self.token, "position": self.position, "total": self.total, "state": self.state,
@@ -116,9 +124,15 @@ class RoomService:
         #: The joins counter's two children, looked up once (a labels() call takes a lock).
         self._joins = {True: metrics.JOINS.labels("new"), False: metrics.JOINS.labels("rejoin")}
 
-    async def join(self, event: Any, user_id: str | None, *, now_ms: int | None = None) -> JoinResult:
-        """Join (or rejoin) the event's queue. Raises EventNotOnSale (409) for closed or canceled
-        events, SoldOut (409) when nothing is left to sell. Returns the JoinResult."""
+    async def join(self, event: Any, user_id: str | None, *, limits: Sequence[tuple[Policy, str]] = (),
+                   now_ms: int | None = None) -> JoinResult:
+        """Join (or rejoin) the event's queue, first counting the join against ``limits`` ((policy,
+        subject) pairs; a limit of 0 or an empty subject does not apply) in the same script: their
+        keys are the event's (Keys.event_rate), so these quotas count per event. A refused join
+        changes nothing. With ``now_ms`` the limits count at that time too, else on Redis's clock.
+        Raises EventNotOnSale (409) for closed or canceled events, SoldOut (409) when nothing is
+        left to sell (both before anything is counted), RateLimited (429) when a limit is spent.
+        Errors after the count carry the RateLimit fields. Returns the JoinResult."""
         event_id = str(event.id)
         if event.status in FINISHED_STATUSES:
             raise EventNotOnSale(f"The event is {event.status}: its waiting room is closed", reason=event.status)
@@ -129,17 +143,33 @@ class RoomService:
             # The commitment must be public before anyone can be in the pre-queue.
             await self._run_blocking(fairness.ensure_commitment, event_id)
             self._committed.add(event_id)
+        limits_at_ms = now_ms
         now_ms = _now_ms() if now_ms is None else now_ms
         token = tokens.issue(self._settings.secret_bytes, event_id, user_id)
         expire_at = self._expire_at(event, now_ms)
-        keys, args = store.join_call(self._keys, event_id, token, now_ms, on_sale_ms(event), expire_at)
+        limits = counted(limits)
+        keys, args = store.join_call(self._keys, event_id, token, now_ms, on_sale_ms(event), expire_at, limits,
+                                     limits_at_ms)
         script = scripts(self._redis).get("room_join")
-        created, position, pre, seq = await self.batcher.run_script(script, keys, args)
-        if int(created) < 0:  # the room is not live: open it if it is new, else it is being restored
-            await self._open_new_room(event, now_ms)
-            created, position, pre, seq = await self.batcher.run_script(script, keys, args)
-            if int(created) < 0:
-                raise RoomRestoring()
+        reply = await self.batcher.run_script(script, keys, args)
+        decision = None
+        if limits:
+            decision = decision_of([p for p, _ in limits], reply[4:])
+            if not decision.allowed:
+                raise decision.refusal()
+        try:
+            created, position, pre, seq = reply[:4]
+            if int(created) < 0:  # the room is not live: open it if it is new, else it is being restored
+                await self._open_new_room(event, now_ms)
+                # Joined again without the limits: the first call counted them.
+                keys, args = store.join_call(self._keys, event_id, token, now_ms, on_sale_ms(event), expire_at)
+                created, position, pre, seq = await self.batcher.run_script(script, keys, args)
+                if int(created) < 0:
+                    raise RoomRestoring()
+        except TicketDropError as exc:
+            if decision is not None:
+                exc.headers.update(decision.fields())
+            raise
         created, position = bool(int(created)), int(position)
         generation = view.counters.live_since_ms
         if not generation:
@@ -154,7 +184,7 @@ class RoomService:
         log.debug("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
                                 "outcome": "new" if created else "rejoin"})
         return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms),
-                          generation)
+                          generation, decision)
 
     async def _open_new_room(self, event: Any, now_ms: int) -> None:
         """Mark a room live that the database knows nothing of (its first join). Raises

@@ -17,6 +17,8 @@ Per event (every key shares the hash tag ``{event_id}``, so scripts touch one cl
 - ``journal`` list: "field:position" of each join not yet copied to queue_entries.
 - ``used`` bitmap (bit per position), ``hmacs`` string (the drawn pre-queue HMACs, 32 raw bytes
   each, in queue order), ``lease`` (the scheduler step's lease).
+- Beside the room, in its slot: the join's rate limits, ``rl:{e}:<scope>:<subject>`` (GCRA state,
+  counted by room_join.lua before it joins: ``join_call``).
 
 Positions are 1..total without gaps: the pre-queue takes 1..pre (drawn at on-sale), later joins
 take pre+1.. in arrival order.
@@ -24,11 +26,12 @@ take pre+1.. in arrival order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from models.keys import Keys
+from models.ratelimit import Policy, gcra_args
 from models.redis import scripts
 from models.waiting_room.tokens import Token
 
@@ -146,11 +149,18 @@ def join_script(client: Any) -> Any:
     return scripts(client).get("room_join")
 
 
-def join_call(keys: Keys, event_id: str, token: Token, now_ms: int, on_sale_ms: int, expire_at_ms: int) -> tuple[list, list]:
-    """KEYS and ARGV of room_join.lua for this token."""
-    return ([keys.room(event_id), bucket_key(keys, event_id, token), keys.room_prequeue_buckets(event_id),
-             keys.room_journal(event_id)],
-            [token.field, now_ms, on_sale_ms, expire_at_ms, token.bucket])
+def join_call(keys: Keys, event_id: str, token: Token, now_ms: int, on_sale_ms: int, expire_at_ms: int,
+              limits: Sequence[tuple[Policy, str]] = (), limits_at_ms: int | None = None) -> tuple[list, list]:
+    """KEYS and ARGV of room_join.lua for this token. With ``limits`` ((policy, subject) pairs, each
+    counted: models.ratelimit.counted), the script counts the join against them first, in the
+    event's keys (Keys.event_rate), at ``limits_at_ms`` (None: Redis's clock)."""
+    call_keys = [keys.room(event_id), bucket_key(keys, event_id, token), keys.room_prequeue_buckets(event_id),
+                 keys.room_journal(event_id)]
+    args: list[Any] = [token.field, now_ms, on_sale_ms, expire_at_ms, token.bucket]
+    if limits:
+        call_keys += [keys.event_rate(event_id, policy.name, subject) for policy, subject in limits]
+        args += ["" if limits_at_ms is None else limits_at_ms, *gcra_args([policy for policy, _ in limits])]
+    return call_keys, args
 
 
 def close_prequeue(redis: Any, keys: Keys, event_id: str, now_ms: int) -> tuple[int, bool]:

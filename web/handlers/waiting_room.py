@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from models.errors import InvalidInput
 from models.waiting_room.service import MAX_HMACS_PAGE
-from web import edgecache, responses
+from web import edgecache, ratelimit, responses
 from web.appkeys import WAITING_ROOM
 from web.openapi import UNKNOWN_EVENT_FLOOD, doc
 from web.parse import query, user_id
@@ -132,8 +132,9 @@ async def progress(request: web.Request) -> web.Response:
                 409: "Event closed, canceled or sold out", 429: UNKNOWN_EVENT_FLOOD})
 async def join(request: web.Request) -> web.Response:
     event = await request_event(request)
-    result = await request.app[WAITING_ROOM].join(event, user_id(request, required=False))
-    return responses.json(result.document(event), status=201 if result.created else 200)
+    limits = await ratelimit.subjects(request, "join")  # counted by the join's own script, per event
+    result = await request.app[WAITING_ROOM].join(event, user_id(request, required=False), limits=limits)
+    return responses.json(result.document(event), status=201 if result.created else 200, headers=result.rate_fields)
 
 
 @routes.get("/events/{id}/waiting-room/fairness")

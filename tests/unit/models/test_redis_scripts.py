@@ -14,3 +14,11 @@ def test_every_script_that_judges_an_admission_shares_the_librarys_function():
     users = sorted(p.stem for p in LUA_DIR.glob("*.lua") if "--#include lib_admission\n" in p.read_text())
     assert users == ["res_enqueue", "room_admission"]
     assert all("local function admission(" in lua_source(name) for name in users)
+
+
+def test_every_script_that_counts_a_rate_limit_shares_one_gcra():
+    users = sorted(p.stem for p in LUA_DIR.glob("*.lua") if "--#include lib_gcra\n" in p.read_text())
+    assert users == ["ratelimit", "room_join"]
+    assert all(lua_source(name).count("local function gcra(") == 1 for name in users)
+    # No second copy of the algorithm: only the library advances a theoretical arrival time.
+    assert [p.stem for p in LUA_DIR.glob("*.lua") if "new_tat" in p.read_text()] == ["lib_gcra"]
