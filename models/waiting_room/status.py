@@ -4,12 +4,14 @@ stored position and the clock (so every rule here is tested without Redis or HTT
 from __future__ import annotations
 
 import hashlib
+import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from models.catalog.snapshot import EventSnapshot
 from models.catalog.statuses import FINISHED_STATUSES
+from models.timestamps import iso
 from models.waiting_room import eta
 from models.waiting_room.room import RoomView
 
@@ -44,9 +46,10 @@ def admission_of(position: int, view: RoomView, now_ms: int, admission_ttl_s: in
 
 
 @lru_cache(maxsize=4096)
-def _iso(ms: int | None) -> datetime | None:
-    # An admission expiry is the same for every fan of a wave: one datetime per wave, not per poll.
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+def _iso(ms: int | None) -> str | None:
+    # An admission expiry is the same for every fan of a wave: written once per wave, not per
+    # poll, and as text, so the document's encoder never calls back into Python (web/responses.py).
+    return None if ms is None else iso(datetime.fromtimestamp(ms / 1000, tz=UTC))
 
 
 class RoomFacts:
@@ -58,7 +61,7 @@ class RoomFacts:
 
     def __init__(self, event: EventSnapshot, view: RoomView) -> None:
         self.event = event
-        self.on_sale_at = event.on_sale_at
+        self.on_sale_at = iso(event.on_sale_at)  # text: see _iso
         self.sale_ms = on_sale_ms(event)
         self.finished = event.status in FINISHED_STATUSES
         self.sold_out = view.stock.sold_out
@@ -164,13 +167,28 @@ def _max_age(f: RoomFacts, now_ms: int, admission_expires_ms: int | None) -> int
     return min(-(-limit // 1000), interval_ms // 1000)
 
 
+#: The status document's words as small integers, for :func:`validator`'s key (a str's hash is
+#: seeded per process; an int's is not).
+_CODES = {word: i for i, word in enumerate(("waiting", "sale_open", "paused", "sold_out", "closed",
+                                            "queued", "admitted", "expired"))}
+
+
 def validator(document: dict[str, Any], epoch: int) -> str:
     """A weak ETag (RFC 9110 8.8.1) of a status document: it changes whenever anything in it
     changes except the two countdowns (``secondsUntilOnSale``, ``etaSeconds``), which a client
-    counts down itself between answers. Stable across web processes (no per-process hash seed)."""
-    key = (f"{document['state']}|{document['position']}|{document['total']}|{document['aheadOfYou']}|"
-           f"{document['canEnter']}|{document['admission']}|{document['admissionExpiresAt']}|{document['roomGeneration']}|{epoch}")
-    return f'W/"{_digest(key)}"'
+    counts down itself between answers.
+
+    The hash of a tuple of ints: CPython does not seed it (unlike a str's), so every web process
+    of one Python gives the same ETag, for less than a BLAKE2 digest of the same fields
+    formatted as text (the largest self time of a repeat poll in our own code:
+    docs/benchmarks.md). The admission expiry (ISO text, or None) counts by its CRC-32.
+    64 bits: two different answers of one fan sharing an ETag (a 304 for a changed document)
+    is a 1 in 2^64 chance per pair."""
+    position, ahead, expires = document["position"], document["aheadOfYou"], document["admissionExpiresAt"]
+    key = (_CODES[document["state"]], -1 if position is None else position, document["total"],
+           -1 if ahead is None else ahead, document["canEnter"], _CODES[document["admission"]],
+           -1 if expires is None else zlib.crc32(expires.encode()), document["roomGeneration"], epoch)
+    return f'W/"{hash(key) & 0xFFFFFFFFFFFFFFFF:016x}"'
 
 
 def _digest(key: str) -> str:

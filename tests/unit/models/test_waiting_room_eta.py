@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -9,6 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from models.settings import ROOT
+from models.timestamps import iso
 from models.waiting_room.eta import Pace, eta_seconds, measure_pace, next_wave_ms
 from models.waiting_room.room import RoomView
 from models.waiting_room.status import admission_of, answer, describe
@@ -103,7 +108,7 @@ def test_before_on_sale_a_pre_queue_fan_waits_without_a_position_or_eta():
     assert doc["secondsUntilOnSale"] == 91
     assert (doc["position"], doc["aheadOfYou"], doc["etaSeconds"], doc["canEnter"], doc["admission"]) == (
         None, None, None, False, "queued")
-    assert doc["onSaleAt"] == ON_SALE and doc["total"] == 5
+    assert doc["onSaleAt"] == iso(ON_SALE) and doc["total"] == 5  # the API's text, written once per view
 
 
 def test_an_admitted_fan_may_enter_until_the_window_lapses_then_shows_expired():
@@ -111,7 +116,7 @@ def test_an_admitted_fan_may_enter_until_the_window_lapses_then_shows_expired():
     admitted = describe(FakeEvent(), view, 150, T0 + 6000, TTL_S)
     assert (admitted["state"], admitted["admission"], admitted["canEnter"], admitted["etaSeconds"]) == (
         "sale_open", "admitted", True, 0)
-    assert admitted["admissionExpiresAt"] == datetime.fromtimestamp((T0 + 5000) / 1000 + TTL_S, tz=UTC)
+    assert admitted["admissionExpiresAt"] == iso(datetime.fromtimestamp((T0 + 5000) / 1000 + TTL_S, tz=UTC))
     expired = describe(FakeEvent(), view, 150, T0 + 5000 + TTL_S * 1000, TTL_S)
     assert (expired["admission"], expired["canEnter"], expired["etaSeconds"]) == ("expired", False, None)
 
@@ -187,3 +192,16 @@ def test_a_new_event_snapshot_is_read_afresh_by_a_view_that_answered_the_old_one
     view = view_of(regular_waves(2), total=500)
     assert describe(FakeEvent(), view, 450, T0 + 6000, TTL_S)["state"] == "sale_open"
     assert describe(FakeEvent(paused=True), view, 450, T0 + 6000, TTL_S)["state"] == "paused"
+
+
+def test_every_web_process_gives_an_answer_the_same_etag_whatever_its_hash_seed():
+    # An edge cache revalidates with whichever web process it reaches: the ETag must not depend
+    # on a process's PYTHONHASHSEED (str and bytes hashes do; the validator hashes ints only).
+    script = ("from models.waiting_room.status import validator; "
+              "print(validator({'state': 'sale_open', 'position': 7, 'total': 9, 'aheadOfYou': None, 'canEnter': True, "
+              "'admission': 'admitted', 'admissionExpiresAt': '2026-11-30T09:10:00.000Z', "
+              "'roomGeneration': 3}, 5))")
+    etags = {subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": seed}, cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout for seed in ("1", "2", "random")}
+    assert len(etags) == 1
+    assert next(iter(etags)).startswith('W/"')
