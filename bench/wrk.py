@@ -10,6 +10,7 @@ trivial handler and the routes under test pay the same client-side cost.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -116,11 +117,13 @@ def _cpu_s(pids: list[int]) -> float:
 
 #: py-spy (PyPI, requirements-dev.txt): only samples holding the GIL, without pausing the process.
 PY_SPY = "py-spy"
+#: py-spy samples per second: a sample stands for 1/SPY_RATE_HZ s of the GIL held.
+SPY_RATE_HZ = 250
 
 
 def _spy(pids: list[int], profile: Path, duration_s: float) -> list[subprocess.Popen]:
     spy = shutil.which(PY_SPY) or str(Path(sys.executable).with_name(PY_SPY))
-    return [subprocess.Popen([spy, "record", "--gil", "--nonblocking", "-r", "250", "-d", str(max(1, round(duration_s))), "-f", "raw",
+    return [subprocess.Popen([spy, "record", "--gil", "--nonblocking", "-r", str(SPY_RATE_HZ), "-d", str(max(1, round(duration_s))), "-f", "raw",
                               "-o", f"{profile}-{pid}.txt", "-p", str(pid)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
 
@@ -135,7 +138,9 @@ def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: 
     ``user_id_prefix``: send ``X-User-Id: <prefix><thread>-<n>``, a new user per request.
     Server CPU per request is read from /proc for ``server_pids`` around the run.
     ``profile``: py-spy samples each server process meanwhile into ``<profile>-<pid>.txt``
-    (raw collapsed stacks for bench.spytop; the samples cost the servers some CPU)."""
+    (raw collapsed stacks for bench.spytop; the samples cost the servers some CPU), and the
+    run's figures into ``<profile>.json`` (requests, sampling rate: what spytop's per-request
+    microseconds are computed from)."""
     with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
         paths_file = Path(tmp) / "paths.txt"
         paths_file.write_text("\n".join(paths) + "\n")
@@ -157,13 +162,18 @@ def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: 
     p99 = _P99.search(out)
     errors = _ERRORS.search(out)
     non2xx = _NON2XX.search(out)
-    return WrkResult(
+    result = WrkResult(
         requests=requests, rps=float(_RATE.search(out).group(1)),
         p99_ms=_ms(p99.group(1), p99.group(2)) if p99 else 0.0,
         non_2xx_3xx=int(non2xx.group(1)) if non2xx else 0,
         socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
         server_cpu_us_per_request=cpu_s / max(1, requests) * 1e6,
     )
+    if profile is not None:
+        Path(f"{profile}.json").write_text(json.dumps({"requests": requests, "rate_hz": SPY_RATE_HZ,
+                                                      "server_cpu_us_per_request": result.server_cpu_us_per_request,
+                                                      "pids": server_pids}))
+    return result
 
 
 def command_line(threads: int = 2, connections: int = 64, duration_s: float = 5.0) -> str:

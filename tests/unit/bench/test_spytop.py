@@ -1,4 +1,6 @@
-from bench.spytop import parse, render, summarize
+import json
+
+from bench.spytop import parse, render, summarize, versus
 
 RAW = """\
 _run (web/app.py:10);open_session (models/checkout/sessions.py:65);Database.execute (peewee.py:3934);Context.sql (peewee.py:709) 6
@@ -22,3 +24,28 @@ def test_the_tables_show_shares_of_all_samples():
     assert text.startswith("10 samples")
     assert "| peewee | 70% |" in text
     assert "| Context.sql (peewee.py) | 70% |" in text
+
+
+def _profile(folder, name: str, pid: int, lines: str, requests: int) -> str:
+    prefix = folder / name
+    (folder / f"{name}-{pid}.txt").write_text(lines)
+    (folder / f"{name}.json").write_text(json.dumps({"requests": requests, "rate_hz": 250,
+                                                    "server_cpu_us_per_request": 100.0, "pids": [pid]}))
+    return str(prefix)
+
+
+def test_versus_gives_each_functions_microseconds_per_request_beyond_the_yardstick(tmp_path):
+    # 250 samples/s: a sample is 4,000 µs of the GIL held; over 1,000 requests, 4 µs per request.
+    base = _profile(tmp_path, "base", 1, "start (aiohttp/web_protocol.py:1) 10\n", 1_000)
+    route = _profile(tmp_path, "route", 2, "start (aiohttp/web_protocol.py:1) 10\n"
+                                           "edge (web/middleware.py:5) 5\n", 500)
+    (tmp_path / "route-3.txt").write_text("edge (web/middleware.py:5) 5\n")  # a second web process
+
+    text = versus(route, base, top=5)
+
+    assert text.startswith("GIL-held µs per request: route 160.0")
+    assert "yardstick 40.0" in text and ": +120.0" in text
+    assert "| edge (web/middleware.py) | 80.0 | 0.0 | +80.0 |" in text
+    assert "| start (aiohttp/web_protocol.py) | 80.0 | 40.0 | +40.0 |" in text
+    assert "| ours | 80.0 | 0.0 | +80.0 |" in text
+    assert "| aiohttp | 80.0 | 40.0 | +40.0 |" in text
