@@ -284,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
                              "summary gives each ratio's median over them")
     parser.add_argument("--processes", default="1,2", help="web process counts to measure, comma-separated")
     parser.add_argument("--ticks", type=int, default=20, help="wave ticks timed per queue")
-    parser.add_argument("--rate-limits", action="store_true",
-                        help="run the web process with its rate limiter on (limits too high to refuse)")
+    parser.add_argument("--rate-limits", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the web processes with their rate limiter on, as in production, with limits too "
+                             "high to refuse one client address (default); --no-rate-limits turns it off")
     parser.add_argument("--profile", metavar="DIR", type=Path,
                         help="py-spy each measurement into DIR (read with python -m bench.spytop); costs the server CPU")
     args = parser.parse_args(argv)
@@ -295,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(n) for n in args.processes.split(",") if n]
     print(f"command: python -m bench.waiting_room {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(f"wrk: {wrk.command_line(2, args.connections, args.duration)}")
+    print(f"rate limiter: {'on (limits too high to refuse)' if args.rate_limits else 'off'}")
     print(f"load before: {wrk.load_average()}", flush=True)
     with wrk.deployment("wr") as run:
         settings, redis, keys = run.settings, run.redis, run.keys
