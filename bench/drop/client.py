@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from array import array
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench.drop.clock import REAL_CLOCK, Clock
 from bench.loadgen import Latencies
 
 #: Statuses a browser retries after a pause (with Retry-After when given).
@@ -53,10 +53,13 @@ class EndpointSamples:
 
 
 class Recorder:
-    """Request samples per endpoint plus timestamped domain marks ("held", "paid"...)."""
+    """Request samples per endpoint plus timestamped domain marks ("held", "paid"...), in
+    seconds since ``t0`` on ``clock``: the one clock of the run, which its Api, fans and edge
+    read too (bench.drop.clock)."""
 
-    def __init__(self, t0: float) -> None:
+    def __init__(self, t0: float, *, clock: Clock = REAL_CLOCK) -> None:
         self.t0 = t0
+        self.clock = clock
         self.endpoints: dict[str, EndpointSamples] = {}
         self.marks: dict[str, array] = {}
 
@@ -69,14 +72,15 @@ class Recorder:
         samples.status.append(status)
 
     def mark(self, name: str, at: float | None = None) -> None:
-        self.marks.setdefault(name, array("d")).append((at if at is not None else time.monotonic()) - self.t0)
+        self.marks.setdefault(name, array("d")).append((at if at is not None else self.clock.monotonic()) - self.t0)
 
     def now(self) -> float:
-        return time.monotonic() - self.t0
+        return self.clock.monotonic() - self.t0
 
 
 class Api:
-    """Requests against the system under test with retries, bounded by ``deadline`` (monotonic)."""
+    """Requests against the system under test with retries, bounded by ``deadline`` (monotonic,
+    on the recorder's clock, which the Api keeps time by: :attr:`clock`)."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, recorder: Recorder, *, limit: int,
                  deadline: float, admin_token: str = "", poll_limit: int | None = None,
@@ -84,6 +88,7 @@ class Api:
         self.session = session
         self.base = base_url.rstrip("/")
         self.recorder = recorder
+        self.clock = recorder.clock
         # Three pools of connection slots: status polls, reservation attempts, and paying (a fan
         # holding tickets: checkout session, confirm, its polls, tickets). Each browser has its
         # own connection, so a fan's checkout never waits behind other fans' polls or behind
@@ -140,13 +145,13 @@ class Api:
         if body is not None:
             data = orjson.dumps(body)
             hdrs["Content-Type"] = "application/json"
-        queued = time.monotonic()
+        queued = self.clock.monotonic()
         kind = "poll" if poll else "pay" if pay else "waitlist" if waitlist else "command"
         pool = {"poll": self.poll_slots, "pay": self.pay_slots, "waitlist": self.waitlist_slots,
                 "command": self.slots}[kind] if use_slot \
             else contextlib.nullcontext()
         async with pool:
-            started = time.monotonic()
+            started = self.clock.monotonic()
             if use_slot:
                 self.slot_wait[kind].add((started - queued) * 1000.0)
                 self.slot_wait_t[kind].append(queued - self.recorder.t0)
@@ -164,7 +169,7 @@ class Api:
                             parsed = raw.decode(errors="replace")
                     return Reply(status, parsed, resp.headers)
             finally:
-                self.recorder.request(endpoint, started, (time.monotonic() - started) * 1000.0, status)
+                self.recorder.request(endpoint, started, (self.clock.monotonic() - started) * 1000.0, status)
 
     async def call(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Reply:
         """:meth:`once` with retries on connection errors, 429/502/503/504 and (a few) 500s.
@@ -173,7 +178,7 @@ class Api:
         """
         attempt = errors_500 = 0
         while True:
-            if time.monotonic() >= self.deadline:
+            if self.clock.monotonic() >= self.deadline:
                 raise DeadlineReached(f"{method} {path}")
             attempt += 1
             pause = min(MAX_BACKOFF_S, 0.1 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.0)
@@ -181,7 +186,7 @@ class Api:
                 reply = await self.once(endpoint, method, path, **kwargs)
             except (TimeoutError, aiohttp.ClientError, OSError):
                 self.retries += 1
-                await asyncio.sleep(pause)
+                await self.clock.sleep(pause)
                 continue
             if reply.status in RETRY_STATUSES or (reply.status == 500 and errors_500 < MAX_500_RETRIES):
                 errors_500 += reply.status == 500
@@ -189,7 +194,7 @@ class Api:
                 retry_after = reply.headers.get("Retry-After")
                 if retry_after and retry_after.isdigit():
                     pause = min(float(retry_after), MAX_BACKOFF_S) * random.uniform(0.8, 1.2)
-                await asyncio.sleep(pause)
+                await self.clock.sleep(pause)
                 continue
             return reply
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.drop.client import Api, DeadlineReached
+from bench.drop.clock import Clock
 from bench.drop.progress import (
     SharedProgress,
     from_join,
@@ -123,6 +123,11 @@ class Crowd:
         if self.fairness is None:
             self.fairness = SharedProgress(self.api, self.event_id, edge=self.plan.edge_cache, document="fairness")
 
+    @property
+    def clock(self) -> Clock:
+        """The clock the fans keep time by: their Api's (bench.drop.clock)."""
+        return self.api.clock
+
     def set(self, fan: Fan, stage: str, detail: str = "") -> None:
         self.stages[fan.outcome] -= 1
         self.stages[stage] += 1
@@ -170,7 +175,7 @@ class Crowd:
         reply = await self.api.call("join", "POST", f"/events/{self.event_id}/waiting-room/join", user=fan.user_id)
         if reply.status in (200, 201):
             fan.token, fan.position = reply.data["token"], reply.data.get("position")
-            fan.joined = from_join(reply.data, time.time())
+            fan.joined = from_join(reply.data, self.clock.time())
             self.api.recorder.mark("joined")
             return True
         if reply.status == 409:
@@ -187,7 +192,7 @@ class Crowd:
         forgotten = 0
         path = f"/events/{self.event_id}/waiting-room/status"
         own: dict | None = fan.joined or None  # the fan's last status read, and when (monotonic)
-        own_at = time.monotonic()
+        own_at = self.clock.monotonic()
         while True:
             status = None
             if own is not None:
@@ -195,7 +200,7 @@ class Crowd:
                 if reply.status == 200 and wants_place_estimate(own, reply.data):
                     own = await self._estimate_place(fan, own)
                 if reply.status == 200 and not needs_own_status(own, reply.data):
-                    status = moved_on(own, reply.data, time.monotonic() - own_at)
+                    status = moved_on(own, reply.data, self.clock.monotonic() - own_at)
                     body = None
             if status is None:
                 reply = await self.api.call("status", "GET", path, params={"token": fan.token}, poll=True)
@@ -206,7 +211,7 @@ class Crowd:
                     if not await self._join(fan):
                         return False
                     self.set(fan, "waiting")
-                    own, own_at = fan.joined or None, time.monotonic()
+                    own, own_at = fan.joined or None, self.clock.monotonic()
                     continue
                 if reply.status != 200:
                     self.set(fan, "status_failed", f"status {reply.status} {reply.data}")
@@ -215,7 +220,7 @@ class Crowd:
                     self.places["read"] += 1
                     self.places["earlier"] += reply.data["position"] < own["earliestPosition"]
                 body = status = own = reply.data
-                own_at = time.monotonic()
+                own_at = self.clock.monotonic()
                 self._note_position(fan, body.get("position"), body.get("state"))
             if body is not None and (body.get("canEnter") or body.get("admission") == "admitted"):
                 fan.admitted_position = fan.position
@@ -223,8 +228,8 @@ class Crowd:
                 return True
             state = status.get("state")
             if state in ("sold_out", "closed"):
-                sold_out_since = sold_out_since or time.monotonic()
-                if time.monotonic() - sold_out_since >= self.plan.sold_out_grace_s or state == "closed":
+                sold_out_since = sold_out_since or self.clock.monotonic()
+                if self.clock.monotonic() - sold_out_since >= self.plan.sold_out_grace_s or state == "closed":
                     self.set(fan, "sold_out", f"status {state}")
                     return False
             else:
@@ -232,7 +237,7 @@ class Crowd:
             if status.get("admission") == "expired":
                 self.set(fan, "admission_expired", "admission lapsed before the fan polled")
                 return False
-            await asyncio.sleep(self._poll_interval(status))
+            await self.clock.sleep(self._poll_interval(status))
 
     async def _estimate_place(self, fan: Fan, own: dict) -> dict:
         """``own`` with the place the fan computes from the revealed draw (bench.drop.progress)."""
@@ -285,15 +290,15 @@ class Crowd:
     async def _reserve(self, fan: Fan) -> dict | None:
         """Try tiers until a hold is granted (returns the reservation) or nothing is left (None)."""
         rejected = 0
-        give_up_at = time.monotonic() + self.plan.nothing_left_grace_s
+        give_up_at = self.clock.monotonic() + self.plan.nothing_left_grace_s
         attempts = 0
         while attempts < MAX_RESERVE_ATTEMPTS:
             tiers = await self._available()
             if not tiers:
-                if time.monotonic() >= give_up_at:
+                if self.clock.monotonic() >= give_up_at:
                     self.set(fan, "rejected" if rejected else "sold_out", "nothing left after admission")
                     return None
-                await asyncio.sleep(self.plan.poll_s)
+                await self.clock.sleep(self.plan.poll_s)
                 continue
             attempts += 1
             tier_id, remaining, limit = self.rng.choice(tiers)
@@ -328,7 +333,7 @@ class Crowd:
             headers={"Prefer": f"wait={self.plan.prefer_wait_s}"},
         )
         if reply.status == 409 and reply.code in ("event_paused", "event_not_on_sale"):
-            await asyncio.sleep(self.plan.poll_s)
+            await self.clock.sleep(self.plan.poll_s)
             return None
         if reply.status == 409 and isinstance(reply.data, dict) and reply.data.get("status") != "rejected":
             # A problem document: sold out for this tier (decided before any hold).
@@ -345,11 +350,11 @@ class Crowd:
         return await self._until_decided(fan, reservation)
 
     async def _until_decided(self, fan: Fan, reservation: dict) -> dict | None:
-        deadline = time.monotonic() + self.plan.step_timeout_s
+        deadline = self.clock.monotonic() + self.plan.step_timeout_s
         while reservation.get("status") == "pending":
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 raise _FanError(fan, "reserving", f"reservation {fan.reservation_id} pending for {self.plan.step_timeout_s} s")
-            await asyncio.sleep(DECISION_POLL_S)
+            await self.clock.sleep(DECISION_POLL_S)
             reply = await self.api.call("reservation_poll", "GET", f"/reservations/{fan.reservation_id}", user=fan.user_id)
             if reply.status == 404:  # the pending request was lost with Redis: ask again
                 return None
@@ -389,10 +394,10 @@ class Crowd:
         self.set(fan, "waitlisted")
         # A waitlisted fan leaves when its patience ends, or in time before the run's deadline:
         # the sale is over for it either way, and it ends as what it was told ("sold out").
-        give_up_at = min(time.monotonic() + self.plan.waitlist_patience_s,
+        give_up_at = min(self.clock.monotonic() + self.plan.waitlist_patience_s,
                          self.api.deadline - 2 * self.plan.waitlist_poll_s)
         while True:
-            if time.monotonic() >= give_up_at:
+            if self.clock.monotonic() >= give_up_at:
                 await self._leave_waitlist(fan, entry_id, told)
                 return
             entry = await self._waitlist_entry(fan, entry_id)
@@ -405,7 +410,7 @@ class Crowd:
                 fan.waitlist = f"ended_{status}"
                 self.set(fan, told, f"waitlist entry ended {status!r}")
                 return
-            await asyncio.sleep(self.plan.waitlist_poll_s * self.rng.uniform(0.8, 1.2))
+            await self.clock.sleep(self.plan.waitlist_poll_s * self.rng.uniform(0.8, 1.2))
 
     async def _leave_waitlist(self, fan: Fan, entry_id: str, told: str) -> None:
         fan.waitlist = "gave_up"
@@ -483,11 +488,11 @@ class Crowd:
             self.set(fan, "hold_expired", f"checkout session ended {status!r}")
 
     async def _until_paid(self, fan: Fan, session_id: str, session: dict) -> dict:
-        deadline = time.monotonic() + self.plan.step_timeout_s
+        deadline = self.clock.monotonic() + self.plan.step_timeout_s
         while session.get("status") not in ("paid", "failed", "expired"):
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 raise _FanError(fan, "paying", f"checkout {session_id} undecided for {self.plan.step_timeout_s} s: {session}")
-            await asyncio.sleep(DECISION_POLL_S)
+            await self.clock.sleep(DECISION_POLL_S)
             reply = await self.api.call("session_poll", "GET", f"/checkout/sessions/{session_id}", user=fan.user_id,
                                         pay=True)
             if reply.status != 200:
@@ -497,17 +502,17 @@ class Crowd:
 
     async def _fetch_tickets(self, fan: Fan) -> None:
         self.set(fan, "fetching")
-        deadline = time.monotonic() + self.plan.step_timeout_s
+        deadline = self.clock.monotonic() + self.plan.step_timeout_s
         while True:
             reply = await self.api.call("tickets", "GET", "/me/tickets", user=fan.user_id, pay=True)
             if reply.status == 200:
                 fan.tickets = sum(1 for t in reply.data if (t.get("event") or {}).get("id") == self.event_id)
-                if fan.tickets >= fan.quantity or time.monotonic() >= deadline:
+                if fan.tickets >= fan.quantity or self.clock.monotonic() >= deadline:
                     self.set(fan, "bought", f"{fan.tickets} tickets")
                     return
-            elif time.monotonic() >= deadline:
+            elif self.clock.monotonic() >= deadline:
                 raise _FanError(fan, "fetching", f"tickets {reply.status} {reply.data}")
-            await asyncio.sleep(DECISION_POLL_S)
+            await self.clock.sleep(DECISION_POLL_S)
 
 
 class _FanError(Exception):

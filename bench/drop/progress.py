@@ -24,12 +24,10 @@ every fan's progress poll is its own request.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import math
 import re
-import time
 from datetime import datetime
 from typing import Any
 
@@ -159,11 +157,12 @@ class SharedProgress:
 
     def __init__(self, api: Api, event_id: str, *, edge: bool = True, document: str = "progress") -> None:
         self._api = api
+        self._clock = api.clock
         self._endpoint = document
         self._path = f"/events/{event_id}/waiting-room/{document}"
         self._edge = edge
         self._reply: Reply | None = None
-        #: nginx's valid_sec: the stored answer is fresh while int(time.time()) <= it.
+        #: nginx's valid_sec: the stored answer is fresh while int(clock.time()) <= it (Unix seconds).
         self._valid_sec = 0
         self._updating: object | None = None  # the one request updating the stored answer
         self._lock_until = 0.0
@@ -182,7 +181,7 @@ class SharedProgress:
         timed_out = False
         while True:
             if self._reply is not None:
-                if int(time.time()) <= self._valid_sec:
+                if int(self._clock.time()) <= self._valid_sec:
                     self.edge_hits += 1
                     return self._reply
                 if self._updating is not None:
@@ -190,14 +189,14 @@ class SharedProgress:
                     self.stale_hits += 1
                     return self._reply
                 return await self._update()
-            if self._updating is None or time.monotonic() >= self._lock_until:
+            if self._updating is None or self._clock.monotonic() >= self._lock_until:
                 return await self._update()
             if timed_out:
                 self.lock_timeouts += 1
                 return await self._request()
-            wait_until = wait_until or time.monotonic() + LOCK_TIMEOUT_S
-            await asyncio.sleep(max(0.0, min(LOCK_CHECK_S, wait_until - time.monotonic())))
-            timed_out = time.monotonic() >= wait_until
+            wait_until = wait_until or self._clock.monotonic() + LOCK_TIMEOUT_S
+            await self._clock.sleep(max(0.0, min(LOCK_CHECK_S, wait_until - self._clock.monotonic())))
+            timed_out = self._clock.monotonic() >= wait_until
 
     async def _request(self, headers: dict[str, str] | None = None) -> Reply:
         return await self._api.call(self._endpoint, "GET", self._path, headers=headers, poll=True)
@@ -206,7 +205,7 @@ class SharedProgress:
         """Fetch the document for the cache (revalidating the stored one if any) as the one
         request that updates it; concurrent readers see ``_updating``."""
         mine = self._updating = object()
-        self._lock_until = time.monotonic() + LOCK_AGE_S
+        self._lock_until = self._clock.monotonic() + LOCK_AGE_S
         try:
             stored = self._reply
             etag = stored.headers.get("ETag") if stored is not None else None
@@ -214,10 +213,10 @@ class SharedProgress:
             max_age = edge_max_age(reply.headers)
             if reply.status == 304 and stored is not None:
                 if max_age:
-                    self._valid_sec = int(time.time()) + max_age
+                    self._valid_sec = int(self._clock.time()) + max_age
                 return stored
             if reply.status == 200 and max_age:
-                self._reply, self._valid_sec = reply, int(time.time()) + max_age
+                self._reply, self._valid_sec = reply, int(self._clock.time()) + max_age
             return reply
         finally:
             if self._updating is mine:

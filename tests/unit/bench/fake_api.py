@@ -1,27 +1,29 @@
 """An in-memory stand-in for the TicketDrop HTTP contract (docs/api.md), small enough to read,
-so the simulator's fans can be tested without the real system."""
+so the simulator's fans can be tested without the real system. Its waves, holds and draw keep
+time by ``clock`` (bench.drop.clock; the tests pass the fans' VirtualClock)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import itertools
-import time
 import uuid
 from collections import Counter
 
 from aiohttp import web
 
+from bench.drop.clock import REAL_CLOCK, Clock
+
 
 class FakeDrop:
     def __init__(self, capacity: int = 20, wave: int = 10, wave_every_s: float = 0.05, hold_ttl_s: float = 60.0,
-                 draw_after_s: float | None = None) -> None:
+                 draw_after_s: float | None = None, clock: Clock = REAL_CLOCK) -> None:
+        self.clock = clock
         self.event_id = str(uuid.uuid4())
         self.tier_id = str(uuid.uuid4())
         self.remaining = capacity
         self.wave, self.wave_every_s = wave, wave_every_s
-        self.opened = time.monotonic()
+        self.opened = self.clock.monotonic()
         self.positions: dict[str, int] = {}
         self.next_position = itertools.count(1)
         self.reservations: dict[str, dict] = {}
@@ -41,8 +43,6 @@ class FakeDrop:
         #: Status reads per user, and the progress document's Cache-Control max-age in seconds.
         self.status_reads: Counter = Counter()
         self.progress_max_age_s = 0
-        #: Seconds the progress document takes to answer (a loaded web tier).
-        self.progress_delay_s = 0.0
         #: With ``draw_after_s``, fans who join before then are a pre-queue (no place) drawn by
         #: HMAC(salt, token) that long after start, as the real room does at on-sale; waves start then.
         self.draw_after_s = draw_after_s
@@ -54,10 +54,10 @@ class FakeDrop:
         self._draw_when_due()
         if not self.drawn:
             return 0
-        return int((time.monotonic() - self.opened - (self.draw_after_s or 0)) / self.wave_every_s) * self.wave
+        return int((self.clock.monotonic() - self.opened - (self.draw_after_s or 0)) / self.wave_every_s) * self.wave
 
     def _draw_when_due(self) -> None:
-        if self.drawn or time.monotonic() - self.opened < self.draw_after_s:
+        if self.drawn or self.clock.monotonic() - self.opened < self.draw_after_s:
             return
         order = sorted(self.prequeue, key=lambda u: hmac.digest(self.salt, f"tok-{u}".encode(), "sha256"))
         self.positions.update({user: i for i, user in enumerate(order, start=1)})
@@ -93,8 +93,8 @@ class FakeDrop:
         return await handler(request)
 
     def _expire_holds(self) -> None:
-        now = time.monotonic()
-        for res in self.reservations.values():
+        now = self.clock.monotonic()
+        for res in list(self.reservations.values()):  # a lapsed hold's tickets become offers (new holds)
             if res["status"] == "held" and now - res["at"] >= self.hold_ttl_s:
                 self._give_back(res, "expired")
 
@@ -110,7 +110,7 @@ class FakeDrop:
                 self.remaining -= entry["quantity"]
                 offer_id = str(uuid.uuid4())
                 self.reservations[offer_id] = {"id": offer_id, "status": "held", "quantity": entry["quantity"],
-                                               "user": entry["user"], "polls": 0, "at": time.monotonic()}
+                                               "user": entry["user"], "polls": 0, "at": self.clock.monotonic()}
                 entry.update(status="offered", reservation_id=offer_id)
 
     async def join(self, request):
@@ -149,8 +149,6 @@ class FakeDrop:
     async def progress(self, request):
         # max-age 0, as the real room answers when waves come faster than once a second; an
         # ETag of the document and 304 to a matching If-None-Match, as the real room does
-        if self.progress_delay_s:
-            await asyncio.sleep(self.progress_delay_s)
         state = "sold_out" if self.remaining <= 0 else "sale_open"
         through = self.admitted_up_to()
         document = {"state": state, "total": len(self.positions) or len(self.prequeue), "drawn": self.drawn,
@@ -184,7 +182,7 @@ class FakeDrop:
         if held:
             self.remaining -= body["quantity"]
         res = {"id": res_id, "status": "held" if held else "rejected", "quantity": body["quantity"],
-               "user": request.headers["X-User-Id"], "polls": 0, "at": time.monotonic()}
+               "user": request.headers["X-User-Id"], "polls": 0, "at": self.clock.monotonic()}
         self.reservations[res_id] = res
         if len(self.reservations) % 3 == 0:  # every third answer is still pending: the fan must poll
             return web.json_response({"id": res_id, "status": "pending"}, status=202)

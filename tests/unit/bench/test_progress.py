@@ -1,9 +1,8 @@
-import asyncio
 import random
-import time
 from datetime import UTC, datetime
 
-from bench.drop import progress as progress_module
+import pytest
+
 from bench.drop.client import Api, Recorder
 from bench.drop.progress import (
     SharedProgress,
@@ -18,6 +17,7 @@ from bench.drop.progress import (
 from bench.loadgen import make_session
 from models.waiting_room.fairness import fairness_hmac
 from tests.unit.bench.fake_api import FakeDrop
+from tests.unit.bench.virtual_clock import VirtualClock
 
 QUEUED = {"state": "sale_open", "position": 50, "admission": "queued", "aheadOfYou": 39, "total": 60, "etaSeconds": 9}
 PROGRESS = {"state": "sale_open", "total": 80, "drawn": True, "admittedThrough": 20, "positionsPerMinute": 600.0}
@@ -117,19 +117,39 @@ def test_the_countdown_to_on_sale_runs_down_between_status_reads():
     assert moved_on(prequeue, {**PROGRESS, "state": "waiting"}, elapsed_s=45)["secondsUntilOnSale"] == 0
 
 
+# -- the simulated edge, on a VirtualClock: what a reader gets depends on when, never on how
+# fast the machine serves the fake API (a stalled test process once timed out a lock) ---------
+def _drop(**kwargs) -> FakeDrop:
+    return FakeDrop(clock=VirtualClock(), **kwargs)
+
+
 async def _api(aiohttp_server, drop: FakeDrop):
     server = await aiohttp_server(drop.app())
     session = make_session(8)
-    return session, Api(session, str(server.make_url("/")), Recorder(time.monotonic()), limit=8, deadline=time.monotonic() + 10)
+    clock = drop.clock
+    return session, Api(session, str(server.make_url("/")), Recorder(clock.monotonic(), clock=clock), limit=8,
+                        deadline=clock.monotonic() + 10)
+
+
+def _slow_progress(api: Api, seconds: float) -> None:
+    """The web tier takes ``seconds`` (on the api's clock) to answer each progress request."""
+    call = api.call
+
+    async def slow_call(endpoint, *args, **kwargs):
+        if endpoint == "progress":
+            await api.clock.sleep(seconds)
+        return await call(endpoint, *args, **kwargs)
+
+    api.call = slow_call
 
 
 async def test_fans_reading_a_fresh_progress_share_one_request_as_behind_an_edge_cache(aiohttp_server):
-    drop = FakeDrop()
+    drop = _drop()
     drop.progress_max_age_s = 5
     session, api = await _api(aiohttp_server, drop)
     shared = SharedProgress(api, drop.event_id)
     try:
-        replies = await asyncio.gather(*(shared.read() for _ in range(20)))
+        replies = await drop.clock.run(*(shared.read() for _ in range(20)))
         replies.append(await shared.read())
     finally:
         await session.close()
@@ -138,31 +158,18 @@ async def test_fans_reading_a_fresh_progress_share_one_request_as_behind_an_edge
 
 
 async def test_without_the_edge_cache_every_progress_poll_is_a_request(aiohttp_server):
-    drop = FakeDrop()
+    drop = _drop()
     drop.progress_max_age_s = 5
     session, api = await _api(aiohttp_server, drop)
     shared = SharedProgress(api, drop.event_id, edge=False)
     try:
-        await asyncio.gather(*(shared.read() for _ in range(5)))
+        await drop.clock.run(*(shared.read() for _ in range(5)))
     finally:
         await session.close()
     assert len(api.recorder.endpoints["progress"].t) == 5 and shared.edge_hits == 0
 
 
 # -- the simulated edge follows deploy/nginx/ticketdrop.conf's rules ---------------------------
-class _Clock:
-    """The edge's wall clock moved on by hand (nginx counts freshness in whole seconds)."""
-
-    def __init__(self) -> None:
-        self.ahead_s = 0.0
-
-    def time(self) -> float:
-        return time.time() + self.ahead_s
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
 def test_the_edge_keeps_what_nginx_keeps_for_its_max_age_and_nothing_else():
     assert edge_max_age({"Cache-Control": "public, max-age=1"}) == 1
     assert edge_max_age({"Cache-Control": "public, max-age=3600"}) == 3600
@@ -172,41 +179,44 @@ def test_the_edge_keeps_what_nginx_keeps_for_its_max_age_and_nothing_else():
     assert edge_max_age({}) == 0
 
 
-async def _edge_on_a_clock(aiohttp_server, monkeypatch, drop: FakeDrop):
-    """(session, api, the edge, its clock) for ``drop``'s progress, fresh for a second."""
+async def _edge(aiohttp_server, drop: FakeDrop):
+    """(session, api, the edge, the clock) for ``drop``'s progress, fresh for a second."""
     drop.progress_max_age_s = 1
-    clock = _Clock()
-    monkeypatch.setattr(progress_module, "time", clock)
     session, api = await _api(aiohttp_server, drop)
-    return session, api, SharedProgress(api, drop.event_id), clock
+    return session, api, SharedProgress(api, drop.event_id), drop.clock
 
 
-async def test_an_expired_progress_is_served_stale_at_once_while_one_request_updates_it(aiohttp_server, monkeypatch):
-    drop = FakeDrop()
-    session, api, shared, clock = await _edge_on_a_clock(aiohttp_server, monkeypatch, drop)
+async def test_an_expired_progress_is_served_stale_at_once_while_one_request_updates_it(aiohttp_server):
+    drop = _drop()
+    session, api, shared, clock = await _edge(aiohttp_server, drop)
+
+    async def meanwhile():
+        await clock.sleep(0.05)  # the update's request is on its way
+        return [await shared.read() for _ in range(10)], clock.monotonic()
+
     try:
         first = await shared.read()
-        clock.ahead_s = 2.0  # past its max-age
-        drop.progress_delay_s = 0.3
-        updater = asyncio.ensure_future(shared.read())
-        await asyncio.sleep(0.05)  # its request is on its way
-        meanwhile = [await shared.read() for _ in range(10)]
-        assert not updater.done()  # they did not wait for it
-        updated = await updater
+        clock.advance(2.0)  # past its max-age
+        _slow_progress(api, 0.3)
+        expired_at = clock.monotonic()
+        updated, (stale, read_at) = await clock.run(shared.read(), meanwhile())
+        updated_at = clock.monotonic()
         after = await shared.read()
     finally:
         await session.close()
-    assert all(reply is first for reply in meanwhile) and shared.stale_hits == 10
+    # they did not wait for it
+    assert read_at - expired_at == pytest.approx(0.05) and updated_at - expired_at == pytest.approx(0.3)
+    assert all(reply is first for reply in stale) and shared.stale_hits == 10
     assert updated.status == 200 and updated is not first and after is updated
     assert len(api.recorder.endpoints["progress"].t) == 2
 
 
-async def test_an_expired_progress_is_revalidated_and_a_304_keeps_the_stored_answer(aiohttp_server, monkeypatch):
-    drop = FakeDrop(wave_every_s=1000.0)  # the document does not change
-    session, api, shared, clock = await _edge_on_a_clock(aiohttp_server, monkeypatch, drop)
+async def test_an_expired_progress_is_revalidated_and_a_304_keeps_the_stored_answer(aiohttp_server):
+    drop = _drop(wave_every_s=1000.0)  # the document does not change
+    session, api, shared, clock = await _edge(aiohttp_server, drop)
     try:
         first = await shared.read()
-        clock.ahead_s = 2.0
+        clock.advance(2.0)
         revalidated = await shared.read()
         fresh_again = await shared.read()
     finally:
@@ -218,18 +228,18 @@ async def test_an_expired_progress_is_revalidated_and_a_304_keeps_the_stored_ans
 async def _two_readers(aiohttp_server, fetch_s: float):
     """Two fans read a progress nothing is stored for yet, the second 50 ms after the first, while
     the web tier takes ``fetch_s`` to answer: (the edge, the api, the two replies)."""
-    drop = FakeDrop()
+    drop = _drop()
     drop.progress_max_age_s = 5
-    drop.progress_delay_s = fetch_s
     session, api = await _api(aiohttp_server, drop)
+    _slow_progress(api, fetch_s)
     shared = SharedProgress(api, drop.event_id)
 
     async def later():
-        await asyncio.sleep(0.05)
+        await drop.clock.sleep(0.05)
         return await shared.read()
 
     try:
-        replies = await asyncio.gather(shared.read(), later())
+        replies = await drop.clock.run(shared.read(), later())
     finally:
         await session.close()
     return shared, api, replies
@@ -247,7 +257,7 @@ async def test_a_reader_waits_for_the_lock_one_second_at_most_then_asks_itself(a
 
 
 async def test_an_answer_nginx_does_not_store_goes_to_its_reader_only(aiohttp_server):
-    drop = FakeDrop()  # max-age=0: nginx does not cache it
+    drop = _drop()  # max-age=0: nginx does not cache it
     session, api = await _api(aiohttp_server, drop)
     shared = SharedProgress(api, drop.event_id)
     try:
