@@ -121,11 +121,13 @@ async def run_load(
     total: int | None = None,
     *,
     session: ClientSession | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> LoadResult:
     """Run ``concurrency`` workers until ``duration_s`` passes or ``total`` requests are issued.
 
     Give exactly one of ``duration_s`` / ``total`` (both: whichever ends first). A fresh
-    session with ``concurrency`` connections is used unless ``session`` is passed.
+    session with ``concurrency`` connections is used unless ``session`` is passed. ``clock``
+    (seconds) times the run and each request; a test may pass its own.
     Raises ValueError when neither bound is given or ``concurrency`` < 1.
     Returns the :class:`LoadResult`.
     """
@@ -139,23 +141,23 @@ async def run_load(
     latencies = Latencies()
     statuses: Counter[int] = Counter()
     errors = 0
-    start = time.perf_counter()
+    start = clock()
     deadline = start + duration_s if duration_s is not None else math.inf
 
     async def worker() -> None:
         nonlocal errors
-        while time.perf_counter() < deadline:
+        while clock() < deadline:
             i = next(counter)
             if total is not None and i >= total:
                 return
-            t0 = time.perf_counter()
+            t0 = clock()
             try:
                 status = await make_request(session, i)
             except (TimeoutError, aiohttp.ClientError, OSError):
                 errors += 1
                 statuses[0] += 1
                 continue
-            latencies.add((time.perf_counter() - t0) * 1000.0)
+            latencies.add((clock() - t0) * 1000.0)
             statuses[status] += 1
             if status >= 500:
                 errors += 1
@@ -165,7 +167,7 @@ async def run_load(
     finally:
         if own:
             await session.close()
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     s = latencies.summary()
     count = sum(statuses.values())
     return LoadResult(count, errors, elapsed, count / elapsed if elapsed > 0 else 0.0,

@@ -68,16 +68,26 @@ async def test_run_load_counts_5xx_and_connection_failures_as_errors(aiohttp_ser
     assert result.statuses == {503: 10, 0: 10}
 
 
-async def test_run_load_stops_at_the_duration(aiohttp_server):
+async def test_run_load_starts_no_request_once_the_duration_has_passed(aiohttp_server):
+    # On a clock of the test's own, on which every answer comes a quarter of a second after the
+    # last one: what the run does depends on that clock alone, not on how fast this machine is.
     server = await _server(aiohttp_server)
+    now = 0.0
+    started = []
 
     async def hit(session, i):
+        nonlocal now
+        started.append(now)
         async with session.get(server.make_url("/")) as resp:
+            now += 0.25
             return resp.status
 
-    result = await run_load(hit, concurrency=4, duration_s=0.3)
-    assert result.count > 0
-    assert 0.25 < result.elapsed_s < 2.0
+    result = await run_load(hit, concurrency=4, duration_s=1.0, clock=lambda: now)
+    # the 4 workers' first requests, then one more after each answer before the 1 s deadline
+    # (at 0.25, 0.5 and 0.75 s); the answers at 1.0 s and after start nothing
+    assert sorted(started) == [0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75]
+    assert result.count == 7 and result.statuses == {200: 7}
+    assert result.elapsed_s == 1.75 and result.rps == 4.0
 
 
 async def test_run_load_refuses_an_unbounded_run():
