@@ -8,6 +8,9 @@
 - every web process is stopped and started again once (downtime measured);
 - Redis is SIGKILLed and restarted once, losing every key (recovery measured);
 - copies of queued commands are enqueued again (duplicate deliveries, same message id).
+
+The kills keep the run's clock (the recorder's, bench.drop.clock); the recoveries are measured
+on the real one.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ class Chaos:
     async def _kill_workers(self, stop: asyncio.Event) -> None:
         i = 0
         while not stop.is_set():
-            await asyncio.sleep(self.plan.kill_every_s)
+            await self.recorder.clock.sleep(self.plan.kill_every_s)
             workers = self.system.workers
             grown = {svc.name: self._grown_worker(svc) for svc in workers}
             # In turn, skipping a worker not seen running an interval ago.
@@ -119,7 +122,7 @@ class Chaos:
         import psutil
 
         threads = self.running_threads or getattr(getattr(self.system, "opts", None), "worker_threads", 8) + 1
-        now = time.monotonic()
+        now = self.recorder.clock.monotonic()
         pids = svc.children() or ([svc.proc.pid] if svc.alive else [])
         for pid in pids:
             try:

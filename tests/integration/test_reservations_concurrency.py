@@ -137,7 +137,7 @@ async def test_2000_concurrent_requests_on_500_tickets_hold_exactly_500_and_deci
     statuses = Counter(runtime.redis.hget(runtime.keys.reservation(rid), "status") for rid in accepted)
     assert statuses == Counter(r.status for r in rows.values())
     published = Counter()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # the outcomes are already published: only a hang guard
     while len(published) < len(accepted) and time.monotonic() < deadline:
         msg = pubsub.get_sharded_message(timeout=0.2) if is_cluster(runtime.redis) else pubsub.get_message(timeout=0.2)
         if msg and msg["type"] in ("message", "smessage"):

@@ -1,15 +1,19 @@
 """The chaos drop kills workers seen running (their threads started) an interval before, never
-one still booting."""
+one still booting. Its ticks keep a VirtualClock: which tick sees what does not depend on how
+fast the machine runs (a stalled test process once lost the last tick)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from bench.drop.chaos import Chaos, ChaosPlan
 from bench.drop.client import Recorder
+from tests.unit.bench.virtual_clock import VirtualClock
 
 
 class FakeService:
@@ -30,8 +34,9 @@ class FakeSystem:
 
 
 def _chaos(workers: list[FakeService], kill_every_s: float) -> Chaos:
-    return Chaos(FakeSystem(workers), ChaosPlan(kill_every_s=kill_every_s), Recorder(time.monotonic()), "event", 1,
-                 running_threads=3)
+    clock = VirtualClock()
+    return Chaos(FakeSystem(workers), ChaosPlan(kill_every_s=kill_every_s), Recorder(clock.monotonic(), clock=clock),
+                 "event", 1, running_threads=3)
 
 
 def _sleeper(threads: int = 1) -> subprocess.Popen:
@@ -45,24 +50,36 @@ def _sleeper(threads: int = 1) -> subprocess.Popen:
 def _wait_threads(proc: subprocess.Popen, n: int) -> None:
     import psutil
 
-    end = time.monotonic() + 10
+    end = time.monotonic() + 60  # only a hang guard
     while psutil.Process(proc.pid).num_threads() < n:
         assert time.monotonic() < end, "the stand-in worker never started its threads"
         time.sleep(0.01)
 
 
-def _ticks(chaos: Chaos, kill_every_s: float, ticks: int, during=None) -> None:
-    """Run the killer for ``ticks`` intervals; ``during()`` runs half an interval in."""
+def _ticks(chaos: Chaos, kill_every_s: float, ticks: int, between: dict[int, Callable[[], object]]) -> None:
+    """Run the killer for ``ticks`` intervals on its clock; ``between[n]()`` runs half an interval
+    after tick ``n`` (0: the start)."""
+    clock = chaos.recorder.clock
+
     async def run() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(chaos._kill_workers(stop))
-        await asyncio.sleep(kill_every_s / 2)
-        if during is not None:
-            during()
-        await asyncio.sleep(kill_every_s * (ticks - 0.5) + 0.3)
-        stop.set()
-        task.cancel()  # as Chaos.run ends its faults
-        await asyncio.gather(task, return_exceptions=True)
+
+        async def killer() -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await chaos._kill_workers(stop)
+
+        killing = asyncio.ensure_future(killer())
+
+        async def meanwhile() -> None:
+            await clock.sleep(kill_every_s / 2)
+            for tick in range(ticks):
+                if tick in between:
+                    between[tick]()
+                await clock.sleep(kill_every_s)
+            stop.set()
+            killing.cancel()  # as Chaos.run ends its faults
+
+        await clock.run(killing, meanwhile())
 
     asyncio.run(run())
 
@@ -79,9 +96,10 @@ def test_a_worker_is_killed_an_interval_after_it_was_seen_running_and_one_still_
         workers[0].pids = [booting[0].pid]
 
     try:
-        _ticks(chaos, 1.0, 3, restart_worker_0)
+        # the killed worker is gone before the next tick, as a second later in a drop
+        _ticks(chaos, 1.0, 3, {0: restart_worker_0, 2: lambda: running.wait(timeout=60)})
         assert chaos.kills == 1  # seen running at the first tick, killed at the second
-        assert chaos.events[0][1:] == ("worker_killed", f"worker-1 pid {running.pid}")
+        assert chaos.events == [(2.0, "worker_killed", f"worker-1 pid {running.pid}")]
         assert running.wait(timeout=5) == -9
         assert booting[0].poll() is None
         assert chaos.kills_skipped == 2  # the first tick (only seen) and the third (only booting)

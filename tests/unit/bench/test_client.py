@@ -13,7 +13,9 @@ async def test_a_waitlisted_fans_poll_takes_a_connection_of_its_own_not_a_waitin
               deadline=time.monotonic() + 10)
     try:
         async with api.poll_slots:  # every status-poll connection is busy
-            reply = await asyncio.wait_for(api.call("waitlist_poll", "GET", "/me/waitlist", user="fan-1", waitlist=True), 5)
+            # A poll waiting for a status-poll slot would wait for ever: the timeout only turns that
+            # hang into a failure, so it is generous (a stalled machine must not fail the test).
+            reply = await asyncio.wait_for(api.call("waitlist_poll", "GET", "/me/waitlist", user="fan-1", waitlist=True), 60)
     finally:
         await session.close()
     assert reply.status == 200
