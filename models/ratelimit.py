@@ -77,9 +77,10 @@ class Decision(NamedTuple):
     def fields(self) -> dict[str, str]:
         """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers) for every
         policy the request was counted against."""
+        states = self.states  # one or two: lists, not generators (every limited answer writes these)
         return {
-            "RateLimit-Policy": ", ".join(s.policy.field for s in self.states),
-            "RateLimit": ", ".join(f'"{s.policy.name}";r={s.remaining};t={s.reset_s}' for s in self.states),
+            "RateLimit-Policy": ", ".join([s.policy.field for s in states]),
+            "RateLimit": ", ".join([f'"{s.policy.name}";r={s.remaining};t={s.reset_s}' for s in states]),
         }
 
     def refusal(self) -> RateLimited:
@@ -114,6 +115,8 @@ def decision_of(policies: Sequence[Policy], reply: Sequence[Any]) -> Decision:
 
 
 def _count_refusal(decision: Decision) -> None:
+    if decision.allowed:  # nearly every decision
+        return
     for name in decision.refused_by:
         RATE_LIMITED.labels(name).inc()
 
