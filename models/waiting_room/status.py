@@ -182,8 +182,10 @@ def validator(document: dict[str, Any], epoch: int) -> str:
     of one Python gives the same ETag, for less than a BLAKE2 digest of the same fields
     formatted as text (the largest self time of a repeat poll in our own code:
     docs/benchmarks.md). The admission expiry (ISO text, or None) counts by its CRC-32.
-    64 bits: two different answers of one fan sharing an ETag (a 304 for a changed document)
-    is a 1 in 2^64 chance per pair."""
+    A change of any one integer field (in the ranges a status holds) always changes the
+    tuple's hash (each step is invertible); two answers differing only in admission expiries
+    whose CRC-32s collide would share an ETag (a 304 for a changed document): a 1 in 2^32
+    chance per pair of expiries."""
     position, ahead, expires = document["position"], document["aheadOfYou"], document["admissionExpiresAt"]
     key = (_CODES[document["state"]], -1 if position is None else position, document["total"],
            -1 if ahead is None else ahead, document["canEnter"], _CODES[document["admission"]],
