@@ -7,6 +7,8 @@ web.appkeys.UNKNOWN_EVENTS), and a test may build its own with other bounds.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from models.catalog.snapshot import EventSnapshot
 from models.errors import RateLimited
 from models.ttlcache import TTLCache
@@ -49,7 +51,7 @@ class UnknownIdLimiter:
         self.per_min = per_min
         self._clients = clients
         #: address -> [window start (monotonic s), count]
-        self._windows: dict[str, list] = {}
+        self._windows: OrderedDict[str, list] = OrderedDict()
 
     def check(self, address: str, now: float) -> None:
         """Raise RateLimited if ``address`` spent its budget in the current window."""
@@ -64,7 +66,7 @@ class UnknownIdLimiter:
         if window is None or now - window[0] >= 60.0:
             windows.pop(address, None)
             if len(windows) >= self._clients:
-                del windows[next(iter(windows))]
+                windows.popitem(last=False)  # the oldest address (an OrderedDict: see models/ttlcache.py)
             windows[address] = [now, 1]
         else:
             window[1] += 1

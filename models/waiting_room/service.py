@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ class RoomService:
         #: event id -> the database read deciding whether its room is new (see _open_new_room).
         self._opening: dict[str, asyncio.Future] = {}
         #: event id -> (room epoch, {token text -> position}); filled only with verified tokens.
-        self._positions: dict[str, tuple[int, dict[str, int]]] = {}
+        self._positions: dict[str, tuple[int, OrderedDict[str, int]]] = {}
         #: event id -> its fairness document's Answer: a revealed one for REVEALED_MAX_AGE_S (it
         #: never changes), one not revealed yet only for the burst of reads that shared its load.
         self._fairness: TTLCache[str, Answer] = TTLCache(REVEALED_MAX_AGE_S, REVEALED_CACHE_EVENTS)
@@ -254,7 +255,7 @@ class RoomService:
         if known is None or known[0] != view.epoch:
             if known is None and len(self._positions) >= POSITION_CACHE_EVENTS:
                 del self._positions[next(iter(self._positions))]
-            known = self._positions[event_id] = (view.epoch, {})
+            known = self._positions[event_id] = (view.epoch, OrderedDict())  # FIFO: see models/ttlcache.py
         cache = known[1]
         position = cache.get(token_text) if token_text else None
         if position is None:
@@ -269,7 +270,7 @@ class RoomService:
             position = int(value)
             if position > 0:  # 0 = not drawn yet: it will change
                 if len(cache) >= POSITION_CACHE_SIZE:
-                    del cache[next(iter(cache))]  # the oldest entry: polls come back every few seconds
+                    cache.popitem(last=False)  # the oldest entry: polls come back every few seconds
                 cache[token.text] = position
         return Answer(*answer(event, view, position, _now_ms() if now_ms is None else now_ms,
                               self._settings.admission_ttl_s))

@@ -157,3 +157,17 @@ async def test_remembered_positions_are_kept_for_a_bounded_number_of_events(serv
         joined = await service.join(event, "fan-1", now_ms=T0 + 1)
         await service.status(event, joined.token, now_ms=T0 + 2)
     assert len(service._positions) == 3
+
+
+async def test_a_full_position_cache_forgets_the_fan_remembered_first(service, settings, monkeypatch):
+    from models.waiting_room import service as service_module
+
+    monkeypatch.setattr(service_module, "POSITION_CACHE_SIZE", 3)
+    event = make_snapshot(settings)
+    fans = [await service.join(event, f"fan-{i}", now_ms=T0 + 1 + i) for i in range(4)]
+    for joined in fans:
+        await service.status(event, joined.token, now_ms=T0 + 10)
+
+    remembered = service._positions[str(event.id)][1]
+    assert list(remembered) == [f.token for f in fans[1:]]
+    assert [remembered[f.token] for f in fans[1:]] == [f.position for f in fans[1:]]
