@@ -1,7 +1,7 @@
 """The web process's garbage collector, tuned for many short requests (issue 14).
 
 With Python's default threshold (a young collection every 700 net container allocations) a web
-process under a status-poll flood ran a young collection about every 20 requests, each about
+process under a status-poll flood ran a young collection about every 200 requests, each about
 1 ms on the bench machine because the requests in flight are all young, and every few seconds a
 full collection through everything start-up made (about 90,000 objects, 90 ms). Together that
 was 3-4% of the process's CPU (``GCSTAT`` counts in docs/benchmarks.md).
