@@ -2,9 +2,9 @@
 
 With Python's default threshold (a young collection every 700 net container allocations) a web
 process under a status-poll flood ran a young collection about every 200 requests, each about
-1 ms on the bench machine because the requests in flight are all young, and every few seconds a
-full collection through everything start-up made (about 90,000 objects, 90 ms). Together that
-was 3-4% of the process's CPU (``GCSTAT`` counts in docs/benchmarks.md).
+0.7 ms on the bench machine, and every few seconds a full collection through everything
+start-up made (about 90,000 objects, 90 ms). Together that was 3-4% of the process's CPU
+(timed with ``gc.callbacks``; docs/benchmarks.md).
 
 Requests free almost everything they make by reference counting; the collector is only needed
 for the rare cycle. So the young generation gets a higher threshold (GC_GEN0_THRESHOLD: the
