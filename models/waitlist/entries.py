@@ -77,12 +77,12 @@ async def join(redis: Any, keys: Keys, settings: Settings, snapshot: Any, *, use
         raise Conflict(f"{available} tickets of this tier are still on sale: reserve them instead", field="tier_id",
                        reason="not_sold_out", remaining=available)
     position = await _queue_position(redis, keys, settings, snapshot.id, user_id, run_blocking)
-    entry, created = await run_blocking(join_in_db, snapshot.id, tier_id, user_id, quantity, position)
-    if created:
-        await adjust_waiting(redis, keys, snapshot.id, tier_id, 1, entry.quantity)
+    entry_id, created = await run_blocking(_join_row, snapshot.id, tier_id, user_id, quantity, position)
+    if created:  # a created (or reopened) entry wants this join's quantity
+        await adjust_waiting(redis, keys, snapshot.id, tier_id, 1, quantity)
         if available > 0:  # something is free already: the drainer offers it if this fan fits
             await nudge_async(redis, keys, snapshot.id, tier_id)
-    return Joined(await run_blocking(entry_document, entry.id), created=created)
+    return Joined(await run_blocking(entry_document, entry_id), created=created)
 
 
 async def _queue_position(redis: Any, keys: Keys, settings: Settings, event_id: str, user_id: str,
@@ -103,10 +103,11 @@ def _stored_position(event_id: str, field: str) -> int | None:
 
 
 def active_entry(tier_id: str, user_id: str) -> dict[str, Any] | None:
-    """The fan's waiting or offered entry of the tier, as a document, or None (blocking)."""
-    entry = WaitlistEntry.get_or_none(WaitlistEntry.tier == tier_id, WaitlistEntry.user_id == user_id,
-                                      WaitlistEntry.status.in_(ACTIVE_STATUSES))
-    return None if entry is None else entry_document(entry.id)
+    """The fan's waiting or offered entry of the tier, as a document, or None (blocking; one
+    statement)."""
+    docs = _documents((WaitlistEntry.tier == tier_id) & (WaitlistEntry.user_id == user_id)
+                      & WaitlistEntry.status.in_(ACTIVE_STATUSES), None)
+    return docs[0] if docs else None
 
 
 def join_in_db(event_id: str, tier_id: str, user_id: str, quantity: int, position: int | None,
@@ -114,23 +115,29 @@ def join_in_db(event_id: str, tier_id: str, user_id: str, quantity: int, positio
     """Insert the fan's entry, or reopen one the fan left (or whose offer lapsed or was taken) at
     the back of the line: a waiting-room place ranks only the first join. Returns (entry,
     created); a concurrent join of the same fan and tier makes exactly one of them create it."""
+    entry_id, created = _join_row(event_id, tier_id, user_id, quantity, position, now=now)
+    return WaitlistEntry.get_by_id(entry_id), created
+
+
+def _join_row(event_id: str, tier_id: str, user_id: str, quantity: int, position: int | None,
+              *, now: datetime | None = None) -> tuple[uuid.UUID, bool]:
+    """:func:`join_in_db` without reading the entry back: returns (entry id, created). A first
+    join is one statement: the INSERT, which a fan's existing entry of the tier makes a no-op."""
     now = now or utcnow()
     arrival = NOT_QUEUED_RANK + int(now.timestamp() * 1000)
-    previous = WaitlistEntry.get_or_none(WaitlistEntry.tier == tier_id, WaitlistEntry.user_id == user_id)
-    if previous is None:
-        created = (WaitlistEntry.insert(id=uuid.uuid4(), event=event_id, tier=tier_id, user_id=user_id, quantity=quantity,
-                                        position=position, rank=position or arrival, status="waiting", created_at=now,
-                                        updated_at=now)
-                   .on_conflict_ignore().as_rowcount().execute())
-    elif previous.status in ACTIVE_STATUSES:
-        return previous, False
-    else:
-        created = (WaitlistEntry.update(status="waiting", quantity=quantity, position=position, rank=arrival,
-                                        reservation_id=None, offered_at=None, offer_expires_at=None, created_at=now,
-                                        updated_at=now)
-                   .where(WaitlistEntry.id == previous.id, WaitlistEntry.status == previous.status).execute())
-    entry = WaitlistEntry.get(WaitlistEntry.tier == tier_id, WaitlistEntry.user_id == user_id)
-    return entry, bool(created)
+    new_id = uuid.uuid4()
+    if (WaitlistEntry.insert(id=new_id, event=event_id, tier=tier_id, user_id=user_id, quantity=quantity,
+                             position=position, rank=position or arrival, status="waiting", created_at=now, updated_at=now)
+            .on_conflict_ignore().as_rowcount().execute()):
+        return new_id, True
+    previous = WaitlistEntry.get(WaitlistEntry.tier == tier_id, WaitlistEntry.user_id == user_id)
+    if previous.status in ACTIVE_STATUSES:
+        return previous.id, False
+    reopened = (WaitlistEntry.update(status="waiting", quantity=quantity, position=position, rank=arrival,
+                                     reservation_id=None, offered_at=None, offer_expires_at=None, created_at=now,
+                                     updated_at=now)
+                .where(WaitlistEntry.id == previous.id, WaitlistEntry.status == previous.status).execute())
+    return previous.id, bool(reopened)
 
 
 def entry_document(entry_id: str | uuid.UUID, *, now: datetime | None = None) -> dict[str, Any]:
@@ -147,10 +154,11 @@ def user_entries(user_id: str, *, now: datetime | None = None) -> list[dict[str,
 
 
 def _documents(where: Any, now: datetime | None) -> list[dict[str, Any]]:
+    """The documents of the entries ``where`` selects: one statement, fans ahead included."""
     now = now or utcnow()
     hold = Reservation.alias()
     query = (WaitlistEntry.select(WaitlistEntry, Event.id, Event.name, Event.status, TicketTier.id, TicketTier.name, TicketTier.price_cents,
-                                  hold.status, hold.expires_at)
+                                  hold.status, hold.expires_at, _ahead().alias("ahead"))
              .join(Event, on=(WaitlistEntry.event == Event.id)).switch(WaitlistEntry)
              .join(TicketTier, on=(WaitlistEntry.tier == TicketTier.id)).switch(WaitlistEntry)
              .join(hold, peewee.JOIN.LEFT_OUTER, on=(WaitlistEntry.reservation_id == hold.id), attr="hold")
@@ -171,7 +179,7 @@ def _documents(where: Any, now: datetime | None) -> list[dict[str, Any]]:
                          "checkout_path": f"/reservations/{e.reservation_id}"}
         docs.append({
             "id": str(e.id), "event_id": str(e.event_id), "tier_id": str(e.tier_id), "quantity": e.quantity,
-            "status": status, "position": e.position, "ahead": _ahead(e) if status == "waiting" else None,
+            "status": status, "position": e.position, "ahead": e.ahead,
             "joined_at": iso(e.created_at), "offer": offer,
             "event": {"id": str(e.event_id), "name": e.event.name, "status": e.event.status},
             "tier": {"id": str(e.tier_id), "name": e.tier.name, "price_cents": e.tier.price_cents},
@@ -179,11 +187,16 @@ def _documents(where: Any, now: datetime | None) -> list[dict[str, Any]]:
     return docs
 
 
-def _ahead(entry: WaitlistEntry) -> int:
-    """Fans waiting before this one on the tier's waitlist."""
-    return (WaitlistEntry.select().where(
-        WaitlistEntry.tier == entry.tier_id, WaitlistEntry.status == "waiting",
-        (WaitlistEntry.rank < entry.rank) | ((WaitlistEntry.rank == entry.rank) & (WaitlistEntry.id < entry.id))).count())
+def _ahead() -> peewee.Case:
+    """For a waiting entry of the outer query, the fans waiting before it on the tier's waitlist
+    (ranked by (rank, id)); NULL for entries in any other status. A correlated subquery: the
+    index ``waitlist_entries_waiting_ahead`` answers it as one range of (tier, rank, id)."""
+    other = WaitlistEntry.alias()
+    # 'waiting' as a literal, not a parameter: SQLite uses a partial index only for a literal.
+    count = (other.select(peewee.fn.COUNT(peewee.SQL("*")))
+             .where(other.tier == WaitlistEntry.tier, other.status == peewee.SQL("'waiting'"),
+                    peewee.Tuple(other.rank, other.id) < peewee.Tuple(WaitlistEntry.rank, WaitlistEntry.id)))
+    return peewee.Case(None, [(WaitlistEntry.status == "waiting", count)], None)
 
 
 @dataclass(frozen=True)

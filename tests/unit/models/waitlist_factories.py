@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.db import database
 from models.reservations.counters import rebuild_locked
 from models.tables import Reservation, TicketTier, WaitlistEntry
 from models.waitlist.entries import join_in_db
@@ -39,3 +40,17 @@ def offers(tier: TicketTier) -> list[tuple[str, int]]:
     """(user, quantity) of every offer made on the tier, in the order they were made."""
     rows = WaitlistEntry.select().where(WaitlistEntry.tier == tier.id, WaitlistEntry.reservation_id.is_null(False))
     return [(e.user_id, e.quantity) for e in sorted(rows, key=lambda e: (e.offered_at, e.rank))]
+
+
+def statements_sent(monkeypatch: Any) -> list[str]:
+    """The first word of every statement the database is sent from now on (any thread), until
+    ``monkeypatch`` undoes it."""
+    sent: list[str] = []
+    execute_sql = database.obj.execute_sql
+
+    def spy(sql: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(sql.split(None, 1)[0].upper())
+        return execute_sql(sql, *args, **kwargs)
+
+    monkeypatch.setattr(database.obj, "execute_sql", spy)
+    return sent
