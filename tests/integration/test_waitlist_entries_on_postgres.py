@@ -3,8 +3,34 @@ reads (created by create_schema, and PostgreSQL's plan using it), statements per
 
 from __future__ import annotations
 
+import uuid
+
+import peewee
 import pytest
 
+from models.db import database
+from models.tables import WaitlistEntry, utcnow
+from models.waitlist.entries import user_entries
+from tests.unit.models.checkout_factories import make_tier
 from tests.unit.models.test_waitlist_entries import *  # noqa: F403
+from tests.unit.models.test_waitlist_entries import AHEAD_INDEX
 
 pytestmark = pytest.mark.integration
+
+
+def test_postgresql_counts_the_fans_ahead_on_the_index_alone(db):
+    assert isinstance(database.obj, peewee.PostgresqlDatabase), "this module runs on PostgreSQL"
+    tier, now = make_tier(), utcnow()
+    WaitlistEntry.insert_many([dict(id=uuid.uuid4(), event=tier.event_id, tier=tier.id, user_id=f"fan-{i}", quantity=1,
+                                    position=i + 1, rank=i + 1, status="waiting", created_at=now, updated_at=now)
+                               for i in range(2000)]).execute()
+    database.execute_sql("VACUUM ANALYZE waitlist_entries")  # as autovacuum would: the pages all-visible
+    sent, execute_sql = [], database.obj.execute_sql
+    database.obj.execute_sql = lambda sql, params=None, *a, **k: sent.append((sql, params)) or execute_sql(sql, params, *a, **k)
+    try:
+        assert user_entries("fan-1500")[0]["ahead"] == 1500
+    finally:
+        del database.obj.execute_sql
+    ((sql, params),) = sent
+    plan = "\n".join(row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall())
+    assert f"Index Only Scan using {AHEAD_INDEX}" in plan and "ROW(rank, id) < ROW(t1.rank, t1.id)" in plan, plan

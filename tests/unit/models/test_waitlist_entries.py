@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-import peewee
-import pytest
-
 from models.db import database
 from models.schema import create_schema
 from models.tables import WaitlistEntry, utcnow
@@ -49,25 +46,6 @@ def test_the_fans_ahead_index_exists_after_create_schema_and_comes_back_on_an_ol
     create_schema()
     create_schema()
     assert len(ahead_index()) == 1
-
-
-def test_postgresql_counts_the_fans_ahead_on_the_index_alone(db):
-    if not isinstance(database.obj, peewee.PostgresqlDatabase):
-        pytest.skip("PostgreSQL's plan (tests/integration/test_waitlist_entries_on_postgres.py)")
-    tier, now = make_tier(), utcnow()
-    WaitlistEntry.insert_many([dict(id=uuid.uuid4(), event=tier.event_id, tier=tier.id, user_id=f"fan-{i}", quantity=1,
-                                    position=i + 1, rank=i + 1, status="waiting", created_at=now, updated_at=now)
-                               for i in range(2000)]).execute()
-    database.execute_sql("VACUUM ANALYZE waitlist_entries")  # as autovacuum would: the pages all-visible
-    sent, execute_sql = [], database.obj.execute_sql
-    database.obj.execute_sql = lambda sql, params=None, *a, **k: sent.append((sql, params)) or execute_sql(sql, params, *a, **k)
-    try:
-        assert user_entries("fan-1500")[0]["ahead"] == 1500
-    finally:
-        del database.obj.execute_sql
-    ((sql, params),) = sent
-    plan = "\n".join(row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall())
-    assert f"Index Only Scan using {AHEAD_INDEX}" in plan and "ROW(rank, id) < ROW(t1.rank, t1.id)" in plan, plan
 
 
 def test_listing_a_fans_entries_is_one_statement_whatever_their_number(db, monkeypatch):
