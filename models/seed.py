@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from models.catalog import create_event, create_tier
-from models.db import database
+from models.sql import write_transaction
 from models.tables import Event
 
 
@@ -55,7 +55,7 @@ def seed(if_empty: bool, *, now: datetime | None = None) -> int:
     """Create the sample events and tiers, timed relative to ``now`` (default: the current time).
     With ``if_empty``, do nothing when any event exists. Returns how many events were created."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
-    with database.atomic():
+    with write_transaction():  # two processes seeding at start-up: one waits, then sees the other's events
         if if_empty and Event.select().exists():
             return 0
         for sample in SAMPLE_EVENTS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -35,3 +36,20 @@ def at_once(n: int, call: Callable[[], Any], *, db: Any = None, expected: tuple[
         t.join()
     return results
 
+
+
+def another_sqlite_writer_commits(path: str) -> bool:
+    """Commit a write to the SQLite file at ``path`` from a connection of its own, without waiting
+    for a lock. True if it committed; False if a transaction holding the write lock kept it out
+    (what a write transaction taken with BEGIN IMMEDIATE does)."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS other_writers (n INTEGER)")
+        conn.execute("INSERT INTO other_writers VALUES (1)")
+        return True
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        return False
+    finally:
+        conn.close()

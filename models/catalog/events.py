@@ -9,8 +9,8 @@ from typing import Any
 
 from models.catalog.rules import DEFAULT_TIMEZONE, check_transition, is_time_zone
 from models.catalog.statuses import INITIAL_STATUSES
-from models.db import database
 from models.errors import Conflict, NotFound, ValidationFailed
+from models.sql import write_transaction
 from models.tables import Event, utcnow
 
 #: Fields an admin may change with PATCH.
@@ -101,7 +101,7 @@ def update_event(event_id: uuid.UUID | str, changes: Mapping[str, Any]) -> Event
     (checked against the stored value of the one not sent) or the time zone is unknown. Returns the updated Event; an
     empty or no-op change returns it untouched."""
     for _ in range(_UPDATE_ATTEMPTS):
-        with database.atomic():
+        with write_transaction():  # reads, then writes: SQLite must take its write lock first
             event = get_event(event_id, public=False)
             diff = _changed(event, changes)
             if not diff:

@@ -27,10 +27,10 @@ from models.db import is_postgres
 from models.errors import Conflict, NotFound
 from models.metrics import ORDERS_REFUNDED
 from models.redis import scripts
+from models.sql import write_transaction
 from models.tables import Event, Order, Ticket, TicketTier, utcnow
 from models.timestamps import iso
 from models.waitlist.nudge import nudge_sync
-from models.waitlist.offers import write_transaction
 from models.waitlist.sweep import close_finished_waitlists
 
 log = logging.getLogger("ticketdrop.checkout")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from models import sql
-from models.db import database
 from models.errors import Conflict
 from models.keys import Keys
 from models.metrics import HOLDS_RELEASED
@@ -121,7 +120,7 @@ def _expire_in_db(ids: list[str]) -> list[EndedHold] | None:
     in one transaction (blocking). None (nothing changed) if another process raced us."""
     now = utcnow()
     try:
-        with database.atomic():
+        with sql.write_transaction():
             rows = list(Reservation.select().where(Reservation.id.in_(ids), Reservation.status == "held"))
             if not rows:
                 return []

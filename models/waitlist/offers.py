@@ -30,11 +30,12 @@ from typing import Any
 import peewee
 
 from models.catalog.statuses import SELLING_STATUSES
-from models.db import database, is_postgres
+from models.db import database
 from models.keys import reservation_id
 from models.metrics import WAITLIST_OFFERS
 from models.redis import scripts
 from models.reservations.records import DECIDED_RECORD_TTL_S, to_ms, truncate_ms
+from models.sql import write_transaction
 from models.tables import Event, Order, Reservation, TicketTier, WaitlistEntry, utcnow
 from models.timestamps import iso
 
@@ -62,11 +63,6 @@ class OfferStep:
     offers: list[Offer]
     taken: int = 0
     lapsed: int = 0
-
-
-def write_transaction():
-    # SQLite: take the write lock up front (see models/reservations/persist.py).
-    return database.atomic() if is_postgres() else database.atomic("IMMEDIATE")
 
 
 def offer_returns(rt: Any, event_id: str, *, now: datetime | None = None) -> OfferStep:

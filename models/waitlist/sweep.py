@@ -15,9 +15,10 @@ from typing import Any
 import peewee
 
 from models.catalog.statuses import SELLING_STATUSES
+from models.sql import write_transaction
 from models.tables import Event, TicketTier, WaitlistEntry, utcnow
 from models.waitlist.nudge import nudge_sync
-from models.waitlist.offers import settle_ended_offers, write_transaction
+from models.waitlist.offers import settle_ended_offers
 
 log = logging.getLogger("ticketdrop.waitlist")
 
