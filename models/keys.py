@@ -95,6 +95,10 @@ class Keys:
         """Small hash (listpack-encoded): token id -> position, one of many buckets."""
         return f"{self.prefix}room:{{{event_id}}}:b:{bucket}"
 
+    def room_bucket_prefix(self, event_id: str) -> str:
+        """``room_bucket(event_id, b)`` is this followed by ``b`` (a join builds its key from it)."""
+        return f"{self.prefix}room:{{{event_id}}}:b:"
+
     def room_waves(self, event_id: str) -> str:
         """Sorted set of admission waves: score last_position, member "first:last:admitted_at_ms:capacity"."""
         return f"{self.prefix}room:{{{event_id}}}:waves"
@@ -174,6 +178,10 @@ class Keys:
         """String: one rate-limit policy's state for one subject in one event, in the event's slot
         (the join's limits are counted by room_join.lua, in the join's own call)."""
         return f"{self.prefix}rl:{{{event_id}}}:{scope}:{subject}"
+
+    def event_rate_prefix(self, event_id: str, scope: str) -> str:
+        """``event_rate(event_id, scope, subject)`` is this followed by ``subject``."""
+        return f"{self.prefix}rl:{{{event_id}}}:{scope}:"
 
     def sweep_lease(self, name: str) -> str:
         return f"{self.prefix}sweep:{name}:lease"

@@ -12,7 +12,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from redis.exceptions import LockError
@@ -56,6 +55,9 @@ REVEALED_MAX_AGE_S = 3600
 #: Fairness documents one process keeps (a revealed one never changes: it is read once).
 REVEALED_CACHE_EVENTS = 1024
 
+#: Events whose JoinCall one process keeps (a few key names each).
+JOIN_CALL_EVENTS = 1024
+
 #: How long a first join waits for another process that is opening the room, in seconds.
 OPEN_WAIT_S = 1.0
 
@@ -72,8 +74,10 @@ class Answer(NamedTuple):
     max_age_s: int
 
 
-@dataclass(frozen=True)
-class JoinResult:
+class JoinResult(NamedTuple):
+    """What a join answers. (A named tuple: made on every join, where a frozen dataclass cost
+    twice as much.)"""
+
     token: str
     created: bool
     #: None while in the pre-queue (the place is drawn at on-sale).
@@ -122,6 +126,9 @@ class RoomService:
         #: event id -> its fairness document's Answer: a revealed one for REVEALED_MAX_AGE_S (it
         #: never changes), one not revealed yet only for the burst of reads that shared its load.
         self._fairness: TTLCache[str, Answer] = TTLCache(REVEALED_MAX_AGE_S, REVEALED_CACHE_EVENTS)
+        #: event id -> the static part of its joins' script call (store.JoinCall).
+        self._join_calls: dict[str, store.JoinCall] = {}
+        self._room_join: Any = None
         #: The joins counter's two children, looked up once (a labels() call takes a lock).
         self._joins = {True: metrics.JOINS.labels("new"), False: metrics.JOINS.labels("rejoin")}
 
@@ -149,28 +156,17 @@ class RoomService:
         token = tokens.issue(self._settings.secret_bytes, event_id, user_id)
         expire_at = self._expire_at(event, now_ms)
         limits = counted(limits)
-        keys, args = store.join_call(self._keys, event_id, token, now_ms, on_sale_ms(event), expire_at, limits,
-                                     limits_at_ms)
-        script = scripts(self._redis).get("room_join")
-        reply = await self.batcher.run_script(script, keys, args)
+        call = self._join_call(event_id)
+        keys, args = call(token, now_ms, on_sale_ms(event), expire_at, limits, limits_at_ms)
+        reply = await self.batcher.run_script(self._join_script(), keys, args)
         decision = None
         if limits:
             decision = decision_of([p for p, _ in limits], reply[4:])
             if not decision.allowed:
                 raise decision.refusal()
-        try:
-            created, position, pre, seq = reply[:4]
-            if int(created) < 0:  # the room is not live: open it if it is new, else it is being restored
-                await self._open_new_room(event, now_ms)
-                # Joined again without the limits: the first call counted them.
-                keys, args = store.join_call(self._keys, event_id, token, now_ms, on_sale_ms(event), expire_at)
-                created, position, pre, seq = await self.batcher.run_script(script, keys, args)
-                if int(created) < 0:
-                    raise RoomRestoring()
-        except TicketDropError as exc:
-            if decision is not None:
-                exc.headers.update(decision.fields())
-            raise
+        if int(reply[0]) < 0:  # the room is not live: the cold path
+            reply = await self._join_opening(event, call, token, now_ms, expire_at, decision)
+        created, position, pre, seq = reply[:4]
         created, position = bool(int(created)), int(position)
         generation = view.counters.live_since_ms
         if not generation:
@@ -180,12 +176,48 @@ class RoomService:
             self.rooms.forget(event_id)
             generation = (await self.rooms.get(event_id)).counters.live_since_ms
         self._joins[created].inc()
-        # DEBUG, not INFO: a line per join cost a join 25 us of 360 (a formatted line and a write
-        # per request) and says nothing the room's journal does not keep (who got which place).
-        log.debug("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
-                                "outcome": "new" if created else "rejoin"})
+        if log.isEnabledFor(logging.DEBUG):
+            # DEBUG, not INFO: a line per join cost a join 25 us of 360 (a formatted line and a write
+            # per request) and says nothing the room's journal does not keep (who got which place).
+            log.debug("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
+                                    "outcome": "new" if created else "rejoin"})
         return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms),
                           generation, decision)
+
+    async def _join_opening(self, event: Any, call: store.JoinCall, token: tokens.Token, now_ms: int, expire_at: int,
+                            decision: Decision | None) -> list:
+        """The cold path of a join whose script found the room not live: open the room if it is
+        new, then send the join a second time, without the limits (the first call counted them).
+        Only the first joins of a room (and joins while it is restored) come here. Returns the
+        second call's reply. Raises RoomRestoring while the room is being restored; the error
+        carries the RateLimit fields of ``decision``, the first call's count."""
+        try:
+            await self._open_new_room(event, now_ms)
+            keys, args = call(token, now_ms, on_sale_ms(event), expire_at)
+            reply = await self.batcher.run_script(self._join_script(), keys, args)
+            if int(reply[0]) < 0:
+                raise RoomRestoring()
+        except TicketDropError as exc:
+            if decision is not None:
+                exc.headers.update(decision.fields())
+            raise
+        return reply
+
+    def _join_call(self, event_id: str) -> store.JoinCall:
+        """The event's JoinCall (key names never change: kept for good, the oldest event dropped
+        past JOIN_CALL_EVENTS)."""
+        call = self._join_calls.get(event_id)
+        if call is None:
+            if len(self._join_calls) >= JOIN_CALL_EVENTS:
+                del self._join_calls[next(iter(self._join_calls))]
+            call = self._join_calls[event_id] = store.JoinCall(self._keys, event_id)
+        return call
+
+    def _join_script(self) -> Any:
+        script = self._room_join
+        if script is None:
+            script = self._room_join = scripts(self._redis).get("room_join")
+        return script
 
     async def _open_new_room(self, event: Any, now_ms: int) -> None:
         """Mark a room live that the database knows nothing of (its first join). Raises
@@ -202,8 +234,10 @@ class RoomService:
 
     def _expire_at(self, event: Any, now_ms: int) -> int:
         """When the event's room keys expire, in ms."""
-        return store.expire_at_ms(int(event.starts_at.timestamp() * 1000), on_sale_ms(event), now_ms,
-                                  self._settings.token_ttl_s)
+        starts_at_ms = getattr(event, "starts_at_ms", None)  # EventSnapshot computes it once; a bare row has none
+        if not isinstance(starts_at_ms, int):
+            starts_at_ms = int(event.starts_at.timestamp() * 1000)
+        return store.expire_at_ms(starts_at_ms, on_sale_ms(event), now_ms, self._settings.token_ttl_s)
 
     async def _mark_live_if_new(self, event_id: str, now_ms: int, expire_at_ms: int) -> bool:
         # `live` is set under the room's lease, like every other change to the room's shape: the

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.keys import Keys
-from models.ratelimit import Policy, gcra_args
+from models.ratelimit import Policy
 from models.redis import scripts
 from models.waiting_room.tokens import Token
 
@@ -149,18 +149,45 @@ def join_script(client: Any) -> Any:
     return scripts(client).get("room_join")
 
 
+class JoinCall:
+    """room_join.lua's KEYS and ARGV for the joins of one event. What every join of the event
+    shares (three key names, the bucket and rate-limit key prefixes) is built once: a join then
+    adds only its token's and its subjects' parts. Key names never change, so the web tier keeps
+    one per event for good (RoomService)."""
+
+    __slots__ = ("_room", "_prequeue", "_journal", "_bucket", "_rate", "_keys", "_event_id")
+
+    def __init__(self, keys: Keys, event_id: str) -> None:
+        self._keys, self._event_id = keys, event_id
+        self._room, self._prequeue = keys.room(event_id), keys.room_prequeue_buckets(event_id)
+        self._journal, self._bucket = keys.room_journal(event_id), keys.room_bucket_prefix(event_id)
+        #: scope -> its rate-limit key prefix in this event
+        self._rate: dict[str, str] = {}
+
+    def __call__(self, token: Token, now_ms: int, on_sale_ms: int, expire_at_ms: int,
+                 limits: Sequence[tuple[Policy, str]] = (), limits_at_ms: int | None = None) -> tuple[list, list]:
+        """KEYS and ARGV for ``token``. With ``limits`` ((policy, subject) pairs, each counted:
+        models.ratelimit.counted), the script counts the join against them first, in the event's
+        keys (Keys.event_rate), at ``limits_at_ms`` (None: Redis's clock)."""
+        bucket = token.bucket
+        call_keys = [self._room, f"{self._bucket}{bucket}", self._prequeue, self._journal]
+        args: list[Any] = [token.field, now_ms, on_sale_ms, expire_at_ms, bucket]
+        if limits:
+            rate = self._rate
+            args.append("" if limits_at_ms is None else limits_at_ms)
+            for policy, subject in limits:
+                prefix = rate.get(policy.name)
+                if prefix is None:
+                    prefix = rate[policy.name] = self._keys.event_rate_prefix(self._event_id, policy.name)
+                call_keys.append(prefix + subject)
+                args += policy.gcra
+        return call_keys, args
+
+
 def join_call(keys: Keys, event_id: str, token: Token, now_ms: int, on_sale_ms: int, expire_at_ms: int,
               limits: Sequence[tuple[Policy, str]] = (), limits_at_ms: int | None = None) -> tuple[list, list]:
-    """KEYS and ARGV of room_join.lua for this token. With ``limits`` ((policy, subject) pairs, each
-    counted: models.ratelimit.counted), the script counts the join against them first, in the
-    event's keys (Keys.event_rate), at ``limits_at_ms`` (None: Redis's clock)."""
-    call_keys = [keys.room(event_id), bucket_key(keys, event_id, token), keys.room_prequeue_buckets(event_id),
-                 keys.room_journal(event_id)]
-    args: list[Any] = [token.field, now_ms, on_sale_ms, expire_at_ms, token.bucket]
-    if limits:
-        call_keys += [keys.event_rate(event_id, policy.name, subject) for policy, subject in limits]
-        args += ["" if limits_at_ms is None else limits_at_ms, *gcra_args([policy for policy, _ in limits])]
-    return call_keys, args
+    """KEYS and ARGV of room_join.lua for this token (one call of a new :class:`JoinCall`)."""
+    return JoinCall(keys, event_id)(token, now_ms, on_sale_ms, expire_at_ms, limits, limits_at_ms)
 
 
 def close_prequeue(redis: Any, keys: Keys, event_id: str, now_ms: int) -> tuple[int, bool]:

@@ -42,3 +42,12 @@ def test_a_script_over_two_slots_is_caught_by_the_slot_check(redis, one_slot_per
     scripts(redis).get("res_lease_release")(keys=["td:ev:{one-event}:lease", other], args=["token", 0])
     assert one_slot_per_script.violations == [("res_lease_release", ["td:ev:{one-event}:lease", other])]
     one_slot_per_script.violations.clear()  # seen: do not fail this test for it
+
+
+@pytest.mark.parametrize("prefix", ["td:", "t1234abcd:"])
+def test_a_bucket_key_and_an_event_rate_key_are_their_prefix_and_their_last_part(prefix):
+    keys, event_id = Keys(prefix), str(uuid.uuid4())
+    for bucket in (0, 7, 16383):
+        assert keys.room_bucket_prefix(event_id) + str(bucket) == keys.room_bucket(event_id, bucket)
+    for scope, subject in (("join", "fan-1"), ("ip", "10.0.0.1"), ("ip", "")):
+        assert keys.event_rate_prefix(event_id, scope) + subject == keys.event_rate(event_id, scope, subject)

@@ -12,7 +12,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 
 from models.metrics import RATE_LIMITED, RATE_LIMITER_FAIL_OPEN
-from models.ratelimit import Deadlines, Policy, RateLimiter
+from models.ratelimit import Deadlines, Policy, RateLimiter, decision_of
 from models.waiting_room.batching import CommandBatcher
 
 
@@ -173,3 +173,15 @@ async def test_a_check_through_the_batcher_that_takes_too_long_fails_open_and_th
     assert await limiter.check([(Policy("join", 1), "alice"), (Policy("ip", 5), "10.0.0.1")]) is None
     assert await limiter.check([(Policy("join", 1), "alice")]) is None
     assert stalled.sent == 2  # both policies' slots, once: the second check failed open without Redis
+
+
+def test_a_scripts_reply_becomes_a_decision_with_its_reset_rounded_up_to_whole_seconds():
+    policies = [Policy("join", 10), Policy("ip", 600)]
+    allowed = decision_of(policies, [1, 0, 9, 1, 599, 1000])
+    assert (allowed.allowed, allowed.retry_after_s) == (True, 0.0)
+    assert [(s.policy, s.remaining, s.reset_s) for s in allowed.states] == [(policies[0], 9, 1), (policies[1], 599, 1)]
+    refused = decision_of(policies, [0, 1500, 0, 60001, 598, 0])
+    assert (refused.allowed, refused.retry_after_s, refused.refused_by) == (False, 1.5, ("join",))
+    assert [(s.remaining, s.reset_s) for s in refused.states] == [(0, 61), (598, 0)]
+    assert refused.fields() == {"RateLimit-Policy": '"join";q=10;w=60, "ip";q=600;w=60',
+                                "RateLimit": '"join";r=0;t=61, "ip";r=598;t=0'}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -66,6 +67,30 @@ async def test_a_join_answers_the_generation_of_the_room_it_entered_though_this_
     assert opener.generation == later.generation == progress.document["roomGeneration"] != 0
     await first.aclose()
     await second.aclose()
+
+
+async def test_a_join_follows_its_event_when_the_on_sale_and_the_start_move(service, settings, redis, keys):
+    # The join's script call is kept per event (its key names); the instants come from the event.
+    event = make_snapshot(settings)
+    early = await service.join(event, "fan-1", now_ms=T0 - 1000)
+    assert early.position is None and early.state == "waiting"
+    expiry = redis.pttl(keys.room(str(event.id)))
+    moved = dataclasses.replace(event, on_sale_at=ON_SALE - timedelta(seconds=2),
+                                starts_at=event.starts_at + timedelta(days=30))
+    late = await service.join(moved, "fan-2", now_ms=T0 - 1000)
+    assert (late.position, late.state, late.document(moved)["prequeue"]) == (2, "sale_open", False)
+    assert redis.pttl(keys.room(str(event.id))) > expiry + 29 * 86_400_000
+
+
+async def test_a_join_after_the_room_was_rebuilt_answers_the_new_generation(service, settings, redis, keys):
+    event = make_snapshot(settings)
+    first = await service.join(event, "fan-1", now_ms=T0 + 1)
+    room = keys.room(str(event.id))
+    redis.delete(*redis.keys(room + "*"))  # lost with Redis, then rebuilt (live: the rebuild's time)
+    redis.hset(room, mapping={"live": first.generation + 777, "seq": 1, "pclosed": T0 + 1})
+    service.rooms.forget(str(event.id))  # the cached view ages out
+    again = await service.join(event, "fan-2", now_ms=T0 + 2)
+    assert (again.generation, again.position) == (first.generation + 777, 2)
 
 
 async def test_a_sold_out_event_refuses_joins(service, settings, redis, keys):
