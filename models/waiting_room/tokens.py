@@ -19,7 +19,14 @@ import functools
 import hmac
 import os
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
+
+try:
+    # OpenSSL's HMAC object, the one hmac.new wraps: copying it without the wrapper saves a
+    # third of a MAC (1.0 -> 0.7 µs; a join makes two). Same algorithm, same bytes.
+    from _hashlib import hmac_new as _hmac_new
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    _hmac_new = hmac.new
 
 KIND_USER = 1
 KIND_ANON = 2
@@ -34,11 +41,12 @@ _CANONICAL = re.compile(r"[A-Za-z0-9_-]{44}")
 #: The queue is kept in this many small Redis hashes, chosen by the id (see models.waiting_room.store).
 BUCKET_BITS = 14
 BUCKETS = 1 << BUCKET_BITS
+_BUCKET_MASK = BUCKETS - 1
 
 
-@dataclass(frozen=True)
-class Token:
-    """A decoded, MAC-checked token of one event."""
+class Token(NamedTuple):
+    """A decoded, MAC-checked token of one event. (A named tuple: made on every join and first
+    status poll, where a frozen dataclass cost twice as much.)"""
 
     text: str
     kind: int
@@ -51,7 +59,7 @@ class Token:
 
     @property
     def bucket(self) -> int:
-        return bucket_of(self.id)
+        return int.from_bytes(self.id[:2], "big") & _BUCKET_MASK
 
     def belongs_to(self, secret: bytes, event_id: str, user_id: str | None) -> bool:
         """True if ``user_id`` may use this token: the user it was derived for, or, for an
@@ -61,26 +69,30 @@ class Token:
         return user_id is not None and hmac.compare_digest(self.id, user_place_id(secret, event_id, user_id))
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    """Unpadded base64url (``base64.urlsafe_b64encode`` without its Python layers)."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def bucket_of(token_id: bytes) -> int:
-    return int.from_bytes(token_id[:2], "big") & (BUCKETS - 1)
+    return int.from_bytes(token_id[:2], "big") & _BUCKET_MASK
 
 
 class _PrefixedHmac:
     """HMAC-SHA256(secret, prefix || rest) with the key and the prefix hashed once: a token's MAC
     then costs a copy of the keyed state instead of a new HMAC (keying was most of the work of
-    ``hmac.digest`` for a message this short, a tenth of a first status poll). The standard
-    library's HMAC object does the copying; measured at 4.1 µs per MAC against 2.4 µs for the
-    same RFC 2104 steps written out by hand and 6.6 µs for ``hmac.digest``: not worth our own
-    crypto code."""
+    ``hmac.digest`` for a message this short, a tenth of a first status poll). OpenSSL's HMAC
+    object does the copying: measured at 0.7 µs per MAC, against 1.0 µs through ``hmac.HMAC``'s
+    wrapper, 0.6 µs for the same RFC 2104 steps written out by hand and 6.6 µs for
+    ``hmac.digest``: not worth our own crypto code."""
 
     __slots__ = ("_keyed",)
 
     def __init__(self, secret: bytes, prefix: bytes) -> None:
-        self._keyed = hmac.new(secret, prefix, "sha256")
+        self._keyed = _hmac_new(secret, prefix, "sha256")
 
     def digest(self, rest: bytes) -> bytes:
         mac = self._keyed.copy()
