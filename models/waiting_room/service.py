@@ -96,7 +96,7 @@ class JoinResult(NamedTuple):
 
     def document(self, event: EventSnapshot) -> dict[str, Any]:
         return {"token": self.token, "position": self.position, "total": self.total, "state": self.state,
-                "onSaleAt": event.on_sale_at, "prequeue": self.position is None, "roomGeneration": self.generation}
+                "onSaleAt": event.on_sale_iso, "prequeue": self.position is None, "roomGeneration": self.generation}
 
 
 def _now_ms() -> int:

@@ -11,6 +11,7 @@ import pytest
 from models.catalog.snapshot import load_snapshot
 from models.errors import EventNotOnSale, NotFound, SoldOut
 from models.tables import Event, FairnessRecord
+from models.timestamps import iso
 from models.waiting_room import RoomService, admit_waves
 from tests.unit.models.test_waiting_room import ON_SALE, T0, make_event, make_tier
 
@@ -44,7 +45,7 @@ async def test_joins_report_the_queue_total_and_the_room_state(service, settings
     late = await service.join(event, "fan-2", now_ms=T0 + 1000)
     assert (late.position, late.total, late.created) == (2, 2, True)
     doc = late.document(event)
-    assert doc["prequeue"] is False and doc["onSaleAt"] == ON_SALE
+    assert doc["prequeue"] is False and doc["onSaleAt"] == iso(ON_SALE)
 
 
 @pytest.mark.parametrize("status", ["closed", "canceled"])
@@ -79,6 +80,7 @@ async def test_a_join_follows_its_event_when_the_on_sale_and_the_start_move(serv
                                 starts_at=event.starts_at + timedelta(days=30))
     late = await service.join(moved, "fan-2", now_ms=T0 - 1000)
     assert (late.position, late.state, late.document(moved)["prequeue"]) == (2, "sale_open", False)
+    assert late.document(moved)["onSaleAt"] == iso(ON_SALE - timedelta(seconds=2)) != early.document(event)["onSaleAt"]
     assert redis.pttl(keys.room(str(event.id))) > expiry + 29 * 86_400_000
 
 
