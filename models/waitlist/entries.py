@@ -110,19 +110,12 @@ def active_entry(tier_id: str, user_id: str) -> dict[str, Any] | None:
     return docs[0] if docs else None
 
 
-def join_in_db(event_id: str, tier_id: str, user_id: str, quantity: int, position: int | None,
-               *, now: datetime | None = None) -> tuple[WaitlistEntry, bool]:
-    """Insert the fan's entry, or reopen one the fan left (or whose offer lapsed or was taken) at
-    the back of the line: a waiting-room place ranks only the first join. Returns (entry,
-    created); a concurrent join of the same fan and tier makes exactly one of them create it."""
-    entry_id, created = _join_row(event_id, tier_id, user_id, quantity, position, now=now)
-    return WaitlistEntry.get_by_id(entry_id), created
-
-
 def _join_row(event_id: str, tier_id: str, user_id: str, quantity: int, position: int | None,
               *, now: datetime | None = None) -> tuple[uuid.UUID, bool]:
-    """:func:`join_in_db` without reading the entry back: returns (entry id, created). A first
-    join is one statement: the INSERT, which a fan's existing entry of the tier makes a no-op."""
+    """Insert the fan's entry, or reopen one the fan left (or whose offer lapsed or was taken) at
+    the back of the line: a waiting-room place ranks only the first join. Returns (entry id,
+    created); a concurrent join of the same fan and tier makes exactly one of them create it. A
+    first join is one statement: the INSERT, which a fan's existing entry of the tier makes a no-op."""
     now = now or utcnow()
     arrival = NOT_QUEUED_RANK + int(now.timestamp() * 1000)
     new_id = uuid.uuid4()

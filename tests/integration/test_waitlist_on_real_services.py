@@ -24,9 +24,9 @@ from models.db import database
 from models.inventory import release_hold
 from models.reservations.counters import rebuild_counters, rebuild_locked
 from models.tables import CheckoutSession, Order, Reservation, TicketTier, WaitlistEntry
-from models.waitlist.entries import join_in_db
 from tests.integration.test_reservations_concurrency import settle
 from tests.unit.models.test_reservations_support import make_event, make_tier, request
+from tests.unit.models.waitlist_factories import join_in_db
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,9 +8,9 @@ import uuid
 from models.db import database
 from models.schema import create_schema
 from models.tables import WaitlistEntry, utcnow
-from models.waitlist.entries import _join_row, active_entry, join_in_db, user_entries
+from models.waitlist.entries import _join_row, active_entry, user_entries
 from tests.unit.models.checkout_factories import make_tier
-from tests.unit.models.waitlist_factories import statements_sent
+from tests.unit.models.waitlist_factories import join_in_db, statements_sent
 
 #: The partial index the count of fans ahead reads (models/tables.py).
 AHEAD_INDEX = "waitlist_entries_waiting_ahead"

@@ -3,12 +3,13 @@ waitlist, and the drainer run in the test's thread."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from models.db import database
 from models.reservations.counters import rebuild_locked
 from models.tables import Reservation, TicketTier, WaitlistEntry
-from models.waitlist.entries import join_in_db
+from models.waitlist.entries import _join_row
 from tests.unit.models.test_reservations_support import drain_now, make_event, make_tier, request
 
 
@@ -21,6 +22,14 @@ def sold_out_tier(rt: Any, capacity: int = 3, **tier_fields: Any) -> tuple[Ticke
     drain_now(rt, event.id)
     assert Reservation.select().where(Reservation.id.in_(ids), Reservation.status == "held").count() == capacity
     return tier, ids
+
+
+def join_in_db(event_id: str, tier_id: str, user_id: str, quantity: int, position: int | None,
+               *, now: datetime | None = None) -> tuple[WaitlistEntry, bool]:
+    """A waitlist join's database part, as production makes it (models.waitlist.entries._join_row),
+    with the entry read back. Returns (entry, created)."""
+    entry_id, created = _join_row(event_id, tier_id, user_id, quantity, position, now=now)
+    return WaitlistEntry.get_by_id(entry_id), created
 
 
 def wait(rt: Any, tier: TicketTier, user_id: str, quantity: int = 1, position: int | None = None) -> WaitlistEntry:
