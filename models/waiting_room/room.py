@@ -93,6 +93,10 @@ class RoomCache:
 
         return await self._views.get(event_id, load)  # type: ignore[return-value]  (load never gives None)
 
+    def fresh(self, event_id: str) -> RoomView | None:
+        """The event's view if it is fresh, else None: no coroutine, for a hot path's first try."""
+        return self._views.fresh(event_id)
+
     def __len__(self) -> int:
         return len(self._views)
 

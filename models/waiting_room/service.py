@@ -144,7 +144,9 @@ class RoomService:
         event_id = str(event.id)
         if event.status in FINISHED_STATUSES:
             raise EventNotOnSale(f"The event is {event.status}: its waiting room is closed", reason=event.status)
-        view = await self.rooms.get(event_id)
+        view = self.rooms.fresh(event_id)
+        if view is None:
+            view = await self.rooms.get(event_id)
         if view.stock.sold_out:
             raise SoldOut("Every ticket is sold and no holds are left to come back", reason="sold_out")
         if event_id not in self._committed:
