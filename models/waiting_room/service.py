@@ -21,7 +21,7 @@ from models.catalog.snapshot import EventSnapshot
 from models.catalog.statuses import FINISHED_STATUSES
 from models.errors import EventNotOnSale, NotFound, RoomRestoring, SoldOut, TicketDropError
 from models.keys import Keys
-from models.ratelimit import Decision, Policy, counted, decision_of
+from models.ratelimit import Decision, Policy, counted, decision_of, fields_of
 from models.redis import scripts
 from models.settings import Settings
 from models.ttlcache import TTLCache
@@ -86,13 +86,19 @@ class JoinResult(NamedTuple):
     state: str
     #: The room's generation as this process last saw it (``roomGeneration`` of status and progress).
     generation: int = 0
-    #: The rate limits the join was counted against (None: none applied).
-    limits: Decision | None = None
+    #: The policies the join was counted against and the script's reply for them (None: no
+    #: limit applied); :attr:`limits` and :attr:`rate_fields` read them when asked.
+    limit_reply: tuple[Sequence[Policy], Sequence[Any]] | None = None
+
+    @property
+    def limits(self) -> Decision | None:
+        """The rate-limit decision the join was counted by (None when no limit applied)."""
+        return decision_of(*self.limit_reply) if self.limit_reply is not None else None
 
     @property
     def rate_fields(self) -> dict[str, str] | None:
         """The RateLimit header fields of the answer (None when no limit applied)."""
-        return self.limits.fields() if self.limits is not None else None
+        return fields_of(*self.limit_reply) if self.limit_reply is not None else None
 
     def document(self, event: EventSnapshot) -> dict[str, Any]:
         return {"token": self.token, "position": self.position, "total": self.total, "state": self.state,
@@ -161,13 +167,13 @@ class RoomService:
         call = self._join_call(event_id)
         keys, args = call(token, now_ms, on_sale_ms(event), expire_at, limits, limits_at_ms)
         reply = await self.batcher.run_script(self._join_script(), keys, args)
-        decision = None
+        limited = None
         if limits:
-            decision = decision_of([p for p, _ in limits], reply[4:])
-            if not decision.allowed:
-                raise decision.refusal()
+            limited = ([p for p, _ in limits], reply[4:])
+            if int(reply[4]) != 1:
+                raise decision_of(*limited).refusal()
         if int(reply[0]) < 0:  # the room is not live: the cold path
-            reply = await self._join_opening(event, call, token, now_ms, expire_at, decision)
+            reply = await self._join_opening(event, call, token, now_ms, expire_at, limited)
         created, position, pre, seq = reply[:4]
         created, position = bool(int(created)), int(position)
         generation = view.counters.live_since_ms
@@ -184,15 +190,15 @@ class RoomService:
             log.debug("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
                                     "outcome": "new" if created else "rejoin"})
         return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms),
-                          generation, decision)
+                          generation, limited)
 
     async def _join_opening(self, event: Any, call: store.JoinCall, token: tokens.Token, now_ms: int, expire_at: int,
-                            decision: Decision | None) -> list:
+                            limited: tuple[list[Policy], list] | None) -> list:
         """The cold path of a join whose script found the room not live: open the room if it is
         new, then send the join a second time, without the limits (the first call counted them).
         Only the first joins of a room (and joins while it is restored) come here. Returns the
         second call's reply. Raises RoomRestoring while the room is being restored; the error
-        carries the RateLimit fields of ``decision``, the first call's count."""
+        carries the RateLimit fields of ``limited`` (policies, reply), the first call's count."""
         try:
             await self._open_new_room(event, now_ms)
             keys, args = call(token, now_ms, on_sale_ms(event), expire_at)
@@ -200,8 +206,8 @@ class RoomService:
             if int(reply[0]) < 0:
                 raise RoomRestoring()
         except TicketDropError as exc:
-            if decision is not None:
-                exc.headers.update(decision.fields())
+            if limited is not None:
+                exc.headers.update(fields_of(*limited))
             raise
         return reply
 

@@ -7,12 +7,14 @@ import logging
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 
 from models.metrics import RATE_LIMITED, RATE_LIMITER_FAIL_OPEN
-from models.ratelimit import Deadlines, Policy, RateLimiter, decision_of
+from models.ratelimit import Deadlines, Policy, RateLimiter, decision_of, fields_of
 from models.waiting_room.batching import CommandBatcher
 
 
@@ -185,3 +187,12 @@ def test_a_scripts_reply_becomes_a_decision_with_its_reset_rounded_up_to_whole_s
     assert [(s.remaining, s.reset_s) for s in refused.states] == [(0, 61), (598, 0)]
     assert refused.fields() == {"RateLimit-Policy": '"join";q=10;w=60, "ip";q=600;w=60',
                                 "RateLimit": '"join";r=0;t=61, "ip";r=598;t=0'}
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 10**12)), min_size=1, max_size=3),
+       st.sampled_from([0, 1]), st.integers(0, 10**9))
+def test_the_fields_written_straight_from_a_reply_are_the_decisions_fields(states, allowed, retry_ms):
+    policies = [Policy(name, limit, window) for name, limit, window in
+                (("join", 10, 60), ("ip", 600, 60), ("reserve", 1, 3600))][:len(states)]
+    reply = [allowed, retry_ms, *(value for state in states for value in state)]
+    assert fields_of(policies, reply) == decision_of(policies, reply).fields()
