@@ -186,6 +186,18 @@ async def test_remembered_positions_are_kept_for_a_bounded_number_of_events(serv
     assert len(service._positions) == 3
 
 
+async def test_the_joins_script_calls_are_kept_for_a_bounded_number_of_events(service, settings, monkeypatch):
+    from models.waiting_room import service as service_module
+
+    monkeypatch.setattr(service_module, "JOIN_CALL_EVENTS", 3)
+    events = [make_snapshot(settings, on_sale_at=ON_SALE + timedelta(hours=i)) for i in range(6)]
+    for event in events:
+        await service.join(event, "fan-1", now_ms=T0 + 1)
+    assert list(service._join_calls) == [str(e.id) for e in events[3:]]
+    again = await service.join(events[0], "fan-1", now_ms=T0 + 2)  # dropped, made again: the same place
+    assert (again.created, again.position) == (False, 1)
+
+
 async def test_a_full_position_cache_forgets_the_fan_remembered_first(service, settings, monkeypatch):
     from models.waiting_room import service as service_module
 
