@@ -56,11 +56,12 @@ def fill(redis, keys: Keys, secret: bytes, event_id: str, users: range, now_ms: 
     redis.script_load(script.script)  # so the pipelines can EVALSHA it
     redis.hsetnx(keys.room(event_id), "live", now_ms)  # a new room, as the first join through the web opens it
     expire_at = now_ms + 7 * 86_400_000
+    call = store.JoinCall(keys, event_id)
     for start in range(users.start, users.stop, FILL_CHUNK):
         pipe = redis.pipeline(transaction=False)
         for i in range(start, min(start + FILL_CHUNK, users.stop)):
             token = tokens.issue(secret, event_id, f"user-{i}")
-            call_keys, args = store.join_call(keys, event_id, token, now_ms, on_sale_ms, expire_at)
+            call_keys, args = call(token, now_ms, on_sale_ms, expire_at)
             pipe.evalsha(script.sha, len(call_keys), *call_keys, *args)
         pipe.execute()
 
