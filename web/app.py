@@ -21,7 +21,7 @@ from models.reservations.service import ReservationService
 from models.settings import Settings
 from models.waiting_room import RoomService
 from models.waiting_room.batching import CommandBatcher
-from web import hooks, identity, routes
+from web import identity, routes
 from web.appkeys import (
     ACTORS,
     BATCHER,
@@ -44,7 +44,7 @@ from web.dbexec import run_db
 from web.dbthreads import DbThreads
 from web.eventcache import SnapshotCache, UnknownIdLimiter
 from web.metrics import flush_timings_ctx
-from web.middleware import edge_middleware
+from web.middleware import seal_on_startup
 from web.outcomes import OutcomeHub
 from web.ratelimit import all_policies
 from workers.entry import wire
@@ -62,10 +62,8 @@ def create_app(
     """Build the app. Tests pass their own ``redis`` (fakeredis) and ``broker`` (StubBroker), and
     may set a service's key (web.appkeys) before the app starts to use their own object."""
     settings = settings or Settings.from_env()
-    app = web.Application(
-        middlewares=_middlewares(settings),
-        client_max_size=settings.max_body_bytes,
-    )
+    # No aiohttp middleware: the edge step wraps each route's handler as the app starts (web.middleware).
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[KEYS] = Keys(settings.redis_prefix)
     identity.setup(app)
@@ -78,11 +76,8 @@ def create_app(
     app.cleanup_ctx.append(_broker_ctx(broker))
     app.cleanup_ctx.append(_services_ctx)
     routes.setup(app)
+    app.on_startup.append(seal_on_startup)
     return app
-
-
-def _middlewares(settings: Settings) -> list:
-    return [edge_middleware(settings), *hooks.outer_middlewares(), *hooks.inner_middlewares(), *identity.middlewares(settings)]
 
 
 async def _db_executor_ctx(app: web.Application):

@@ -22,7 +22,7 @@ log = logging.getLogger("ticketdrop.web")
 
 @web.middleware
 async def body_guard_middleware(request: web.Request, handler):
-    """:func:`read_body` as a middleware of its own (the web app's edge middleware calls it itself)."""
+    """:func:`read_body` as a middleware of its own (the web app's edge step, web.middleware, calls it itself)."""
     if request.body_exists:
         refused = await read_body(request)
         if refused is not None:

@@ -53,7 +53,8 @@ def _bearer(request: web.Request) -> str | None:
 
 def middlewares(settings: Any) -> list:
     """[jwks_middleware] when tokens are checked against a JWKS; nothing otherwise (every
-    middleware costs every request, the status poll included)."""
+    middleware costs every request, the status poll included). The edge step (web.middleware)
+    chains them around each route's handler when the app starts."""
     keyed = settings.identity_mode == "jwt" and (settings.jwt_jwks_file or settings.jwt_jwks_url)
     return [jwks_middleware] if keyed else []
 

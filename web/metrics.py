@@ -30,12 +30,9 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 FLUSH_INTERVAL_S = 1.0
 
 
-def route_label(request: web.Request) -> str:
-    """The route template (``/events/{id}``), never the raw path: labels must stay few."""
-    resource = request.match_info.route.resource
-    if resource is None:
-        return "unmatched"
-    return resource.canonical
+#: The route label of requests no route takes: labels are route templates (``/events/{id}``), never
+#: raw paths, so they stay few (the edge step, web.middleware, knows each route's label).
+UNMATCHED = "unmatched"
 
 
 class RequestTimings:
@@ -76,7 +73,7 @@ class RequestTimings:
                     child._buckets[i].inc(count)
 
 
-#: This process's request timings (the edge middleware observes, a task flushes).
+#: This process's request timings (the edge step observes, a task flushes).
 TIMINGS = RequestTimings()
 
 

@@ -1,38 +1,48 @@
-"""The one middleware every request passes: request id, rate limits, problem+json, CORS, timing.
+"""The edge step every request passes: request id, body limits, rate limits, problem+json, CORS,
+security headers, timing. It wraps each route's handler; the app has no aiohttp middleware.
 
 One coroutine instead of five: under wrk a status poll spent about a quarter of its time in
 the five separate middlewares (each an extra coroutine, partial and try block per request),
-and the request id cost an ``os.urandom`` call. Everything per process that can be computed
-once (the CORS origin set and header values, the request-id prefix) is computed when the app
-is built. Order of the work, outermost first:
+and the request id cost an ``os.urandom`` call. It is not an aiohttp middleware either: an app
+with any middleware makes aiohttp build (and look up, hashing the apps tuple) the middleware
+chain for every request, and add a middleware of its own (``_fix_request_current_app``), a few
+microseconds per request for nothing. So :func:`seal` wraps every route's handler once, when the
+app starts (after every route is in, right before aiohttp freezes the router): the wrapper knows
+its route's metrics label and whether the edge counts its rate limits, so neither is looked up
+per request. Requests no route takes (404, 405, a CORS preflight) go to :class:`Unrouted`, the
+router's last resource, whose handler is wrapped the same way. Order of the work, outermost first:
 
 1. the request id (the caller's ``X-Request-Id`` when safe to log, else a new one) is set in
    the log context;
 2. CORS preflights are answered; a request body is read under its size and time limits
-   (web.bodies); rate-limited commands are checked (web.ratelimit), but for a join, which the
-   join's own script counts;
+   (web.bodies); rate-limited commands are checked (web.ratelimit), but for routes whose
+   handler counts its own limits (the join, in its one Redis script);
 3. the handler runs; any error becomes RFC 9457 problem+json (web.problems, the one place);
 4. ``X-Request-Id``, ``X-Content-Type-Options`` and CORS headers are added, and the request's
    latency is counted (web.metrics.TIMINGS).
 
-Modules that need another cross-cutting step add it through web.hooks; it then runs inside
-this one (its errors become problem+json, its answers get the headers above).
+Modules that need another cross-cutting step add it through web.hooks (and identity's JWKS
+refresh is one): those are middlewares in aiohttp's form, chained around each handler once, at
+start, inside this step (their errors become problem+json, their answers get the headers above).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractResource, AbstractRoute, UrlMappingMatchInfo
 
 from models.context import is_safe_request_id, request_id_var
 from models.settings import Settings
-from web import bodies, problems, ratelimit
-from web.appkeys import REQUEST_ID
-from web.metrics import TIMINGS, route_label
+from web import bodies, hooks, identity, problems, ratelimit
+from web.appkeys import REQUEST_ID, SETTINGS
+from web.metrics import TIMINGS, UNMATCHED
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -53,53 +63,55 @@ class RequestIds:
         return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
-def edge_middleware(settings: Settings):
-    """The middleware for an app built with ``settings`` (CORS origins are read once, here)."""
+def edge_step(settings: Settings) -> Callable[..., Handler]:
+    """``wrap(handler, *, label, scope)``: ``handler`` inside the edge step of an app built with
+    ``settings`` (CORS origins are read once, here). ``label`` is the route's metrics label;
+    ``scope`` the rate-limit scope the edge counts before the handler (None: none)."""
     allowed = frozenset(settings.cors_origins)
     any_origin = "*" in allowed
     ids = RequestIds()
     perf_counter = time.perf_counter
+    observe = TIMINGS.observe
 
-    @web.middleware
-    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = perf_counter()
-        headers = request.headers
-        rid = headers.get("X-Request-Id")
-        if rid is None or not is_safe_request_id(rid):
-            rid = ids.new()
-        request[REQUEST_ID] = rid
-        context = request_id_var.set(rid)
-        origin = headers.get("Origin")
-        cors = origin is not None and (any_origin or origin in allowed)
-        method = request.method
-        try:
-            if cors and method == "OPTIONS" and "Access-Control-Request-Method" in headers:
-                response: web.StreamResponse = web.Response(status=204)
-            elif request.body_exists and (refused := await bodies.read_body(request)) is not None:
-                response = refused
-            else:
-                scope = ratelimit.scope_of(request) if method == "POST" else None
-                # A join is counted by its own script (one Redis call: web/handlers/waiting_room.py).
-                if scope is None or scope == "join":
+    def wrap(handler: Handler, *, label: str, scope: str | None) -> Handler:
+        async def edge(request: web.Request) -> web.StreamResponse:
+            started = perf_counter()
+            headers = request.headers
+            rid = headers.get("X-Request-Id")
+            if rid is None or not is_safe_request_id(rid):
+                rid = ids.new()
+            request[REQUEST_ID] = rid
+            context = request_id_var.set(rid)
+            origin = headers.get("Origin")
+            cors = origin is not None and (any_origin or origin in allowed)
+            method = request.method
+            try:
+                if cors and method == "OPTIONS" and "Access-Control-Request-Method" in headers:
+                    response: web.StreamResponse = web.Response(status=204)
+                elif request.body_exists and (refused := await bodies.read_body(request)) is not None:
+                    response = refused
+                elif scope is None:
                     response = await handler(request)
                 else:
                     response = await ratelimit.limited(request, handler, scope)
-        except web.HTTPException as exc:
-            if exc.status >= 400:
-                response = problems.from_http_exception(exc, request)
-            else:  # a redirect: aiohttp sends it; it still gets our headers and is timed
-                _finish(exc, rid, origin if cors else None, method)
-                TIMINGS.observe(method, route_label(request), exc.status, perf_counter() - started)
-                raise
-        except Exception as exc:  # noqa: BLE001 - web.problems decides: a known error or a logged bug
-            response = problems.from_exception(exc, request)
-        finally:
-            request_id_var.reset(context)
-        _finish(response, rid, origin if cors else None, method)
-        TIMINGS.observe(method, route_label(request), response.status, perf_counter() - started)
-        return response
+            except web.HTTPException as exc:
+                if exc.status >= 400:
+                    response = problems.from_http_exception(exc, request)
+                else:  # a redirect: aiohttp sends it; it still gets our headers and is timed
+                    _finish(exc, rid, origin if cors else None, method)
+                    observe(method, label, exc.status, perf_counter() - started)
+                    raise
+            except Exception as exc:  # noqa: BLE001 - web.problems decides: a known error or a logged bug
+                response = problems.from_exception(exc, request)
+            finally:
+                request_id_var.reset(context)
+            _finish(response, rid, origin if cors else None, method)
+            observe(method, label, response.status, perf_counter() - started)
+            return response
 
-    return edge
+        return functools.update_wrapper(edge, handler)  # keeps __openapi__ and the name for the document
+
+    return wrap
 
 
 def _finish(response: web.StreamResponse, rid: str, origin: str | None, method: str) -> None:
@@ -117,3 +129,98 @@ def _finish(response: web.StreamResponse, rid: str, origin: str | None, method: 
             h["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
             h["Access-Control-Allow-Headers"] = _CORS_HEADERS
             h["Access-Control-Max-Age"] = "600"
+
+
+def chain(handler: Handler, middlewares: Iterable[Any]) -> Handler:
+    """``handler`` inside ``middlewares`` (aiohttp's new-style form; the first is outermost), as
+    aiohttp would run them, built once."""
+    for middleware in reversed(list(middlewares)):
+        handler = functools.update_wrapper(functools.partial(middleware, handler=handler), handler)
+    return handler
+
+
+#: The request key :class:`Unrouted` sets while it asks the router what a request missed.
+_REROUTING = web.RequestKey("rerouting", bool)
+
+
+class _UnroutedRoute(AbstractRoute):
+    """The route of requests no route takes: no resource (its metrics label is ``unmatched``)."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__("*", handler)
+
+    @property
+    def name(self) -> str | None:
+        return None
+
+    def url_for(self, *args: str, **kwargs: str) -> Any:
+        raise RuntimeError("no URL leads to the unrouted route")
+
+    def get_info(self) -> dict:
+        return {}
+
+
+class Unrouted(AbstractResource):
+    """The router's last resource: it takes every request no route does, so that the edge step
+    answers those too (404 and 405 as problem+json with our headers, CORS preflights, 413).
+
+    It is indexed under ``/``, the last place the router looks for any path, and registered after
+    every route. It lists no routes (``router.routes()``, the OpenAPI document and the route tests
+    do not see it). Its handler asks the router again, with this resource stepping aside, and
+    raises what the router would have: 404, or 405 with the ``Allow`` the router collected."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__()
+        self._route = _UnroutedRoute(handler)
+
+    @staticmethod
+    async def handle(request: web.Request) -> web.StreamResponse:
+        request[_REROUTING] = True
+        match = await request.app.router.resolve(request)
+        raise getattr(match, "http_exception", None) or web.HTTPNotFound()
+
+    @property
+    def canonical(self) -> str:
+        return "/"
+
+    def url_for(self, **kwargs: str) -> Any:
+        raise RuntimeError("no URL leads to the unrouted resource")
+
+    async def resolve(self, request: web.Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
+        if _REROUTING in request:
+            return None, set()
+        return UrlMappingMatchInfo({}, self._route), set()
+
+    def add_prefix(self, prefix: str) -> None:
+        raise RuntimeError("the unrouted resource has no prefix")
+
+    def get_info(self) -> dict:
+        return {}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 0
+
+    def __iter__(self) -> Iterator[AbstractRoute]:
+        return iter(())
+
+
+def seal(app: web.Application) -> None:
+    """Wrap every route's handler in the edge step (and the hooks' and identity's middlewares),
+    and add :class:`Unrouted` last. Runs once, as the app starts (an on_startup hook): every
+    route is in by then, including those a test or an operator added after create_app, and
+    aiohttp freezes the router right after."""
+    settings = app[SETTINGS]
+    wrap = edge_step(settings)
+    middlewares = [*hooks.outer_middlewares(), *hooks.inner_middlewares(), *identity.middlewares(settings)]
+    for route in app.router.routes():
+        label = route.resource.canonical if route.resource is not None else UNMATCHED
+        handler = wrap(chain(route.handler, middlewares), label=label, scope=ratelimit.edge_scope(route.method, label))
+        route._handler = handler  # aiohttp has no public setter; the route tests fail if this stops working
+    app.router.register_resource(Unrouted(wrap(chain(Unrouted.handle, middlewares), label=UNMATCHED, scope=None)))
+
+
+async def seal_on_startup(app: web.Application) -> None:
+    seal(app)

@@ -109,7 +109,7 @@ _HEADER_SCHEMAS = {"X-User-Id": USER_ID_SCHEMA, "Idempotency-Key": IDEMPOTENCY_K
 
 def _statuses(method: str, path: str, d: Doc, parameters: list[dict]) -> dict[int, str]:
     """Every status the route can answer besides its success: the handler's own (``d.responses``)
-    and those the request's parsing, the edge middleware and the backing services add."""
+    and those the request's parsing, the edge step and the backing services add."""
     statuses = dict(d.responses)
     if d.body is not None:
         for status, text in _BODY_STATUSES.items():

@@ -148,7 +148,7 @@ def from_exception(exc: Exception, request: web.Request) -> web.Response:
 @web.middleware
 async def problem_middleware(request: web.Request, handler):
     """The same mapping as a middleware of its own (for small apps and tests; the web app's
-    edge middleware calls :func:`from_http_exception` / :func:`from_exception` itself)."""
+    edge step, web.middleware, calls :func:`from_http_exception` / :func:`from_exception` itself)."""
     try:
         return await handler(request)
     except web.HTTPException as exc:

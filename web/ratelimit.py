@@ -6,7 +6,7 @@ hops are whatever the client wrote). Answers carry the IETF ``RateLimit`` and
 ``RateLimit-Policy`` fields (draft-ietf-httpapi-ratelimit-headers); a refusal is a 429
 problem with ``Retry-After``.
 
-Reserve and checkout are counted here, by the edge middleware, before their handlers. A join is
+Reserve and checkout are counted here, by the edge step (web.middleware), before their handlers. A join is
 counted by the join itself (one Redis script: models.waiting_room.service), so its quotas count
 per event; its handler asks :func:`subjects` for what to count.
 """
@@ -23,27 +23,32 @@ from models.settings import Settings
 from web.appkeys import RATE_LIMITER, RATE_POLICIES, SETTINGS
 from web.identity import peek_user, prepare
 
-#: (scope, POST path pattern) of every limited route.
+#: (scope, POST path pattern, counted by its own handler) of every limited route. A join's limits
+#: are counted by the join's own script (one Redis call), so the edge step leaves it alone.
 _ROUTES = (
-    ("join", re.compile(r"^/events/[^/]+/waiting-room/join/?$")),
-    ("reserve", re.compile(r"^/events/[^/]+/reservations/?$")),
-    ("checkout", re.compile(r"^/checkout/.+")),
+    ("join", re.compile(r"^/events/[^/]+/waiting-room/join/?$"), True),
+    ("reserve", re.compile(r"^/events/[^/]+/reservations/?$"), False),
+    ("checkout", re.compile(r"^/checkout/.+"), False),
 )
 
 
-def scope_of(request: web.Request) -> str | None:
-    """The limited scope of this request, or None if it is not limited."""
-    return scope_for(request.method, request.path)
+def _route(method: str, path: str) -> tuple | None:
+    if method != "POST":
+        return None
+    return next((entry for entry in _ROUTES if entry[1].match(path)), None)
 
 
 def scope_for(method: str, path: str) -> str | None:
     """The limited scope of ``method path`` (a request's path or a route's template), or None."""
-    if method != "POST":
-        return None
-    for scope, pattern in _ROUTES:
-        if pattern.match(path):
-            return scope
-    return None
+    entry = _route(method, path)
+    return entry[0] if entry is not None else None
+
+
+def edge_scope(method: str, path: str) -> str | None:
+    """The scope the edge step (web.middleware) counts before the handler of ``method path``
+    (a route's template), or None: not limited, or counted by its own handler (a join)."""
+    entry = _route(method, path)
+    return entry[0] if entry is not None and not entry[2] else None
 
 
 def client_address(request: web.Request, settings: Settings) -> str:
@@ -62,7 +67,7 @@ def policies(settings: Settings, scope: str) -> tuple[Policy, Policy]:
 
 def all_policies(settings: Settings) -> dict[str, tuple[Policy, Policy]]:
     """Every limited scope's (per-user, per-address) policies (web.appkeys.RATE_POLICIES)."""
-    return {scope: policies(settings, scope) for scope, _ in _ROUTES}
+    return {scope: policies(settings, scope) for scope, _, _ in _ROUTES}
 
 
 async def subjects(request: web.Request, scope: str) -> list[tuple[Policy, str]]:
@@ -81,8 +86,8 @@ async def subjects(request: web.Request, scope: str) -> list[tuple[Policy, str]]
 async def limited(request: web.Request, handler, scope: str) -> web.StreamResponse:
     """Count the request against its scope's per-user and per-address limits, then run
     ``handler``; raises RateLimited (429 with Retry-After) when a limit is spent. The answer
-    (or the error) carries the RateLimit fields. Called by the edge middleware (web.middleware)
-    for every limited scope but ``join``, which the join's own script counts."""
+    (or the error) carries the RateLimit fields. Called by the edge step (web.middleware) for
+    every limited route but those that count their own (:func:`edge_scope`)."""
     decision = await request.app[RATE_LIMITER].check(await subjects(request, scope))
     if decision is None:
         return await handler(request)
