@@ -22,9 +22,16 @@ from web import responses
 VARY = "Origin"
 
 
+#: Cache-Control by max-age, made once: a status answer's is at most one wave interval.
+_CONTROLS = ("public, no-cache", *(f"public, max-age={seconds}" for seconds in range(1, 61)))
+
+
 def cache_headers(answer: Answer) -> dict[str, str]:
     seconds = answer.max_age_s
-    control = f"public, max-age={seconds}" if seconds > 0 else "public, no-cache"
+    if 0 <= seconds < len(_CONTROLS):
+        control = _CONTROLS[seconds]
+    else:
+        control = f"public, max-age={seconds}" if seconds > 0 else "public, no-cache"
     return {"Cache-Control": control, "ETag": answer.etag, "Vary": VARY}
 
 
@@ -44,4 +51,5 @@ def respond(request: web.Request, answer: Answer) -> web.Response:
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None and matches(if_none_match, answer.etag):
         return web.Response(status=304, headers=headers)
-    return responses.json(answer.document, headers=headers)
+    headers["Content-Type"] = "application/json"  # what responses.json sets, without its layers
+    return web.Response(body=responses.dumps(answer.document), headers=headers)

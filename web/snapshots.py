@@ -64,13 +64,20 @@ def _loader(app: web.Application, key: str) -> Callable[[EventSnapshot | None], 
     return load
 
 
+def fresh_event(request: web.Request, *, public: bool = True) -> EventSnapshot | None:
+    """The request's event (a public one unless ``public`` is False) if its snapshot is fresh in
+    this process, else None (then await :func:`request_event`): a poll's hot path, no coroutine."""
+    # An id spelled as the cache spells it (str(UUID)) is a valid UUID, so a fresh loaded
+    # snapshot needs no parsing and no str(UUID).
+    snap = request.app[SNAPSHOTS].known.fresh(request.match_info.get("id", ""))
+    return snap if snap is not None and (snap.is_public or not public) else None
+
+
 async def request_event(request: web.Request, *, public: bool = True) -> EventSnapshot:
     """The snapshot of the event named by the request's ``{id}``, unknown-id floods limited by
     the client's address (web.ratelimit.client_address)."""
-    # The hot path (every poll): an id spelled as the cache spells it (str(UUID)) is a valid
-    # UUID, so a fresh loaded snapshot needs no parsing, no str(UUID) and no await.
-    snap = request.app[SNAPSHOTS].known.fresh(request.match_info.get("id", ""))
-    if snap is not None and (snap.is_public or not public):
+    snap = fresh_event(request, public=public)
+    if snap is not None:
         return snap
     return await event_snapshot(request.app, path_uuid(request, "id"), public=public, request=request)
 

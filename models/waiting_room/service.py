@@ -30,6 +30,7 @@ from models.waiting_room.batching import CommandBatcher
 from models.waiting_room.lease import LEASE_TTL_MS
 from models.waiting_room.room import RoomCache
 from models.waiting_room.status import (
+    Answer,
     answer,
     fairness_validator,
     max_age_s,
@@ -62,16 +63,6 @@ JOIN_CALL_EVENTS = 1024
 OPEN_WAIT_S = 1.0
 
 RunBlocking = Callable[..., Awaitable[Any]]
-
-
-class Answer(NamedTuple):
-    """A document with what an HTTP cache needs: its validator and how long it stays true.
-    (A named tuple: made on every status poll, where a frozen dataclass cost three times as much.)"""
-
-    document: dict[str, Any]
-    etag: str
-    #: Cache-Control max-age, in whole seconds (0: revalidate every time).
-    max_age_s: int
 
 
 class JoinResult(NamedTuple):
@@ -285,7 +276,9 @@ class RoomService:
     async def status_answer(self, event: Any, token_text: str | None, *, now_ms: int | None = None) -> Answer:
         """:meth:`status` with its weak ETag and freshness (see models.waiting_room.status)."""
         event_id = str(event.id)
-        view = await self.rooms.get(event_id)
+        view = self.rooms.fresh(event_id)  # nearly every poll: no coroutine
+        if view is None:
+            view = await self.rooms.get(event_id)
         if not view.counters.live and event.status not in FINISHED_STATUSES:
             # A valid token of a room that is not live: lost with Redis and not restored yet
             # (RoomRestoring: a 404 would send its fan to the back of the queue), or new.
@@ -314,8 +307,7 @@ class RoomService:
                 if len(cache) >= POSITION_CACHE_SIZE:
                     cache.popitem(last=False)  # the oldest entry: polls come back every few seconds
                 cache[token.text] = position
-        return Answer(*answer(event, view, position, _now_ms() if now_ms is None else now_ms,
-                              self._settings.admission_ttl_s))
+        return answer(event, view, position, _now_ms() if now_ms is None else now_ms, self._settings.admission_ttl_s)
 
     async def progress(self, event: Any, *, now_ms: int | None = None) -> Answer:
         """The room-wide progress document every fan of the event may poll (one edge cache entry)."""

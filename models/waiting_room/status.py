@@ -7,7 +7,7 @@ import hashlib
 import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from models.catalog.snapshot import EventSnapshot
 from models.catalog.statuses import FINISHED_STATUSES
@@ -97,18 +97,28 @@ def facts_of(event: EventSnapshot, view: RoomView) -> RoomFacts:
 
 def describe(event: EventSnapshot, view: RoomView, position: int, now_ms: int, admission_ttl_s: int) -> dict[str, Any]:
     """The status document for a fan whose stored position is ``position`` (0 = pre-queue, not drawn)."""
-    return answer(event, view, position, now_ms, admission_ttl_s)[0]
+    return answer(event, view, position, now_ms, admission_ttl_s).document
 
 
-def answer(event: EventSnapshot, view: RoomView, position: int, now_ms: int,
-           admission_ttl_s: int) -> tuple[dict[str, Any], str, int]:
-    """(the status document, its weak ETag, its max-age in seconds) for the fan at ``position``,
+class Answer(NamedTuple):
+    """A document with what an HTTP cache needs: its validator and how long it stays true.
+    (A named tuple: made on every status poll, where a frozen dataclass cost three times as much.)"""
+
+    document: dict[str, Any]
+    etag: str
+    #: Cache-Control max-age, in whole seconds (0: revalidate every time).
+    max_age_s: int
+
+
+def answer(event: EventSnapshot, view: RoomView, position: int, now_ms: int, admission_ttl_s: int) -> Answer:
+    """The status document of the fan at ``position``, its weak ETag and its max-age in seconds,
     in one pass over the view's RoomFacts (the poll's hot path)."""
     f = facts_of(event, view)
     state = f.state(now_ms)
     up_to = f.up_to
     known = position >= 1
     expires_ms: int | None = None
+    expires_at: str | None = None
     eta_s: int | None = None
     if not known or position > up_to:
         admission = "queued"
@@ -118,17 +128,17 @@ def answer(event: EventSnapshot, view: RoomView, position: int, now_ms: int,
         admission, expires_ms = admission_of(position, view, now_ms, admission_ttl_s)
         if admission == "admitted":
             eta_s = 0
+        expires_at = _iso(expires_ms)
     can_enter = state == "sale_open" and admission == "admitted"
-    total = f.total if f.total >= position else position  # a fan who just joined is never beyond the total
+    # The room view is cached for a moment; a fan who just joined is never beyond the total.
+    total = f.total if f.total >= position else position
     ahead = (position - up_to - 1 if position > up_to else 0) if known else None
-    expires_at = _iso(expires_ms)
     seconds_until = (f.sale_ms - now_ms + 999) // 1000
     document = {
         "state": state,
         "onSaleAt": f.on_sale_at,
         "secondsUntilOnSale": seconds_until if seconds_until > 0 else 0,
         "position": position if known else None,
-        # The room view is cached for a moment; a fan who just joined is never beyond the total.
         "total": total,
         "aheadOfYou": ahead,
         "canEnter": can_enter,
@@ -137,7 +147,9 @@ def answer(event: EventSnapshot, view: RoomView, position: int, now_ms: int,
         "admissionExpiresAt": expires_at,
         "roomGeneration": f.generation,
     }
-    return document, validator(document, f.epoch), _max_age(f, now_ms, expires_ms)
+    etag = _tag(state, position if known else -1, total, -1 if ahead is None else ahead, can_enter, admission,
+                expires_at, f.generation, f.epoch)
+    return Answer(document, etag, _max_age(f, now_ms, expires_ms))
 
 
 # -- HTTP caching: how long an answer stays true, and a validator that changes with it ---------
@@ -186,11 +198,24 @@ def validator(document: dict[str, Any], epoch: int) -> str:
     tuple's hash (each step is invertible); two answers differing only in admission expiries
     whose CRC-32s collide would share an ETag (a 304 for a changed document): a 1 in 2^32
     chance per pair of expiries."""
-    position, ahead, expires = document["position"], document["aheadOfYou"], document["admissionExpiresAt"]
-    key = (_CODES[document["state"]], -1 if position is None else position, document["total"],
-           -1 if ahead is None else ahead, document["canEnter"], _CODES[document["admission"]],
-           -1 if expires is None else zlib.crc32(expires.encode()), document["roomGeneration"], epoch)
+    position, ahead = document["position"], document["aheadOfYou"]
+    return _tag(document["state"], -1 if position is None else position, document["total"],
+                -1 if ahead is None else ahead, document["canEnter"], document["admission"],
+                document["admissionExpiresAt"], document["roomGeneration"], epoch)
+
+
+def _tag(state: str, position: int, total: int, ahead: int, can_enter: bool, admission: str, expires: str | None,
+         generation: int, epoch: int) -> str:
+    # validator()'s ETag from the document's fields (answer() passes them without a dict).
+    key = (_CODES[state], position, total, ahead, can_enter, _CODES[admission],
+           -1 if expires is None else _crc32(expires), generation, epoch)
     return f'W/"{hash(key) & 0xFFFFFFFFFFFFFFFF:016x}"'
+
+
+@lru_cache(maxsize=4096)
+def _crc32(text: str) -> int:
+    # An admission expiry is shared by every fan of a wave (see _iso).
+    return zlib.crc32(text.encode())
 
 
 def _digest(key: str) -> str:

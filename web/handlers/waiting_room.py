@@ -14,7 +14,7 @@ from web import edgecache, ratelimit, responses
 from web.appkeys import WAITING_ROOM
 from web.openapi import UNKNOWN_EVENT_FLOOD, doc
 from web.parse import query, user_id
-from web.snapshots import request_event
+from web.snapshots import fresh_event, request_event
 
 routes = web.RouteTableDef()
 
@@ -109,7 +109,7 @@ async def status(request: web.Request) -> web.Response:
     token = qs[6:] if qs.startswith("token=") and "&" not in qs and "%" not in qs else request.query.get("token")
     if not token:
         raise InvalidInput("The token query parameter is required", field="query.token")
-    event = await request_event(request)
+    event = fresh_event(request) or await request_event(request)
     return edgecache.respond(request, await request.app[WAITING_ROOM].status_answer(event, token))
 
 

@@ -16,7 +16,7 @@ from models.settings import ROOT
 from models.timestamps import iso
 from models.waiting_room.eta import Pace, eta_seconds, measure_pace, next_wave_ms
 from models.waiting_room.room import RoomView
-from models.waiting_room.status import admission_of, answer, describe
+from models.waiting_room.status import admission_of, answer, describe, validator
 from models.waiting_room.store import RoomCounters, Stock, Wave
 
 ON_SALE = datetime(2031, 3, 1, 18, 0, tzinfo=UTC)
@@ -174,6 +174,15 @@ def test_two_answers_share_an_etag_exactly_when_they_say_the_same_but_for_the_co
     event, view = FakeEvent(paused=paused), view_of(regular_waves(n_waves), total=600)
     (doc_a, etag_a, _), (doc_b, etag_b, _) = (answer(event, view, p, T0 + o, TTL_S) for p, o in zip(positions, offsets_ms, strict=True))
     assert (etag_a == etag_b) == (_without_countdowns(doc_a) == _without_countdowns(doc_b))
+
+
+@given(position=st.integers(min_value=0, max_value=700), offset_ms=st.integers(min_value=-120_000, max_value=700_000),
+       n_waves=st.integers(min_value=0, max_value=6), paused=st.booleans())
+def test_an_answer_carries_the_etag_the_validator_gives_its_document(position, offset_ms, n_waves, paused):
+    # answer() builds the ETag from its own fields, without reading the document back.
+    view = view_of(regular_waves(n_waves), total=600)
+    document, etag, _ = answer(FakeEvent(paused=paused), view, position, T0 + offset_ms, TTL_S)
+    assert etag == validator(document, view.epoch)
 
 
 @given(position=st.integers(min_value=0, max_value=700), offset_ms=st.integers(min_value=-120_000, max_value=700_000),
