@@ -11,7 +11,9 @@ pre-queue, fills the other half first come first served, and measures:
   generator (bench/loadgen.py) and concurrency as the trivial aiohttp JSON handler of
   bench/baseline.py, measured in the same run. Ratios are given two ways: requests per second
   (what the load generator achieved) and server CPU per request (the server's capacity, which
-  does not depend on the load generator sharing the machine).
+  does not depend on the load generator sharing the machine). Each measurement also gives the
+  CPU per request of Redis (from /proc, when it runs on this machine) and of wrk, and Redis
+  commands per request (INFO commandstats): what the web processes' CPU leaves out.
 
 Needs a Redis (REDIS_URL, default redis://127.0.0.1:6379/0); keys live under a unique prefix
 and are deleted at the end. The database is a throwaway SQLite file.
@@ -31,7 +33,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import wrk
+from bench import rediscost, wrk
 from bench.baseline import free_port, wait_for_port
 from bench.drop.procs import stop_all
 from models.keys import Keys
@@ -223,10 +225,12 @@ def http_paths(event_id: str, size: int, secret: bytes, duration_s: float, round
 
 
 def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, first: list[str], repeat: list[str],
-                 duration_s: float, connections: int, profile: Path | None = None) -> dict:
+                 duration_s: float, connections: int, profile: Path | None = None,
+                 redis: rediscost.RedisCost | None = None) -> dict:
     """wrk figures for first polls (every request a fan this process has not seen: the Redis
     path), repeat polls (REPEAT_FANS fans polling in turn: the steady state, warmed up by the
-    caller) and joins (a new user each).
+    caller) and joins (a new user each). ``redis``: the Redis the web processes use, for its CPU
+    and commands per request.
     ``profile``: a py-spy profile of each measurement, ``<profile>-<name>-<pid>.txt``."""
     base = f"http://127.0.0.1:{port}"
     prefix = f"/events/{event_id}/waiting-room"
@@ -236,11 +240,12 @@ def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, first:
         return None if profile is None else profile.with_name(f"{profile.name}-{name}")
 
     out = {"status_first_poll": wrk.run(base, first, pids, duration_s=duration_s, connections=connections,
-                                        profile=spy("first")).as_dict(),
+                                        profile=spy("first"), redis=redis).as_dict(),
            "status_repeat_poll": wrk.run(base, repeat, pids, duration_s=duration_s, connections=connections,
-                                         profile=spy("repeat")).as_dict(),
+                                         profile=spy("repeat"), redis=redis).as_dict(),
            "join": wrk.run(base, [f"{prefix}/join"], pids, duration_s=duration_s, connections=connections,
-                           method="POST", user_id_prefix=f"join-{uuid.uuid4().hex[:6]}-", profile=spy("join")).as_dict()}
+                           method="POST", user_id_prefix=f"join-{uuid.uuid4().hex[:6]}-", profile=spy("join"),
+                           redis=redis).as_dict()}
     if out["status_first_poll"]["requests"] > len(first):
         out["status_first_poll"]["note"] = f"wrapped: {len(first)} fresh fans for {out['status_first_poll']['requests']} polls"
     return out
@@ -249,11 +254,16 @@ def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, first:
 def baseline_figures(procs: list[subprocess.Popen], port: int, duration_s: float, connections: int,
                      profile: Path | None = None) -> dict:
     """wrk figures for the trivial handler; ``profile``: its py-spy profile, ``<profile>-baseline-<pid>.txt``
-    (what aiohttp itself costs, to set beside the routes' profiles)."""
+    (what aiohttp itself costs, to set beside the routes' profiles). Its Redis figures are 0 by
+    construction (it never calls Redis), not measured: Redis's CPU meanwhile would be others'."""
     pids = [p.pid for p in procs]
     spy = None if profile is None else profile.with_name(f"{profile.name}-baseline")
-    return wrk.run(f"http://127.0.0.1:{port}", ["/"], pids, duration_s=duration_s, connections=connections,
-                   profile=spy).as_dict()
+    return {**wrk.run(f"http://127.0.0.1:{port}", ["/"], pids, duration_s=duration_s, connections=connections,
+                      profile=spy).as_dict(), **BASELINE_REDIS}
+
+
+#: The trivial handler's Redis figures: 0 by construction.
+BASELINE_REDIS = {"redis_cpu_us_per_request": 0.0, "redis_commands_per_request": 0.0}
 
 
 def _ratios(base: dict, fig: dict) -> dict:
@@ -264,6 +274,30 @@ def _ratios(base: dict, fig: dict) -> dict:
         out[f"{name}_rps_ratio"] = round(m["rps"] / base["rps"], 2)
         out[f"{name}_cpu_ratio"] = round(base["server_cpu_us_per_request"] / max(0.1, m["server_cpu_us_per_request"]), 2)
     return out
+
+
+def _median(values: list) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 2) if known else None
+
+
+def cost_lines(figures: list[dict]) -> list[str]:
+    """One line per route (the trivial handler first): the medians over the rounds of web, Redis
+    and wrk CPU per request and of Redis commands per request. ``figures``: each round's
+    ``{"baseline": {...}, route: {...}}`` as http_figures and baseline_figures give them."""
+    def med(route: str, key: str) -> str:
+        value = _median([f[route].get(key) for f in figures])
+        return "null" if value is None else f"{value:g}"
+
+    lines = []
+    for route in figures[0]:
+        trivial = route == "baseline"
+        redis = "0 (by construction)" if trivial else med(route, "redis_cpu_us_per_request")
+        commands = "0" if trivial else med(route, "redis_commands_per_request")
+        lines.append(f"{route}: web {med(route, 'server_cpu_us_per_request')} / Redis {redis} / "
+                     f"wrk {med(route, 'wrk_cpu_us_per_request')} µs per request, {commands} Redis commands per "
+                     f"request (median of {len(figures)})")
+    return lines
 
 
 def summary(rounds: list[dict]) -> dict:
@@ -301,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load before: {wrk.load_average()}", flush=True)
     with wrk.deployment("wr") as run:
         settings, redis, keys = run.settings, run.redis, run.keys
+        redis_cost = rediscost.RedisCost.of(redis)
+        print(redis_cost.describe())
+        print("trivial handler: Redis CPU and commands per request are 0 by construction (it never calls Redis), "
+              "not measured", flush=True)
         queues = []
         for size in sizes:
             queues.append(build_queue(redis, keys, settings, size, args.ticks))
@@ -325,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                             connections=args.connections)
                     wrk.run(f"http://127.0.0.1:{port}", repeat, [p.pid for p in web], duration_s=3.0,
                             connections=args.connections)
-                    ratios = []
+                    ratios, figures = [], []
                     for r, first in enumerate(first_rounds):
                         # The yardstick right before the routes in every round: others' load drifts.
                         profile = None
@@ -334,13 +372,16 @@ def main(argv: list[str] | None = None) -> int:
                             profile = args.profile / f"{q['size']}-{processes}p"
                         base = baseline_figures(baseline, base_port, args.duration, args.connections, profile)
                         fig = http_figures(web, port, q["event_id"], first, repeat, args.duration, args.connections,
-                                           profile)
+                                           profile, redis_cost)
                         ratios.append(_ratios(base, fig))
+                        figures.append({"baseline": base, **fig})
                         print({"size": q["size"], "processes": processes, "round": r + 1, "baseline": base, **fig},
                               flush=True)
                         print({"size": q["size"], "processes": processes, "round": r + 1, **ratios[-1]}, flush=True)
                     print({"size": q["size"], "processes": processes, "rounds": len(ratios), "ratios": summary(ratios)},
                           flush=True)
+                    for line in cost_lines(figures):
+                        print(f"  {q['size']} fans, {processes} process(es): {line}", flush=True)
             finally:
                 stop_all(servers)
     return 0

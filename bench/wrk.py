@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 
 import psutil
 
+from bench import rediscost
 from bench.drop.procs import stop_all
 from models.db import bind_database, open_database
 from models.keys import Keys
@@ -100,11 +102,16 @@ class WrkResult:
     non_2xx_3xx: int
     socket_errors: int
     server_cpu_us_per_request: float
+    #: wrk's own CPU (user + system, from its rusage) per request.
+    wrk_cpu_us_per_request: float = 0.0
+    #: rediscost.per_request's figures, when run() was given the Redis the servers use.
+    redis: dict | None = None
 
     def as_dict(self) -> dict:
         return {"rps": round(self.rps), "p99_ms": round(self.p99_ms, 2), "requests": self.requests,
                 "non_2xx_3xx": self.non_2xx_3xx, "socket_errors": self.socket_errors,
-                "server_cpu_us_per_request": round(self.server_cpu_us_per_request, 1)}
+                "server_cpu_us_per_request": round(self.server_cpu_us_per_request, 1),
+                "wrk_cpu_us_per_request": round(self.wrk_cpu_us_per_request, 1), **(self.redis or {})}
 
 
 def _cpu_s(pids: list[int]) -> float:
@@ -128,15 +135,39 @@ def _spy(pids: list[int], profile: Path, duration_s: float) -> list[subprocess.P
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
 
 
+def run_timed(argv: list[str], timeout_s: float) -> tuple[int, str, str, float]:
+    """Run ``argv`` to its end (killed after ``timeout_s``): (exit code, stdout, stderr, its CPU
+    seconds, user + system, from the rusage wait4 returns for that one child)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=os.environ)
+        killer = threading.Timer(timeout_s, proc.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it
+        finally:
+            killer.cancel()
+            if proc.returncode is None:  # interrupted while waiting
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return (proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                usage.ru_utime + usage.ru_stime)
+
+
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: float = 5.0, threads: int = 2,
-        connections: int = 64, method: str = "GET", user_id_prefix: str = "", profile: Path | None = None) -> WrkResult:
+        connections: int = 64, method: str = "GET", user_id_prefix: str = "", profile: Path | None = None,
+        redis: rediscost.RedisCost | None = None) -> WrkResult:
     """Load ``base_url`` with wrk walking ``paths`` in turn (each thread its own share).
     ``user_id_prefix``: send ``X-User-Id: <prefix><thread>-<n>``, a new user per request.
-    Server CPU per request is read from /proc for ``server_pids`` around the run.
+    Server CPU per request is read from /proc for ``server_pids`` around the run, wrk's own
+    from its rusage. ``redis``: the Redis the servers use; its CPU and commands per request are
+    read around the run too (bench.rediscost).
     ``profile``: py-spy samples each server process meanwhile into ``<profile>-<pid>.txt``
     (raw collapsed stacks for bench.spytop; the samples cost the servers some CPU), and the
     run's figures into ``<profile>.json`` (requests, sampling rate: what spytop's per-request
@@ -150,13 +181,14 @@ def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: 
         argv = [WRK, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s", "--latency", "-s", str(script), base_url]
         spies = _spy(server_pids, profile, duration_s) if profile is not None else []
         before = _cpu_s(server_pids)
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 60, env=os.environ, check=False)
+        redis_before = redis.read() if redis is not None else None
+        code, out, err, wrk_cpu_s = run_timed(argv, duration_s + 60)
+        redis_after = redis.read() if redis is not None else None
         cpu_s = _cpu_s(server_pids) - before
         for spy in spies:
             spy.wait(timeout=30)
-    out = done.stdout
-    if done.returncode != 0 or not _RATE.search(out):
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or out.strip()}")
+    if code != 0 or not _RATE.search(out):
+        raise RuntimeError(f"wrk failed ({code}): {err.strip() or out.strip()}")
     total = _TOTAL.search(out)
     requests = int(total.group(1)) if total else 0
     p99 = _P99.search(out)
@@ -168,6 +200,8 @@ def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: 
         non_2xx_3xx=int(non2xx.group(1)) if non2xx else 0,
         socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
         server_cpu_us_per_request=cpu_s / max(1, requests) * 1e6,
+        wrk_cpu_us_per_request=wrk_cpu_s / max(1, requests) * 1e6,
+        redis=None if redis_before is None else rediscost.per_request(redis_before, redis_after, requests),
     )
     if profile is not None:
         Path(f"{profile}.json").write_text(json.dumps({"requests": requests, "rate_hz": SPY_RATE_HZ,
