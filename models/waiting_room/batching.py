@@ -18,7 +18,7 @@ from models.waiting_room.wire import PipelinedConnection
 #: Most commands sent in one pipeline.
 MAX_BATCH = 256
 
-_Pending = tuple[tuple[Any, ...], asyncio.Future, Any]
+_Pending = tuple[tuple[Any, ...] | bytes, asyncio.Future, Any]
 
 
 class CommandBatcher:
@@ -44,6 +44,16 @@ class CommandBatcher:
     def run_script(self, script: Any, keys: list, args: list) -> asyncio.Future[Any]:
         """Run a registered script (redis-py Script: its ``sha`` and ``script``) by EVALSHA."""
         return self._add(("EVALSHA", script.sha, len(keys), *keys, *args), script)
+
+    @property
+    def packs(self) -> bool:
+        """True when the commands go through the lean connection, which takes packed ones
+        (:meth:`run_packed`); False when they go through redis-py (TLS, fakeredis)."""
+        return self._wire is not None
+
+    def run_packed(self, script: Any, evalsha: bytes) -> asyncio.Future[Any]:
+        """:meth:`run_script` with its EVALSHA already packed as RESP (only when :attr:`packs`)."""
+        return self._add(evalsha, script)
 
     def _add(self, command: tuple[Any, ...], script: Any) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()

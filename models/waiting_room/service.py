@@ -156,8 +156,7 @@ class RoomService:
         expire_at = self._expire_at(event, now_ms)
         limits = counted(limits)
         call = self._join_call(event_id)
-        keys, args = call(token, now_ms, on_sale_ms(event), expire_at, limits, limits_at_ms)
-        reply = await self.batcher.run_script(self._join_script(), keys, args)
+        reply = await self._send_join(call, token, now_ms, on_sale_ms(event), expire_at, limits, limits_at_ms)
         limited = None
         if limits:
             limited = ([p for p, _ in limits], reply[4:])
@@ -192,8 +191,7 @@ class RoomService:
         carries the RateLimit fields of ``limited`` (policies, reply), the first call's count."""
         try:
             await self._open_new_room(event, now_ms)
-            keys, args = call(token, now_ms, on_sale_ms(event), expire_at)
-            reply = await self.batcher.run_script(self._join_script(), keys, args)
+            reply = await self._send_join(call, token, now_ms, on_sale_ms(event), expire_at)
             if int(reply[0]) < 0:
                 raise RoomRestoring()
         except TicketDropError as exc:
@@ -201,6 +199,15 @@ class RoomService:
                 exc.headers.update(fields_of(*limited))
             raise
         return reply
+
+    def _send_join(self, call: store.JoinCall, token: tokens.Token, *params: Any) -> asyncio.Future:
+        """Send room_join.lua for ``token`` (``params``: the rest of JoinCall's), packed by the
+        JoinCall when the batcher's connection takes packed commands."""
+        script = self._join_script()
+        if self.batcher.packs:
+            return self.batcher.run_packed(script, call.packed(script.sha, token, *params))
+        keys, args = call(token, *params)
+        return self.batcher.run_script(script, keys, args)
 
     def _join_call(self, event_id: str) -> store.JoinCall:
         """The event's JoinCall (key names never change: kept for good, the oldest event dropped

@@ -28,6 +28,8 @@ _READ_SIZE = 1 << 16
 #: Above this many unsent bytes a writer waits for the socket to drain.
 _HIGH_WATER = 1 << 20
 
+_pack = hiredis.pack_command
+
 
 def _reply(value: Any) -> Any:
     """hiredis error objects as redis-py exceptions (returned, not raised: one per command)."""
@@ -37,8 +39,15 @@ def _reply(value: Any) -> Any:
     return value
 
 
+def bulk(value: bytes) -> bytes:
+    """``value`` as a RESP bulk string (what hiredis.pack_command makes of one argument)."""
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
 class PipelinedConnection:
-    """One connection; ``await conn.execute([("HGET", k, f), ...])`` -> the replies, in order."""
+    """One connection; ``await conn.execute([("HGET", k, f), ...])`` -> the replies, in order.
+    A command is a tuple of its arguments, or bytes already packed as RESP (a join packs the
+    parts of its EVALSHA that every join of its event shares once: store.JoinCall.packed)."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, path: str | None = None, db: int = 0,
                  username: str | None = None, password: str | None = None, timeout_s: float = 10.0,
@@ -71,7 +80,7 @@ class PipelinedConnection:
     def connected(self) -> bool:
         return self._writer is not None
 
-    def submit(self, commands: list[tuple[Any, ...]]) -> asyncio.Future:
+    def submit(self, commands: list[tuple[Any, ...] | bytes]) -> asyncio.Future:
         """Send ``commands`` now (the connection must be up) and return the future of their
         replies, failed with redis TimeoutError if Redis does not answer within the timeout."""
         writer = self._writer
@@ -80,12 +89,12 @@ class PipelinedConnection:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._waiting.append((len(commands), [], future))
-        writer.write(b"".join(hiredis.pack_command(c) for c in commands))
+        writer.write(b"".join([c if c.__class__ is bytes else _pack(c) for c in commands]))
         timer = loop.call_later(self._timeout_s, self._expire, future)
         future.add_done_callback(lambda _: timer.cancel())
         return future
 
-    async def execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+    async def execute(self, commands: list[tuple[Any, ...] | bytes]) -> list[Any]:
         """Send ``commands`` as one write and return their replies (errors as exception objects).
         Raises redis ConnectionError / TimeoutError if the connection fails or stalls."""
         if self._writer is None:

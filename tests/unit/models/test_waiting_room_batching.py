@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import asyncio
 
+import hiredis
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from models.keys import Keys
+from models.ratelimit import Policy
 from models.redis import connect_async, scripts
+from models.waiting_room import store, tokens
 from models.waiting_room.batching import CommandBatcher
 from models.waiting_room.wire import PipelinedConnection
 from tests.unit.models.test_waiting_room import T0
+
+
+def command_of(sent: tuple | bytes) -> tuple:
+    """A command as the batcher was given it: its arguments, or the arguments packed in it."""
+    if not isinstance(sent, bytes):
+        return sent
+    reader = hiredis.Reader(encoding="utf-8")
+    reader.feed(sent)
+    return tuple(reader.gets())
 
 
 async def test_batched_commands_answer_each_caller_and_reload_scripts_redis_forgot(aredis, keys):
@@ -136,3 +152,46 @@ async def test_the_fast_path_answers_a_batch_from_one_write_and_resends_only_for
     # One write for the batch; only the script Redis forgot is loaded and sent again.
     assert sent == ["HGET", "HGET", "EVALSHA", "HGET", "SCRIPT", "EVALSHA", "HGET", "NOPE"]
     assert errors[0] == "ko" and isinstance(errors[1], ResponseError)
+
+
+@given(prefix=st.sampled_from(["td:", "t%d:", "tést:"]), event_id=st.sampled_from(["7", "1234567", "e%s"]),
+       user=st.none() | st.text(max_size=40), subjects=st.lists(st.text(max_size=70), max_size=3),
+       now_ms=st.integers(0, 2**62), limits_at_ms=st.none() | st.integers(0, 2**62))
+@hyp_settings(max_examples=300, deadline=None)
+def test_a_packed_join_is_the_evalsha_hiredis_packs_of_its_keys_and_args(prefix, event_id, user, subjects, now_ms,
+                                                                         limits_at_ms):
+    call = store.JoinCall(Keys(prefix), event_id)
+    token = tokens.issue(b"k" * 32, event_id, user)
+    policies = [Policy("join", 10), Policy("ip", 600, window_s=30), Policy("x%s", 1)]
+    for limits in ([], list(zip(policies, subjects, strict=False))):
+        args = (token, now_ms, now_ms // 3, now_ms + 86_400_000, limits, limits_at_ms)
+        for sha in ("f" * 40, "0" * 40):  # each script's frame of its own
+            keys, argv = call(*args)
+            assert call.packed(sha, *args) == hiredis.pack_command(("EVALSHA", sha, len(keys), *keys, *argv))
+
+
+def test_a_packed_join_refuses_a_subject_that_is_no_utf8_as_hiredis_does():
+    call, token = store.JoinCall(Keys("td:"), "7"), tokens.issue(b"k" * 32, "7", "u")
+    with pytest.raises(UnicodeEncodeError):
+        call.packed("f" * 40, token, 1, 2, 3, [(Policy("join", 10), "bad\udcff")])
+
+
+async def test_a_packed_command_travels_in_a_batch_with_the_others():
+    from redis.asyncio import Redis
+
+    tiny = TinyRedis()
+    server = await asyncio.start_server(tiny.serve, "127.0.0.1", 0)
+    client = Redis(host="127.0.0.1", port=server.sockets[0].getsockname()[1], decode_responses=True)
+    batcher = CommandBatcher(client)
+    try:
+        assert batcher.packs
+        evalsha = hiredis.pack_command(("EVALSHA", "sha1", 0))
+        answers = await asyncio.gather(batcher.run_packed(FakeScript(), evalsha), batcher.hget("k", "abc"))
+        answers += await asyncio.gather(batcher.hget("k", "xyz"), batcher.run_packed(FakeScript(), evalsha))  # connected
+    finally:
+        await batcher.aclose()
+        await client.aclose()
+        server.close()
+    assert answers == [7, "cba", "zyx", 7]
+    sent = [c[0] for c in tiny.commands if c[0] not in ("CLIENT", "HELLO")]
+    assert sent == ["EVALSHA", "HGET", "SCRIPT", "EVALSHA", "HGET", "EVALSHA"]

@@ -10,6 +10,7 @@ from models.metrics import JOINS, RATE_LIMITED
 from models.ratelimit import Policy
 from models.waiting_room import RoomService, restore
 from tests.unit.models.test_waiting_room import T0
+from tests.unit.models.test_waiting_room_batching import command_of
 from tests.unit.models.test_waiting_room_service import _blocking, make_snapshot
 
 
@@ -85,19 +86,19 @@ async def test_the_join_quotas_count_per_event(service, settings):
 
 
 async def test_limits_of_zero_and_empty_subjects_leave_the_join_as_it_was(service, settings, monkeypatch):
-    calls = []
-    run_script = service.batcher.run_script
-    monkeypatch.setattr(service.batcher, "run_script",
-                        lambda script, keys, args: calls.append((keys, args)) or run_script(script, keys, args))
+    sent = []
+    add = service.batcher._add
+    monkeypatch.setattr(service.batcher, "_add", lambda command, script: sent.append(command_of(command)) or add(command, script))
     event = make_snapshot(settings)
     await service.join(event, "fan-0", now_ms=T0 + 1000)  # opens the room
-    calls.clear()
+    sent.clear()
     off = await service.join(event, "fan-1", limits=[(Policy("join", 0), "fan-1"), (Policy("ip", 0), "10.0.0.1")],
                              now_ms=T0 + 1000)
     anonymous = await service.join(event, None, limits=[(Policy("join", 5), ""), (Policy("ip", 0), "10.0.0.1")],
                                    now_ms=T0 + 1000)
     assert off.limits is None and off.rate_fields is None and anonymous.limits is None
-    assert [(len(keys), len(args)) for keys, args in calls] == [(4, 5), (4, 5)]  # room_join as before limits
+    shapes = [(int(c[2]), len(c) - 3 - int(c[2])) for c in sent if c[0] == "EVALSHA"]
+    assert shapes == [(4, 5), (4, 5)]  # room_join's KEYS and ARGV as before limits
 
 
 async def test_an_error_after_the_count_carries_the_ratelimit_fields(service, settings, monkeypatch):

@@ -21,6 +21,7 @@ from models.ratelimit import RateLimiter
 from models.redis import lua_source
 from models.waiting_room.batching import CommandBatcher
 from tests.factories import make_event
+from tests.unit.models.test_waiting_room_batching import command_of
 from web import eventcache
 from web.appkeys import KEYS, RATE_LIMITER
 
@@ -61,7 +62,7 @@ def batched(monkeypatch):
     original = CommandBatcher._add
 
     def add(self, command, script):
-        seen.append(command)
+        seen.append(command_of(command))
         return original(self, command, script)
 
     monkeypatch.setattr(CommandBatcher, "_add", add)
