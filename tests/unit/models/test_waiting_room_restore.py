@@ -29,11 +29,10 @@ def places(redis, keys, event, fans) -> list[int | None]:
 
 
 def room_of(redis, keys, event) -> dict:
-    """The room's counters and waves, without the fields that record when things happened (expire_at: a
-    restore leaves it out, so the next join sets every expiry)."""
+    """The room's counters and waves, without the fields that record when things happened."""
     raw = redis.hgetall(keys.room(str(event.id)))
     kept = {k: v for k, v in raw.items()
-            if k not in ("live", "pclosed", "opened", "next_due", "exp_pos", "expired", "expire_at") and v != "0"}
+            if k not in ("live", "pclosed", "opened", "next_due", "exp_pos", "expired") and v != "0"}
     waves = [m.rsplit(":", 1)[0] for m in redis.zrange(keys.room_waves(str(event.id)), 0, -1)]
     return {"counters": kept, "waves": waves}
 
