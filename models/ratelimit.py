@@ -80,13 +80,7 @@ class Decision(NamedTuple):
     def fields(self) -> dict[str, str]:
         """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers) for every
         policy the request was counted against."""
-        # Every limited answer writes these: one loop for both (0.91 -> 0.64 us for two policies).
-        policies, states = [], []
-        for state in self.states:
-            policy = state.policy
-            policies.append(policy.field)
-            states.append(f'"{policy.name}";r={state.remaining};t={state.reset_s}')
-        return {"RateLimit-Policy": ", ".join(policies), "RateLimit": ", ".join(states)}
+        return _header_fields(self.states)
 
     def refusal(self) -> RateLimited:
         """The 429 for a refused request: Retry-After, the RateLimit fields, the refusing policies."""
@@ -111,12 +105,7 @@ def gcra_args(policies: Sequence[Policy]) -> list[int]:
 def decision_of(policies: Sequence[Policy], reply: Sequence[Any]) -> Decision:
     """The decision in a script's {allowed, retry after ms, remaining, reset ms, ...} reply for
     ``policies`` (all counted in that one call); a refusal is counted in RATE_LIMITED."""
-    # Made on every join: a plain loop (a third cheaper than a comprehension over zip and range),
-    # reset seconds rounded up in integers (ceil(ms / 1000)).
-    states, n = [], 2
-    for policy in policies:
-        states.append(PolicyState(policy, int(reply[n]), -(-int(reply[n + 1]) // 1000)))
-        n += 2
+    states = [PolicyState(*state) for state in _states(policies, reply)]
     if int(reply[0]) == 1:
         return Decision(True, 0.0, tuple(states))
     decision = Decision(False, int(reply[1]) / 1000, tuple(states))
@@ -126,13 +115,29 @@ def decision_of(policies: Sequence[Policy], reply: Sequence[Any]) -> Decision:
 
 def fields_of(policies: Sequence[Policy], reply: Sequence[Any]) -> dict[str, str]:
     """``decision_of(policies, reply).fields()`` without the decision: an allowed join needs only
-    its header fields, written straight from the reply (1.7 -> 0.8 us for two policies)."""
-    names, states, n = [], [], 2
+    its header fields, written straight from the reply."""
+    return _header_fields(_states(policies, reply))
+
+
+def _states(policies: Sequence[Policy], reply: Sequence[Any]) -> list[tuple[Policy, int, int]]:
+    """(policy, remaining, reset seconds) of each policy in a script's reply (pairs from reply[2]
+    on). Made on every join: a plain loop of plain tuples (a PolicyState each doubled an allowed
+    join's header fields, 0.9 -> 1.6 us), reset seconds rounded up in integers (ceil(ms / 1000))."""
+    states, n = [], 2
     for policy in policies:
-        names.append(policy.field)
-        states.append(f'"{policy.name}";r={int(reply[n])};t={-(-int(reply[n + 1]) // 1000)}')
+        states.append((policy, int(reply[n]), -(-int(reply[n + 1]) // 1000)))
         n += 2
-    return {"RateLimit-Policy": ", ".join(names), "RateLimit": ", ".join(states)}
+    return states
+
+
+def _header_fields(states: Sequence[tuple[Policy, int, int]]) -> dict[str, str]:
+    """``RateLimit-Policy`` and ``RateLimit`` for ``states``; every limited answer writes these:
+    one loop for both."""
+    names, values = [], []
+    for policy, remaining, reset_s in states:
+        names.append(policy.field)
+        values.append(f'"{policy.name}";r={remaining};t={reset_s}')
+    return {"RateLimit-Policy": ", ".join(names), "RateLimit": ", ".join(values)}
 
 
 def _count_refusal(decision: Decision) -> None:

@@ -124,7 +124,7 @@ class RoomService:
         #: never changes), one not revealed yet only for the burst of reads that shared its load.
         self._fairness: TTLCache[str, Answer] = TTLCache(REVEALED_MAX_AGE_S, REVEALED_CACHE_EVENTS)
         #: event id -> the static part of its joins' script call (store.JoinCall).
-        self._join_calls: dict[str, store.JoinCall] = {}
+        self._join_calls: OrderedDict[str, store.JoinCall] = OrderedDict()
         self._room_join: Any = None
         #: The joins counter's two children, looked up once (a labels() call takes a lock).
         self._joins = {True: metrics.JOINS.labels("new"), False: metrics.JOINS.labels("rejoin")}
@@ -215,7 +215,7 @@ class RoomService:
         call = self._join_calls.get(event_id)
         if call is None:
             if len(self._join_calls) >= JOIN_CALL_EVENTS:
-                del self._join_calls[next(iter(self._join_calls))]
+                self._join_calls.popitem(last=False)
             call = self._join_calls[event_id] = store.JoinCall(self._keys, event_id)
         return call
 

@@ -18,7 +18,7 @@ Per event (every key shares the hash tag ``{event_id}``, so scripts touch one cl
 - ``used`` bitmap (bit per position), ``hmacs`` string (the drawn pre-queue HMACs, 32 raw bytes
   each, in queue order), ``lease`` (the scheduler step's lease).
 - Beside the room, in its slot: the join's rate limits, ``rl:{e}:<scope>:<subject>`` (GCRA state,
-  counted by room_join.lua before it joins: ``join_call``).
+  counted by room_join.lua before it joins: ``JoinCall``).
 
 Positions are 1..total without gaps: the pre-queue takes 1..pre (drawn at on-sale), later joins
 take pre+1.. in arrival order.
@@ -236,12 +236,6 @@ class JoinCall:
                     + b"$%d\r\n%b\r\n" * (6 if count else 5)
                     + fixed(*[v for p in policies for v in p.gcra]))
         return template, len(bucket), [len(r) for r in rates], policies
-
-
-def join_call(keys: Keys, event_id: str, token: Token, now_ms: int, on_sale_ms: int, expire_at_ms: int,
-              limits: Sequence[tuple[Policy, str]] = (), limits_at_ms: int | None = None) -> tuple[list, list]:
-    """KEYS and ARGV of room_join.lua for this token (one call of a new :class:`JoinCall`)."""
-    return JoinCall(keys, event_id)(token, now_ms, on_sale_ms, expire_at_ms, limits, limits_at_ms)
 
 
 def close_prequeue(redis: Any, keys: Keys, event_id: str, now_ms: int) -> tuple[int, bool]:

@@ -81,7 +81,7 @@ def test_two_schedulers_ticking_at_once_admit_each_position_exactly_once(setting
     redis.hset(keys.room(event_id), "live", 1)  # a new room, as the first join through the web opens it
     for i in range(200):
         token = tokens.issue(settings.secret_bytes, event_id, f"fan-{i}")
-        call_keys, args = store.join_call(keys, event_id, token, 2, 1, 2**42)  # after on-sale: first come
+        call_keys, args = store.JoinCall(keys, event_id)(token, 2, 1, 2**42)  # after on-sale: first come
         scripts(redis).get("room_join")(keys=call_keys, args=args)
     start_ms = int(datetime.now(UTC).timestamp() * 1000)
     barrier = threading.Barrier(2)

@@ -41,7 +41,7 @@ def join(redis, keys, settings, event: Event, user: str | None, now_ms: int) -> 
     """Join through the room_join script, as the web tier does. Returns (token, created, stored value)."""
     event_id = str(event.id)
     token = tokens.issue(settings.secret_bytes, event_id, user)
-    call_keys, args = store.join_call(keys, event_id, token, now_ms, int(event.on_sale_at.timestamp() * 1000),
+    call_keys, args = store.JoinCall(keys, event_id)(token, now_ms, int(event.on_sale_at.timestamp() * 1000),
                                       now_ms + 86_400_000)
     redis.hsetnx(keys.room(event_id), "live", now_ms)  # what the web tier does for a new room
     created, position, _, _ = scripts(redis).get("room_join")(keys=call_keys, args=args)

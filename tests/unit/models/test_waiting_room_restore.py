@@ -169,7 +169,7 @@ async def test_joins_and_admission_checks_wait_while_the_room_is_lost_and_not_re
     fan = join(redis, keys, settings, event, "fan-0", T0 + 1)[0]
     admit_waves(runtime, now_ms=T0 + 100)
     lose_redis(redis, keys)
-    call_keys, args = store.join_call(keys, str(event.id), tokens.issue(settings.secret_bytes, str(event.id), "new"),
+    call_keys, args = store.JoinCall(keys, str(event.id))(tokens.issue(settings.secret_bytes, str(event.id), "new"),
                                       T0 + 200, T0, T0 + 86_400_000)
     assert scripts(redis).get("room_join")(keys=call_keys, args=args)[0] == -1
     assert not room_is_new(str(event.id))
