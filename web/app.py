@@ -43,6 +43,7 @@ from web.appkeys import (
 from web.dbexec import run_db
 from web.dbthreads import DbThreads
 from web.eventcache import SnapshotCache, UnknownIdLimiter
+from web.looplag import loop_lag_ctx
 from web.metrics import flush_timings_ctx
 from web.middleware import seal_on_startup
 from web.outcomes import OutcomeHub
@@ -71,6 +72,7 @@ def create_app(
         bind_database(open_database(settings.database_url, max_connections=settings.db_max_connections))
     app.cleanup_ctx.append(_db_executor_ctx)
     app.cleanup_ctx.append(flush_timings_ctx)
+    app.cleanup_ctx.append(loop_lag_ctx)
     app.cleanup_ctx.append(_redis_ctx(redis))
     app.cleanup_ctx.append(_sync_redis_ctx)
     app.cleanup_ctx.append(_broker_ctx(broker))
