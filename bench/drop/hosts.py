@@ -150,6 +150,10 @@ class HostedSystem(System):
     def base_url(self) -> str:
         return f"http://{self.plan.host('edge').address}:{EDGE_PORT}"
 
+    @property
+    def metrics_dirs(self) -> list[Path]:
+        return [self.workdir / host.name / "metrics" for host in self.plan.group("web")]
+
     def _daemon(self, name: str, host: Host, argv: list[str], env: dict[str, str] | None = None) -> Service:
         svc = Service(name, host.exec(argv), env or {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
                       self.opts.run_dir / "logs" / f"{name}.log", self.workdir)

@@ -89,6 +89,35 @@ def _latency(r: dict) -> list[str]:
     return lines
 
 
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _server_view(r: dict) -> list[str]:
+    """The status poll as the simulator saw it, as the web tier timed it, and the two event loops' lag."""
+    server = r.get("server_by_phase") or {}
+    if not server:
+        return []
+    lines = ["## Where a status poll's time goes", "",
+             "The simulator times a request from the moment it has a connection until its own loop has read the answer; "
+             "the web tier times its handler (`ticketdrop_http_request_duration_seconds`, interpolated inside its "
+             "buckets) and its event loop's lateness (`ticketdrop_event_loop_lag_seconds`, every request waits for it); "
+             "the simulator's loop lag is in its own figures too. A loop's lag is timed by a timer every 50 ms; a stalled "
+             "loop runs few timers, so the share of the time each loop was late says more than the timers' percentiles. "
+             "When the simulator's loop is late much of the time, its latencies are mostly its own queueing.", "",
+             "| phase | status, simulator p50 / p99 | status, web handler p50 / p99 | web loops: late share, timers' p99 | "
+             "simulator loop: late share, longest |", "|---|---|---|---|---|"]
+    for phase, table in server.items():
+        client = (r.get("latency_by_phase", {}).get(phase) or {}).get("status") or {}
+        handler = table.get("/events/{id}/waiting-room/status") or {}
+        loop = table.get("event loop lag") or {}
+        own = (r.get("simulator_loop_lag_by_phase") or {}).get(phase) or {}
+        lines.append(f"| {phase} | {_n(client.get('p50'))} / {_n(client.get('p99'))} ms | {_n(handler.get('p50_ms'))} / "
+                     f"{_n(handler.get('p99_ms'))} ms | {_share(loop.get('late_share'))}, {_n(loop.get('p99_ms'))} ms | "
+                     f"{_share(own.get('late_share'))}, {_n(own.get('max'))} ms |")
+    return [*lines, ""]
+
+
 def _fans(r: dict) -> list[str]:
     f = r["fans"]
     lines = ["## Where the fans ended", "", "| outcome | fans |", "|---|---|"]
@@ -202,7 +231,7 @@ def write(results: dict, folder: Path) -> Path:
     charts.throughput(results, folder / "throughput.png")
     lines = _header(results) + _hosts(results) + ["![queue, admitted, holds and sold over time](timeline.png)", ""]
     lines += _phases(results) + ["![throughput by endpoint](throughput.png)", ""]
-    lines += _latency(results) + ["![latency percentiles per endpoint](latency.png)", ""]
+    lines += _latency(results) + ["![latency percentiles per endpoint](latency.png)", ""] + _server_view(results)
     lines += _fans(results) + _waitlist(results) + _chaos(results) + _invariants(results)
     path = folder / "report.md"
     path.write_text("\n".join(lines))

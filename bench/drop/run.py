@@ -10,13 +10,14 @@ import platform
 import random
 import secrets
 import time
+from array import array
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import baseline
-from bench.drop import analysis, report
+from bench.drop import analysis, report, servertimes
 from bench.drop.chaos import Chaos, ChaosPlan
 from bench.drop.client import Api, Recorder
 from bench.drop.event import TierSpec, create_event, default_tiers, open_sale
@@ -28,6 +29,7 @@ from bench.loadgen import make_session
 from models.keys import Keys
 from models.redis import connect_async
 from models.settings import VAR_DIR
+from web import looplag
 
 log = logging.getLogger("bench.drop")
 
@@ -169,6 +171,15 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
     cpu_at_start = time.process_time()
     background: list[asyncio.Task] = []
     probe_client = connect_async(system.redis_url, socket_timeout=2, max_connections=4)
+    # The simulator's own loop lag: every latency it records includes it (bench.drop.servertimes).
+    lag_t, lag_ms = array("d"), array("d")
+
+    def lagged(seconds: float) -> None:
+        lag_t.append(recorder.now())
+        lag_ms.append(seconds * 1000.0)
+
+    lag_task = asyncio.create_task(looplag.watch(lagged))
+    readings: dict[str, servertimes.Reading] = {}
     try:
         event_id, tiers = await create_event(api, f"Drop {run_id}", cfg.tiers, wave_size=cfg.wave_size,
                                              wave_interval_s=cfg.wave_interval_s)
@@ -191,6 +202,9 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
         log.info("opening the sale (%.0f s after start)", recorder.now())
         await open_sale(api, event_id, cfg.lead_s)
         on_sale = recorder.now()
+        readings["on_sale"] = await asyncio.to_thread(servertimes.read, system.metrics_dirs)
+        background.append(asyncio.create_task(_read_at_sold_out(system, monitor, on_sale, sum(t["capacity"] for t in tiers),
+                                                                readings, stop)))
         chaos = None
         if cfg.chaos:
             chaos = Chaos(system, cfg.chaos, recorder, event_id, len(tiers))
@@ -199,13 +213,15 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
         await _arrive(crowd, fans[cfg.fans:], cfg.late_window_s, tasks)
         await asyncio.wait(tasks, timeout=max(1.0, api.deadline - time.monotonic()))
         crowd_done = recorder.now()
+        readings["crowd_done"] = await asyncio.to_thread(servertimes.read, system.metrics_dirs)
         log.info("every fan finished after %.0f s; draining holds", crowd_done)
         await _drain(system, monitor, cfg, api.deadline + 300)
         end = recorder.now()
         cpu_seconds = _cpu_seconds(system, cpu_at_start)
     finally:
         stop.set()
-        await asyncio.gather(*background, return_exceptions=True)
+        lag_task.cancel()
+        await asyncio.gather(*background, lag_task, return_exceptions=True)
         await api.close()
         await session.close()
         await probe_client.aclose()
@@ -215,6 +231,8 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
     results["_phases"].insert(1, ("countdown to on-sale", joined, on_sale))
     results["client_by_phase"] = {name: {kind: analysis.between(api.slot_wait[kind].samples, api.slot_wait_t[kind], a, b)
                                          for kind in api.slot_wait} for name, a, b in results["_phases"]}
+    results["server_by_phase"] = _server_by_phase(readings)
+    results["simulator_loop_lag_by_phase"] = {name: _simulator_lag(lag_ms, lag_t, a, b) for name, a, b in results["_phases"]}
     results["marks"]["all_joined_s"] = round(joined, 2)
     results["cpu_s"] = cpu_seconds
     results["fans"]["progress_edge_hits"] = crowd.progress.edge_hits
@@ -223,6 +241,45 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
     results["fans"]["fairness_edge_hits"] = crowd.fairness.edge_hits
     results["fans"]["places"] = dict(crowd.places)
     return results
+
+
+def _sold_out(status: dict, capacity: int) -> bool:
+    """What _assemble calls sold out: no ticket remaining in the operator's status document."""
+    remaining = status.get("remaining")
+    if remaining is None and "sold" in status and "held" in status:
+        remaining = capacity - status["sold"] - status["held"]
+    return remaining is not None and remaining <= 0
+
+
+async def _read_at_sold_out(system: System, monitor: Monitor, on_sale: float, capacity: int,
+                            readings: dict[str, servertimes.Reading], stop: asyncio.Event) -> None:
+    """Read the web tier's timings when the monitor first sees the sale sold out (the report's phase boundary)."""
+    seen = 0
+    while not stop.is_set():
+        samples = monitor.samples
+        for t, status, _ in samples[seen:]:
+            if t >= on_sale and _sold_out(status, capacity):
+                readings["sold_out"] = await asyncio.to_thread(servertimes.read, system.metrics_dirs)
+                return
+        seen = len(samples)
+        await asyncio.sleep(0.2)
+
+
+def _simulator_lag(lag_ms: array, times: array, start: float, end: float) -> dict:
+    """The simulator loop's lag between ``start`` and ``end``: per timer, and the share of the time it was late."""
+    figures = analysis.between(lag_ms, times, start, end)
+    late = sum(ms for ms, t in zip(lag_ms, times, strict=True) if start <= t < end) / 1000.0
+    share = servertimes.late_share(late, figures["count"])
+    return {**figures, "late_share": None if share is None else round(share, 3)}
+
+
+def _server_by_phase(readings: dict[str, servertimes.Reading]) -> dict[str, dict]:
+    """The web tier's own timings per route and its loop lag, for the on-sale and after the sell-out."""
+    end_of_sale = readings.get("sold_out") or readings.get("crowd_done")
+    table = {"on-sale to sold out": servertimes.between(readings.get("on_sale"), end_of_sale)}
+    if "sold_out" in readings:
+        table["after sold out"] = servertimes.between(readings["sold_out"], readings.get("crowd_done"))
+    return table
 
 
 def _cpu_seconds(system: System, simulator_start: float) -> dict[str, float]:

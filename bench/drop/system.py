@@ -77,6 +77,11 @@ class System:
         return [*self.webs, *self.workers, *([self.scheduler] if self.scheduler else [])]
 
     @property
+    def metrics_dirs(self) -> list[Path]:
+        """Where the web processes write their Prometheus multiprocess files (bench.drop.servertimes)."""
+        return [self.opts.run_dir / "metrics"]
+
+    @property
     def owns_redis(self) -> bool:
         return self.redis is not None
 

@@ -123,6 +123,24 @@ def test_a_report_without_waitlist_figures_has_no_waitlist_section(tmp_path):
     assert "## Waitlist" not in report.write(_results(_recorder()), tmp_path).read_text()
 
 
+def test_the_status_polls_time_is_shown_as_the_simulator_and_the_web_tier_saw_it_with_both_loops_lag(tmp_path):
+    results = _results(_recorder())
+    results["server_by_phase"] = {"on-sale to sold out": {
+        "/events/{id}/waiting-room/status": {"count": 3000, "p50_ms": 23.6, "p99_ms": 171.8},
+        "event loop lag": {"count": 1400, "p50_ms": 2.3, "p99_ms": 72.2, "late_share": 0.076}}}
+    results["simulator_loop_lag_by_phase"] = {"on-sale to sold out": {"count": 147, "p50": 1.5, "p99": 971.9,
+                                                                      "max": 1198.4, "late_share": 0.8}}
+    text = report.write(results, tmp_path).read_text()
+    status = results["latency_by_phase"]["on-sale to sold out"]["status"]
+    assert "## Where a status poll's time goes" in text
+    assert (f"| on-sale to sold out | {status['p50']:,.1f} / {status['p99']:,.1f} ms | 23.6 / 171.8 ms | 8%, 72.2 ms "
+            f"| 80%, 1,198.4 ms |") in text
+
+
+def test_a_report_without_the_web_tiers_timings_has_no_section_for_them(tmp_path):
+    assert "## Where a status poll's time goes" not in report.write(_results(_recorder()), tmp_path).read_text()
+
+
 def test_a_drop_across_hosts_lists_each_host_its_address_and_what_ran_there(tmp_path):
     results = _results(_recorder())
     results["hosts"] = [{"host": "web-1", "namespace": "tdropab12-web-1", "address": "10.88.0.11", "runs": "python -m web"},
