@@ -33,10 +33,8 @@ from models.waiting_room.status import (
     Answer,
     answer,
     fairness_validator,
-    max_age_s,
     on_sale_ms,
-    progress,
-    progress_validator,
+    progress_answer,
     room_state,
 )
 
@@ -319,9 +317,12 @@ class RoomService:
     async def progress(self, event: Any, *, now_ms: int | None = None) -> Answer:
         """The room-wide progress document every fan of the event may poll (one edge cache entry)."""
         view = await self.rooms.get(str(event.id))
-        now_ms = _now_ms() if now_ms is None else now_ms
-        document = progress(event, view, now_ms)
-        return Answer(document, progress_validator(document, view.epoch), max_age_s(event, view, now_ms))
+        return progress_answer(event, view, _now_ms() if now_ms is None else now_ms)
+
+    def known_progress(self, event: Any) -> Answer | None:
+        """:meth:`progress` when the room view is fresh in this process, else None (no coroutine)."""
+        view = self.rooms.fresh(str(event.id))
+        return None if view is None else progress_answer(event, view, _now_ms())
 
     async def aclose(self) -> None:
         """Close the batcher's connection if it is this service's own (app shutdown)."""

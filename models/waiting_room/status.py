@@ -242,6 +242,20 @@ def progress(event: EventSnapshot, view: RoomView, now_ms: int) -> dict[str, Any
     }
 
 
+def progress_answer(event: EventSnapshot, view: RoomView, now_ms: int) -> Answer:
+    """The progress document with its strong ETag and max-age. The document and its ETag are
+    made once per view and state (every fan's poll shares them; the caller must not change the
+    document), the max-age per call."""
+    f = facts_of(event, view)
+    state = f.state(now_ms)
+    key = (progress_answer, state)
+    made = view.memo.get(key)
+    if made is None or made[0] is not event:
+        document = progress(event, view, now_ms)
+        made = view.memo[key] = (event, document, progress_validator(document, view.epoch))
+    return Answer(made[1], made[2], _max_age(f, now_ms, None))
+
+
 def progress_validator(document: dict[str, Any], epoch: int) -> str:
     """A strong ETag of a progress document (it has no countdowns)."""
     key = (f"{document['state']}|{document['total']}|{document['drawn']}|{document['admittedThrough']}|"

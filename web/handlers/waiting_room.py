@@ -121,8 +121,9 @@ async def status(request: web.Request) -> web.Response:
      responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown or draft event",
                 429: UNKNOWN_EVENT_FLOOD})
 async def progress(request: web.Request) -> web.Response:
-    event = await request_event(request)
-    return edgecache.respond(request, await request.app[WAITING_ROOM].progress(event))
+    event = fresh_event(request) or await request_event(request)
+    room = request.app[WAITING_ROOM]
+    return edgecache.respond(request, room.known_progress(event) or await room.progress(event))
 
 
 @routes.post("/events/{id}/waiting-room/join")

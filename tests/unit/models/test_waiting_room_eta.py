@@ -16,7 +16,16 @@ from models.settings import ROOT
 from models.timestamps import iso
 from models.waiting_room.eta import Pace, eta_seconds, measure_pace, next_wave_ms
 from models.waiting_room.room import RoomView
-from models.waiting_room.status import admission_of, answer, describe, validator
+from models.waiting_room.status import (
+    admission_of,
+    answer,
+    describe,
+    max_age_s,
+    progress,
+    progress_answer,
+    progress_validator,
+    validator,
+)
 from models.waiting_room.store import RoomCounters, Stock, Wave
 
 ON_SALE = datetime(2031, 3, 1, 18, 0, tzinfo=UTC)
@@ -201,6 +210,26 @@ def test_a_new_event_snapshot_is_read_afresh_by_a_view_that_answered_the_old_one
     view = view_of(regular_waves(2), total=500)
     assert describe(FakeEvent(), view, 450, T0 + 6000, TTL_S)["state"] == "sale_open"
     assert describe(FakeEvent(paused=True), view, 450, T0 + 6000, TTL_S)["state"] == "paused"
+
+
+@given(offset_ms=st.integers(min_value=-120_000, max_value=700_000), n_waves=st.integers(min_value=0, max_value=6),
+       paused=st.booleans())
+def test_a_progress_answer_is_the_progress_document_with_its_validator_and_freshness(offset_ms, n_waves, paused):
+    event, view, now = FakeEvent(paused=paused), view_of(regular_waves(n_waves), total=600), T0 + offset_ms
+    document, etag, max_age = progress_answer(event, view, now)
+    assert document == progress(event, view, now)
+    assert etag == progress_validator(document, view.epoch)
+    assert max_age == max_age_s(event, view, now)
+
+
+def test_polls_of_one_room_view_share_the_progress_document_until_the_state_or_the_event_changes():
+    event, view = FakeEvent(), view_of(regular_waves(2), total=500)
+    before, first, later = (progress_answer(event, view, T0 + ms) for ms in (-1000, 6000, 6900))
+    assert later.document is first.document and later.etag == first.etag
+    assert (before.document["state"], first.document["state"]) == ("waiting", "sale_open")
+    paused = progress_answer(FakeEvent(paused=True), view, T0 + 6900)
+    assert paused.document["state"] == "paused" and paused.etag != first.etag
+    assert progress_answer(event, view_of(regular_waves(3), total=500), T0 + 6900).etag != first.etag
 
 
 def test_every_web_process_gives_an_answer_the_same_etag_whatever_its_hash_seed():

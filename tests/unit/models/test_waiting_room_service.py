@@ -210,3 +210,13 @@ async def test_a_full_position_cache_forgets_the_fan_remembered_first(service, s
     remembered = service._positions[str(event.id)][1]
     assert list(remembered) == [f.token for f in fans[1:]]
     assert [remembered[f.token] for f in fans[1:]] == [f.position for f in fans[1:]]
+
+
+async def test_the_progress_is_answered_at_once_from_a_fresh_room_view_only(service, settings):
+    event = make_snapshot(settings)
+    await service.join(event, "fan-1", now_ms=T0 + 1)
+    service.rooms.forget(str(event.id))
+    assert service.known_progress(event) is None
+    read = await service.progress(event)
+    known = service.known_progress(event)
+    assert (known.document, known.etag) == (read.document, read.etag)
