@@ -54,8 +54,12 @@ class Token(NamedTuple):
 
     @property
     def field(self) -> str:
-        """The token's field in its bucket hash: base64url(kind || id), 23 characters."""
-        return _b64(bytes((self.kind,)) + self.id)
+        """The token's field in its bucket hash: base64url(kind || id), 23 characters.
+
+        Read off the token's own text: its first 22 characters carry the first 132 bits of
+        kind || id, the 23rd the id's last 4 bits (then zero padding), where the text's 23rd
+        has the MAC's first 2 bits instead (a fifth of encoding the 17 bytes again)."""
+        return self.text[:22] + _URLSAFE_ALPHABET[(self.id[-1] & 0x0F) << 2]
 
     @property
     def bucket(self) -> int:
@@ -70,6 +74,8 @@ class Token(NamedTuple):
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_URLSAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def _b64(raw: bytes) -> str:
@@ -163,7 +169,8 @@ def parse(secret: bytes, event_id: str, text: str | None) -> Token | None:
     if not text or len(text) != TOKEN_CHARS or _CANONICAL.fullmatch(text) is None:
         return None
     try:
-        raw = base64.urlsafe_b64decode(text)
+        # base64.urlsafe_b64decode's own steps, without its three Python layers.
+        raw = binascii.a2b_base64(text.encode().translate(_FROM_URLSAFE))
     except (binascii.Error, ValueError):
         return None
     if len(raw) != _RAW_BYTES or raw[0] not in (KIND_USER, KIND_ANON):

@@ -82,6 +82,13 @@ def test_the_bucket_field_rebuilds_the_whole_token():
         assert 0 <= token.bucket < tokens.BUCKETS
 
 
+@given(kind=st.sampled_from([tokens.KIND_USER, tokens.KIND_ANON]), token_id=st.binary(min_size=16, max_size=16))
+def test_the_bucket_field_read_off_the_token_text_is_the_base64url_of_its_kind_and_id(kind, token_id):
+    token = tokens.compose(SECRET, EVENT, kind, token_id)
+    assert token.field == base64.urlsafe_b64encode(bytes((kind,)) + token_id).rstrip(b"=").decode()
+    assert tokens.parse(SECRET, EVENT, token.text).field == token.field
+
+
 @pytest.mark.parametrize("secret", [SECRET, b"a-secret-longer-than-one-sha256-block-" * 3], ids=["short", "long"])
 def test_a_token_is_the_documented_hmac_sha256_of_its_event_kind_and_id(secret):
     token = tokens.issue(secret, EVENT, "fan-1")
