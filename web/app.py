@@ -21,7 +21,7 @@ from models.reservations.service import ReservationService
 from models.settings import Settings
 from models.waiting_room import RoomService
 from models.waiting_room.batching import CommandBatcher
-from web import identity, routes
+from web import eventroutes, identity, routes
 from web.appkeys import (
     ACTORS,
     BATCHER,
@@ -77,7 +77,9 @@ def create_app(
     app.cleanup_ctx.append(_sync_redis_ctx)
     app.cleanup_ctx.append(_broker_ctx(broker))
     app.cleanup_ctx.append(_services_ctx)
+    eventroutes.install(app)  # before every route: the first resource under /events
     routes.setup(app)
+    app.on_startup.append(eventroutes.seal_on_startup)
     app.on_startup.append(seal_on_startup)
     return app
 

@@ -20,6 +20,7 @@ from web.handlers import (
 
 #: Registration order is resolution order among routes sharing a first segment: aiohttp tries
 #: every ``/events/...`` resource in turn, so the waiting room (the flood of a drop) goes first.
+#: (web.eventroutes finds ``/events/{id}/<tail>`` routes by their tail first, in the same order.)
 MODULES = (waiting_room, system, events, admin_catalog, reservations, waitlist, checkout, tickets, ops, frontend)
 
 
