@@ -52,8 +52,9 @@ local function gcra(keys, first_key, args, first_arg, now, refund)
       if tat <= now then
         redis.call('DEL', keys[first_key + i])
       else
-        -- '%.3f' keeps sub-millisecond intervals exact enough (tostring would round to 14 digits).
-        redis.call('SET', keys[first_key + i], string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
+        -- '%.3f' keeps sub-millisecond intervals exact enough (tostring would round to 14 digits);
+        -- the expiry goes as a '%d' string, not a number Redis would format as a float.
+        redis.call('SET', keys[first_key + i], string.format('%.3f', tat), 'PX', string.format('%d', math.max(1, math.ceil(tat - now))))
       end
     end
     local used = tat - now

@@ -58,7 +58,7 @@ end
 local position
 if tonumber(ARGV[2]) < tonumber(ARGV[3]) and not state[3] then
   -- Before on-sale arrival time does not matter: the place is drawn later.
-  pre = redis.call('HINCRBY', room, 'pre', 1)
+  pre = redis.call('HINCRBY', room, 'pre', '1')
   position = 0
   redis.call('SADD', KEYS[3], ARGV[5])
   redis.call('PEXPIREAT', KEYS[3], ARGV[4])
@@ -67,12 +67,16 @@ else
   if not state[3] then
     redis.call('HSET', room, 'pclosed', ARGV[2])
   end
-  seq = redis.call('HINCRBY', room, 'seq', 1)
+  seq = redis.call('HINCRBY', room, 'seq', '1')
   position = pre + seq
 end
-redis.call('HSET', bucket, field, position)
+-- Numbers go to redis.call as strings ('1', '%d'): Redis formats a Lua number argument with
+-- snprintf('%.17g') and Lua's '..' with '%.14g', each a float conversion (these and lib_gcra's
+-- expiry were 3.7% of a new join's Redis instructions under callgrind). Same bytes stored.
+local place = string.format('%d', position)
+redis.call('HSET', bucket, field, place)
 redis.call('PEXPIREAT', bucket, ARGV[4])
 redis.call('PEXPIREAT', room, ARGV[4])
-redis.call('RPUSH', KEYS[4], field .. ':' .. position)
+redis.call('RPUSH', KEYS[4], field .. ':' .. place)
 redis.call('PEXPIREAT', KEYS[4], ARGV[4])
 return reply(1, position, pre, seq)

@@ -12,6 +12,7 @@ from functools import partial
 
 import pytest
 
+from models.ratelimit import Policy
 from models.redis import connect_async, connect_sync, scripts
 from models.tables import AdmissionWave, Event
 from models.waiting_room import RoomService, admit_waves, store, tokens
@@ -106,6 +107,25 @@ def test_two_schedulers_ticking_at_once_admit_each_position_exactly_once(setting
             .order_by(AdmissionWave.first_position)]
     assert rows[0][0] == 1 and rows[-1][1] == 200
     assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(rows))
+
+
+def test_a_limited_join_writes_its_place_journal_line_and_limit_states_spelled_as_their_readers_expect(
+        settings, keys, redis, db):
+    event_id = str(make_event(on_sale_in_s=-1).id)
+    redis.hset(keys.room(event_id), mapping={"live": 1, "pre": 2})  # two fans drawn from the pre-queue
+    join_script = scripts(redis).get("room_join")
+    limits = [(Policy("join", 30), "fan"), (Policy("ip", 7), "10.0.0.1")]
+    token = tokens.issue(settings.secret_bytes, event_id, "fan")
+    call_keys, args = store.JoinCall(keys, event_id)(token, 2, 1, 2**42, limits, 1_000_000)
+    assert join_script(keys=call_keys, args=args) == [1, 3, 2, 1, 1, 0, 29, 2000, 6, 8572]
+    assert redis.hget(store.bucket_key(keys, event_id, token), token.field) == "3"
+    assert redis.lrange(keys.room_journal(event_id), 0, -1) == [f"{token.field}:3"]
+    join_key, ip_key = call_keys[4:]
+    # The theoretical arrival times in ms with three decimals (60,000 / 7 = 8,571.428...), each
+    # expiring when its policy is whole again.
+    assert (redis.get(join_key), redis.get(ip_key)) == ("1002000.000", "1008571.429")
+    assert 1900 < redis.pttl(join_key) <= 2000 and 8400 < redis.pttl(ip_key) <= 8572
+    assert redis.hget(keys.room(event_id), "seq") == "1"
 
 
 async def test_buckets_stay_listpack_encoded_so_a_waiting_fan_costs_tens_of_bytes(settings, keys, redis, aredis, db):
