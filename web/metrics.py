@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from models.metrics import HTTP_REQUEST_DURATION, LiveCollector
+from models.metrics import HTTP_REQUEST_DURATION, LiveCollector, flush_tallies
 
 #: Text format 0.0.4: what every Prometheus server (and prometheus-client's parser) reads.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -77,20 +77,26 @@ class RequestTimings:
 TIMINGS = RequestTimings()
 
 
+def flush() -> None:
+    """Hand this process's request timings and tallies (models.metrics.Tally) to prometheus-client."""
+    TIMINGS.flush()
+    flush_tallies()
+
+
 async def flush_timings_ctx(app: web.Application):
-    """Flush TIMINGS every FLUSH_INTERVAL_S while the app runs, and once at shutdown."""
+    """:func:`flush` every FLUSH_INTERVAL_S while the app runs, and once at shutdown."""
 
     async def loop() -> None:
         while True:
             await asyncio.sleep(FLUSH_INTERVAL_S)
-            TIMINGS.flush()
+            flush()
 
     task = asyncio.ensure_future(loop())
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    TIMINGS.flush()
+    flush()
 
 
 class _Sources:

@@ -149,6 +149,6 @@ def _scrape(app: web.Application) -> bytes:
 @doc("Prometheus metrics of every web and worker process, plus live queue and stock gauges",
      tags=["system"], content_type="text/plain")
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    metrics.TIMINGS.flush()  # this process's latest request timings, exact at scrape time
+    metrics.flush()  # this process's latest request timings and tallies, exact at scrape time
     body = await run_db(request.app, _scrape, request.app)
     return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})

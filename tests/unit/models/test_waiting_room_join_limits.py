@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from models.errors import RateLimited, RoomRestoring
-from models.metrics import JOINS, RATE_LIMITED
+from models.metrics import JOINS, RATE_LIMITED, flush_tallies
 from models.ratelimit import Policy
 from models.waiting_room import RoomService, restore
 from tests.unit.models.test_waiting_room import T0
@@ -42,11 +42,13 @@ async def test_a_join_a_limit_refuses_changes_nothing_in_the_room(service, setti
     for fan in ("fan-1", "fan-2"):
         await service.join(event, fan, limits=_limits(fan, per_address=2), now_ms=T0 + 1000)
     before = _room_keys(redis, keys, str(event.id))
+    flush_tallies()
     joins = JOINS.labels("new")._value.get()
     refused_before = RATE_LIMITED.labels("ip")._value.get()
     with pytest.raises(RateLimited) as info:
         await service.join(event, "fan-3", limits=_limits("fan-3", per_address=2), now_ms=T0 + 1000)
     assert _room_keys(redis, keys, str(event.id)) == before  # no place, no journal line, no counter
+    flush_tallies()
     assert JOINS.labels("new")._value.get() == joins
     assert RATE_LIMITED.labels("ip")._value.get() == refused_before + 1
     refusal = info.value

@@ -10,6 +10,7 @@ import pytest
 
 from models.catalog.snapshot import load_snapshot
 from models.errors import EventNotOnSale, NotFound, SoldOut
+from models.metrics import JOINS, flush_tallies
 from models.tables import Event, FairnessRecord
 from models.timestamps import iso
 from models.waiting_room import RoomService, admit_waves
@@ -46,6 +47,16 @@ async def test_joins_report_the_queue_total_and_the_room_state(service, settings
     assert (late.position, late.total, late.created) == (2, 2, True)
     doc = late.document(event)
     assert doc["prequeue"] is False and doc["onSaleAt"] == iso(ON_SALE)
+
+
+async def test_joins_are_counted_new_or_rejoin_once_the_tallies_are_flushed(service, settings):
+    event = make_snapshot(settings)
+    flush_tallies()
+    new, rejoin = JOINS.labels("new")._value.get(), JOINS.labels("rejoin")._value.get()
+    for fan in ("fan-1", "fan-2", "fan-1"):
+        await service.join(event, fan, now_ms=T0 + 1000)
+    flush_tallies()
+    assert (JOINS.labels("new")._value.get(), JOINS.labels("rejoin")._value.get()) == (new + 2, rejoin + 1)
 
 
 @pytest.mark.parametrize("status", ["closed", "canceled"])

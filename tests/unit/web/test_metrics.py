@@ -151,3 +151,15 @@ async def test_a_scrape_counts_the_requests_this_process_served_just_before_it(c
     families = parse(await (await client.get("/metrics")).text())
     assert value(families["ticketdrop_http_request_duration_seconds"], "ticketdrop_http_request_duration_seconds_count",
                  route="/health", method="GET", status="200") == before + 1
+
+
+async def test_a_scrape_counts_the_joins_this_process_served_just_before_it(client, db):
+    event = make_event(on_sale_in_s=-5)
+
+    def joins(families) -> float:
+        return value(families["ticketdrop_waiting_room_joins"], "ticketdrop_waiting_room_joins_total", outcome="new")
+
+    await client.post(f"/events/{event.id}/waiting-room/join", headers={"X-User-Id": "fan-1"})
+    before = joins(parse(await (await client.get("/metrics")).text()))
+    await client.post(f"/events/{event.id}/waiting-room/join", headers={"X-User-Id": "fan-2"})
+    assert joins(parse(await (await client.get("/metrics")).text())) == before + 1
