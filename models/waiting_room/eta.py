@@ -61,7 +61,8 @@ def eta_seconds(position: int, up_to: int, pace: Pace, now_ms: int, next_wave_ms
     if remaining <= 0:
         return 0
     waves_needed = math.ceil(remaining / pace.per_wave)
-    until_next_s = max(0.0, (next_wave_ms - now_ms) / 1000.0)
+    until_ms = next_wave_ms - now_ms  # a comparison, not max(): this runs on every queued fan's poll
+    until_next_s = until_ms / 1000.0 if until_ms > 0 else 0.0
     return int(round(until_next_s + (waves_needed - 1) * pace.interval_s))
 
 

@@ -110,6 +110,10 @@ class Answer(NamedTuple):
     max_age_s: int
 
 
+#: Builds an Answer without the named tuple's generated ``__new__`` (a Python frame per poll).
+_new_answer = tuple.__new__
+
+
 def answer(event: EventSnapshot, view: RoomView, position: int, now_ms: int, admission_ttl_s: int) -> Answer:
     """The status document of the fan at ``position``, its weak ETag and its max-age in seconds,
     in one pass over the view's RoomFacts (the poll's hot path)."""
@@ -149,7 +153,7 @@ def answer(event: EventSnapshot, view: RoomView, position: int, now_ms: int, adm
     }
     etag = _tag(state, position if known else -1, total, -1 if ahead is None else ahead, can_enter, admission,
                 expires_at, f.generation, f.epoch)
-    return Answer(document, etag, _max_age(f, now_ms, expires_ms))
+    return _new_answer(Answer, (document, etag, _max_age(f, now_ms, expires_ms)))
 
 
 # -- HTTP caching: how long an answer stays true, and a validator that changes with it ---------
@@ -167,16 +171,19 @@ def _max_age(f: RoomFacts, now_ms: int, admission_expires_ms: int | None) -> int
     interval_ms = f.interval_ms
     if interval_ms < 1000:
         return 0
+    # Comparisons rather than min(): every status and progress poll comes here.
     limit = interval_ms
     if now_ms < f.sale_ms:
-        limit = min(limit, f.sale_ms - now_ms)
+        if f.sale_ms - now_ms < limit:
+            limit = f.sale_ms - now_ms
     elif not f.finished and not f.sold_out:
         due = f.next_due_ms
-        if due > now_ms:
-            limit = min(limit, due - now_ms)
-    if admission_expires_ms is not None and admission_expires_ms > now_ms:
-        limit = min(limit, admission_expires_ms - now_ms)
-    return min(-(-limit // 1000), interval_ms // 1000)
+        if now_ms < due < now_ms + limit:
+            limit = due - now_ms
+    if admission_expires_ms is not None and now_ms < admission_expires_ms < now_ms + limit:
+        limit = admission_expires_ms - now_ms
+    seconds, most = -(-limit // 1000), interval_ms // 1000
+    return seconds if seconds < most else most
 
 
 #: The status document's words as small integers, for :func:`validator`'s key (a str's hash is
