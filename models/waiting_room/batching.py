@@ -72,9 +72,8 @@ class CommandBatcher:
             return
         batch, self._pending = self._pending, []
         if self._wire is not None and self._wire.connected:
-            # The steady state: write now, deliver from the reply callback; no task per batch.
-            replies = self._wire.submit([command for command, _, _ in batch])
-            replies.add_done_callback(lambda done: self._deliver(batch, done))
+            # The steady state: write now, the reader delivers the replies; no task or future per batch.
+            self._wire.send([command for command, _, _ in batch], lambda result: self._deliver(batch, result))
             return
         self._spawn(self._send(batch))
 
@@ -83,11 +82,10 @@ class CommandBatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _deliver(self, batch: list[_Pending], done: asyncio.Future) -> None:
-        if done.cancelled() or done.exception() is not None:
-            self._fail(batch, done.exception() if not done.cancelled() else asyncio.CancelledError())
+    def _deliver(self, batch: list[_Pending], results: list[Any] | BaseException) -> None:
+        if isinstance(results, BaseException):
+            self._fail(batch, results)
             return
-        results = done.result()
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             # Rare: Redis forgot a script (restart, SCRIPT FLUSH). Those commands did not run:

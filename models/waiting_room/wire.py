@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import hiredis
@@ -59,7 +60,10 @@ class PipelinedConnection:
         self._connect_timeout_s = connect_timeout_s
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task | None = None
-        self._waiting: deque[tuple[int, list, asyncio.Future]] = deque()
+        #: Batches in flight, oldest first: (replies expected, replies so far, deliver, deadline).
+        self._waiting: deque[tuple[int, list, Callable[[Any], None], float]] = deque()
+        #: One timer for the whole connection, armed for the oldest batch's deadline (not one per batch).
+        self._timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -83,16 +87,31 @@ class PipelinedConnection:
     def submit(self, commands: list[tuple[Any, ...] | bytes]) -> asyncio.Future:
         """Send ``commands`` now (the connection must be up) and return the future of their
         replies, failed with redis TimeoutError if Redis does not answer within the timeout."""
+        future = asyncio.get_running_loop().create_future()
+
+        def deliver(result: Any) -> None:
+            if not future.done():
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                    future.exception()  # a caller that timed out or went away must not log it again
+                else:
+                    future.set_result(result)
+
+        self.send(commands, deliver)
+        return future
+
+    def send(self, commands: list[tuple[Any, ...] | bytes], deliver: Callable[[Any], None]) -> None:
+        """Send ``commands`` now (the connection must be up); ``deliver`` is called once, from the
+        reader, with the list of their replies, or with the redis ConnectionError/TimeoutError
+        that ended the connection (no reply within the timeout). It must not raise."""
         writer = self._writer
         if writer is None:
             raise RedisConnectionError("not connected")
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._waiting.append((len(commands), [], future))
+        self._waiting.append((len(commands), [], deliver, loop.time() + self._timeout_s))
         writer.write(b"".join([c if c.__class__ is bytes else _pack(c) for c in commands]))
-        timer = loop.call_later(self._timeout_s, self._expire, future)
-        future.add_done_callback(lambda _: timer.cancel())
-        return future
+        if self._timer is None:
+            self._timer = loop.call_later(self._timeout_s, self._expire)
 
     async def execute(self, commands: list[tuple[Any, ...] | bytes]) -> list[Any]:
         """Send ``commands`` as one write and return their replies (errors as exception objects).
@@ -104,9 +123,16 @@ class PipelinedConnection:
             await self._writer.drain()
         return await future
 
-    def _expire(self, future: asyncio.Future) -> None:
-        if not future.done():
+    def _expire(self) -> None:
+        self._timer = None
+        if not self._waiting:
+            return
+        deadline = self._waiting[0][3]  # the oldest batch: replies come in order
+        loop = asyncio.get_running_loop()
+        if loop.time() >= deadline:
             self._fail(RedisTimeoutError(f"no reply from Redis within {self._timeout_s} s"))
+        else:
+            self._timer = loop.call_at(deadline, self._expire)
 
     async def _connect(self) -> asyncio.StreamWriter:
         async with self._lock:
@@ -149,12 +175,11 @@ class PipelinedConnection:
                 parser.feed(data)
                 reply = parser.gets()
                 while reply is not False:
-                    expected, replies, future = self._waiting[0]
+                    expected, replies, deliver, _ = self._waiting[0]
                     replies.append(_reply(reply))
                     if len(replies) == expected:
                         self._waiting.popleft()
-                        if not future.done():
-                            future.set_result(replies)
+                        deliver(replies)
                     reply = parser.gets()
         except asyncio.CancelledError:
             raise
@@ -167,15 +192,16 @@ class PipelinedConnection:
         writer, self._writer = self._writer, None
         task, self._reader_task = self._reader_task, None
         waiting, self._waiting = self._waiting, deque()
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         if writer is not None:
             writer.close()
         if task is not None and task is not asyncio.current_task():
             task.cancel()
         error = exc if isinstance(exc, (RedisConnectionError, RedisTimeoutError)) else RedisConnectionError(str(exc))
-        for _, _, future in waiting:
-            if not future.done():
-                future.set_exception(error)
-                future.exception()  # a caller that timed out or went away must not log it again
+        for _, _, deliver, _ in waiting:
+            deliver(error)
 
     async def aclose(self) -> None:
         self._fail(RedisConnectionError("connection closed"))

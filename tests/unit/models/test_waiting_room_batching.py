@@ -92,6 +92,35 @@ async def test_a_lean_connection_whose_server_stops_answering_times_out_and_fail
         server.close()
 
 
+async def test_a_batch_sent_while_an_older_one_is_in_flight_gets_its_whole_timeout_from_its_own_send():
+    async def answers_once(reader, writer):
+        await reader.read(1 << 16)
+        await asyncio.sleep(0.15)  # the first batch is answered late; then the server goes silent
+        writer.write(b"+PONG\r\n")
+        await asyncio.sleep(5)
+
+    server = await asyncio.start_server(answers_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    wire = PipelinedConnection(host="127.0.0.1", port=port, timeout_s=0.3)
+    loop = asyncio.get_running_loop()
+    try:
+        first = asyncio.ensure_future(wire.execute([("PING",)]))
+        await asyncio.sleep(0.1)
+        sent_at = loop.time()
+        delivered: list = []
+        wire.send([("PING",), ("PING",)], delivered.append)  # one timer serves both batches
+        assert await first == ["PONG"]
+        while not delivered:
+            await asyncio.sleep(0.01)
+        failed_after_s = loop.time() - sent_at
+    finally:
+        await wire.aclose()
+        server.close()
+    assert isinstance(delivered[0], RedisTimeoutError) and len(delivered) == 1
+    assert 0.29 <= failed_after_s < 0.6  # not when the first batch's deadline passed (0.2 s after this send)
+    assert not wire.connected
+
+
 class TinyRedis:
     """Just enough RESP to drive the fast path: HGET answers the field name reversed, EVALSHA
     fails with NOSCRIPT until SCRIPT LOAD was called, and every command is recorded."""
