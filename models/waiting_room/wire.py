@@ -59,7 +59,7 @@ class PipelinedConnection:
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._writer: asyncio.StreamWriter | None = None
-        self._reader_task: asyncio.Task | None = None
+        self._replies: _Replies | None = None
         #: Batches in flight, oldest first: (replies expected, replies so far, deliver, deadline).
         self._waiting: deque[tuple[int, list, Callable[[Any], None], float]] = deque()
         #: One timer for the whole connection, armed for the oldest batch's deadline (not one per batch).
@@ -119,8 +119,9 @@ class PipelinedConnection:
         if self._writer is None:
             await self._connect()
         future = self.submit(commands)
-        if self._writer is not None and self._writer.transport.get_write_buffer_size() > _HIGH_WATER:
-            await self._writer.drain()
+        replies = self._replies
+        if replies is not None and replies.transport.get_write_buffer_size() > _HIGH_WATER:
+            await replies.drained()
         return await future
 
     def _expire(self) -> None:
@@ -146,8 +147,10 @@ class PipelinedConnection:
                     await self._hello(reader, writer)
             except (TimeoutError, OSError) as exc:
                 raise RedisConnectionError(f"cannot connect to Redis at {path or f'{host}:{port}'}: {exc}") from exc
+            # From here the replies are parsed as they arrive (no reader task to wake per reply).
+            self._replies = _Replies(self, writer.transport)
+            writer.transport.set_protocol(self._replies)
             self._writer = writer
-            self._reader_task = asyncio.ensure_future(self._read_loop(reader, writer))
             return writer
 
     async def _hello(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -165,43 +168,80 @@ class PipelinedConnection:
                 writer.close()
                 raise RedisConnectionError(f"Redis refused the handshake: {reply}")
 
-    async def _read_loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        parser = hiredis.Reader(encoding="utf-8")
+    def _received(self, replies: _Replies, data: bytes) -> None:
+        if replies is not self._replies:
+            return
+        parser = replies.parser
         try:
-            while True:
-                data = await reader.read(_READ_SIZE)
-                if not data:
-                    raise RedisConnectionError("Redis closed the connection")
-                parser.feed(data)
+            parser.feed(data)
+            reply = parser.gets()
+            while reply is not False:
+                expected, answered, deliver, _ = self._waiting[0]
+                answered.append(_reply(reply))
+                if len(answered) == expected:
+                    self._waiting.popleft()
+                    deliver(answered)
                 reply = parser.gets()
-                while reply is not False:
-                    expected, replies, deliver, _ = self._waiting[0]
-                    replies.append(_reply(reply))
-                    if len(replies) == expected:
-                        self._waiting.popleft()
-                        deliver(replies)
-                    reply = parser.gets()
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # noqa: BLE001 - any failure ends this connection; callers get it
-            if self._writer is writer:
-                self._fail(exc)
+            self._fail(exc)
+
+    def _lost(self, replies: _Replies, exc: BaseException | None) -> None:
+        if replies is self._replies:
+            self._fail(exc or RedisConnectionError("Redis closed the connection"))
 
     def _fail(self, exc: BaseException) -> None:
         """Drop the connection and fail every batch in flight (the next execute reconnects)."""
         writer, self._writer = self._writer, None
-        task, self._reader_task = self._reader_task, None
+        replies, self._replies = self._replies, None
         waiting, self._waiting = self._waiting, deque()
         timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
         if writer is not None:
             writer.close()
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        if replies is not None:
+            replies.wake_writers()
         error = exc if isinstance(exc, (RedisConnectionError, RedisTimeoutError)) else RedisConnectionError(str(exc))
         for _, _, deliver, _ in waiting:
             deliver(error)
 
     async def aclose(self) -> None:
         self._fail(RedisConnectionError("connection closed"))
+
+
+class _Replies(asyncio.Protocol):
+    """The connection's protocol once it is up: hands each chunk read to the connection's parser
+    as it arrives, and pauses writers while the socket's buffer is full."""
+
+    def __init__(self, connection: PipelinedConnection, transport: asyncio.BaseTransport) -> None:
+        self.connection = connection
+        self.transport = transport
+        self.parser = hiredis.Reader(encoding="utf-8")
+        self._drained: asyncio.Future | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.connection._received(self, data)
+
+    def eof_received(self) -> None:
+        return None  # close the transport: connection_lost says the server went away
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.wake_writers()
+        self.connection._lost(self, exc)
+
+    def pause_writing(self) -> None:
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        self.wake_writers()
+
+    def wake_writers(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def drained(self) -> None:
+        """Return once the socket's buffer is below its high-water mark again (or the connection is gone)."""
+        if self._drained is not None:
+            await asyncio.shield(self._drained)

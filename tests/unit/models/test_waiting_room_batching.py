@@ -121,6 +121,45 @@ async def test_a_batch_sent_while_an_older_one_is_in_flight_gets_its_whole_timeo
     assert not wire.connected
 
 
+async def test_a_server_that_hangs_up_fails_every_batch_in_flight_and_the_next_call_reconnects():
+    calls = 0
+
+    async def hangs_up_once(reader, writer):
+        nonlocal calls
+        calls += 1
+        data = await reader.read(1 << 16)
+        if calls == 1:
+            writer.close()
+            return
+        writer.write(b"+PONG\r\n" * data.count(b"PING"))
+        await asyncio.sleep(1)
+
+    server = await asyncio.start_server(hangs_up_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    wire = PipelinedConnection(host="127.0.0.1", port=port, timeout_s=5.0)
+    try:
+        with pytest.raises(RedisConnectionError):
+            await wire.execute([("PING",)])
+        assert not wire.connected
+        assert await wire.execute([("PING",), ("PING",)]) == ["PONG", "PONG"]
+    finally:
+        await wire.aclose()
+        server.close()
+
+
+async def test_a_writer_waits_while_the_socket_buffer_is_full_and_goes_on_when_it_drains():
+    from models.waiting_room.wire import _Replies
+
+    replies = _Replies(PipelinedConnection(), transport=None)
+    replies.pause_writing()
+    waiting = asyncio.ensure_future(replies.drained())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    replies.resume_writing()
+    await asyncio.wait_for(waiting, 1.0)
+    await replies.drained()  # not paused: returns at once
+
+
 class TinyRedis:
     """Just enough RESP to drive the fast path: HGET answers the field name reversed, EVALSHA
     fails with NOSCRIPT until SCRIPT LOAD was called, and every command is recorded."""
