@@ -3,7 +3,8 @@
 redis-py spends about 20 microseconds of Python per pipelined command (packing, response
 objects); on a status poll that is more than the rest of the handler. Here commands are packed
 and replies parsed by hiredis (C), many batches may be in flight on one connection, and one
-reader task hands each batch its replies in order: a few microseconds per command.
+connection's protocol parses replies as they arrive and hands each batch its replies in order
+(no reader task): a few microseconds per command.
 
 Only plain TCP and Unix-socket connections built by redis-py from REDIS_URL are mirrored
 (:meth:`PipelinedConnection.for_client` returns None otherwise, e.g. for TLS or fakeredis, and
@@ -24,7 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-#: Bytes read per socket read.
+#: Bytes read per socket read during the handshake (after it the transport reads into the protocol).
 _READ_SIZE = 1 << 16
 #: Above this many unsent bytes a writer waits for the socket to drain.
 _HIGH_WATER = 1 << 20
