@@ -19,17 +19,11 @@ every route in its own resource (url_for, canonical paths and metrics labels unc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 from aiohttp import web
-from aiohttp.web_urldispatcher import (
-    AbstractResource,
-    AbstractRoute,
-    DynamicResource,
-    PlainResource,
-    UrlMappingMatchInfo,
-)
+from aiohttp.web_urldispatcher import AbstractResource, DynamicResource, PlainResource, UrlMappingMatchInfo
+
+from web.resources import RoutelessResource
 
 #: The family's prefix: aiohttp indexes every ``/events/{...}`` resource under it.
 PREFIX = "/events"
@@ -37,9 +31,11 @@ PREFIX = "/events"
 _TAKEN = re.compile(r"/events/\{id\}(?P<tail>(?:/[^{}]*)?)")
 
 
-class EventRoutes(AbstractResource):
+class EventRoutes(RoutelessResource):
     """Resolves ``/events/{id}[/tail]`` by its tail; registered before every other ``/events``
     resource (:func:`install`), its table filled once every route is in (:func:`seal`)."""
+
+    what = "the /events dispatcher"
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,24 +87,6 @@ class EventRoutes(AbstractResource):
     @property
     def canonical(self) -> str:
         return PREFIX + "/{id}"
-
-    def url_for(self, **kwargs: str) -> Any:
-        raise RuntimeError("the /events dispatcher has no URL of its own")
-
-    def add_prefix(self, prefix: str) -> None:
-        raise RuntimeError("the /events dispatcher has no prefix")
-
-    def get_info(self) -> dict:
-        return {}
-
-    def raw_match(self, path: str) -> bool:
-        return False
-
-    def __len__(self) -> int:
-        return 0
-
-    def __iter__(self) -> Iterator[AbstractRoute]:
-        return iter(())
 
 
 def _plain_id(resource: DynamicResource, tail: str) -> bool:

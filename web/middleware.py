@@ -32,17 +32,18 @@ import functools
 import itertools
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web_urldispatcher import AbstractResource, AbstractRoute, UrlMappingMatchInfo
+from aiohttp.web_urldispatcher import AbstractRoute, UrlMappingMatchInfo
 
 from models.context import is_safe_request_id, request_id_var
 from models.settings import Settings
 from web import bodies, hooks, identity, problems, ratelimit
 from web.appkeys import REQUEST_ID, SETTINGS
 from web.metrics import TIMINGS, UNMATCHED
+from web.resources import RoutelessResource
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -160,7 +161,7 @@ class _UnroutedRoute(AbstractRoute):
         return {}
 
 
-class Unrouted(AbstractResource):
+class Unrouted(RoutelessResource):
     """The router's last resource: it takes every request no route does, so that the edge step
     answers those too (404 and 405 as problem+json with our headers, CORS preflights, 413).
 
@@ -168,6 +169,8 @@ class Unrouted(AbstractResource):
     every route. It lists no routes (``router.routes()``, the OpenAPI document and the route tests
     do not see it). Its handler asks the router again, with this resource stepping aside, and
     raises what the router would have: 404, or 405 with the ``Allow`` the router collected."""
+
+    what = "the unrouted resource"
 
     def __init__(self, handler: Handler) -> None:
         super().__init__()
@@ -183,28 +186,10 @@ class Unrouted(AbstractResource):
     def canonical(self) -> str:
         return "/"
 
-    def url_for(self, **kwargs: str) -> Any:
-        raise RuntimeError("no URL leads to the unrouted resource")
-
     async def resolve(self, request: web.Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
         if _REROUTING in request:
             return None, set()
         return UrlMappingMatchInfo({}, self._route), set()
-
-    def add_prefix(self, prefix: str) -> None:
-        raise RuntimeError("the unrouted resource has no prefix")
-
-    def get_info(self) -> dict:
-        return {}
-
-    def raw_match(self, path: str) -> bool:
-        return False
-
-    def __len__(self) -> int:
-        return 0
-
-    def __iter__(self) -> Iterator[AbstractRoute]:
-        return iter(())
 
 
 def seal(app: web.Application) -> None:
