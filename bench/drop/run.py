@@ -243,11 +243,18 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
     return results
 
 
-def _sold_out(status: dict, capacity: int) -> bool:
-    """What _assemble calls sold out: no ticket remaining in the operator's status document."""
+def _remaining(status: dict, capacity: int) -> int | None:
+    """Tickets remaining by the operator's status document: its own figure, or capacity less
+    what is sold and held; None when it says neither."""
     remaining = status.get("remaining")
     if remaining is None and "sold" in status and "held" in status:
         remaining = capacity - status["sold"] - status["held"]
+    return remaining
+
+
+def _sold_out(status: dict, capacity: int) -> bool:
+    """What _assemble calls sold out: no ticket remaining in the operator's status document."""
+    remaining = _remaining(status, capacity)
     return remaining is not None and remaining <= 0
 
 
@@ -369,8 +376,8 @@ def _assemble(cfg, recorder, monitor, fans, chaos, system, event_id, tiers, on_s
         for key, fallback in (("held", "redis_held"), ("admitted_up_to", "redis_room_up_to")):
             if key not in status and fallback in status:
                 status[key] = status[fallback]
-        if "remaining" not in status and "sold" in status and "held" in status:
-            status["remaining"] = capacity - status["sold"] - status["held"]
+        if "remaining" not in status and (remaining := _remaining(status, capacity)) is not None:
+            status["remaining"] = remaining
     sold_out = analysis.first_time(samples, "remaining", lambda v: v <= 0, after=on_sale)
     fully_sold = analysis.first_time(samples, "sold", lambda v: v >= capacity, after=on_sale)
     phases = [("pre-sale", 0.0, on_sale), ("on-sale to sold out", on_sale, sold_out or crowd_done)]
