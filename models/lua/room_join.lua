@@ -8,7 +8,11 @@
 -- ARGV[1] token field
 -- ARGV[2] now, in ms (the web server's clock)
 -- ARGV[3] on-sale instant, in ms
--- ARGV[4] expire-at for the keys, in ms (unix)
+-- ARGV[4] expire-at for the keys, in ms (unix). A join gives it to the bucket, and to the journal
+--         and the pre-queue set only when it creates them (RPUSH answering 1, SADD adding a bucket
+--         number): the room hash got its expiry when it went live, and the wave tick moves the
+--         room's, the journal's and the set's to the event's current expire-at every step
+--         (waves.keep_expiry), so a join does not (two commands less per join).
 -- ARGV[5] the bucket's number
 -- ARGV[6], with KEYS[5..]: the limits' clock in ms ("" = Redis TIME, shared by every web process)
 -- ARGV[7..], with KEYS[5..]: each limit's requests per window and window in ms, in KEYS order
@@ -60,8 +64,9 @@ if tonumber(ARGV[2]) < tonumber(ARGV[3]) and not state[3] then
   -- Before on-sale arrival time does not matter: the place is drawn later.
   pre = redis.call('HINCRBY', room, 'pre', '1')
   position = 0
-  redis.call('SADD', KEYS[3], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[3], ARGV[4])
+  if redis.call('SADD', KEYS[3], ARGV[5]) == 1 then
+    redis.call('PEXPIREAT', KEYS[3], ARGV[4])  -- a new bucket number, perhaps a new set
+  end
 else
   -- The first join at/after on-sale closes the pre-queue, freezing its size.
   if not state[3] then
@@ -75,8 +80,8 @@ end
 -- expiry were 3.7% of a new join's Redis instructions under callgrind). Same bytes stored.
 local place = string.format('%d', position)
 redis.call('HSET', bucket, field, place)
-redis.call('PEXPIREAT', bucket, ARGV[4])
-redis.call('PEXPIREAT', room, ARGV[4])
-redis.call('RPUSH', KEYS[4], field .. ':' .. place)
-redis.call('PEXPIREAT', KEYS[4], ARGV[4])
+redis.call('PEXPIREAT', bucket, ARGV[4])  -- nothing tells whether HSET created the bucket
+if redis.call('RPUSH', KEYS[4], field .. ':' .. place) == 1 then
+  redis.call('PEXPIREAT', KEYS[4], ARGV[4])  -- a new journal
+end
 return reply(1, position, pre, seq)

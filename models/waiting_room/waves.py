@@ -142,15 +142,26 @@ def _take_back(redis: Any, keys: Keys, event_id: str, row: dict) -> None:
 
 
 def _open_room(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot, now_ms: int, lease: Any) -> int:
-    """Make the room live (restoring it after a Redis loss) and copy new joins to the
-    database. Returns the keys' expire-at, in ms."""
+    """Make the room live (restoring it after a Redis loss), copy new joins to the database and
+    give the room's keys the event's expire-at. Returns that expire-at, in ms."""
     expire_at = store.expire_at_ms(event.starts_at_ms, event.on_sale_ms, now_ms, settings.token_ttl_s)
     # Copy first: whether the room is new, and what a restore brings back, must count every
     # place already handed out (a partial loss can take the room hash but leave the journal).
     journal.flush_journal(redis, keys, event.id, lease)
     restore.ensure_live(redis, keys, settings.secret_bytes, event.id, event.wave_interval_s, now_ms, expire_at,
                         keep_alive=lease.extend)
+    keep_expiry(redis, keys, event.id, expire_at)
     return expire_at
+
+
+def keep_expiry(redis: Any, keys: Keys, event_id: str, expire_at: int) -> None:
+    """Give the room hash, its journal and its pre-queue set the event's current expire-at (one
+    round trip). Joins set these only on a key they create (room_join.lua), so the tick is what
+    moves them when the event's times move, or with the clock once the event has started."""
+    pipe = redis.pipeline(transaction=False)
+    for key in (keys.room(event_id), keys.room_journal(event_id), keys.room_prequeue_buckets(event_id)):
+        pipe.pexpireat(key, expire_at)
+    pipe.execute()
 
 
 def keep_event(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot, now_ms: int) -> None:

@@ -15,7 +15,7 @@ import pytest
 from models.ratelimit import Policy
 from models.redis import connect_async, connect_sync, scripts
 from models.tables import AdmissionWave, Event
-from models.waiting_room import RoomService, admit_waves, store, tokens
+from models.waiting_room import RoomService, admit_waves, store, tokens, waves
 from tests import factories
 from tests.unit.web.test_waiting_room import *  # noqa: F403  (the HTTP tests again, on real servers)
 from workers.runtime import Runtime
@@ -44,6 +44,11 @@ def _positions(redis, keys, settings, event_id: str, users: list[str]) -> list[i
         token = tokens.issue(settings.secret_bytes, event_id, user)
         pipe.hget(store.bucket_key(keys, event_id, token), token.field)
     return [int(v) for v in pipe.execute()]
+
+
+def expiries(redis, *names: str) -> list[int]:
+    """Each key's expire-at in ms (-1: none, -2: no such key)."""
+    return [redis.execute_command("PEXPIRETIME", name) for name in names]
 
 
 async def test_hundreds_of_concurrent_joins_from_several_clients_get_distinct_gapless_positions(
@@ -126,6 +131,33 @@ def test_a_limited_join_writes_its_place_journal_line_and_limit_states_spelled_a
     assert (redis.get(join_key), redis.get(ip_key)) == ("1002000.000", "1008571.429")
     assert 1900 < redis.pttl(join_key) <= 2000 and 8400 < redis.pttl(ip_key) <= 8572
     assert redis.hget(keys.room(event_id), "seq") == "1"
+    # The bucket and the journal the join made expire at its expire-at (the room: its opener's).
+    assert expiries(redis, call_keys[1], keys.room_journal(event_id)) == [2**42] * 2
+
+
+def test_every_key_a_join_makes_expires_and_the_tick_moves_the_rooms_keys_with_the_event(settings, keys, redis, db):
+    event_id = str(make_event(on_sale_in_s=-1).id)
+    room, journal, prequeue = keys.room(event_id), keys.room_journal(event_id), keys.room_prequeue_buckets(event_id)
+    redis.hset(room, "live", 1)  # opened, as the first join through the web does, with its expiry
+    redis.pexpireat(room, 2**41)
+    call = store.JoinCall(keys, event_id)
+    join_script = scripts(redis).get("room_join")
+
+    def join(user: str, now_ms: int, expire_at: int) -> str:
+        token = tokens.issue(settings.secret_bytes, event_id, user)
+        join_script(*call(token, now_ms, 1_000, expire_at))
+        return store.bucket_key(keys, event_id, token)
+
+    # Before on-sale: the pre-queue set, the journal and each bucket expire at the join's instant.
+    early = [join(f"early-{i}", 500, 2**42) for i in range(3)]
+    assert expiries(redis, room, journal, prequeue, *early) == [2**41] + [2**42] * 5
+    # The journal copied and trimmed away: the next join's new journal expires too.
+    redis.delete(journal)
+    assert expiries(redis, journal, join("first", 2_000, 2**42)) == [2**42] * 2
+    # The event's times move: the tick moves the room's keys, each join its bucket.
+    later = 2**42 + 60_000
+    waves.keep_expiry(redis, keys, event_id, later)
+    assert expiries(redis, room, journal, prequeue, join("moved", 3_000, later)) == [later] * 4
 
 
 async def test_buckets_stay_listpack_encoded_so_a_waiting_fan_costs_tens_of_bytes(settings, keys, redis, aredis, db):

@@ -9,6 +9,7 @@ from functools import partial
 
 import pytest
 
+from models.catalog.snapshot import load_snapshot
 from models.errors import Forbidden
 from models.redis import scripts
 from models.tables import AdmissionWave, Event, FairnessRecord, TicketTier
@@ -24,7 +25,7 @@ from models.waiting_room import (
 )
 from models.waiting_room.fairness import public_document
 from models.waiting_room.lease import leased
-from models.waiting_room.waves import next_due_ms, persist_waves, wave_capacity
+from models.waiting_room.waves import keep_event, next_due_ms, persist_waves, wave_capacity
 from tests import factories
 from tests.factories import make_tier
 
@@ -43,7 +44,8 @@ def join(redis, keys, settings, event: Event, user: str | None, now_ms: int) -> 
     token = tokens.issue(settings.secret_bytes, event_id, user)
     call_keys, args = store.JoinCall(keys, event_id)(token, now_ms, int(event.on_sale_at.timestamp() * 1000),
                                       now_ms + 86_400_000)
-    redis.hsetnx(keys.room(event_id), "live", now_ms)  # what the web tier does for a new room
+    if redis.hsetnx(keys.room(event_id), "live", now_ms):  # what the web tier does for a new room
+        redis.pexpireat(keys.room(event_id), now_ms + 86_400_000)
     created, position, _, _ = scripts(redis).get("room_join")(keys=call_keys, args=args)
     return token, bool(created), int(position)
 
@@ -88,11 +90,19 @@ def test_the_first_join_after_on_sale_closes_the_pre_queue_and_later_fans_queue_
     assert (counters.pre, counters.seq, counters.prequeue_closed) == (3, 3, True)
 
 
-def test_room_keys_expire_with_the_event(redis, keys, settings, db):
+def test_room_keys_expire_with_the_event_and_the_tick_moves_them_when_its_start_moves(
+        redis, keys, settings, db, runtime):
     event = make_event()
+    event_id = str(event.id)
     token, _, _ = join(redis, keys, settings, event, "fan-1", T0 - 1000)
-    assert redis.pttl(keys.room(str(event.id))) > 0
-    assert redis.pttl(store.bucket_key(keys, str(event.id), token)) > 0
+    room_keys = [keys.room(event_id), keys.room_journal(event_id), keys.room_prequeue_buckets(event_id)]
+    assert all(redis.pttl(key) > 0 for key in [*room_keys, store.bucket_key(keys, event_id, token)])
+    Event.update(starts_at=event.starts_at + timedelta(days=30)).where(Event.id == event.id).execute()
+    keep_event(redis, keys, settings, load_snapshot(event_id, 10, 1.0), T0 - 500)
+    expected = store.expire_at_ms(int(event.starts_at.timestamp() * 1000) + 30 * 86_400_000, T0, T0 - 500,
+                                  settings.token_ttl_s)
+    # (the tick copied the journal away: a new one gets its expiry from the join that makes it)
+    assert [redis.pexpiretime(key) for key in room_keys] == [expected, -2, expected]
 
 
 # -- the draw -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from models.errors import EventNotOnSale, NotFound, SoldOut
 from models.metrics import JOINS, flush_tallies
 from models.tables import Event, FairnessRecord
 from models.timestamps import iso
-from models.waiting_room import RoomService, admit_waves
+from models.waiting_room import RoomService, admit_waves, store, tokens
 from tests.unit.models.test_waiting_room import ON_SALE, T0, make_event, make_tier
 
 
@@ -81,7 +81,7 @@ async def test_a_join_answers_the_generation_of_the_room_it_entered_though_this_
     await second.aclose()
 
 
-async def test_a_join_follows_its_event_when_the_on_sale_and_the_start_move(service, settings, redis, keys):
+async def test_a_join_follows_its_event_when_the_on_sale_and_the_start_move(service, settings, redis, keys, runtime):
     # The join's script call is kept per event (its key names); the instants come from the event.
     event = make_snapshot(settings)
     early = await service.join(event, "fan-1", now_ms=T0 - 1000)
@@ -92,6 +92,11 @@ async def test_a_join_follows_its_event_when_the_on_sale_and_the_start_move(serv
     late = await service.join(moved, "fan-2", now_ms=T0 - 1000)
     assert (late.position, late.state, late.document(moved)["prequeue"]) == (2, "sale_open", False)
     assert late.document(moved)["onSaleAt"] == iso(ON_SALE - timedelta(seconds=2)) != early.document(event)["onSaleAt"]
+    # The join's bucket expires with the moved event at once; the room's keys from the next tick.
+    late_bucket = store.bucket_key(keys, str(event.id), tokens.issue(settings.secret_bytes, str(event.id), "fan-2"))
+    assert redis.pttl(late_bucket) > expiry + 29 * 86_400_000
+    Event.update(on_sale_at=moved.on_sale_at, starts_at=moved.starts_at).where(Event.id == event.id).execute()
+    admit_waves(runtime, now_ms=T0 - 1000)
     assert redis.pttl(keys.room(str(event.id))) > expiry + 29 * 86_400_000
 
 
