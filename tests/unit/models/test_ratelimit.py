@@ -91,6 +91,14 @@ async def test_quota_comes_back_as_time_passes(limiter, redis, keys):
     assert decision.allowed and decision.states[0].remaining == 0
 
 
+async def test_an_arrival_time_is_stored_in_ms_with_three_decimals_whole_or_not(redis, keys, aredis, settings):
+    # Whole ones are spelled through '%d' (no float printing in Redis), the same bytes as '%.3f'.
+    limiter = RateLimiter(aredis, keys, timeout_s=settings.rate_check_timeout_s, clock_ms=lambda: 1_000_000)
+    await limiter.check([(Policy("join", 30), "erin"), (Policy("ip", 7), "10.0.0.9")])
+    assert redis.get(keys.rate("join", "erin")) == "1002000.000"
+    assert redis.get(keys.rate("ip", "10.0.0.9")) == "1008571.429"  # 60,000 / 7 = 8,571.428...
+
+
 async def test_a_zero_limit_disables_the_policy_without_touching_redis(limiter, redis, keys):
     assert await limiter.check([(Policy("join", 0), "alice"), (Policy("ip", 0), "10.0.0.1")]) is None
     assert redis.keys(f"{keys.prefix}*") == []
