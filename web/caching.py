@@ -6,20 +6,14 @@ optional) or the admin token. Its answers, errors included, carry ``Cache-Contro
 and ``Vary: X-User-Id, Authorization``. Public polled documents get their caching headers from
 web.edgecache; nothing here ever marks an answer public.
 
-The routes are wrapped once, when the app is built, so public routes pay nothing per request.
+The edge step (web.middleware) asks :func:`is_private` of each route once, as the app starts,
+and marks a private route's final answer (errors and refusals included) with
+:func:`private_headers`: public routes pay nothing per request, a private one no wrapper.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-
-from aiohttp import web
-
-from models.errors import TicketDropError
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: The request headers a private answer depends on.
 VARY = ("X-User-Id", "Authorization")
@@ -38,7 +32,7 @@ _VARY = ", ".join(VARY)
 
 
 def private_headers(headers: Any) -> None:
-    """Mark a header map (a response's, or an error's) as a private answer."""
+    """Mark a response's headers as a private answer's."""
     if "Cache-Control" not in headers and "Vary" not in headers:  # most answers: nothing to merge
         headers["Cache-Control"] = "no-store"
         headers["Vary"] = _VARY
@@ -48,32 +42,3 @@ def private_headers(headers: Any) -> None:
         headers["Cache-Control"] = "no-store"
     listed = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
     headers["Vary"] = ", ".join(listed + [name for name in VARY if name not in listed])
-
-
-def private(handler: Handler) -> Handler:
-    """``handler`` with every answer it gives, errors included, marked private."""
-
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await handler(request)
-        except TicketDropError as err:  # rendered by web.problems with err.headers
-            private_headers(err.headers)
-            raise
-        except web.HTTPException as exc:
-            private_headers(exc.headers)
-            raise
-        private_headers(response.headers)
-        return response
-
-    return wrapped
-
-
-def route_table(routes: Iterable[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
-    """``routes`` with the private ones' handlers wrapped by :func:`private`."""
-    out: list[web.AbstractRouteDef] = []
-    for route in routes:
-        if isinstance(route, web.RouteDef) and is_private(route.handler):
-            route = web.RouteDef(route.method, route.path, private(route.handler), route.kwargs)
-        out.append(route)
-    return out

@@ -18,7 +18,9 @@ router's last resource, whose handler is wrapped the same way. Order of the work
    (web.bodies); rate-limited commands are checked (web.ratelimit), but for routes whose
    handler counts its own limits (the join, in its one Redis script);
 3. the handler runs; any error becomes RFC 9457 problem+json (web.problems, the one place);
-4. ``X-Request-Id``, ``X-Content-Type-Options`` and CORS headers are added, and the request's
+4. a private route's answer, errors included, is marked ``no-store`` with ``Vary: X-User-Id,
+   Authorization`` (web.caching: a flag per route, decided here, so public routes pay nothing);
+   ``X-Request-Id``, ``X-Content-Type-Options`` and CORS headers are added, and the request's
    latency is counted (web.metrics.TIMINGS).
 
 Modules that need another cross-cutting step add it through web.hooks (and identity's JWKS
@@ -40,7 +42,7 @@ from aiohttp.web_urldispatcher import AbstractRoute, UrlMappingMatchInfo
 
 from models.context import is_safe_request_id, request_id_var
 from models.settings import Settings
-from web import bodies, hooks, identity, problems, ratelimit
+from web import bodies, caching, hooks, identity, problems, ratelimit
 from web.appkeys import REQUEST_ID, SETTINGS
 from web.metrics import TIMINGS, UNMATCHED
 from web.resources import RoutelessResource
@@ -65,16 +67,18 @@ class RequestIds:
 
 
 def edge_step(settings: Settings) -> Callable[..., Handler]:
-    """``wrap(handler, *, label, scope)``: ``handler`` inside the edge step of an app built with
-    ``settings`` (CORS origins are read once, here). ``label`` is the route's metrics label;
-    ``scope`` the rate-limit scope the edge counts before the handler (None: none)."""
+    """``wrap(handler, *, label, scope, private=False)``: ``handler`` inside the edge step of an
+    app built with ``settings`` (CORS origins are read once, here). ``label`` is the route's
+    metrics label; ``scope`` the rate-limit scope the edge counts before the handler (None:
+    none); ``private``: every answer, errors included, is marked private (web.caching)."""
     allowed = frozenset(settings.cors_origins)
     any_origin = "*" in allowed
     ids = RequestIds()
+    private_headers = caching.private_headers
     perf_counter = time.perf_counter
     observe = TIMINGS.observe
 
-    def wrap(handler: Handler, *, label: str, scope: str | None) -> Handler:
+    def wrap(handler: Handler, *, label: str, scope: str | None, private: bool = False) -> Handler:
         async def edge(request: web.Request) -> web.StreamResponse:
             started = perf_counter()
             headers = request.headers
@@ -99,6 +103,8 @@ def edge_step(settings: Settings) -> Callable[..., Handler]:
                 if exc.status >= 400:
                     response = problems.from_http_exception(exc, request)
                 else:  # a redirect: aiohttp sends it; it still gets our headers and is timed
+                    if private:
+                        private_headers(exc.headers)
                     _finish(exc, rid, origin if cors else None, method)
                     observe(method, label, exc.status, perf_counter() - started)
                     raise
@@ -106,6 +112,8 @@ def edge_step(settings: Settings) -> Callable[..., Handler]:
                 response = problems.from_exception(exc, request)
             finally:
                 request_id_var.reset(context)
+            if private:
+                private_headers(response.headers)
             _finish(response, rid, origin if cors else None, method)
             observe(method, label, response.status, perf_counter() - started)
             return response
@@ -194,7 +202,8 @@ class Unrouted(RoutelessResource):
 
 def seal(app: web.Application) -> None:
     """Wrap every route's handler in the edge step (and the hooks' and identity's middlewares),
-    and add :class:`Unrouted` last. Runs once, as the app starts (an on_startup hook): every
+    private routes' answers marked so (web.caching.is_private), and add :class:`Unrouted` last.
+    Runs once, as the app starts (an on_startup hook): every
     route is in by then, including those a test or an operator added after create_app, and
     aiohttp freezes the router right after."""
     settings = app[SETTINGS]
@@ -202,7 +211,8 @@ def seal(app: web.Application) -> None:
     middlewares = [*hooks.outer_middlewares(), *hooks.inner_middlewares(), *identity.middlewares(settings)]
     for route in app.router.routes():
         label = route.resource.canonical if route.resource is not None else UNMATCHED
-        handler = wrap(chain(route.handler, middlewares), label=label, scope=ratelimit.edge_scope(route.method, label))
+        handler = wrap(chain(route.handler, middlewares), label=label, scope=ratelimit.edge_scope(route.method, label),
+                       private=caching.is_private(route.handler))
         route._handler = handler  # aiohttp has no public setter; the route tests fail if this stops working
     app.router.register_resource(Unrouted(wrap(chain(Unrouted.handle, middlewares), label=UNMATCHED, scope=None)))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web import caching
 from web.handlers import (
     admin_catalog,
     checkout,
@@ -26,4 +25,4 @@ MODULES = (waiting_room, system, events, admin_catalog, reservations, waitlist, 
 
 def setup(app: web.Application) -> None:
     for module in MODULES:
-        app.add_routes(caching.route_table(module.routes))
+        app.add_routes(module.routes)
