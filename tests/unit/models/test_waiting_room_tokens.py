@@ -103,3 +103,8 @@ def test_padding_a_cut_or_changed_last_character_and_non_ascii_are_not_tokens():
     changed = text[:-1] + ("A" if text[-1] != "A" else "B")
     spellings = [text[:-1] + "=", text + "=", text[:-1] + "é", changed, text[:43], "", None]
     assert [tokens.parse(SECRET, EVENT, s) for s in spellings] == [None] * len(spellings)
+
+
+@given(st.binary(max_size=200), st.binary(max_size=40), st.binary(max_size=200))
+def test_the_keyed_hash_is_hmac_sha256_for_any_secret_prefix_and_message(secret, prefix, rest):
+    assert tokens._PrefixedHmac(secret, prefix).digest(rest) == hmac.digest(secret, prefix + rest, "sha256")
