@@ -235,13 +235,19 @@ def test_a_packed_join_is_the_evalsha_hiredis_packs_of_its_keys_and_args(prefix,
         args = (token, now_ms, now_ms // 3, now_ms + 86_400_000, limits, limits_at_ms)
         for sha in ("f" * 40, "0" * 40):  # each script's frame of its own
             keys, argv = call(*args)
-            assert call.packed(sha, *args) == hiredis.pack_command(("EVALSHA", sha, len(keys), *keys, *argv))
+            packed = hiredis.pack_command(("EVALSHA", sha, len(keys), *keys, *argv))
+            assert call.packed(sha, *args) == packed  # the frame is made
+            assert call.packed(sha, *args) == packed  # the frame is reused (a join's two limits: no loops)
 
 
 def test_a_packed_join_refuses_a_subject_that_is_no_utf8_as_hiredis_does():
     call, token = store.JoinCall(Keys("td:"), "7"), tokens.issue(b"k" * 32, "7", "u")
     with pytest.raises(UnicodeEncodeError):
         call.packed("f" * 40, token, 1, 2, 3, [(Policy("join", 10), "bad\udcff")])
+    pair = [Policy("join", 10), Policy("ip", 10)]
+    call.packed("f" * 40, token, 1, 2, 3, list(zip(pair, ["u", "127.0.0.1"], strict=True)))
+    with pytest.raises(UnicodeEncodeError):
+        call.packed("f" * 40, token, 1, 2, 3, list(zip(pair, ["bad\udcff", "127.0.0.1"], strict=True)))
 
 
 async def test_a_packed_command_travels_in_a_batch_with_the_others():
