@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp.hdrs import CACHE_CONTROL
+from aiohttp.hdrs import VARY as VARY_HEADER
+
 #: The request headers a private answer depends on.
 VARY = ("X-User-Id", "Authorization")
 _CALLER_HEADERS = {name.lower() for name in VARY}
@@ -33,9 +36,9 @@ _VARY = ", ".join(VARY)
 
 def private_headers(headers: Any) -> None:
     """Mark a response's headers as a private answer's."""
-    if "Cache-Control" not in headers and "Vary" not in headers:  # most answers: nothing to merge
-        headers["Cache-Control"] = "no-store"
-        headers["Vary"] = _VARY
+    if CACHE_CONTROL not in headers and VARY_HEADER not in headers:  # most answers: nothing to merge
+        headers[CACHE_CONTROL] = "no-store"
+        headers[VARY_HEADER] = _VARY
         return
     control = headers.get("Cache-Control", "")
     if not control.startswith("private"):

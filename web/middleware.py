@@ -37,8 +37,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.web_urldispatcher import AbstractRoute, UrlMappingMatchInfo
+from multidict import istr
 
 from models.context import is_safe_request_id, request_id_var
 from models.settings import Settings
@@ -49,6 +50,10 @@ from web.resources import RoutelessResource
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: Header names the edge reads or writes on every request, as multidict's case-insensitive
+#: strings: a plain str is lower-cased and hashed again on every lookup (about 20 ns each).
+_X_REQUEST_ID = istr("X-Request-Id")
+_X_CONTENT_TYPE_OPTIONS = istr("X-Content-Type-Options")
 _CORS_HEADERS = "Authorization, Content-Type, X-User-Id, Idempotency-Key, Prefer, X-Request-Id, If-None-Match"
 _CORS_EXPOSE = ("Location, Retry-After, X-Request-Id, Idempotent-Replayed, RateLimit, RateLimit-Policy, "
                 "Preference-Applied, ETag")
@@ -63,7 +68,8 @@ class RequestIds:
         self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
 
     def new(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+        # printf-style: a fifth less than the same digits through an f-string's format spec
+        return "%s%016x" % (self._prefix, next(self._counter) & 0xFFFFFFFFFFFFFFFF)  # noqa: UP031
 
 
 def edge_step(settings: Settings) -> Callable[..., Handler]:
@@ -82,12 +88,12 @@ def edge_step(settings: Settings) -> Callable[..., Handler]:
         async def edge(request: web.Request) -> web.StreamResponse:
             started = perf_counter()
             headers = request.headers
-            rid = headers.get("X-Request-Id")
+            rid = headers.get(_X_REQUEST_ID)
             if rid is None or not is_safe_request_id(rid):
                 rid = ids.new()
             request[REQUEST_ID] = rid
             context = request_id_var.set(rid)
-            origin = headers.get("Origin")
+            origin = headers.get(hdrs.ORIGIN)
             cors = origin is not None and (any_origin or origin in allowed)
             method = request.method
             try:
@@ -125,9 +131,9 @@ def edge_step(settings: Settings) -> Callable[..., Handler]:
 
 def _finish(response: web.StreamResponse, rid: str, origin: str | None, method: str) -> None:
     h = response.headers
-    h["X-Request-Id"] = rid
-    if "X-Content-Type-Options" not in h:
-        h["X-Content-Type-Options"] = "nosniff"
+    h[_X_REQUEST_ID] = rid
+    if _X_CONTENT_TYPE_OPTIONS not in h:
+        h[_X_CONTENT_TYPE_OPTIONS] = "nosniff"
     if origin is not None:
         h["Access-Control-Allow-Origin"] = origin
         vary = h.get("Vary")
