@@ -22,15 +22,11 @@ import re
 from typing import NamedTuple
 
 try:
-    # CPython's own SHA-256 (not OpenSSL's): for a message of one or two blocks its state is
-    # copied and finished without OpenSSL's EVP dispatch, 13,600 instructions per MAC against
-    # 17,000 through OpenSSL's HMAC object (a join makes two). Same algorithm, same bytes.
-    from _sha256 import sha256 as _sha256  # Python 3.11
-except ImportError:  # pragma: no cover - 3.12 renamed it; a build without it has hashlib's
-    try:
-        from _sha2 import sha256 as _sha256
-    except ImportError:
-        from hashlib import sha256 as _sha256
+    # OpenSSL's HMAC object, the one hmac.new wraps: copying it without the wrapper saves a
+    # third of a MAC (1.0 -> 0.7 µs; a join makes two). Same algorithm, same bytes.
+    from _hashlib import hmac_new as _hmac_new
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    _hmac_new = hmac.new
 
 KIND_USER = 1
 KIND_ANON = 2
@@ -92,33 +88,23 @@ def bucket_of(token_id: bytes) -> int:
     return int.from_bytes(token_id[:2], "big") & _BUCKET_MASK
 
 
-#: SHA-256's block size, and the key's XOR with RFC 2104's ipad and opad as byte tables.
-_BLOCK_BYTES = 64
-_IPAD = bytes(b ^ 0x36 for b in range(256))
-_OPAD = bytes(b ^ 0x5C for b in range(256))
-
-
 class _PrefixedHmac:
-    """HMAC-SHA256(secret, prefix || rest) with the key and the prefix hashed once (RFC 2104: the
-    inner hash of ``key ^ ipad || prefix`` and the outer hash of ``key ^ opad`` are kept): a
-    token's MAC then costs two copies of a hash state instead of a new HMAC (keying was most of
-    the work of ``hmac.digest`` for a message this short, a tenth of a first status poll).
-    Checked against ``hmac.new`` by the tests."""
+    """HMAC-SHA256(secret, prefix || rest) with the key and the prefix hashed once: a token's MAC
+    then costs a copy of the keyed state instead of a new HMAC (keying was most of the work of
+    ``hmac.digest`` for a message this short, a tenth of a first status poll). OpenSSL's HMAC
+    object does the copying: measured at 0.7 µs per MAC, against 1.0 µs through ``hmac.HMAC``'s
+    wrapper, 0.6 µs for the same RFC 2104 steps written out by hand and 6.6 µs for
+    ``hmac.digest``: not worth our own crypto code."""
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("_keyed",)
 
     def __init__(self, secret: bytes, prefix: bytes) -> None:
-        key = _sha256(secret).digest() if len(secret) > _BLOCK_BYTES else secret
-        key = key.ljust(_BLOCK_BYTES, b"\0")
-        self._inner = _sha256(key.translate(_IPAD) + prefix)
-        self._outer = _sha256(key.translate(_OPAD))
+        self._keyed = _hmac_new(secret, prefix, "sha256")
 
     def digest(self, rest: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(rest)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+        mac = self._keyed.copy()
+        mac.update(rest)
+        return mac.digest()
 
 
 @functools.lru_cache(maxsize=256)
