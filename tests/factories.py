@@ -1,6 +1,7 @@
 """What the tests start from, one definition each: rows made directly with Peewee
 (:func:`make_event`, :func:`make_tier`), and fans let in through the waiting room over HTTP
-(:func:`admitted`, the first step of every purchase journey).
+(:func:`admitted`, the first step of every purchase journey), and a local server answering each
+connection as a test says (:func:`local_server`: a fake Redis speaking RESP, say).
 
 A test module that wants other defaults (a name a test asserts, a price) binds them once with
 ``functools.partial`` (tests/unit/models/checkout_factories.py does). The app fixtures (``client``,
@@ -10,7 +11,8 @@ and ``shop`` with a worker deciding reservations and payments) are in tests/conf
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,3 +59,15 @@ async def admitted(client: Any, runtime: Any, event: Event | str, *users: str, n
             return tokens
         await asyncio.sleep(0.1)
     raise AssertionError(f"not admitted: {status}")
+
+
+@asynccontextmanager
+async def local_server(serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+                       ) -> AsyncIterator[int]:
+    """A server on a free port of 127.0.0.1 that answers each connection with ``serve``; yields
+    the port and closes the server after."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import hiredis
 import pytest
 from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -19,6 +22,7 @@ from models.redis import connect_async, scripts
 from models.waiting_room import store, tokens
 from models.waiting_room.batching import CommandBatcher
 from models.waiting_room.wire import PipelinedConnection
+from tests.factories import local_server
 from tests.unit.models.test_waiting_room import T0
 
 
@@ -29,6 +33,30 @@ def command_of(sent: tuple | bytes) -> tuple:
     reader = hiredis.Reader(encoding="utf-8")
     reader.feed(sent)
     return tuple(reader.gets())
+
+
+@asynccontextmanager
+async def lean_connection_to(serve, *, timeout_s: float) -> AsyncIterator[PipelinedConnection]:
+    """A lean connection to a local server that answers with ``serve``; closed after."""
+    async with local_server(serve) as port:
+        wire = PipelinedConnection(host="127.0.0.1", port=port, timeout_s=timeout_s)
+        try:
+            yield wire
+        finally:
+            await wire.aclose()
+
+
+@asynccontextmanager
+async def batcher_to(serve) -> AsyncIterator[CommandBatcher]:
+    """A batcher over a redis-py client of a local server that answers with ``serve``; closed after."""
+    async with local_server(serve) as port:
+        client = Redis(host="127.0.0.1", port=port, decode_responses=True)
+        batcher = CommandBatcher(client)
+        try:
+            yield batcher
+        finally:
+            await batcher.aclose()
+            await client.aclose()
 
 
 async def test_batched_commands_answer_each_caller_and_reload_scripts_redis_forgot(aredis, keys):
@@ -80,16 +108,10 @@ async def test_a_lean_connection_whose_server_stops_answering_times_out_and_fail
         await reader.read(1 << 16)
         await asyncio.sleep(5)
 
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    wire = PipelinedConnection(host="127.0.0.1", port=port, timeout_s=0.2)
-    try:
+    async with lean_connection_to(silent, timeout_s=0.2) as wire:
         with pytest.raises(RedisTimeoutError):
             await wire.execute([("PING",)])
         assert not wire.connected  # the next call reconnects
-    finally:
-        await wire.aclose()
-        server.close()
 
 
 async def test_a_batch_sent_while_an_older_one_is_in_flight_gets_its_whole_timeout_from_its_own_send():
@@ -99,11 +121,8 @@ async def test_a_batch_sent_while_an_older_one_is_in_flight_gets_its_whole_timeo
         writer.write(b"+PONG\r\n")
         await asyncio.sleep(5)
 
-    server = await asyncio.start_server(answers_once, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    wire = PipelinedConnection(host="127.0.0.1", port=port, timeout_s=0.3)
     loop = asyncio.get_running_loop()
-    try:
+    async with lean_connection_to(answers_once, timeout_s=0.3) as wire:
         first = asyncio.ensure_future(wire.execute([("PING",)]))
         await asyncio.sleep(0.1)
         sent_at = loop.time()
@@ -113,9 +132,6 @@ async def test_a_batch_sent_while_an_older_one_is_in_flight_gets_its_whole_timeo
         while not delivered:
             await asyncio.sleep(0.01)
         failed_after_s = loop.time() - sent_at
-    finally:
-        await wire.aclose()
-        server.close()
     assert isinstance(delivered[0], RedisTimeoutError) and len(delivered) == 1
     assert 0.29 <= failed_after_s < 0.6  # not when the first batch's deadline passed (0.2 s after this send)
     assert not wire.connected
@@ -134,17 +150,11 @@ async def test_a_server_that_hangs_up_fails_every_batch_in_flight_and_the_next_c
         writer.write(b"+PONG\r\n" * data.count(b"PING"))
         await asyncio.sleep(1)
 
-    server = await asyncio.start_server(hangs_up_once, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    wire = PipelinedConnection(host="127.0.0.1", port=port, timeout_s=5.0)
-    try:
+    async with lean_connection_to(hangs_up_once, timeout_s=5.0) as wire:
         with pytest.raises(RedisConnectionError):
             await wire.execute([("PING",)])
         assert not wire.connected
         assert await wire.execute([("PING",), ("PING",)]) == ["PONG", "PONG"]
-    finally:
-        await wire.aclose()
-        server.close()
 
 
 async def test_a_writer_waits_while_the_socket_buffer_is_full_and_goes_on_when_it_drains():
@@ -169,8 +179,6 @@ class TinyRedis:
         self.loaded = False
 
     async def serve(self, reader, writer) -> None:
-        import hiredis
-
         parser = hiredis.Reader(encoding="utf-8")
         while data := await reader.read(1 << 16):
             parser.feed(data)
@@ -199,22 +207,12 @@ class FakeScript:
 
 
 async def test_the_fast_path_answers_a_batch_from_one_write_and_resends_only_forgotten_scripts():
-    from redis.asyncio import Redis
-
     tiny = TinyRedis()
-    server = await asyncio.start_server(tiny.serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = Redis(host="127.0.0.1", port=port, decode_responses=True)
-    batcher = CommandBatcher(client)
-    try:
+    async with batcher_to(tiny.serve) as batcher:
         assert await batcher.hget("k", "warm") == "mraw"  # connects (slow path); the rest is the fast path
         answers = await asyncio.gather(batcher.hget("k", "abc"), batcher.run_script(FakeScript(), ["k"], []),
                                        batcher.hget("k", "xyz"))
         errors = await asyncio.gather(batcher.hget("k", "ok"), batcher._add(("NOPE",), None), return_exceptions=True)
-    finally:
-        await batcher.aclose()
-        await client.aclose()
-        server.close()
     assert answers == ["cba", 7, "zyx"]
     sent = [c[0] for c in tiny.commands if c[0] not in ("CLIENT", "HELLO")]
     # One write for the batch; only the script Redis forgot is loaded and sent again.
@@ -251,21 +249,12 @@ def test_a_packed_join_refuses_a_subject_that_is_no_utf8_as_hiredis_does():
 
 
 async def test_a_packed_command_travels_in_a_batch_with_the_others():
-    from redis.asyncio import Redis
-
     tiny = TinyRedis()
-    server = await asyncio.start_server(tiny.serve, "127.0.0.1", 0)
-    client = Redis(host="127.0.0.1", port=server.sockets[0].getsockname()[1], decode_responses=True)
-    batcher = CommandBatcher(client)
-    try:
+    async with batcher_to(tiny.serve) as batcher:
         assert batcher.packs
         evalsha = hiredis.pack_command(("EVALSHA", "sha1", 0))
         answers = await asyncio.gather(batcher.run_packed(FakeScript(), evalsha), batcher.hget("k", "abc"))
         answers += await asyncio.gather(batcher.hget("k", "xyz"), batcher.run_packed(FakeScript(), evalsha))  # connected
-    finally:
-        await batcher.aclose()
-        await client.aclose()
-        server.close()
     assert answers == [7, "cba", "zyx", 7]
     sent = [c[0] for c in tiny.commands if c[0] not in ("CLIENT", "HELLO")]
     assert sent == ["EVALSHA", "HGET", "SCRIPT", "EVALSHA", "HGET", "EVALSHA"]
