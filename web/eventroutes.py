@@ -61,9 +61,6 @@ class EventRoutes(RoutelessResource):
                     self._by_tail[tail] = resource
             earlier.append(resource)
 
-    def tails(self) -> dict[str, DynamicResource]:
-        return dict(self._by_tail)
-
     async def resolve(self, request: web.Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
         path = request.rel_url.path_safe
         if path == PREFIX and self._listing is not None:

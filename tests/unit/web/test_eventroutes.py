@@ -33,6 +33,19 @@ async def _walk(router: UrlDispatcher, request: web.Request):
         index.insert(0, dispatcher)
 
 
+async def _taken(app: web.Application) -> dict[str, str]:
+    """tail -> the canonical path of the resource the dispatcher itself answers that tail's
+    route with (a tail it leaves to the router's walk is not in it)."""
+    taken = {}
+    for route in app.router.routes():
+        if route.resource.canonical.startswith(f"{eventroutes.PREFIX}/"):
+            path = _sample(route.resource.canonical)
+            match, _ = await app[eventroutes.EVENT_ROUTES].resolve(make_mocked_request(route.method, path, app=app))
+            if match is not None:
+                taken[path.removeprefix(f"{eventroutes.PREFIX}/{ID}")] = match.route.resource.canonical
+    return taken
+
+
 @pytest.fixture
 async def started(app):
     await eventroutes.seal_on_startup(app)
@@ -50,9 +63,9 @@ async def test_every_events_route_resolves_through_the_dispatcher_as_the_router_
 
 
 async def test_the_hot_waiting_room_routes_are_in_the_dispatchers_table(started):
-    tails = started[eventroutes.EVENT_ROUTES].tails()
-    assert {"/waiting-room/status", "/waiting-room/progress", "/waiting-room/join", ""} <= set(tails)
-    assert all(resource.canonical == f"/events/{{id}}{tail}" for tail, resource in tails.items())
+    taken = await _taken(started)
+    assert {"/waiting-room/status", "/waiting-room/progress", "/waiting-room/join", ""} <= set(taken)
+    assert all(canonical == f"/events/{{id}}{tail}" for tail, canonical in taken.items())
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -75,7 +88,7 @@ async def test_paths_the_dispatcher_does_not_take_end_as_the_router_would_end_th
         assert ours.http_exception.headers.get("Allow") == theirs.http_exception.headers.get("Allow")
 
 
-def test_a_tail_an_earlier_resource_takes_or_an_id_with_its_own_pattern_stays_with_the_router():
+async def test_a_tail_an_earlier_resource_takes_or_an_id_with_its_own_pattern_stays_with_the_router():
     app = web.Application()
     eventroutes.install(app)
     app.router.add_get("/events/{event}/shadowed", _handler)  # another variable name: matches every id first
@@ -83,7 +96,7 @@ def test_a_tail_an_earlier_resource_takes_or_an_id_with_its_own_pattern_stays_wi
     app.router.add_get("/events/{id:\\d+}/digits", _handler)
     app.router.add_get("/events/{id}/plain", _handler)
     app[eventroutes.EVENT_ROUTES].seal(app.router)
-    assert set(app[eventroutes.EVENT_ROUTES].tails()) == {"/plain"}
+    assert set(await _taken(app)) == {"/plain"}
 
 
 async def test_the_dispatcher_lists_no_routes_of_its_own(started):
