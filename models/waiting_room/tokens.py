@@ -33,7 +33,6 @@ KIND_ANON = 2
 _ID_BYTES = 16
 _MAC_BYTES = 16
 _RAW_BYTES = 1 + _ID_BYTES + _MAC_BYTES
-_USER_PREFIX, _ANON_PREFIX = bytes((KIND_USER,)), bytes((KIND_ANON,))
 #: Length of an encoded token, in characters (33 bytes in unpadded base64url).
 TOKEN_CHARS = 44
 #: A token's spelling: 44 url-safe base64 characters carry exactly 33 bytes (no spare bits, no
@@ -123,21 +122,13 @@ def _mac(secret: bytes, event_id: str, kind: int, token_id: bytes) -> bytes:
     return _keyed(secret, "wr-token", event_id).digest(bytes((kind,)) + token_id)[:_MAC_BYTES]
 
 
-@functools.lru_cache(maxsize=256)
-def _issuing(secret: bytes, event_id: str) -> tuple[_PrefixedHmac, _PrefixedHmac]:
-    """The event's two keyed hashes a join uses, the place id's and the MAC's, in one lookup."""
-    return _keyed(secret, "wr-id", event_id), _keyed(secret, "wr-token", event_id)
-
-
 def issue(secret: bytes, event_id: str, user_id: str | None) -> Token:
     """The token for ``user_id`` (the same one every time), or a fresh anonymous one if None."""
-    # user_place_id and compose inlined (every join comes here): one cache lookup, no calls between.
-    place, mac = _issuing(secret, event_id)
     if user_id is None:
-        head = _ANON_PREFIX + os.urandom(_ID_BYTES)
+        kind, token_id = KIND_ANON, os.urandom(_ID_BYTES)
     else:
-        head = _USER_PREFIX + place.digest(user_id.encode())[:_ID_BYTES]
-    return Token(_b64(head + mac.digest(head)[:_MAC_BYTES]), head[0], head[1:])
+        kind, token_id = KIND_USER, user_place_id(secret, event_id, user_id)
+    return compose(secret, event_id, kind, token_id)
 
 
 def compose(secret: bytes, event_id: str, kind: int, token_id: bytes) -> Token:
