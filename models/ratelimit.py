@@ -116,12 +116,6 @@ def decision_of(policies: Sequence[Policy], reply: Sequence[Any]) -> Decision:
 def fields_of(policies: Sequence[Policy], reply: Sequence[Any]) -> dict[str, str]:
     """``decision_of(policies, reply).fields()`` without the decision: an allowed join needs only
     its header fields, written straight from the reply."""
-    if len(policies) == 2:
-        # A join's two (per user, per address): two f-strings, no lists (0.78 -> 0.49 µs).
-        user, address = policies
-        return {"RateLimit-Policy": f"{user.field}, {address.field}",
-                "RateLimit": f'"{user.name}";r={int(reply[2])};t={-(-int(reply[3]) // 1000)}, '
-                             f'"{address.name}";r={int(reply[4])};t={-(-int(reply[5]) // 1000)}'}
     return _header_fields(_states(policies, reply))
 
 
