@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.drop.chaos import ChaosPlan
 from bench.drop.event import parse_tiers
 from bench.drop.fans import Plan
+from bench.drop.prober import DEFAULT_PROBES
 from bench.drop.run import DropConfig, run_drop
 from bench.drop.system import add_process_arguments
 
@@ -42,8 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="every fan's progress poll reaches the web tier (default: through a simulated edge cache)")
     crowd.add_argument("--connections", type=int, default=256, help="simulator's connections for fans' commands")
     crowd.add_argument("--poll-connections", type=int, default=128, help="simulator's connections for status polls")
-    crowd.add_argument("--waitlist-connections", type=int, default=32,
-                       help="simulator's connections for waitlisted fans' polls of /me/waitlist")
+    crowd.add_argument("--waitlist-connections", type=int, default=None,
+                       help="simulator's connections for waitlisted fans' polls of /me/waitlist (default: from their "
+                            "expected rate, all fans x waitlist share / 5 s x 0.25 s a poll, 32-512)")
+    crowd.add_argument("--probes", type=int, default=DEFAULT_PROBES,
+                       help="simulated fans of the status prober, a process of its own timing status polls "
+                            "without the simulator's loop (0: no prober)")
     crowd.add_argument("--seed", type=int, default=1)
     sale = p.add_argument_group("event and system")
     sale.add_argument("--tiers", type=parse_tiers, default=None,
@@ -87,7 +92,7 @@ def config_from(args: argparse.Namespace, argv: list[str]) -> DropConfig:
         wave_size=args.wave_size, wave_interval_s=args.wave_interval, hold_ttl_s=args.hold_ttl, offer_ttl_s=args.offer_ttl,
         admission_ttl_s=args.admission_ttl,
         sweep_interval_s=args.sweep_interval, connections=args.connections, poll_connections=args.poll_connections,
-        waitlist_connections=args.waitlist_connections, deadline_s=args.deadline,
+        waitlist_connections=args.waitlist_connections, probes=args.probes, deadline_s=args.deadline,
         baseline_requests=args.baseline_requests, out=args.out, database_url=args.database_url,
         postgres_url=None if args.postgres in ("", "none") else args.postgres, redis_url=args.redis_url,
         broker_url=args.broker_url, keep_db=args.keep_db, seed=args.seed,

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from bench.drop.client import Recorder
+from bench.drop.servertimes import late_share
 from bench.loadgen import percentile
 
 #: Endpoints in the order the report lists them.
@@ -42,6 +43,15 @@ def between(values_ms: Iterable[float], times: Iterable[float], start: float, en
     ms = sorted(v for v, t in zip(values_ms, times, strict=True) if start <= t < end)
     return {"count": len(ms), "p50": round(percentile(ms, 50), 1) if ms else 0.0,
             "p99": round(percentile(ms, 99), 1) if ms else 0.0, "max": round(ms[-1], 1) if ms else 0.0}
+
+
+def loop_lag(lag_ms: Iterable[float], times: Iterable[float], start: float, end: float) -> dict:
+    """An event loop's lag between ``start`` and ``end`` from its timers' samples (web.looplag):
+    per timer (:func:`between`) and the share of the time it was late (servertimes.late_share)."""
+    lags = [(ms, t) for ms, t in zip(lag_ms, times, strict=True) if start <= t < end]
+    figures = between([ms for ms, _ in lags], [t for _, t in lags], start, end)
+    share = late_share(sum(ms for ms, _ in lags) / 1000.0, figures["count"])
+    return {**figures, "late_share": None if share is None else round(share, 3)}
 
 
 def _count_between(values: Iterable[float], start: float, end: float) -> int:

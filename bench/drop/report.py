@@ -44,13 +44,19 @@ def _header(r: dict) -> list[str]:
         f"holds last {c['hold_ttl_s']} s |",
         f"| fan behaviour | poll every {c['poll_s']}-{c['poll_max_s']} s (the shared progress, {_edge(r)}; "
         f"the fan's own status when it may have changed); {c['fail_share']:.0%} fail payment, {c['abandon_share']:.0%} abandon the hold |",
-        f"| simulator | one process, {c.get('connections', 0):,} connections for commands + {c.get('poll_connections', 0):,} for polls + {c.get('waitlist_connections', 0):,} for waitlist polls |",
+        f"| simulator | one process, {c.get('connections', 0):,} connections for commands + {c.get('poll_connections', 0):,} for polls + {c.get('waitlist_connections', 0):,} for waitlist polls"
+        f"{_probes(c)} |",
         f"| baseline (trivial aiohttp JSON handler) | {_n(r['baseline']['rps'])} requests/s, p99 {r['baseline']['p99_ms']} ms |",
         f"| on-sale to sold out (no tickets left) | {_n(m.get('sold_out_after_s'))} s |",
         f"| on-sale to every ticket paid | {_n(m.get('fully_sold_after_s'))} s |",
         "",
     ]
     return lines
+
+
+def _probes(c: dict) -> str:
+    probes = c.get("probes")
+    return f"; beside it a status prober, {probes:,} fans in a process of its own" if probes else ""
 
 
 def _phases(r: dict) -> list[str]:
@@ -93,28 +99,67 @@ def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
+#: Issue 14's goal for the on-sale's status polls, as a client sees them: p99 in milliseconds.
+STATUS_P99_GOAL_MS = 200.0
+#: The phase that goal is about.
+ON_SALE = "on-sale to sold out"
+
+
 def _server_view(r: dict) -> list[str]:
-    """The status poll as the simulator saw it, as the web tier timed it, and the two event loops' lag."""
+    """The status poll as the simulator saw it, as the prober saw it, as the web tier timed it,
+    and the event loops' lag."""
     server = r.get("server_by_phase") or {}
-    if not server:
+    prober = (r.get("prober") or {}).get("by_phase") or {}
+    if not server and not prober:
         return []
     lines = ["## Where a status poll's time goes", "",
-             "The simulator times a request from the moment it has a connection until its own loop has read the answer; "
-             "the web tier times its handler (`ticketdrop_http_request_duration_seconds`, interpolated inside its "
-             "buckets) and its event loop's lateness (`ticketdrop_event_loop_lag_seconds`, every request waits for it); "
-             "the simulator's loop lag is in its own figures too. A loop's lag is timed by a timer every 50 ms; a stalled "
-             "loop runs few timers, so the share of the time each loop was late says more than the timers' percentiles. "
-             "When the simulator's loop is late much of the time, its latencies are mostly its own queueing.", "",
-             "| phase | status, simulator p50 / p99 | status, web handler p50 / p99 | web loops: late share, timers' p99 | "
-             "simulator loop: late share, longest |", "|---|---|---|---|---|"]
-    for phase, table in server.items():
+             "Three timings of the same request. **Simulator**: the fans' own status reads, from the moment a request "
+             "has a connection until the simulator's loop has read the answer; that loop plays every fan, and its "
+             "lateness is in the figure. **Prober**: the status as a client sees it, from a process of its own that "
+             "reads real fans' statuses at the fans' poll interval (bench/drop/prober.py); its loop has little else to "
+             "do, so its figure is the server's plus loopback. **Web handler**: the web tier's own timing of its "
+             "handler (`ticketdrop_http_request_duration_seconds`, interpolated inside its buckets), without the time "
+             "a request waits for the web process's loop (`ticketdrop_event_loop_lag_seconds`). A loop's lag is timed "
+             "by a timer every 50 ms; a stalled loop runs few timers, so the share of the time each loop was late says "
+             "more than the timers' percentiles.", "",
+             "| phase | status, simulator p50 / p99 | status, prober p50 / p99 | status, web handler p50 / p99 | "
+             "web loops: late share, timers' p99 | simulator loop: late share, longest |", "|---|---|---|---|---|---|"]
+    for phase in dict.fromkeys([*server, *prober]):
+        table = server.get(phase) or {}
         client = (r.get("latency_by_phase", {}).get(phase) or {}).get("status") or {}
+        probed = (prober.get(phase) or {}).get("status") or {}
         handler = table.get("/events/{id}/waiting-room/status") or {}
         loop = table.get("event loop lag") or {}
         own = (r.get("simulator_loop_lag_by_phase") or {}).get(phase) or {}
-        lines.append(f"| {phase} | {_n(client.get('p50'))} / {_n(client.get('p99'))} ms | {_n(handler.get('p50_ms'))} / "
+        lines.append(f"| {phase} | {_n(client.get('p50'))} / {_n(client.get('p99'))} ms | {_n(probed.get('p50'))} / "
+                     f"{_n(probed.get('p99'))} ms | {_n(handler.get('p50_ms'))} / "
                      f"{_n(handler.get('p99_ms'))} ms | {_share(loop.get('late_share'))}, {_n(loop.get('p99_ms'))} ms | "
                      f"{_share(own.get('late_share'))}, {_n(own.get('max'))} ms |")
+    return [*lines, "", *_prober(r)]
+
+
+def _prober(r: dict) -> list[str]:
+    """The prober's own figures per phase, whether it kept up, and the on-sale goal by its figure."""
+    p = r.get("prober")
+    if not p:
+        return []
+    lines = [f"The prober: {p['probes']:,} simulated fans, each on a connection of its own, each reading a status every "
+             f"~{_n(p['poll_s'])} s, every read with a fan's token it had not read before (as a fan's first status read "
+             f"since the draw, most of an on-sale's; {p['repeats']:,} reads repeated a token).", "",
+             "| phase | reads | p50 / p95 / p99 / max | errors (5xx / no answer) | wait for its connection p99 / longest | "
+             "prober loop: late share, longest |", "|---|---|---|---|---|---|"]
+    for phase, figures in p["by_phase"].items():
+        row, wait, loop = figures.get("status"), figures["wait"], figures["loop"]
+        if not row:
+            continue
+        lines.append(f"| {phase} | {row['count']:,} | {row['p50']} / {row['p95']} / {row['p99']} / {row['max']} ms | "
+                     f"{row['errors']:,} | {_n(wait['p99'])} / {_n(wait['max'])} ms | "
+                     f"{_share(loop.get('late_share'))}, {_n(loop.get('max'))} ms |")
+    on_sale = (p["by_phase"].get(ON_SALE) or {}).get("status")
+    if on_sale:
+        verdict = "met" if on_sale["p99"] <= STATUS_P99_GOAL_MS else "missed"
+        lines += ["", f"Status p99 <= {STATUS_P99_GOAL_MS:.0f} ms in the on-sale, by the prober's figure: **{verdict}** "
+                      f"({on_sale['p99']} ms over {on_sale['count']:,} reads)."]
     return [*lines, ""]
 
 

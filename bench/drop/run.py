@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 import os
 import platform
 import random
@@ -23,6 +24,7 @@ from bench.drop.client import Api, Recorder
 from bench.drop.event import TierSpec, create_event, default_tiers, open_sale
 from bench.drop.fans import Crowd, Fan, Plan
 from bench.drop.monitor import Monitor, redis_probe
+from bench.drop.prober import DEFAULT_PROBES, Prober
 from bench.drop.system import System, SystemOptions
 from bench.drop.verify import verify
 from bench.loadgen import make_session
@@ -63,7 +65,10 @@ class DropConfig:
     #: seconds) and, separately, for status polls and for waitlisted fans' polls.
     connections: int = 256
     poll_connections: int = 128
-    waitlist_connections: int = 32
+    #: None: sized from the waitlist's expected poll rate (:func:`waitlist_connections`).
+    waitlist_connections: int | None = None
+    #: Simulated fans of the status prober, a process of its own (bench.drop.prober; 0: none).
+    probes: int = DEFAULT_PROBES
     #: Hard limit for the whole crowd, in seconds; fans still busy then count as violations.
     deadline_s: float = 1800.0
     baseline_requests: int = 20_000
@@ -89,8 +94,28 @@ class DropConfig:
         plan = Plan(**{**asdict(self.plan), "nothing_left_grace_s": grace})
         lead = max(self.lead_s, self.plan.poll_max_s * 1.1 + 2)
         admission = self.admission_ttl_s or int(max(60, 2 * self.plan.poll_max_s))
+        waitlist = self.waitlist_connections or waitlist_connections(self.fans + late, self.plan)
         return DropConfig(**{**self.__dict__, "late_fans": late, "wave_size": wave, "tiers": tiers, "plan": plan, "lead_s": lead,
-                             "admission_ttl_s": admission})
+                             "admission_ttl_s": admission, "waitlist_connections": waitlist})
+
+
+#: How long one waitlisted fan's poll (``GET /me/waitlist``) is expected to hold a simulator
+#: connection, in seconds, for sizing that pool: its median in the web tier in 20,000-fan drops
+#: was 47-52 ms on the faster machine and 244-314 ms on the slower one (docs/drop-simulator.md).
+WAITLIST_POLL_HOLD_S = 0.25
+#: Bounds of the waitlist polls' pool. The floor is the old fixed size; at the cap the simulator
+#: and each web process stay under a default 1,024 open files (with the other 384 connections),
+#: and 512 connections at 0.25 s carry ~2,000 polls/s, a 20,000-fan drop's waitlist.
+WAITLIST_CONNECTIONS_MIN, WAITLIST_CONNECTIONS_MAX = 32, 512
+
+
+def waitlist_connections(fans: int, plan: Plan) -> int:
+    """Connections for waitlisted fans' polls, from their expected rate (Little's law: rate x
+    time each poll holds a connection): at most every one of ``fans`` is told "sold out",
+    ``plan.waitlist_share`` of them join and poll every ``plan.waitlist_poll_s``. Too few and the
+    fans wait inside the simulator, not in the server (32 for ~2,000 polls/s: p50 11.6 s)."""
+    rate = fans * plan.waitlist_share / plan.waitlist_poll_s
+    return min(WAITLIST_CONNECTIONS_MAX, max(WAITLIST_CONNECTIONS_MIN, math.ceil(rate * WAITLIST_POLL_HOLD_S)))
 
 
 def _machine() -> dict:
@@ -152,6 +177,7 @@ def _config_dict(cfg: DropConfig, system: System) -> dict:
         "fail_share": cfg.plan.fail_share, "abandon_share": cfg.plan.abandon_share,
         "waitlist_share": cfg.plan.waitlist_share, "waitlist_patience_s": cfg.plan.waitlist_patience_s, "connections": cfg.connections,
         "poll_connections": cfg.poll_connections, "waitlist_connections": cfg.waitlist_connections, "edge_cache": cfg.plan.edge_cache,
+        "probes": cfg.probes,
         "database": system.database.kind if system.database else "?",
         "redis": getattr(system, "stores", None) or ("own redis-server (unix socket)" if system.owns_redis else "given Redis"),
         "chaos": asdict(cfg.chaos) if cfg.chaos else None,
@@ -180,6 +206,8 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
 
     lag_task = asyncio.create_task(looplag.watch(lagged))
     readings: dict[str, servertimes.Reading] = {}
+    prober: Prober | None = None
+    probed = None
     try:
         event_id, tiers = await create_event(api, f"Drop {run_id}", cfg.tiers, wave_size=cfg.wave_size,
                                              wave_interval_s=cfg.wave_interval_s)
@@ -199,6 +227,12 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
         await _arrive(crowd, fans[:cfg.fans], cfg.join_window_s, tasks)
         await _until(lambda: crowd.stages["new"] + crowd.stages["joining"] <= 0, max(120.0, cfg.fans / 100), api.deadline)
         joined = recorder.now()
+        if cfg.probes:
+            # Its own process and loop, started now so that it is polling when the sale opens.
+            prober = Prober(system.opts.run_dir / "prober", system.base_url, event_id,
+                            [f.token for f in fans[:cfg.fans] if f.token], t0=t0, start_at=joined + cfg.lead_s,
+                            probes=cfg.probes, poll_s=cfg.plan.poll_s, seed=cfg.seed)
+            prober.start()
         log.info("opening the sale (%.0f s after start)", recorder.now())
         await open_sale(api, event_id, cfg.lead_s)
         on_sale = recorder.now()
@@ -213,6 +247,8 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
         await _arrive(crowd, fans[cfg.fans:], cfg.late_window_s, tasks)
         await asyncio.wait(tasks, timeout=max(1.0, api.deadline - time.monotonic()))
         crowd_done = recorder.now()
+        if prober is not None:
+            probed, prober = await asyncio.to_thread(prober.finish), None
         readings["crowd_done"] = await asyncio.to_thread(servertimes.read, system.metrics_dirs)
         log.info("every fan finished after %.0f s; draining holds", crowd_done)
         await _drain(system, monitor, cfg, api.deadline + 300)
@@ -220,6 +256,8 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
         cpu_seconds = _cpu_seconds(system, cpu_at_start)
     finally:
         stop.set()
+        if prober is not None:  # the crowd failed before it was done
+            await asyncio.to_thread(prober.finish)
         lag_task.cancel()
         await asyncio.gather(*background, lag_task, return_exceptions=True)
         await api.close()
@@ -232,7 +270,10 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
     results["client_by_phase"] = {name: {kind: analysis.between(api.slot_wait[kind].samples, api.slot_wait_t[kind], a, b)
                                          for kind in api.slot_wait} for name, a, b in results["_phases"]}
     results["server_by_phase"] = _server_by_phase(readings)
-    results["simulator_loop_lag_by_phase"] = {name: _simulator_lag(lag_ms, lag_t, a, b) for name, a, b in results["_phases"]}
+    results["simulator_loop_lag_by_phase"] = {name: analysis.loop_lag(lag_ms, lag_t, a, b) for name, a, b in results["_phases"]}
+    if probed is not None:
+        results["prober"] = {"probes": probed.probes, "poll_s": probed.poll_s, "repeats": probed.repeats,
+                             "by_phase": probed.by_phase(results["_phases"])}
     results["marks"]["all_joined_s"] = round(joined, 2)
     results["cpu_s"] = cpu_seconds
     results["fans"]["progress_edge_hits"] = crowd.progress.edge_hits
@@ -270,14 +311,6 @@ async def _read_at_sold_out(system: System, monitor: Monitor, on_sale: float, ca
                 return
         seen = len(samples)
         await asyncio.sleep(0.2)
-
-
-def _simulator_lag(lag_ms: array, times: array, start: float, end: float) -> dict:
-    """The simulator loop's lag between ``start`` and ``end``: per timer, and the share of the time it was late."""
-    figures = analysis.between(lag_ms, times, start, end)
-    late = sum(ms for ms, t in zip(lag_ms, times, strict=True) if start <= t < end) / 1000.0
-    share = servertimes.late_share(late, figures["count"])
-    return {**figures, "late_share": None if share is None else round(share, 3)}
 
 
 def _server_by_phase(readings: dict[str, servertimes.Reading]) -> dict[str, dict]:

@@ -133,8 +133,36 @@ def test_the_status_polls_time_is_shown_as_the_simulator_and_the_web_tier_saw_it
     text = report.write(results, tmp_path).read_text()
     status = results["latency_by_phase"]["on-sale to sold out"]["status"]
     assert "## Where a status poll's time goes" in text
-    assert (f"| on-sale to sold out | {status['p50']:,.1f} / {status['p99']:,.1f} ms | 23.6 / 171.8 ms | 8%, 72.2 ms "
-            f"| 80%, 1,198.4 ms |") in text
+    assert (f"| on-sale to sold out | {status['p50']:,.1f} / {status['p99']:,.1f} ms | n/a / n/a ms | 23.6 / 171.8 ms | "
+            f"8%, 72.2 ms | 80%, 1,198.4 ms |") in text
+    assert "The prober:" not in text  # a run without the prober says nothing of it
+
+
+def _probed(p99_ms: float) -> dict:
+    row = {"count": 640, "p50": 12.5, "p95": 80.0, "p99": p99_ms, "max": 420.0, "errors": 2, "statuses": {"200": 638}}
+    return {"probes": 64, "poll_s": 2.0, "repeats": 0, "by_phase": {
+        "on-sale to sold out": {"status": row, "wait": {"count": 640, "p50": 0.0, "p99": 0.4, "max": 1.2},
+                                "loop": {"count": 300, "p50": 0.1, "p99": 3.0, "max": 9.5, "late_share": 0.01}},
+        "after sold out": {"status": None, "wait": {"count": 0, "p50": 0.0, "p99": 0.0, "max": 0.0},
+                           "loop": {"count": 0, "p50": 0.0, "p99": 0.0, "max": 0.0, "late_share": None}}}}
+
+
+def test_the_probers_status_figures_stand_beside_the_simulators_and_judge_the_on_sale_goal(tmp_path):
+    results = _results(_recorder())
+    results["prober"] = _probed(180.0)
+    text = report.write(results, tmp_path).read_text()
+    status = results["latency_by_phase"]["on-sale to sold out"]["status"]
+    assert (f"| on-sale to sold out | {status['p50']:,.1f} / {status['p99']:,.1f} ms | 12.5 / 180 ms | n/a / n/a ms |") in text
+    assert "| on-sale to sold out | 640 | 12.5 / 80.0 / 180.0 / 420.0 ms | 2 | 0.4 / 1.2 ms | 1%, 9.5 ms |" in text
+    assert "| after sold out | 0 |" not in text  # a phase the prober did not read in has no row
+    assert "by the prober's figure: **met** (180.0 ms over 640 reads)" in text
+    assert "64 simulated fans" in text
+
+
+def test_a_prober_p99_over_200_ms_misses_the_on_sale_goal(tmp_path):
+    results = _results(_recorder())
+    results["prober"] = _probed(200.5)
+    assert "by the prober's figure: **missed** (200.5 ms over 640 reads)" in report.write(results, tmp_path).read_text()
 
 
 def test_a_report_without_the_web_tiers_timings_has_no_section_for_them(tmp_path):
