@@ -156,12 +156,11 @@ async def run(base_url: str, event_id: str, tokens: list[str], *, t0: float, sta
     try:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max(0.0, t0 + start_at - time.monotonic()))
-        if not stop.is_set():
-            reads = asyncio.create_task(probe(api, event_id, order, probes=probes, poll_s=poll_s, stop=stop,
-                                              rng=random.Random(seed + 1)))
-            await stop.wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(reads, FINISH_S)
+        reads = asyncio.create_task(probe(api, event_id, order, probes=probes, poll_s=poll_s, stop=stop,
+                                          rng=random.Random(seed + 1)))
+        await stop.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reads, FINISH_S)
     finally:
         lag_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

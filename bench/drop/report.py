@@ -124,7 +124,8 @@ def _server_view(r: dict) -> list[str]:
              "more than the timers' percentiles.", "",
              "| phase | status, simulator p50 / p99 | status, prober p50 / p99 | status, web handler p50 / p99 | "
              "web loops: late share, timers' p99 | simulator loop: late share, longest |", "|---|---|---|---|---|---|"]
-    for phase in dict.fromkeys([*server, *prober]):
+    # The phases the web tier was read in, and any other the prober read in (it starts at the on-sale).
+    for phase in dict.fromkeys([*server, *(name for name, figures in prober.items() if figures.get("status"))]):
         table = server.get(phase) or {}
         client = (r.get("latency_by_phase", {}).get(phase) or {}).get("status") or {}
         probed = (prober.get(phase) or {}).get("status") or {}

@@ -62,7 +62,10 @@ def test_a_small_drop_sells_out_and_keeps_every_invariant(tmp_path):
     assert results["marks"]["sold_out_after_s"] is not None
     assert sum(outcomes.values()) == 1_100
     assert results["fans"]["waitlist"]["joined"] > 0
-    assert (tmp_path / "report" / "report.md").exists()
+    # The status prober's own process read real fans' statuses in the on-sale, and the report says so.
+    on_sale = results["prober"]["by_phase"]["on-sale to sold out"]["status"]
+    assert on_sale["count"] > 0 and on_sale["statuses"].get("200", 0) > 0
+    assert "status, prober p50 / p99" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_a_small_drop_under_worker_kills_a_web_restart_a_redis_loss_and_duplicate_deliveries_keeps_every_invariant(

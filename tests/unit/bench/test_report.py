@@ -155,6 +155,7 @@ def test_the_probers_status_figures_stand_beside_the_simulators_and_judge_the_on
     assert (f"| on-sale to sold out | {status['p50']:,.1f} / {status['p99']:,.1f} ms | 12.5 / 180 ms | n/a / n/a ms |") in text
     assert "| on-sale to sold out | 640 | 12.5 / 80.0 / 180.0 / 420.0 ms | 2 | 0.4 / 1.2 ms | 1%, 9.5 ms |" in text
     assert "| after sold out | 0 |" not in text  # a phase the prober did not read in has no row
+    assert "| after sold out | n/a / n/a ms | n/a / n/a ms |" not in text  # in either table
     assert "by the prober's figure: **met** (180.0 ms over 640 reads)" in text
     assert "64 simulated fans" in text
 
