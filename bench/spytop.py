@@ -105,7 +105,7 @@ def per_request_us(prefix: str) -> tuple[Counter, float, dict]:
         raise FileNotFoundError(f"no profile {prefix}-<pid>.txt")
     own: Counter = Counter()
     for path in files:
-        with open(path) as f:
+        with open(path, errors="replace") as f:  # py-spy writes some frames' names as raw bytes
             own.update(summarize(parse(f))["self"])
     scale = 1e6 / figures["rate_hz"] / max(1, figures["requests"])
     us = Counter({name: n * scale for name, n in own.items()})
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.versus:
         print(versus(args.profile, args.versus, args.top))
         return 0
-    with open(args.profile) as f:
+    with open(args.profile, errors="replace") as f:
         print(render(summarize(parse(f)), args.top))
     return 0
 

@@ -132,7 +132,7 @@ def _spy(pids: list[int], profile: Path, duration_s: float) -> list[subprocess.P
     spy = shutil.which(PY_SPY) or str(Path(sys.executable).with_name(PY_SPY))
     return [subprocess.Popen([spy, "record", "--gil", "--nonblocking", "-r", str(SPY_RATE_HZ), "-d", str(max(1, round(duration_s))), "-f", "raw",
                               "-o", f"{profile}-{pid}.txt", "-p", str(pid)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for pid in pids]
 
 
 def run_timed(argv: list[str], timeout_s: float) -> tuple[int, str, str, float]:
@@ -186,7 +186,9 @@ def run(base_url: str, paths: list[str], server_pids: list[int], *, duration_s: 
         redis_after = redis.read() if redis is not None else None
         cpu_s = _cpu_s(server_pids) - before
         for spy in spies:
-            spy.wait(timeout=30)
+            _, spy_err = spy.communicate(timeout=30)
+            if spy.returncode:  # say so: a missing profile otherwise shows up only as spytop's missing file
+                print(f"py-spy failed ({spy.returncode}): {spy_err.decode(errors='replace').strip()}", file=sys.stderr)
     if code != 0 or not _RATE.search(out):
         raise RuntimeError(f"wrk failed ({code}): {err.strip() or out.strip()}")
     total = _TOTAL.search(out)

@@ -49,3 +49,13 @@ def test_versus_gives_each_functions_microseconds_per_request_beyond_the_yardsti
     assert "| start (aiohttp/web_protocol.py) | 80.0 | 40.0 | +40.0 |" in text
     assert "| ours | 80.0 | 0.0 | +80.0 |" in text
     assert "| aiohttp | 80.0 | 40.0 | +40.0 |" in text
+
+
+def test_a_profile_with_a_frame_name_that_is_not_utf8_is_still_read(tmp_path):
+    base = _profile(tmp_path, "base", 1, "start (aiohttp/web_protocol.py:1) 10\n", 1_000)
+    route = _profile(tmp_path, "route", 2, "", 1_000)
+    (tmp_path / "route-2.txt").write_bytes(b"start (aiohttp/web_protocol.py:1) 10\n<lambda\xf9> (<string>) 5\n")
+
+    text = versus(route, base, top=5)
+
+    assert "| start (aiohttp/web_protocol.py) | 40.0 | 40.0 | +0.0 |" in text
