@@ -15,8 +15,13 @@ from redis.exceptions import NoScriptError
 
 from models.waiting_room.wire import PipelinedConnection
 
-#: Most commands sent in one pipeline.
-MAX_BATCH = 256
+#: Most commands sent in one pipeline. A batch is written as soon as it holds this many, not at
+#: the end of the loop turn, so Redis works on it while this process goes on with the turn's
+#: other requests. With every connection's request in one batch (wrk's 64 joins, or a burst of
+#: fans), the process and Redis took turns waiting for each other: the process then idled for
+#: Redis's whole batch, a fifth of the time under wrk (docs/benchmarks.md, "Batches of 16").
+#: Smaller batches cost a socket write per few commands for little more overlap.
+MAX_BATCH = 16
 
 _Pending = tuple[tuple[Any, ...] | bytes, asyncio.Future, Any]
 

@@ -47,11 +47,12 @@ async def lean_connection_to(serve, *, timeout_s: float) -> AsyncIterator[Pipeli
 
 
 @asynccontextmanager
-async def batcher_to(serve) -> AsyncIterator[CommandBatcher]:
-    """A batcher over a redis-py client of a local server that answers with ``serve``; closed after."""
+async def batcher_to(serve, **options) -> AsyncIterator[CommandBatcher]:
+    """A batcher (``options`` as CommandBatcher takes them) over a redis-py client of a local
+    server that answers with ``serve``; closed after."""
     async with local_server(serve) as port:
         client = Redis(host="127.0.0.1", port=port, decode_responses=True)
-        batcher = CommandBatcher(client)
+        batcher = CommandBatcher(client, **options)
         try:
             yield batcher
         finally:
@@ -218,6 +219,22 @@ async def test_the_fast_path_answers_a_batch_from_one_write_and_resends_only_for
     # One write for the batch; only the script Redis forgot is loaded and sent again.
     assert sent == ["HGET", "HGET", "EVALSHA", "HGET", "SCRIPT", "EVALSHA", "HGET", "NOPE"]
     assert errors[0] == "ko" and isinstance(errors[1], ResponseError)
+
+
+async def test_a_full_batch_is_written_at_once_so_redis_starts_on_it_while_the_loop_turn_goes_on(monkeypatch):
+    tiny = TinyRedis()
+    async with batcher_to(tiny.serve, max_batch=2) as batcher:
+        assert await batcher.hget("k", "warm") == "mraw"  # connects: the lean connection is up
+        writes = []
+        send = batcher._wire.send
+        monkeypatch.setattr(batcher._wire, "send", lambda commands, deliver: (writes.append(len(commands)),
+                                                                              send(commands, deliver))[1])
+        full = [batcher.hget("k", "ab"), batcher.hget("k", "cd")]
+        assert writes == [2]  # written now, before this turn gives the loop back
+        rest = batcher.hget("k", "ef")
+        assert writes == [2]  # a batch that is not full waits for the turn's end
+        assert await asyncio.gather(*full, rest) == ["ba", "dc", "fe"]
+        assert writes == [2, 1]
 
 
 @given(prefix=st.sampled_from(["td:", "t%d:", "tést:"]), event_id=st.sampled_from(["7", "1234567", "e%s"]),
