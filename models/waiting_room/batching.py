@@ -1,9 +1,10 @@
-"""Coalesce the Redis commands of concurrent requests into one pipeline.
+"""Coalesce the Redis commands of concurrent requests into pipelines.
 
 Under load many status polls and joins are handled in the same event-loop turn; sending their
-commands as one pipeline costs one round trip, one socket write and one pooled connection
-instead of one each. That keeps the status endpoint close to a handler that does not touch
-Redis at all, and a burst of thousands of joins cannot exhaust the connection pool.
+commands as pipelines (up to ``MAX_BATCH`` each) costs one round trip, one socket write and one
+pooled connection per pipeline instead of one per command. That keeps the status endpoint close
+to a handler that does not touch Redis at all, and a burst of thousands of joins cannot exhaust
+the connection pool.
 """
 
 from __future__ import annotations
