@@ -306,8 +306,9 @@ class WaitlistEntry(TimestampedModel):
                        peewee.Check("status IN ('waiting','offered','purchased','lapsed','left','canceled')")]
 
 
-#: Fans ahead of a waiting entry (models/waitlist/entries.py): one range of this partial index
-#: per count, its columns all the count reads (an index-only scan where the pages are visible).
+#: A tier's waiting line, in order (models/waitlist/lines.py counts the fans ahead of an entry
+#: in it): one range of this partial index, its columns all the read needs (an index-only scan
+#: where the pages are visible).
 WaitlistEntry.add_index(WaitlistEntry.index(WaitlistEntry.tier, WaitlistEntry.rank, WaitlistEntry.id,
                                             where=(WaitlistEntry.status == "waiting"),
                                             name="waitlist_entries_waiting_ahead"))

@@ -23,6 +23,7 @@ from models.settings import Settings
 from models.tables import Event, QueueEntry, Reservation, TicketTier, WaitlistEntry, utcnow
 from models.timestamps import iso
 from models.waiting_room import tokens
+from models.waitlist.lines import LINES, WaitingLines
 from models.waitlist.nudge import adjust_waiting, nudge_async, open_to_sale
 
 RunBlocking = Callable[..., Awaitable[Any]]
@@ -133,25 +134,28 @@ def _join_row(event_id: str, tier_id: str, user_id: str, quantity: int, position
     return previous.id, bool(reopened)
 
 
-def entry_document(entry_id: str | uuid.UUID, *, now: datetime | None = None) -> dict[str, Any]:
+def entry_document(entry_id: str | uuid.UUID, *, now: datetime | None = None,
+                   lines: WaitingLines = LINES) -> dict[str, Any]:
     """One entry as its fan sees it (blocking). Raises NotFound."""
-    docs = _documents(WaitlistEntry.id == entry_id, now)
+    docs = _documents(WaitlistEntry.id == entry_id, now, lines)
     if not docs:
         raise NotFound(f"No waitlist entry {entry_id}", field="id")
     return docs[0]
 
 
-def user_entries(user_id: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def user_entries(user_id: str, *, now: datetime | None = None, lines: WaitingLines = LINES) -> list[dict[str, Any]]:
     """Every waitlist entry of ``user_id``, newest first (blocking)."""
-    return _documents(WaitlistEntry.user_id == user_id, now)
+    return _documents(WaitlistEntry.user_id == user_id, now, lines)
 
 
-def _documents(where: Any, now: datetime | None) -> list[dict[str, Any]]:
-    """The documents of the entries ``where`` selects: one statement, fans ahead included."""
+def _documents(where: Any, now: datetime | None, lines: WaitingLines = LINES) -> list[dict[str, Any]]:
+    """The documents of the entries ``where`` selects: one statement, and for a waiting entry
+    the fans ahead of it from its tier's line (models/waitlist/lines.py: a second statement at
+    most once a second per tier and process)."""
     now = now or utcnow()
     hold = Reservation.alias()
     query = (WaitlistEntry.select(WaitlistEntry, Event.id, Event.name, Event.status, TicketTier.id, TicketTier.name, TicketTier.price_cents,
-                                  hold.status, hold.expires_at, _ahead().alias("ahead"))
+                                  hold.status, hold.expires_at)
              .join(Event, on=(WaitlistEntry.event == Event.id)).switch(WaitlistEntry)
              .join(TicketTier, on=(WaitlistEntry.tier == TicketTier.id)).switch(WaitlistEntry)
              .join(hold, peewee.JOIN.LEFT_OUTER, on=(WaitlistEntry.reservation_id == hold.id), attr="hold")
@@ -172,24 +176,13 @@ def _documents(where: Any, now: datetime | None) -> list[dict[str, Any]]:
                          "checkout_path": f"/reservations/{e.reservation_id}"}
         docs.append({
             "id": str(e.id), "event_id": str(e.event_id), "tier_id": str(e.tier_id), "quantity": e.quantity,
-            "status": status, "position": e.position, "ahead": e.ahead,
+            "status": status, "position": e.position,
+            "ahead": lines.ahead(e.tier_id, e.rank, e.id) if e.status == "waiting" else None,
             "joined_at": iso(e.created_at), "offer": offer,
             "event": {"id": str(e.event_id), "name": e.event.name, "status": e.event.status},
             "tier": {"id": str(e.tier_id), "name": e.tier.name, "price_cents": e.tier.price_cents},
         })
     return docs
-
-
-def _ahead() -> peewee.Case:
-    """For a waiting entry of the outer query, the fans waiting before it on the tier's waitlist
-    (ranked by (rank, id)); NULL for entries in any other status. A correlated subquery: the
-    index ``waitlist_entries_waiting_ahead`` answers it as one range of (tier, rank, id)."""
-    other = WaitlistEntry.alias()
-    # 'waiting' as a literal, not a parameter: SQLite uses a partial index only for a literal.
-    count = (other.select(peewee.fn.COUNT(peewee.SQL("*")))
-             .where(other.tier == WaitlistEntry.tier, other.status == peewee.SQL("'waiting'"),
-                    peewee.Tuple(other.rank, other.id) < peewee.Tuple(WaitlistEntry.rank, WaitlistEntry.id)))
-    return peewee.Case(None, [(WaitlistEntry.status == "waiting", count)], None)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The fan's view of the waitlist: the fans ahead counted in the documents' one statement, the
-index that count reads, and the statements a join and a listing cost."""
+"""The fan's view of the waitlist: the fans ahead counted in their tier's line, the index that
+line is read from, and the statements a join and a listing cost."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from models.db import database
 from models.schema import create_schema
 from models.tables import WaitlistEntry, utcnow
 from models.waitlist.entries import _join_row, active_entry, user_entries
+from models.waitlist.lines import WaitingLines
 from tests.unit.models.checkout_factories import make_tier
 from tests.unit.models.waitlist_factories import join_in_db, statements_sent
 
-#: The partial index the count of fans ahead reads (models/tables.py).
+#: The partial index a tier's waiting line is read from (models/tables.py).
 AHEAD_INDEX = "waitlist_entries_waiting_ahead"
 
 
@@ -48,15 +49,20 @@ def test_the_fans_ahead_index_exists_after_create_schema_and_comes_back_on_an_ol
     assert len(ahead_index()) == 1
 
 
-def test_listing_a_fans_entries_is_one_statement_whatever_their_number(db, monkeypatch):
+def test_listing_a_fans_entries_is_one_statement_and_one_per_waiting_tier_whose_line_is_not_known(db, monkeypatch):
     tiers = [make_tier() for _ in range(3)]
     for i, tier in enumerate(tiers):
         _entry(tier, "someone-else", rank=1)
         _entry(tier, "fan-1", rank=2, status="waiting" if i else "left")
     sent = statements_sent(monkeypatch)
-    docs = user_entries("fan-1")
-    assert sent == ["SELECT"]
+    lines = WaitingLines(max_age_s=3600.0)  # no line ages during the test, however slow the machine
+    docs = user_entries("fan-1", lines=lines)
+    assert sent == ["SELECT"] * 3, "the entries, then the lines of the two tiers where the fan waits"
     assert sorted(d["ahead"] for d in docs if d["status"] == "waiting") == [1, 1]
+
+    sent.clear()
+    assert user_entries("fan-1", lines=lines) == docs
+    assert sent == ["SELECT"], "within their max age the lines are known"
 
 
 def test_a_first_join_writes_one_statement_and_a_second_finds_the_entry(db, monkeypatch):
@@ -79,4 +85,4 @@ def test_a_fan_who_left_rejoins_at_the_back_of_the_line(db):
     assert active_entry(str(tier.id), "fan-1") is None
     again, created = join_in_db(str(tier.event_id), str(tier.id), "fan-1", 2, 5)
     assert created and again.id == entry.id and (again.status, again.quantity) == ("waiting", 2)
-    assert again.rank > 9 and user_entries("fan-1")[0]["ahead"] == 1
+    assert again.rank > 9 and user_entries("fan-1", lines=WaitingLines())[0]["ahead"] == 1
