@@ -8,6 +8,9 @@ A group's processes are read with their descendants (a dramatiq master and its w
 processes); each process's utime + stime covers all its threads. Processes that start during
 the window count in full (their whole life is inside it); processes that exit during the
 window are lost (their CPU is gone from /proc) and are counted in ``CpuUsage.lost``.
+
+PostgreSQL's share of the work is its backends of one database (:func:`backend_pids`), read
+without children; :func:`is_backend_of` tells whether they can be seen from here at all.
 """
 
 from __future__ import annotations
@@ -95,6 +98,11 @@ class CpuUsage:
     #: group -> processes seen before the window but gone after it (their CPU is not counted).
     lost: dict[str, int] = field(default_factory=dict)
 
+    def __add__(self, other: CpuUsage) -> CpuUsage:
+        """The usage of two windows together (one window cut in two at a moment in between)."""
+        return CpuUsage({k: self.ms.get(k, 0.0) + other.ms.get(k, 0.0) for k in self.ms | other.ms},
+                        {k: self.lost.get(k, 0) + other.lost.get(k, 0) for k in self.lost | other.lost})
+
     @property
     def total_ms(self) -> float:
         return sum(self.ms.values())
@@ -117,3 +125,25 @@ def cpu_used(before: Snapshot, after: Snapshot, ticks_per_s: int = CLOCK_TICKS_P
         if lost:
             usage.lost[name] = lost
     return usage
+
+
+def backend_pids(cursor, database: str, previous: Snapshot | None = None) -> list[int]:
+    """Pids of the PostgreSQL backends connected to ``database`` but the asking one (``cursor``'s,
+    a DB-API cursor), with those of ``previous``'s "postgres" group: a backend that served the
+    window and closed is lost either way, one still closing is read."""
+    cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,))
+    pids = {pid for (pid,) in cursor.fetchall()}
+    if previous is not None:
+        pids |= {key[0] for key in previous.get("postgres", {})}
+    return sorted(pids)
+
+
+def is_backend_of(pid: int, database: str, proc: Path = PROC) -> bool:
+    """Whether process ``pid`` here is a PostgreSQL backend of ``database``, by its title
+    ("postgres: [cluster: ]user database host(port) state"). False when PostgreSQL's processes are
+    out of sight (another host, a container's pid namespace: its pids mean other processes here)."""
+    try:
+        title = (proc / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return title.startswith("postgres:") and database in title.split()

@@ -214,16 +214,13 @@ class Meter:
                 groups[role].append(svc.proc.pid)
                 for pid in proccpu.descendants(svc.proc.pid):
                     self.roles[pid] = role
-        with self.conn.cursor() as cur:
-            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.db_name,))
-            groups["postgres"] = [pid for (pid,) in cur.fetchall()]
         groups["redis"] = [self.system.redis.proc.pid] if self.system.redis and self.system.redis.proc else []
         return groups
 
     def read(self, previous: dict | None = None) -> dict:
         groups = self._groups()
-        if previous is not None:  # backends that served the window and closed are gone either way
-            groups["postgres"] = sorted(set(groups["postgres"]) | {k[0] for k in previous["cpu"].get("postgres", {})})
+        with self.conn.cursor() as cur:
+            groups["postgres"] = proccpu.backend_pids(cur, self.db_name, previous["cpu"] if previous else None)
         cpu = proccpu.snapshot({k: v for k, v in groups.items() if k != "postgres"})
         cpu.update(proccpu.snapshot({"postgres": groups["postgres"]}, with_children=False))
         cpu.update(proccpu.snapshot({"loadgen": [os.getpid()]}, with_children=False))

@@ -1,34 +1,16 @@
-from pathlib import Path
 
 import pytest
 
-from bench.proccpu import CpuUsage, cpu_used, descendants, parse_stat_ticks, read_process, snapshot
-
-
-def _stat(pid: int, comm: str, utime: int, stime: int, start: int) -> str:
-    # Fields 3..22 after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt
-    # cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime, then more.
-    fields = ["S", "1", "1", "1", "0", "-1", "0", "0", "0", "0", "0", str(utime), str(stime), "7", "7", "20", "0", "4",
-              "0", str(start), "1000", "200"]
-    return f"{pid} ({comm}) " + " ".join(fields) + "\n"
-
-
-def _fake_proc(root: Path, procs: dict[int, tuple[int, int, int, list[int]]]) -> Path:
-    """procs: pid -> (utime, stime, start, children)."""
-    for pid, (utime, stime, start, children) in procs.items():
-        task = root / str(pid) / "task" / str(pid)
-        task.mkdir(parents=True)
-        (root / str(pid) / "stat").write_text(_stat(pid, "python -m web", utime, stime, start))
-        (task / "children").write_text(" ".join(map(str, children)))
-    return root
+from bench.proccpu import CpuUsage, backend_pids, cpu_used, descendants, is_backend_of, parse_stat_ticks, read_process, snapshot
+from tests.unit.bench.fake_proc import fake_proc, stat_line
 
 
 def test_stat_ticks_are_user_plus_system_time_and_the_start_time():
-    assert parse_stat_ticks(_stat(42, "web", 150, 30, 9000)) == (180, 9000)
+    assert parse_stat_ticks(stat_line(42, "web", 150, 30, 9000)) == (180, 9000)
 
 
 def test_a_command_name_with_spaces_and_parentheses_does_not_shift_the_fields():
-    assert parse_stat_ticks(_stat(42, "a) (b c", 5, 6, 77)) == (11, 77)
+    assert parse_stat_ticks(stat_line(42, "a) (b c", 5, 6, 77)) == (11, 77)
 
 
 def test_text_that_is_not_a_stat_line_is_refused():
@@ -39,7 +21,7 @@ def test_text_that_is_not_a_stat_line_is_refused():
 
 
 def test_a_group_reads_its_processes_children_and_grandchildren(tmp_path):
-    proc = _fake_proc(tmp_path, {10: (1, 1, 5, [11]), 11: (2, 2, 6, [12]), 12: (3, 3, 7, []), 99: (50, 50, 8, [])})
+    proc = fake_proc(tmp_path, {10: (1, 1, 5, [11]), 11: (2, 2, 6, [12]), 12: (3, 3, 7, []), 99: (50, 50, 8, [])})
     assert descendants(10, proc) == [10, 11, 12]
     snap = snapshot({"worker": [10]}, proc=proc)
     assert snap == {"worker": {(10, 5): 2, (11, 6): 4, (12, 7): 6}}
@@ -78,3 +60,50 @@ def test_per_unit_divides_every_group_and_the_total_by_the_units():
     usage = CpuUsage(ms={"web": 300.0, "worker": 100.0})
     assert usage.per_unit(100) == {"web": 3.0, "worker": 1.0, "total": 4.0}
     assert usage.per_unit(0) == {"web": 0.0, "worker": 0.0, "total": 0.0}
+
+
+def test_two_windows_usage_adds_up_per_group_with_their_lost_processes():
+    first = CpuUsage(ms={"web": 300.0, "postgres": 50.0}, lost={"postgres": 1})
+    second = CpuUsage(ms={"web": 200.0, "redis": 10.0}, lost={"postgres": 2, "web": 1})
+    both = first + second
+    assert both.ms == {"web": 500.0, "postgres": 50.0, "redis": 10.0}
+    assert both.lost == {"postgres": 3, "web": 1}
+
+
+class _Cursor:
+    """A DB-API cursor whose pg_stat_activity holds ``rows``."""
+
+    def __init__(self, rows: list[tuple[int]]) -> None:
+        self.rows, self.executed = rows, []
+
+    def execute(self, sql: str, params: tuple) -> None:
+        self.executed.append((sql, params))
+
+    def fetchall(self) -> list[tuple[int]]:
+        return self.rows
+
+
+def test_backends_are_those_of_the_database_but_the_asking_one():
+    cursor = _Cursor([(40,), (41,)])
+    assert backend_pids(cursor, "ticketdrop_drop_1") == [40, 41]
+    sql, params = cursor.executed[0]
+    assert "datname = %s" in sql and "pg_backend_pid()" in sql and params == ("ticketdrop_drop_1",)
+
+
+def test_backends_read_before_are_read_again_so_one_that_closed_is_reported_lost():
+    previous = {"postgres": {(39, 5): 100, (40, 5): 200}, "web": {(10, 5): 1}}
+    assert backend_pids(_Cursor([(40,), (42,)]), "db", previous) == [39, 40, 42]
+
+
+def test_a_process_is_a_backend_of_the_database_its_title_names(tmp_path):
+    proc = fake_proc(tmp_path, {40: (1, 1, 5, []), 41: (1, 1, 5, []), 42: (1, 1, 5, [])},
+                     titles={40: "postgres: 15/main: postgres ticketdrop_drop_1 127.0.0.1(51022) idle",
+                             41: "postgres: postgres ticketdrop_drop_2 127.0.0.1(51023) idle in transaction",
+                             42: "python -m web ticketdrop_drop_1"})
+    assert is_backend_of(40, "ticketdrop_drop_1", proc)
+    assert not is_backend_of(41, "ticketdrop_drop_1", proc)
+    assert not is_backend_of(42, "ticketdrop_drop_1", proc)
+
+
+def test_a_pid_that_is_not_here_is_no_backend(tmp_path):
+    assert not is_backend_of(12345, "ticketdrop_drop_1", tmp_path)
