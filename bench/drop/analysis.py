@@ -58,6 +58,11 @@ def _count_between(values: Iterable[float], start: float, end: float) -> int:
     return sum(1 for v in values if start <= v < end)
 
 
+def requests_between(recorder: Recorder, start: float, end: float) -> int:
+    """Requests the simulator started in [start, end), every endpoint."""
+    return sum(_count_between(s.t, start, end) for s in recorder.endpoints.values())
+
+
 def phase_table(recorder: Recorder, phases: list[tuple[str, float, float]], baseline_rps: float) -> list[dict]:
     """Throughput per phase (joins/s, polls/s, reservation outcomes/s, checkouts/s, all requests/s),
     each also as a ratio to the trivial-handler baseline."""

@@ -178,14 +178,38 @@ def _fans(r: dict) -> list[str]:
                 if poll.get("count"):
                     lines.append(f"- {phase}: {what} waited p50 {poll['p50']:.0f} ms, p99 {poll['p99']:.0f} ms, "
                                  f"longest {poll['max']:.0f} ms ({poll['count']:,} {what})")
-    cpu = r.get("cpu_s") or {}
-    if cpu:
-        lines += ["", "CPU seconds used during the drop: " + ", ".join(f"{k} {v:,.0f}" for k, v in cpu.items())
-                  + f" (of {r['elapsed_s'] * r['machine']['cpus']:,.0f} available"
-                  + ("; every host shares this machine's cores)." if r.get("hosts") else "; PostgreSQL not counted).")]
     lines += ["", f"Client retries (connection errors, 429/5xx): {f['retries']:,}; joins again after a forgotten token: "
                   f"{f['rejoins']:,}; sent back to the queue by the reservation endpoint: {f.get('requeues', 0):,}.", ""]
     return lines
+
+
+def _cpu(r: dict) -> list[str]:
+    """CPU seconds by kind of process, for the whole drop and per phase (bench.drop.cputime)."""
+    total = r.get("cpu_s") or {}
+    if not total:
+        return []
+    more = r.get("cpu") or {}
+    cores = r["machine"]["cpus"]
+    shared = "; every host shares this machine's cores" if r.get("hosts") else ""
+    lines = ["## CPU by process", "",
+             "CPU seconds used during the drop, from the crowd's start to the drain's end: "
+             + ", ".join(f"{k} {v:,.0f}" for k, v in total.items()) + f" (of {r['elapsed_s'] * cores:,.0f} available{shared}).",
+             f"PostgreSQL: {more.get('postgres') or 'not counted'}."]
+    if more.get("lost"):
+        every = f"read every {more['read_every_s']:g} s; " if more.get("read_every_s") else ""
+        lines.append(f"Processes that exited between two readings ({every}their CPU since the earlier one is not counted): "
+                     + ", ".join(f"{k} {n:,}" for k, n in more["lost"].items()) + ".")
+    phases = more.get("by_phase") or {}
+    if phases:
+        lines += ["", f"| phase | seconds | {' | '.join(total)} | all (share of {cores} cores) | requests | CPU ms per request |",
+                  "|---|---|" + "---|" * len(total) + "---|---|---|"]
+        for name, row in phases.items():
+            used = sum(row["cpu_s"].values())
+            share = used / (row["seconds"] * cores) if row["seconds"] > 0 else 0.0
+            per_request = f"{used * 1000 / row['requests']:,.2f}" if row["requests"] else "n/a"
+            lines.append(f"| {name} | {_n(row['seconds'])} | " + " | ".join(_n(row["cpu_s"].get(k, 0.0)) for k in total)
+                         + f" | {_n(round(used, 1))} ({share:.0%}) | {row['requests']:,} | {per_request} |")
+    return [*lines, ""]
 
 
 def _waitlist(r: dict) -> list[str]:
@@ -278,7 +302,7 @@ def write(results: dict, folder: Path) -> Path:
     lines = _header(results) + _hosts(results) + ["![queue, admitted, holds and sold over time](timeline.png)", ""]
     lines += _phases(results) + ["![throughput by endpoint](throughput.png)", ""]
     lines += _latency(results) + ["![latency percentiles per endpoint](latency.png)", ""] + _server_view(results)
-    lines += _fans(results) + _waitlist(results) + _chaos(results) + _invariants(results)
+    lines += _fans(results) + _cpu(results) + _waitlist(results) + _chaos(results) + _invariants(results)
     path = folder / "report.md"
     path.write_text("\n".join(lines))
     return path

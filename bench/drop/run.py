@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import baseline
-from bench.drop import analysis, report, servertimes
+from bench.drop import analysis, cputime, report, servertimes
 from bench.drop.chaos import Chaos, ChaosPlan
 from bench.drop.client import Api, Recorder
 from bench.drop.event import TierSpec, create_event, default_tiers, open_sale
@@ -194,7 +194,8 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
               waitlist_limit=cfg.waitlist_connections,
               deadline=t0 + cfg.deadline_s, admin_token=system.admin_token)
     stop = asyncio.Event()
-    cpu_at_start = time.process_time()
+    meter = cputime.CpuMeter(system, recorder.now)
+    await asyncio.to_thread(meter.open)
     background: list[asyncio.Task] = []
     probe_client = connect_async(system.redis_url, socket_timeout=2, max_connections=4)
     # The simulator's own loop lag: every latency it records includes it (bench.drop.servertimes).
@@ -209,6 +210,8 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
     prober: Prober | None = None
     probed = None
     try:
+        await asyncio.to_thread(meter.read, "start")
+        background.append(asyncio.create_task(meter.run(stop)))
         event_id, tiers = await create_event(api, f"Drop {run_id}", cfg.tiers, wave_size=cfg.wave_size,
                                              wave_interval_s=cfg.wave_interval_s)
         crowd = Crowd(api, event_id, cfg.plan, rng=random.Random(cfg.seed), tier_ids=[t["id"] for t in tiers])
@@ -237,8 +240,9 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
         await open_sale(api, event_id, cfg.lead_s)
         on_sale = recorder.now()
         readings["on_sale"] = await asyncio.to_thread(servertimes.read, system.metrics_dirs)
+        await asyncio.to_thread(meter.read, "on_sale")
         background.append(asyncio.create_task(_read_at_sold_out(system, monitor, on_sale, sum(t["capacity"] for t in tiers),
-                                                                readings, stop)))
+                                                                readings, stop, lambda: asyncio.to_thread(meter.read, "sold_out"))))
         chaos = None
         if cfg.chaos:
             chaos = Chaos(system, cfg.chaos, recorder, event_id, len(tiers))
@@ -250,16 +254,18 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
         if prober is not None:
             probed, prober = await asyncio.to_thread(prober.finish), None
         readings["crowd_done"] = await asyncio.to_thread(servertimes.read, system.metrics_dirs)
+        await asyncio.to_thread(meter.read, "crowd_done")
         log.info("every fan finished after %.0f s; draining holds", crowd_done)
         await _drain(system, monitor, cfg, api.deadline + 300)
         end = recorder.now()
-        cpu_seconds = _cpu_seconds(system, cpu_at_start)
+        await asyncio.to_thread(meter.read, "end")
     finally:
         stop.set()
         if prober is not None:  # the crowd failed before it was done
             await asyncio.to_thread(prober.finish)
         lag_task.cancel()
         await asyncio.gather(*background, lag_task, return_exceptions=True)
+        await asyncio.to_thread(meter.close)
         await api.close()
         await session.close()
         await probe_client.aclose()
@@ -275,7 +281,8 @@ async def _drive(cfg: DropConfig, system: System, run_id: str) -> dict:
         results["prober"] = {"probes": probed.probes, "poll_s": probed.poll_s, "repeats": probed.repeats,
                              "by_phase": probed.by_phase(results["_phases"])}
     results["marks"]["all_joined_s"] = round(joined, 2)
-    results["cpu_s"] = cpu_seconds
+    results["cpu"] = meter.summary(lambda a, b: analysis.requests_between(recorder, a, b))
+    results["cpu_s"] = results["cpu"].pop("total")
     results["fans"]["progress_edge_hits"] = crowd.progress.edge_hits
     results["fans"]["progress_stale_hits"] = crowd.progress.stale_hits
     results["fans"]["progress_lock_timeouts"] = crowd.progress.lock_timeouts
@@ -300,14 +307,16 @@ def _sold_out(status: dict, capacity: int) -> bool:
 
 
 async def _read_at_sold_out(system: System, monitor: Monitor, on_sale: float, capacity: int,
-                            readings: dict[str, servertimes.Reading], stop: asyncio.Event) -> None:
-    """Read the web tier's timings when the monitor first sees the sale sold out (the report's phase boundary)."""
+                            readings: dict[str, servertimes.Reading], stop: asyncio.Event, read_cpu) -> None:
+    """Read the web tier's timings and (``await read_cpu()``) the processes' CPU when the monitor
+    first sees the sale sold out (the report's phase boundary)."""
     seen = 0
     while not stop.is_set():
         samples = monitor.samples
         for t, status, _ in samples[seen:]:
             if t >= on_sale and _sold_out(status, capacity):
                 readings["sold_out"] = await asyncio.to_thread(servertimes.read, system.metrics_dirs)
+                await read_cpu()
                 return
         seen = len(samples)
         await asyncio.sleep(0.2)
@@ -320,32 +329,6 @@ def _server_by_phase(readings: dict[str, servertimes.Reading]) -> dict[str, dict
     if "sold_out" in readings:
         table["after sold out"] = servertimes.between(readings["sold_out"], readings.get("crowd_done"))
     return table
-
-
-def _cpu_seconds(system: System, simulator_start: float) -> dict[str, float]:
-    """CPU seconds used during the drop by the simulator and by each kind of process (processes
-    restarted during the run count from their restart)."""
-    import psutil
-
-    used: dict[str, float] = {"simulator": round(time.process_time() - simulator_start, 1)}
-    for svc in [*system.services, *getattr(system, "daemons", [])]:
-        kind = svc.name.split("-")[0]
-        try:
-            proc = psutil.Process(svc.proc.pid)
-            total = sum(p.cpu_times().user + p.cpu_times().system for p in [proc, *proc.children(recursive=True)])
-        except (psutil.Error, AttributeError):
-            continue
-        used[kind] = round(used.get(kind, 0.0) + total, 1)
-    redis_pids = getattr(system, "redis_pids", [])
-    if system.redis is not None and system.redis.proc is not None:
-        redis_pids = [system.redis.proc.pid]
-    for pid in redis_pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-            used["redis"] = round(used.get("redis", 0.0) + times.user + times.system, 1)
-        except psutil.Error:
-            pass
-    return used
 
 
 async def _arrive(crowd: Crowd, fans: list[Fan], window_s: float, tasks: list) -> None:

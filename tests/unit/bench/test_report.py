@@ -187,3 +187,49 @@ def test_a_drop_on_one_machine_has_no_hosts_section(tmp_path):
     text = report.write(_results(_recorder()), tmp_path).read_text()
     assert "## Hosts" not in text
     assert "2 web (one port, SO_REUSEPORT)" in text
+
+
+def _with_cpu(results: dict, postgres: str, lost: dict | None = None) -> dict:
+    """CPU figures as bench.drop.run leaves them (bench.drop.cputime.summary), PostgreSQL counted as ``postgres`` says."""
+    counted = not postgres.startswith("not counted")
+    kinds = {"simulator": 1.0, "web": 6.0, "worker": 1.5, "scheduler": 0.2, "redis": 0.3, **({"postgres": 4.0} if counted else {})}
+    results["cpu_s"] = {k: v * 2 for k, v in kinds.items()}
+    results["cpu"] = {"postgres": postgres, "lost": lost or {}, "read_every_s": 2.0,
+                      "by_phase": {"on-sale to sold out": {"seconds": 8.0, "cpu_s": kinds, "requests": 6500},
+                                   "after sold out": {"seconds": 3.0, "cpu_s": kinds, "requests": 0}}}
+    return results
+
+
+def test_the_cpu_section_counts_postgresql_backends_per_phase_and_per_request(tmp_path):
+    results = _with_cpu(_results(_recorder()), "the backends of the drop's database ticketdrop_drop_1; not the server's "
+                                               "background processes", lost={"postgres": 2})
+    text = report.write(results, tmp_path).read_text()
+    assert "## CPU by process" in text
+    assert ("CPU seconds used during the drop, from the crowd's start to the drain's end: simulator 2, web 12, worker 3, "
+            "scheduler 0, redis 1, postgres 8 (of 44 available).") in text
+    assert "PostgreSQL: the backends of the drop's database ticketdrop_drop_1; not the server's background processes." in text
+    assert "Processes that exited between two readings (read every 2 s; their CPU since the earlier one is not counted): " \
+           "postgres 2." in text
+    assert "| phase | seconds | simulator | web | worker | scheduler | redis | postgres | all (share of 2 cores) | requests |" in text
+    assert "| on-sale to sold out | 8 | 1 | 6 | 1.5 | 0.2 | 0.3 | 4 | 13 (81%) | 6,500 | 2.00 |" in text
+    assert "| after sold out | 3 | 1 | 6 | 1.5 | 0.2 | 0.3 | 4 | 13 (217%) | 0 | n/a |" in text
+
+
+def test_a_postgresql_out_of_sight_is_said_not_counted_instead_of_a_figure(tmp_path):
+    why = "not counted: PostgreSQL's processes are not visible from here (another host or a container)"
+    text = report.write(_with_cpu(_results(_recorder()), why), tmp_path).read_text()
+    assert f"PostgreSQL: {why}." in text
+    assert "postgres" not in text.split("## CPU by process")[1].split("##")[0].replace(why, "")
+    assert "Processes that exited" not in text
+
+
+def test_a_drop_across_hosts_says_its_hosts_share_the_machines_cores(tmp_path):
+    results = _with_cpu(_results(_recorder()), "the data host's own PostgreSQL server, all its processes")
+    results["hosts"] = [{"host": "data", "namespace": "tdropab12-data", "address": "10.88.0.40", "runs": "PostgreSQL"}]
+    text = report.write(results, tmp_path).read_text()
+    assert "postgres 8 (of 44 available; every host shares this machine's cores)." in text
+    assert "PostgreSQL: the data host's own PostgreSQL server, all its processes." in text
+
+
+def test_requests_between_counts_every_endpoints_requests_started_in_the_window():
+    assert analysis.requests_between(_recorder(), 10.0, 11.0) == 100 + 400 + 30
