@@ -1,15 +1,18 @@
-"""Hand-written SQL for the purchase path, through Peewee's own connection.
+"""Hand-written SQL for the hot paths, through Peewee's own connection.
 
-Peewee stays the models layer; on the hot path (session open, confirm, the settle batch) its
-query building cost more than the database did (~24% of a web process under a purchase load),
-so those statements are written here once. Values still go through each field's ``db_value``
+Peewee stays the models layer; on the hot paths (session open, confirm, the settle batch, the
+waitlist's polled document) its query building cost more than the database did (~24% of a web
+process under a purchase load), so those statements are written once, and a polled one whose
+planning costs PostgreSQL more than running it is prepared per connection (:class:`Prepared`). Values still go through each field's ``db_value``
 (UUIDs as hex, timestamps as naive UTC) exactly as Peewee would send them, and rows come back
 through ``python_value``, so both backends (PostgreSQL, SQLite >= 3.35 for RETURNING) agree.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,6 +30,42 @@ def rows(sql: str, args: Sequence[Any] = ()) -> list[tuple]:
     """Run one statement and return every row it produced (SELECT, or ... RETURNING)."""
     cursor = database.execute_sql(sql.replace("?", database.param) if database.param != "?" else sql, args)
     return cursor.fetchall()
+
+
+class Prepared:
+    """A statement PostgreSQL plans once per connection (``PREPARE``, then ``EXECUTE``), for a
+    polled read whose planning costs more than running it: the waitlist's document, a join of
+    four tables, took 190-230 µs of its backend's CPU planned every time and 43 µs prepared
+    (docs/benchmarks.md, "Waitlist after the sell-out"). SQLite's driver keeps a statement cache
+    of its own: there it is an ordinary statement.
+
+    Needs a session of its own per connection (direct connections, or a pooler in session mode;
+    a transaction-mode pooler would lose the plan between statements). ``sql`` takes ``?``
+    placeholders, as :func:`rows` does; ``name`` must be unique in the process."""
+
+    def __init__(self, name: str, sql: str) -> None:
+        self.name, self.sql = name, sql
+        pieces = sql.split("?")
+        self._definition = f"PREPARE {name} AS " + "".join(
+            piece + (f"${i}" if i < len(pieces) else "") for i, piece in enumerate(pieces, 1))
+        self._execute = f"EXECUTE {name}" + (f" ({', '.join(['%s'] * (len(pieces) - 1))})" if len(pieces) > 1 else "")
+        #: The connections this statement is prepared on (a closed one drops out by itself).
+        self._prepared_on: weakref.WeakSet = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def rows(self, args: Sequence[Any] = ()) -> list[tuple]:
+        """Every row the statement produces with ``args``."""
+        if not is_postgres():
+            return rows(self.sql, args)
+        connection = database.connection()
+        with self._lock:
+            prepared = connection in self._prepared_on
+        if not prepared:
+            # A prepared statement outlives a rolled-back transaction: once per connection it is.
+            database.execute_sql(self._definition)
+            with self._lock:
+                self._prepared_on.add(connection)
+        return database.execute_sql(self._execute, args).fetchall()
 
 
 def execute(sql: str, args: Sequence[Any] = ()) -> int:

@@ -33,6 +33,7 @@ def test_postgresql_reads_a_tiers_line_in_order_on_the_index_alone(db):
         assert user_entries("fan-1500", lines=WaitingLines())[0]["ahead"] == 1500
     finally:
         del database.obj.execute_sql
-    (_entries, (sql, params)) = sent
+    assert [first.split(None, 1)[0] for first, _ in sent] == ["PREPARE", "EXECUTE", "SELECT"]
+    (sql, params) = sent[-1]  # the tier's line
     plan = "\n".join(row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall())
     assert f"Index Only Scan using {AHEAD_INDEX}" in plan and "Sort" not in plan, plan
