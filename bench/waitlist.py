@@ -5,9 +5,12 @@ A database of its own (``td_bench_wl_<hex>``, dropped at the end) gets one sold-
 at a time, without the web tier: joins of fans who never queued (they rank last, so the count
 of fans ahead reads the whole line), joins answered with the fan's existing entry (mid-line),
 and ``user_entries`` (the body of ``GET /me/waitlist``) of a mid-line and a last fan. Each is
-timed (median of ``--repeat``) and its SQL statements counted. Redis is fakeredis: only the
-stock counter and the waiting-room place are read from it. ``--vacuum`` runs VACUUM ANALYZE
-after the load, as autovacuum would in time (index-only scans need the visibility map).
+timed (median of ``--repeat``) and its SQL statements counted; then ``--cpu-calls`` more calls
+give its CPU per call: this process's (Python) and the database's backends' (PostgreSQL, from
+/proc: a figure the machine's other work does not move, unlike the milliseconds). Redis is
+fakeredis: only the stock counter and the waiting-room place are read from it. ``--vacuum`` runs
+VACUUM ANALYZE after the load, as autovacuum would in time (index-only scans need the visibility
+map).
 
     python -m bench.waitlist --entries 10000 [--vacuum]
 """
@@ -21,11 +24,12 @@ import time
 import urllib.parse
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import fakeredis
 import psycopg2
 
+from bench import proccpu
 from models.catalog.snapshot import load_snapshot
 from models.db import bind_database, database, open_database
 from models.keys import Keys
@@ -68,7 +72,17 @@ def _load(n: int) -> TicketTier:
     return tier
 
 
-async def _measure(db: Any, tier: TicketTier, n: int, repeat: int) -> list[tuple[str, float, int, Any]]:
+class Case(NamedTuple):
+    name: str
+    median_ms: float
+    statements: int
+    ahead: Any
+    python_us: float
+    postgres_us: float
+
+
+async def _measure(db: Any, tier: TicketTier, n: int, repeat: int, cpu_calls: int, backends: Any) -> list[Case]:
+    """Each case timed and counted; ``backends()`` lists the backend pids to read CPU from."""
     redis = fakeredis.FakeAsyncRedis(decode_responses=True)
     keys, settings, event_id = Keys("bench:"), Settings(secret_key="bench-secret-key-0123456789abcdef"), str(tier.event_id)
     await redis.hset(keys.stock(event_id), str(tier.id), 0)
@@ -98,7 +112,14 @@ async def _measure(db: Any, tier: TicketTier, n: int, repeat: int) -> list[tuple
                 times.append(elapsed)
                 counts.append(counted.sent)
         doc = answer.entry if isinstance(answer, entries.Joined) else answer[0]
-        results.append((name, statistics.median(times), max(counts), doc["ahead"]))
+        before, python_before = proccpu.snapshot({"postgres": backends()}, with_children=False), time.process_time()
+        for k in range(cpu_calls):
+            await call(repeat + 3 + k)
+        python_s = time.process_time() - python_before
+        used = proccpu.cpu_used(before, proccpu.snapshot({"postgres": backends()}, with_children=False))
+        per_call = max(cpu_calls, 1)
+        results.append(Case(name, statistics.median(times), max(counts), doc["ahead"], python_s * 1e6 / per_call,
+                            used.ms.get("postgres", 0.0) * 1000 / per_call))
     return results
 
 
@@ -107,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--entries", type=int, default=10_000, help="fans on the tier's waitlist")
     parser.add_argument("--repeat", type=int, default=30, help="timed calls per case")
+    parser.add_argument("--cpu-calls", type=int, default=2000, help="calls per case read for CPU per call")
     parser.add_argument("--vacuum", action="store_true", help="VACUUM ANALYZE the waitlist after loading it")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432/test",
                         help="a database on the PostgreSQL server to connect to while creating and dropping ours")
@@ -128,8 +150,13 @@ def main(argv: list[str] | None = None) -> int:
             vacuum.autocommit = True
             vacuum.cursor().execute("VACUUM ANALYZE waitlist_entries")
             vacuum.close()
-        for case, median_ms, statements, ahead in asyncio.run(_measure(db, tier, args.entries, args.repeat)):
-            print(f"{case:30} {median_ms:7.2f} ms median  {statements} statements  ahead={ahead}")
+        def backends() -> list[int]:
+            with admin.cursor() as cur:
+                return proccpu.backend_pids(cur, name)
+
+        for case in asyncio.run(_measure(db, tier, args.entries, args.repeat, args.cpu_calls, backends)):
+            print(f"{case.name:30} {case.median_ms:7.2f} ms median  {case.statements} statements  ahead={case.ahead}  "
+                  f"CPU per call: Python {case.python_us:.0f} µs, PostgreSQL {case.postgres_us:.0f} µs")
     finally:
         db.close_all()
         with admin.cursor() as cur:

@@ -35,8 +35,8 @@ def rows(sql: str, args: Sequence[Any] = ()) -> list[tuple]:
 class Prepared:
     """A statement PostgreSQL plans once per connection (``PREPARE``, then ``EXECUTE``), for a
     polled read whose planning costs more than running it: the waitlist's document, a join of
-    four tables, took 190-230 µs of its backend's CPU planned every time and 43 µs prepared
-    (docs/benchmarks.md, "Waitlist after the sell-out"). SQLite's driver keeps a statement cache
+    four tables, took 175-195 µs of its backend's CPU planned every time and 35-40 µs prepared
+    (``python -m bench.waitlist``; docs/benchmarks.md, "Waitlist after the sell-out"). SQLite's driver keeps a statement cache
     of its own: there it is an ordinary statement.
 
     Needs a session of its own per connection (direct connections, or a pooler in session mode;

@@ -149,8 +149,8 @@ def user_entries(user_id: str, *, now: datetime | None = None, lines: WaitingLin
 #: An entry with its event, tier and current offer's hold: written by hand, as the purchase
 #: path's statements are (models/sql.py), because this one is polled by every fan on a
 #: waitlist every few seconds after a sell-out, and building it with Peewee cost 430 of the
-#: 500 µs of Python a poll took; and prepared, because PostgreSQL spent 190-230 µs planning
-#: the join and 43 µs running it.
+#: 500 µs of Python a poll took; and prepared, because PostgreSQL spent ~150 µs planning the
+#: join and ~40 running it (``python -m bench.waitlist``).
 _DOCUMENTS_SQL = (
     "SELECT w.id, w.event_id, w.tier_id, w.quantity, w.position, w.rank, w.status, w.reservation_id, w.created_at, "
     "e.name, e.status, t.name, t.price_cents, h.status, h.expires_at "
