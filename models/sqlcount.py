@@ -28,7 +28,9 @@ from models.metrics import SQL_STATEMENTS
 #: How often counted statements reach the prometheus counter, in seconds.
 FLUSH_INTERVAL_S = 0.5
 #: First keywords counted under their own name; anything else is "other".
-_KINDS = frozenset({"select", "insert", "update", "delete", "with"})
+#: ``prepare`` and ``execute``: a statement models.sql.Prepared plans once per connection, and
+#: each run of it.
+_KINDS = frozenset({"select", "insert", "update", "delete", "with", "prepare", "execute"})
 _TXN = frozenset({"begin", "commit", "rollback", "savepoint", "release", "start", "end"})
 #: Exact texts Peewee and its pool send, and the 7-character prefixes of the SQL Peewee builds:
 #: classified by one dict lookup instead of parsing.
@@ -42,7 +44,7 @@ _flusher: threading.Thread | None = None
 
 def statement_kind(query: Any) -> str:
     """The counting bucket of ``query`` (str, bytes or a psycopg2.sql object): select, insert,
-    update, delete, with, txn, ping (``SELECT 1``) or other."""
+    update, delete, with, prepare, execute, txn, ping (``SELECT 1``) or other."""
     if isinstance(query, str):
         kind = _EXACT.get(query) if len(query) <= 8 else _PREFIX.get(query[:7])
         if kind is not None:

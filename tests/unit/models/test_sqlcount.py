@@ -16,6 +16,8 @@ from models.sqlcount import statement_kind
     ("COMMIT", "txn"),
     ("ROLLBACK", "txn"),
     ("SAVEPOINT s1", "txn"),
+    ("PREPARE waitlist_entry AS SELECT w.id FROM waitlist_entries w WHERE w.id = $1", "prepare"),
+    ("EXECUTE waitlist_entry (%s)", "execute"),
     ("SET LOCAL statement_timeout = 5", "other"),
     ("", "other"),
 ])
