@@ -3,9 +3,10 @@
 Peewee stays the models layer; on the hot paths (session open, confirm, the settle batch, the
 waitlist's polled document) its query building cost more than the database did (~24% of a web
 process under a purchase load), so those statements are written once, and a polled one whose
-planning costs PostgreSQL more than running it is prepared per connection (:class:`Prepared`). Values still go through each field's ``db_value``
-(UUIDs as hex, timestamps as naive UTC) exactly as Peewee would send them, and rows come back
-through ``python_value``, so both backends (PostgreSQL, SQLite >= 3.35 for RETURNING) agree.
+planning costs PostgreSQL more than running it is prepared per connection (:class:`Prepared`).
+Values still go through each field's ``db_value`` (UUIDs as hex, timestamps as naive UTC)
+exactly as Peewee would send them, and rows come back through ``python_value``, so both
+backends (PostgreSQL, SQLite >= 3.35 for RETURNING) agree.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class Prepared:
     """A statement PostgreSQL plans once per connection (``PREPARE``, then ``EXECUTE``), for a
     polled read whose planning costs more than running it: the waitlist's document, a join of
     four tables, took 175-195 µs of its backend's CPU planned every time and 35-40 µs prepared
-    (``python -m bench.waitlist``; docs/benchmarks.md, "Waitlist after the sell-out"). SQLite's driver keeps a statement cache
-    of its own: there it is an ordinary statement.
+    (``python -m bench.waitlist``; docs/benchmarks.md, "Waitlist after the sell-out"). SQLite's
+    driver keeps a statement cache of its own: there it is an ordinary statement.
 
     Needs a session of its own per connection (direct connections, or a pooler in session mode;
     a transaction-mode pooler would lose the plan between statements). ``sql`` takes ``?``

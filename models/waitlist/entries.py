@@ -104,7 +104,7 @@ def _stored_position(event_id: str, field: str) -> int | None:
 
 def active_entry(tier_id: str, user_id: str, *, lines: WaitingLines = LINES) -> dict[str, Any] | None:
     """The fan's waiting or offered entry of the tier, as a document, or None (blocking; one
-    statement)."""
+    statement, and the tier's line when it is due: see :func:`_documents`)."""
     docs = _documents(_ACTIVE_ENTRY, [sql.uid(tier_id), user_id], None, lines)
     return docs[0] if docs else None
 
@@ -160,7 +160,7 @@ _DOCUMENTS_SQL = (
 _USER_ENTRIES = sql.Prepared("waitlist_user_entries", _DOCUMENTS_SQL.format(where="w.user_id = ?"))
 _ENTRY = sql.Prepared("waitlist_entry", _DOCUMENTS_SQL.format(where="w.id = ?"))
 _ACTIVE_ENTRY = sql.Prepared("waitlist_active_entry", _DOCUMENTS_SQL.format(
-    where="w.tier_id = ? AND w.user_id = ? AND w.status IN ('waiting', 'offered')"))
+    where="w.tier_id = ? AND w.user_id = ? AND w.status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"))
 
 
 def _documents(statement: sql.Prepared, args: list[Any], now: datetime | None,
@@ -172,10 +172,11 @@ def _documents(statement: sql.Prepared, args: list[Any], now: datetime | None,
     docs = []
     for (entry_id, event_id, tier_id, quantity, position, rank, status, reservation_id, created_at, event_name,
          event_status, tier_name, price_cents, hold_status, expires_at) in statement.rows(args):
+        entry_id = WaitlistEntry.id.python_value(entry_id)
         event_id, tier_id = sql.text_id(event_id), sql.text_id(tier_id)
         ahead, offer = None, None
         if status == "waiting":
-            ahead = lines.ahead(tier_id, rank, WaitlistEntry.id.python_value(entry_id))
+            ahead = lines.ahead(tier_id, rank, entry_id)
         elif status == "offered":
             expires_at = sql.value(Reservation.expires_at, expires_at)
             if hold_status == "converted":
@@ -187,7 +188,7 @@ def _documents(statement: sql.Prepared, args: list[Any], now: datetime | None,
                 offer = {"reservation_id": reservation_id, "quantity": quantity, "expires_at": iso(expires_at),
                          "checkout_path": f"/reservations/{reservation_id}"}
         docs.append({
-            "id": sql.text_id(entry_id), "event_id": event_id, "tier_id": tier_id, "quantity": quantity,
+            "id": str(entry_id), "event_id": event_id, "tier_id": tier_id, "quantity": quantity,
             "status": status, "position": position, "ahead": ahead,
             "joined_at": iso(sql.value(WaitlistEntry.created_at, created_at)), "offer": offer,
             "event": {"id": event_id, "name": event_name, "status": event_status},
