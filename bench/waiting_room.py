@@ -8,12 +8,16 @@ pre-queue, fills the other half first come first served, and measures:
 - the draw time, and the wave tick time (median of ``--ticks`` ticks: flat in queue size);
 - for sizes >= ``--http-min``: status/s (first polls, which read Redis, and repeat polls) and
   join/s through HTTP against one real web process (``python -m web``), with the same load
-  generator (bench/loadgen.py) and concurrency as the trivial aiohttp JSON handler of
-  bench/baseline.py, measured in the same run. Ratios are given two ways: requests per second
-  (what the load generator achieved) and server CPU per request (the server's capacity, which
-  does not depend on the load generator sharing the machine). Each measurement also gives the
-  CPU per request of Redis (from /proc, when it runs on this machine) and of wrk, and Redis
-  commands per request (INFO commandstats): what the web processes' CPU leaves out.
+  generator (wrk, bench/wrk.py) and concurrency as the trivial aiohttp JSON handler of
+  bench/baseline.py, the yardstick. Each round measures the yardstick before and after every
+  route (yardstick, first polls, yardstick, repeat polls, yardstick, joins, yardstick), and a
+  route is compared with the geometric mean of its two neighbours: the machine's speed drifts
+  within seconds, and one yardstick per round biased every ratio of the round it drifted in.
+  Ratios are given two ways: requests per second (what the load generator achieved) and server
+  CPU per request (the server's capacity, which does not depend on the load generator sharing
+  the machine). Each measurement also gives the CPU per request of Redis (from /proc, when it
+  runs on this machine) and of wrk, and Redis commands per request (INFO commandstats): what
+  the web processes' CPU leaves out.
 
 Needs a Redis (REDIS_URL, default redis://127.0.0.1:6379/0); keys live under a unique prefix
 and are deleted at the end. The database is a throwaway SQLite file.
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
+import math
 import os
 import random
 import statistics
@@ -30,6 +36,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -224,35 +231,41 @@ def http_paths(event_id: str, size: int, secret: bytes, duration_s: float, round
     return [[url(i) for i in fresh[r * per_round:(r + 1) * per_round]] for r in range(rounds)], repeat
 
 
-def http_figures(procs: list[subprocess.Popen], port: int, event_id: str, first: list[str], repeat: list[str],
-                 duration_s: float, connections: int, profile: Path | None = None,
-                 redis: rediscost.RedisCost | None = None) -> dict:
-    """wrk figures for first polls (every request a fan this process has not seen: the Redis
+def route_runs(procs: list[subprocess.Popen], port: int, event_id: str, first: list[str], repeat: list[str],
+               duration_s: float, connections: int, profile: Path | None = None,
+               redis: rediscost.RedisCost | None = None) -> dict[str, Callable[[], dict]]:
+    """The routes a round measures, in order, each a function that loads it with wrk once and
+    returns its figures: first polls (every request a fan this process has not seen: the Redis
     path, until the list wraps: from then its polls are repeat polls, which the ``note`` counts;
-    at 100k fans and 3 rounds the list holds 33,000 fans, a third of a 5 s run's polls, so an
-    unwrapped first poll needs the 1M queue), repeat polls (REPEAT_FANS fans polling in turn: the steady state, warmed up by the
-    caller) and joins (a new user each). ``redis``: the Redis the web processes use, for its CPU
-    and commands per request.
+    at 100k fans and 5 rounds the list holds 19,800 fans against some 100,000 polls in 5 s, so an
+    unwrapped first poll needs the 1M queue), repeat polls (REPEAT_FANS fans polling in turn: the
+    steady state, warmed up by the caller) and joins (a new user each). ``redis``: the Redis the
+    web processes use, for its CPU and commands per request.
     ``profile``: a py-spy profile of each measurement, ``<profile>-<name>-<pid>.txt``."""
     base = f"http://127.0.0.1:{port}"
-    prefix = f"/events/{event_id}/waiting-room"
     pids = [p.pid for p in procs]
 
     def spy(name: str) -> Path | None:
         return None if profile is None else profile.with_name(f"{profile.name}-{name}")
 
-    out = {"status_first_poll": wrk.run(base, first, pids, duration_s=duration_s, connections=connections,
-                                        profile=spy("first"), redis=redis).as_dict(),
-           "status_repeat_poll": wrk.run(base, repeat, pids, duration_s=duration_s, connections=connections,
-                                         profile=spy("repeat"), redis=redis).as_dict(),
-           "join": wrk.run(base, [f"{prefix}/join"], pids, duration_s=duration_s, connections=connections,
-                           method="POST", user_id_prefix=f"join-{uuid.uuid4().hex[:6]}-", profile=spy("join"),
-                           redis=redis).as_dict()}
-    polls = out["status_first_poll"]["requests"]
-    if polls > len(first):
-        out["status_first_poll"]["note"] = (f"wrapped: {len(first)} fresh fans for {polls} polls, so "
-                                            f"{1 - len(first) / polls:.0%} of them were repeat polls")
-    return out
+    def first_polls() -> dict:
+        out = wrk.run(base, first, pids, duration_s=duration_s, connections=connections, profile=spy("first"),
+                      redis=redis).as_dict()
+        if out["requests"] > len(first):
+            out["note"] = (f"wrapped: {len(first)} fresh fans for {out['requests']} polls, so "
+                           f"{1 - len(first) / out['requests']:.0%} of them were repeat polls")
+        return out
+
+    def repeat_polls() -> dict:
+        return wrk.run(base, repeat, pids, duration_s=duration_s, connections=connections, profile=spy("repeat"),
+                       redis=redis).as_dict()
+
+    def joins() -> dict:
+        return wrk.run(base, [f"/events/{event_id}/waiting-room/join"], pids, duration_s=duration_s,
+                       connections=connections, method="POST", user_id_prefix=f"join-{uuid.uuid4().hex[:6]}-",
+                       profile=spy("join"), redis=redis).as_dict()
+
+    return {"status_first_poll": first_polls, "status_repeat_poll": repeat_polls, "join": joins}
 
 
 def baseline_figures(procs: list[subprocess.Popen], port: int, duration_s: float, connections: int,
@@ -266,17 +279,49 @@ def baseline_figures(procs: list[subprocess.Popen], port: int, duration_s: float
                       profile=spy).as_dict(), **BASELINE_REDIS}
 
 
+def yardstick_runs(procs: list[subprocess.Popen], port: int, duration_s: float, connections: int,
+                   profile: Path | None = None) -> Callable[[], dict]:
+    """The yardstick as a round measures it, again and again: baseline_figures, the first
+    measurement profiled into ``profile`` (one profile of the trivial handler is enough)."""
+    profiles = iter([profile])
+    return lambda: baseline_figures(procs, port, duration_s, connections, next(profiles, None))
+
+
 #: The trivial handler's Redis figures: 0 by construction.
 BASELINE_REDIS = {"redis_cpu_us_per_request": 0.0, "redis_commands_per_request": 0.0}
 
 
-def _ratios(base: dict, fig: dict) -> dict:
-    """Ratios to the trivial handler measured in the same round: requests per second under wrk
-    (what the issue targets) and server CPU per request (capacity, steadier on a shared box)."""
+def measure_round(yardstick: Callable[[], dict], routes: dict[str, Callable[[], dict]]) -> tuple[list[dict], dict]:
+    """One round: the yardstick, then each route followed by the yardstick again. Returns the
+    yardstick's figures (one more than the routes, in the order measured) and each route's."""
+    yardsticks, figures = [yardstick()], {}
+    for name, measure in routes.items():
+        figures[name] = measure()
+        yardsticks.append(yardstick())
+    return yardsticks, figures
+
+
+def geometric_mean(a: float, b: float) -> float:
+    """sqrt(a * b): where a steady drift of the machine's speed by a constant factor per second
+    passes halfway between a and b; and the reciprocal of the geometric mean of two costs is the
+    geometric mean of the two rates, so a cost ratio and a rate ratio agree."""
+    return math.sqrt(a * b)
+
+
+def bracketed_ratios(yardsticks: list[dict], figures: dict) -> dict:
+    """Each route's ratios to the yardstick measured right before and right after it (the
+    geometric mean of the two): requests per second under wrk (what the issue targets) and
+    server CPU per request, the yardstick's over the route's (capacity, steadier on a shared
+    box). ``figures``: the routes in the order measured; ``yardsticks``: one more, route i
+    between yardsticks i and i + 1."""
+    if len(yardsticks) != len(figures) + 1:
+        raise ValueError(f"{len(figures)} routes need {len(figures) + 1} yardsticks around them, not {len(yardsticks)}")
     out = {}
-    for name, m in fig.items():
-        out[f"{name}_rps_ratio"] = round(m["rps"] / base["rps"], 2)
-        out[f"{name}_cpu_ratio"] = round(base["server_cpu_us_per_request"] / max(0.1, m["server_cpu_us_per_request"]), 2)
+    for (name, m), before, after in zip(figures.items(), yardsticks[:-1], yardsticks[1:], strict=True):
+        rps = geometric_mean(before["rps"], after["rps"])
+        cpu = geometric_mean(before["server_cpu_us_per_request"], after["server_cpu_us_per_request"])
+        out[f"{name}_rps_ratio"] = round(m["rps"] / rps, 2)
+        out[f"{name}_cpu_ratio"] = round(cpu / max(0.1, m["server_cpu_us_per_request"]), 2)
     return out
 
 
@@ -285,31 +330,50 @@ def _median(values: list) -> float | None:
     return round(statistics.median(known), 2) if known else None
 
 
-def cost_lines(figures: list[dict]) -> list[str]:
-    """One line per route (the trivial handler first): the medians over the rounds of web, Redis
-    and wrk CPU per request and of Redis commands per request. ``figures``: each round's
-    ``{"baseline": {...}, route: {...}}`` as http_figures and baseline_figures give them."""
+def cost_lines(measurements: dict[str, list[dict]]) -> list[str]:
+    """One line per route (the trivial handler first): the medians over its measurements of web,
+    Redis and wrk CPU per request and of Redis commands per request. ``measurements``: each
+    route's figures as route_runs and baseline_figures give them, ``"baseline"`` every
+    yardstick of the run."""
     def med(route: str, key: str) -> str:
-        value = _median([f[route].get(key) for f in figures])
+        value = _median([m.get(key) for m in measurements[route]])
         return "null" if value is None else f"{value:g}"
 
     lines = []
-    for route in figures[0]:
+    for route, runs in measurements.items():
         trivial = route == "baseline"
         redis = "0 (by construction)" if trivial else med(route, "redis_cpu_us_per_request")
         commands = "0" if trivial else med(route, "redis_commands_per_request")
         lines.append(f"{route}: web {med(route, 'server_cpu_us_per_request')} / Redis {redis} / "
                      f"wrk {med(route, 'wrk_cpu_us_per_request')} µs per request, {commands} Redis commands per "
-                     f"request (median of {len(figures)})")
+                     f"request (median of {len(runs)})")
     return lines
 
 
 def summary(rounds: list[dict]) -> dict:
-    """Each ratio's median over the rounds, with its lowest and highest: the machine's load
-    drifts during a run, and a round measures the yardstick right before the routes it compares."""
+    """Each ratio's median over the rounds, with its lowest and highest: what is left of the
+    machine's drift after each round bracketed every route with the yardstick."""
     return {name: {"median": round(statistics.median(r[name] for r in rounds), 2),
                    "min": min(r[name] for r in rounds), "max": max(r[name] for r in rounds)}
             for name in rounds[0]}
+
+
+def yardstick_spread(rounds: list[list[dict]]) -> dict:
+    """How much the yardstick itself moved in the run, so a reader sees how noisy the machine
+    was: its req/s and web CPU per request (lowest, median, highest over every measurement of
+    every round), and the widest bracket, the larger over the smaller req/s of the two
+    yardsticks around one route (1.0: the machine held still across every route)."""
+    every = [y for ys in rounds for y in ys]
+
+    def spread(key: str) -> dict:
+        values = [y[key] for y in every]
+        return {"min": min(values), "median": round(statistics.median(values), 1), "max": max(values)}
+
+    steps = [max(a["rps"], b["rps"]) / max(1, min(a["rps"], b["rps"]))
+             for ys in rounds for a, b in itertools.pairwise(ys)]
+    return {"measurements": len(every), "rps": spread("rps"),
+            "server_cpu_us_per_request": spread("server_cpu_us_per_request"),
+            "widest_bracket": round(max(steps), 2) if steps else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,9 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-min", type=int, default=100_000, help="load HTTP for queues at least this big")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk measurement")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (2 threads)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds of (yardstick, first polls, repeat polls, joins) per process count; the "
-                             "summary gives each ratio's median over them")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of (yardstick, first polls, yardstick, repeat polls, yardstick, joins, "
+                             "yardstick) per process count; the summary gives each ratio's median over them")
     parser.add_argument("--processes", default="1,2", help="web process counts to measure, comma-separated")
     parser.add_argument("--ticks", type=int, default=20, help="wave ticks timed per queue")
     parser.add_argument("--rate-limits", action=argparse.BooleanOptionalAction, default=True,
@@ -367,24 +431,28 @@ def main(argv: list[str] | None = None) -> int:
                             connections=args.connections)
                     wrk.run(f"http://127.0.0.1:{port}", repeat, [p.pid for p in web], duration_s=3.0,
                             connections=args.connections)
-                    ratios, figures = [], []
+                    ratios, yardsticks = [], []
+                    measurements: dict[str, list[dict]] = {"baseline": []}
                     for r, first in enumerate(first_rounds):
-                        # The yardstick right before the routes in every round: others' load drifts.
                         profile = None
                         if args.profile is not None and r == 0:
                             args.profile.mkdir(parents=True, exist_ok=True)
                             profile = args.profile / f"{q['size']}-{processes}p"
-                        base = baseline_figures(baseline, base_port, args.duration, args.connections, profile)
-                        fig = http_figures(web, port, q["event_id"], first, repeat, args.duration, args.connections,
-                                           profile, redis_cost)
-                        ratios.append(_ratios(base, fig))
-                        figures.append({"baseline": base, **fig})
-                        print({"size": q["size"], "processes": processes, "round": r + 1, "baseline": base, **fig},
-                              flush=True)
-                        print({"size": q["size"], "processes": processes, "round": r + 1, **ratios[-1]}, flush=True)
-                    print({"size": q["size"], "processes": processes, "rounds": len(ratios), "ratios": summary(ratios)},
-                          flush=True)
-                    for line in cost_lines(figures):
+                        ys, fig = measure_round(
+                            yardstick_runs(baseline, base_port, args.duration, args.connections, profile),
+                            route_runs(web, port, q["event_id"], first, repeat, args.duration, args.connections,
+                                       profile, redis_cost))
+                        ratios.append(bracketed_ratios(ys, fig))
+                        yardsticks.append(ys)
+                        measurements["baseline"] += ys
+                        for name, m in fig.items():
+                            measurements.setdefault(name, []).append(m)
+                        where = {"size": q["size"], "processes": processes, "round": r + 1}
+                        print({**where, "baseline": ys, **fig}, flush=True)
+                        print({**where, "yardstick_rps": [y["rps"] for y in ys], **ratios[-1]}, flush=True)
+                    print({"size": q["size"], "processes": processes, "rounds": len(ratios), "ratios": summary(ratios),
+                           "yardstick": yardstick_spread(yardsticks)}, flush=True)
+                    for line in cost_lines(measurements):
                         print(f"  {q['size']} fans, {processes} process(es): {line}", flush=True)
             finally:
                 stop_all(servers)

@@ -111,12 +111,12 @@ def _fig(web: float, wrk_: float, redis: float | None, commands: float) -> dict:
 
 
 def test_the_summary_gives_each_route_its_medians_and_the_trivial_handler_no_redis():
-    rounds = [{"baseline": {**_fig(100, 10, None, 0), **BASELINE_REDIS}, "join": _fig(300, 12, 16, 2)},
-              {"baseline": {**_fig(110, 11, None, 0), **BASELINE_REDIS}, "join": _fig(340, 14, 18, 2)},
-              {"baseline": {**_fig(105, 30, None, 0), **BASELINE_REDIS}, "join": _fig(320, 13, None, 2)}]
+    measurements = {"baseline": [{**_fig(web, wrk_, None, 0), **BASELINE_REDIS}
+                                 for web, wrk_ in ((100, 10), (110, 11), (105, 30), (104, 9))],
+                    "join": [_fig(300, 12, 16, 2), _fig(340, 14, 18, 2), _fig(320, 13, None, 2)]}
 
-    assert cost_lines(rounds) == [
-        "baseline: web 105 / Redis 0 (by construction) / wrk 11 µs per request, 0 Redis commands per request (median of 3)",
+    assert cost_lines(measurements) == [
+        "baseline: web 104.5 / Redis 0 (by construction) / wrk 10.5 µs per request, 0 Redis commands per request (median of 4)",
         "join: web 320 / Redis 17 / wrk 13 µs per request, 2 Redis commands per request (median of 3)",
     ]
-    assert cost_lines([{"join": _fig(300, 12, None, 2)}])[0].startswith("join: web 300 / Redis null / wrk 12")
+    assert cost_lines({"join": [_fig(300, 12, None, 2)]})[0].startswith("join: web 300 / Redis null / wrk 12")
