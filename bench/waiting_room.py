@@ -10,9 +10,10 @@ pre-queue, fills the other half first come first served, and measures:
   join/s through HTTP against one real web process (``python -m web``), with the same load
   generator (wrk, bench/wrk.py) and concurrency as the trivial aiohttp JSON handler of
   bench/baseline.py, the yardstick. Each round measures the yardstick before and after every
-  route (yardstick, first polls, yardstick, repeat polls, yardstick, joins, yardstick), and a
-  route is compared with the geometric mean of its two neighbours: the machine's speed drifts
-  within seconds, and one yardstick per round biased every ratio of the round it drifted in.
+  route (yardstick, first polls, yardstick, repeat polls, yardstick, joins, yardstick; a
+  round's last yardstick is the next round's first), and a route is compared with the
+  geometric mean of its two neighbours: the machine's speed drifts within seconds, and one
+  yardstick per round biased every ratio of the round it drifted in.
   Ratios are given two ways: requests per second (what the load generator achieved) and server
   CPU per request (the server's capacity, which does not depend on the load generator sharing
   the machine). Each measurement also gives the CPU per request of Redis (from /proc, when it
@@ -291,10 +292,14 @@ def yardstick_runs(procs: list[subprocess.Popen], port: int, duration_s: float, 
 BASELINE_REDIS = {"redis_cpu_us_per_request": 0.0, "redis_commands_per_request": 0.0}
 
 
-def measure_round(yardstick: Callable[[], dict], routes: dict[str, Callable[[], dict]]) -> tuple[list[dict], dict]:
-    """One round: the yardstick, then each route followed by the yardstick again. Returns the
-    yardstick's figures (one more than the routes, in the order measured) and each route's."""
-    yardsticks, figures = [yardstick()], {}
+def measure_round(yardstick: Callable[[], dict], routes: dict[str, Callable[[], dict]],
+                  before: dict | None = None) -> tuple[list[dict], dict]:
+    """One round: the yardstick, then each route followed by the yardstick again. ``before``:
+    the yardstick that ended the previous round, measured just now, which opens this one (it
+    brackets that round's last route and this round's first; measuring it again would add time
+    and no bracket). Returns the yardstick's figures (one more than the routes, in the order
+    measured, ``before`` first when given) and each route's."""
+    yardsticks, figures = [yardstick() if before is None else before], {}
     for name, measure in routes.items():
         figures[name] = measure()
         yardsticks.append(yardstick())
@@ -358,20 +363,18 @@ def summary(rounds: list[dict]) -> dict:
             for name in rounds[0]}
 
 
-def yardstick_spread(rounds: list[list[dict]]) -> dict:
+def yardstick_spread(yardsticks: list[dict]) -> dict:
     """How much the yardstick itself moved in the run, so a reader sees how noisy the machine
-    was: its req/s and web CPU per request (lowest, median, highest over every measurement of
-    every round), and the widest bracket, the larger over the smaller req/s of the two
-    yardsticks around one route (1.0: the machine held still across every route)."""
-    every = [y for ys in rounds for y in ys]
-
+    was. ``yardsticks``: every measurement of the run in order, each once (a route between each
+    two). Gives its req/s and web CPU per request (lowest, median, highest) and the widest
+    bracket, the larger over the smaller req/s of the two yardsticks around one route (1.0:
+    the machine held still across every route)."""
     def spread(key: str) -> dict:
-        values = [y[key] for y in every]
+        values = [y[key] for y in yardsticks]
         return {"min": min(values), "median": round(statistics.median(values), 1), "max": max(values)}
 
-    steps = [max(a["rps"], b["rps"]) / max(1, min(a["rps"], b["rps"]))
-             for ys in rounds for a, b in itertools.pairwise(ys)]
-    return {"measurements": len(every), "rps": spread("rps"),
+    steps = [max(a["rps"], b["rps"]) / max(1, min(a["rps"], b["rps"])) for a, b in itertools.pairwise(yardsticks)]
+    return {"measurements": len(yardsticks), "rps": spread("rps"),
             "server_cpu_us_per_request": spread("server_cpu_us_per_request"),
             "widest_bracket": round(max(steps), 2) if steps else None}
 
@@ -384,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (2 threads)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds of (yardstick, first polls, yardstick, repeat polls, yardstick, joins, "
-                             "yardstick) per process count; the summary gives each ratio's median over them")
+                             "yardstick) per process count, a round's last yardstick the next one's first; "
+                             "the summary gives each ratio's median over them")
     parser.add_argument("--processes", default="1,2", help="web process counts to measure, comma-separated")
     parser.add_argument("--ticks", type=int, default=20, help="wave ticks timed per queue")
     parser.add_argument("--rate-limits", action=argparse.BooleanOptionalAction, default=True,
@@ -431,8 +435,9 @@ def main(argv: list[str] | None = None) -> int:
                             connections=args.connections)
                     wrk.run(f"http://127.0.0.1:{port}", repeat, [p.pid for p in web], duration_s=3.0,
                             connections=args.connections)
-                    ratios, yardsticks = [], []
-                    measurements: dict[str, list[dict]] = {"baseline": []}
+                    ratios: list[dict] = []
+                    yardsticks: list[dict] = []  # the run's, in order: a round's last opens the next
+                    measurements: dict[str, list[dict]] = {"baseline": yardsticks}
                     for r, first in enumerate(first_rounds):
                         profile = None
                         if args.profile is not None and r == 0:
@@ -441,10 +446,10 @@ def main(argv: list[str] | None = None) -> int:
                         ys, fig = measure_round(
                             yardstick_runs(baseline, base_port, args.duration, args.connections, profile),
                             route_runs(web, port, q["event_id"], first, repeat, args.duration, args.connections,
-                                       profile, redis_cost))
+                                       profile, redis_cost),
+                            yardsticks[-1] if yardsticks else None)
                         ratios.append(bracketed_ratios(ys, fig))
-                        yardsticks.append(ys)
-                        measurements["baseline"] += ys
+                        yardsticks += ys[1:] if yardsticks else ys
                         for name, m in fig.items():
                             measurements.setdefault(name, []).append(m)
                         where = {"size": q["size"], "processes": processes, "round": r + 1}

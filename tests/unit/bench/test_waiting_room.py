@@ -32,14 +32,19 @@ def measured(rps: float, cpu_us: float = 30.0) -> dict:
     return {"rps": rps, "server_cpu_us_per_request": cpu_us}
 
 
-def test_a_round_measures_the_yardstick_before_and_after_every_route():
-    order = []
-
+def counting(order: list[str]):
+    """A measurement of ``name`` that logs its turn in ``order`` and gives it as its req/s."""
     def run(name: str):
         def measure() -> dict:
             order.append(name)
             return measured(len(order))
         return measure
+    return run
+
+
+def test_a_round_measures_the_yardstick_before_and_after_every_route():
+    order = []
+    run = counting(order)
 
     yardsticks, figures = measure_round(run("yardstick"), {"first": run("first"), "repeat": run("repeat"),
                                                            "join": run("join")})
@@ -47,6 +52,17 @@ def test_a_round_measures_the_yardstick_before_and_after_every_route():
     assert order == ["yardstick", "first", "yardstick", "repeat", "yardstick", "join", "yardstick"]
     assert [y["rps"] for y in yardsticks] == [1, 3, 5, 7]
     assert {name: m["rps"] for name, m in figures.items()} == {"first": 2, "repeat": 4, "join": 6}
+
+
+def test_the_next_round_opens_with_the_yardstick_that_closed_the_last_one_not_a_new_one():
+    order = []
+    run = counting(order)
+
+    yardsticks, figures = measure_round(run("yardstick"), {"first": run("first"), "join": run("join")},
+                                        before=measured(99))
+
+    assert order == ["first", "yardstick", "join", "yardstick"]
+    assert [y["rps"] for y in yardsticks] == [99, 2, 4]
 
 
 def test_a_route_is_compared_with_the_geometric_mean_of_the_yardsticks_either_side_of_it():
@@ -105,14 +121,13 @@ def test_with_an_even_number_of_rounds_the_median_is_the_mean_of_the_middle_two(
 
 
 def test_the_yardsticks_spread_is_its_lowest_median_and_highest_and_its_widest_bracket():
-    rounds = [[measured(20_000, 25.0), measured(10_000, 50.0), measured(15_000, 33.0), measured(12_000, 40.0)],
-              [measured(30_000, 12.0), measured(18_000, 28.0), measured(18_000, 27.0), measured(8_000, 60.0)]]
+    # The run's yardsticks in order, a route between each two.
+    yardsticks = [measured(20_000, 25.0), measured(10_000, 50.0), measured(15_000, 33.0), measured(12_000, 40.0),
+                  measured(18_000, 28.0), measured(18_000, 27.0), measured(8_000, 60.0)]
 
-    assert yardstick_spread(rounds) == {
-        "measurements": 8,
-        "rps": {"min": 8_000, "median": 16_500, "max": 30_000},
-        "server_cpu_us_per_request": {"min": 12.0, "median": 30.5, "max": 60.0},
-        # 18,000 before the second round's join, 8,000 after it; no route ran between the first
-        # round's last yardstick (12,000) and the second round's first (30,000)
-        "widest_bracket": 2.25,
+    assert yardstick_spread(yardsticks) == {
+        "measurements": 7,
+        "rps": {"min": 8_000, "median": 15_000, "max": 20_000},
+        "server_cpu_us_per_request": {"min": 25.0, "median": 33.0, "max": 60.0},
+        "widest_bracket": 2.25,  # 18,000 before the last route, 8,000 after it
     }
