@@ -301,6 +301,7 @@ class HostedSystem(System):
     def stop(self, *, keep_database: bool = False) -> None:
         """Stop the application's processes, then nginx and the data host's servers (the whole
         instance goes: nothing is kept)."""
+        self.stopping.set()
         self.stop_processes()
         for svc in reversed(self.daemons):
             # PostgreSQL: SIGTERM waits for clients; SIGINT is its fast shutdown.

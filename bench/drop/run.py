@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import math
@@ -152,7 +153,7 @@ async def run_drop(cfg: DropConfig, make_system=System) -> tuple[int, Path]:
     ))
     try:
         log.info("starting the system in %s", run_dir)
-        await asyncio.to_thread(system.start)
+        await _start(system)
         log.info("system healthy at %s (%s, %s)", system.base_url, system.database.kind, system.redis_url)
         results = await _drive(cfg, system, run_id)
         await asyncio.to_thread(system.stop_processes)
@@ -166,6 +167,21 @@ async def run_drop(cfg: DropConfig, make_system=System) -> tuple[int, Path]:
         results["hosts"], results["edge"] = system.describe(), system.edge
     path = report.write(results, run_dir)
     return (0 if results["invariants"]["passed"] else 1), path
+
+
+async def _start(system: System) -> None:
+    """``system.start()`` in a thread. Cancelled (Ctrl-C: ``asyncio.run`` cancels its task), it tells
+    the start to give up and waits for its thread before re-raising: a thread cannot be cancelled,
+    and one left running would start processes beside the caller's ``system.stop()``, then keep
+    ``asyncio.run`` waiting for a health check that can no longer pass (up to STARTUP_TIMEOUT_S)."""
+    starting = asyncio.ensure_future(asyncio.to_thread(system.start))
+    try:
+        await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        system.stopping.set()
+        with contextlib.suppress(Exception):  # "being stopped": the cancellation is the story
+            await starting
+        raise
 
 
 def _config_dict(cfg: DropConfig, system: System) -> dict:

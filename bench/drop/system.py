@@ -2,7 +2,8 @@
 one port (REUSE_PORT), several dramatiq worker processes, one scheduler, after ``init-db``.
 
 ``System.start()`` provisions the data stores (see bench.drop.infra), starts every process
-with the same environment and waits for ``/health?deep=1``; ``stop()`` undoes all of it.
+with the same environment and waits for ``/health?deep=1``; ``stop()`` undoes all of it, and
+makes a start or a health wait still running in another thread give up.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -67,6 +69,9 @@ class System:
         self.webs: list[Service] = []
         self.workers: list[Service] = []
         self.scheduler: Service | None = None
+        #: Set by ``stop()`` (or by a caller about to stop): ``start()`` starts no process after it
+        #: and ``wait_healthy()`` gives up, so a thread still in either ends within a poll.
+        self.stopping = threading.Event()
 
     @property
     def base_url(self) -> str:
@@ -105,6 +110,7 @@ class System:
             for i in range(o.worker_processes)
         ]
         self.webs = [Service(f"web-{i}", [py, "-m", "web"], self.env, logs / f"web-{i}.log", ROOT) for i in range(o.web_processes)]
+        self._not_stopping()
         for svc in self.services:
             svc.start()
         self.wait_healthy(deep=True)
@@ -150,16 +156,22 @@ class System:
         except OSError:
             return False
 
+    def _not_stopping(self) -> None:
+        if self.stopping.is_set():
+            raise RuntimeError("the system is being stopped")
+
     def wait_healthy(self, deep: bool = False, timeout_s: float = STARTUP_TIMEOUT_S) -> float:
-        """Block until /health answers 200; returns the seconds waited. Raises RuntimeError on timeout."""
+        """Block until /health answers 200; returns the seconds waited. Raises RuntimeError on
+        timeout, or once the system is being stopped (its processes will not answer again)."""
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
+            self._not_stopping()
             dead = [s.name for s in self.services if s.supervised and not s.alive]
             if dead and time.monotonic() - started > 5:
                 restart_dead(self.services)
             if self.health(deep):
                 return time.monotonic() - started
-            time.sleep(0.2)
+            self.stopping.wait(0.2)
         raise RuntimeError(f"the system did not become healthy in {timeout_s} s; logs in {self.opts.run_dir / 'logs'}")
 
     def supervise(self) -> list[str]:
@@ -197,6 +209,7 @@ class System:
     def stop(self, *, keep_database: bool = False) -> None:
         """Stop every process, Redis we own (or our keys on a shared one), and drop the database we
         created (unless kept: then the keys stay too, to be inspected)."""
+        self.stopping.set()
         self.stop_processes()
         if self.redis is not None:
             self.redis.stop()

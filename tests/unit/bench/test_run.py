@@ -1,7 +1,17 @@
-"""The drop's configuration: the waitlist polls' pool sized from their expected rate (bench/drop/run.py)."""
+"""The drop's configuration: the waitlist polls' pool sized from their expected rate; a drop
+interrupted while its system starts (bench/drop/run.py)."""
 
+import asyncio
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from bench import baseline
 from bench.drop.fans import Plan
-from bench.drop.run import DropConfig, waitlist_connections
+from bench.drop.run import DropConfig, run_drop, waitlist_connections
+from bench.drop.system import System
 
 
 def test_the_waitlist_pool_carries_the_expected_polls_at_a_quarter_second_each():
@@ -21,3 +31,50 @@ def test_the_waitlist_pool_stays_between_32_and_512_connections():
 def test_a_drop_sizes_its_waitlist_pool_from_all_its_fans_unless_told_a_size():
     assert DropConfig(fans=2_000).resolved().waitlist_connections == 55  # 2,200 fans with the late ones
     assert DropConfig(fans=2_000, waitlist_connections=16).resolved().waitlist_connections == 16
+
+
+class _Booting(System):
+    """A System whose start() is only its wait for health, with nothing answering: where a Ctrl-C
+    finds a drop while its processes boot."""
+
+    def __init__(self, opts) -> None:
+        super().__init__(opts)
+        self.waiting = threading.Event()
+        self.start_ended = self.stop_began = None
+
+    def start(self) -> None:
+        self.waiting.set()
+        try:
+            self.wait_healthy(deep=True, timeout_s=20)
+        finally:
+            self.start_ended = time.monotonic()
+
+    def stop(self, *, keep_database: bool = False) -> None:
+        self.stop_began = time.monotonic()
+        super().stop(keep_database=keep_database)
+
+
+async def test_a_drop_cancelled_while_its_system_starts_ends_the_start_before_stopping_the_system(tmp_path, monkeypatch):
+    async def no_baseline(*args, **kwargs):
+        return SimpleNamespace(rps=1.0)
+
+    monkeypatch.setattr(baseline, "measure", no_baseline)
+    systems: list[_Booting] = []
+
+    def booting(opts) -> _Booting:
+        systems.append(_Booting(opts))
+        return systems[0]
+
+    drop = asyncio.create_task(run_drop(DropConfig(fans=10, out=tmp_path), make_system=booting))
+    while not (systems and systems[0].waiting.is_set()):
+        assert not drop.done(), drop
+        await asyncio.sleep(0.01)
+    cancelled = time.monotonic()
+    drop.cancel()  # what asyncio.run does with a Ctrl-C
+    with pytest.raises(asyncio.CancelledError):
+        await drop
+    system = systems[0]
+    # A start left running would start processes beside stop() and hold asyncio.run until it timed out.
+    assert system.start_ended is not None and system.stop_began is not None
+    assert system.start_ended <= system.stop_began
+    assert time.monotonic() - cancelled < 5
