@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import peewee
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from models.db import database, is_postgres
 
@@ -31,6 +32,15 @@ def rows(sql: str, args: Sequence[Any] = ()) -> list[tuple]:
     """Run one statement and return every row it produced (SELECT, or ... RETURNING)."""
     cursor = database.execute_sql(sql.replace("?", database.param) if database.param != "?" else sql, args)
     return cursor.fetchall()
+
+
+#: EXECUTE's errors that are the session's plan's, not the statement's. 26000 "prepared
+#: statement does not exist": the session was reset under the same connection (``DISCARD ALL``).
+#: 0A000 "cached plan must not change result type": a migration changed the type of a selected
+#: column (even a VARCHAR's length); PostgreSQL fails every EXECUTE of that plan until it is
+#: deallocated, where the plain statement runs. (Added or dropped columns it does not select, it
+#: plans again by itself.)
+_PLAN_LOST, _PLAN_STALE = "26000", "0A000"
 
 
 class Prepared:
@@ -55,7 +65,10 @@ class Prepared:
         self._lock = threading.Lock()
 
     def rows(self, args: Sequence[Any] = ()) -> list[tuple]:
-        """Every row the statement produces with ``args``."""
+        """Every row the statement produces with ``args``. A plan the session lost or can no
+        longer use (see ``_PLAN_LOST``, ``_PLAN_STALE``) is prepared again once, outside a
+        transaction; inside one the error is raised (the transaction is aborted) and the next
+        call prepares it."""
         if not is_postgres():
             return rows(self.sql, args)
         connection = database.connection()
@@ -63,10 +76,30 @@ class Prepared:
             prepared = connection in self._prepared_on
         if not prepared:
             # A prepared statement outlives a rolled-back transaction: once per connection it is.
-            database.execute_sql(self._definition)
+            self._prepare(connection)
+        try:
+            return database.execute_sql(self._execute, args).fetchall()
+        except peewee.DatabaseError as exc:
+            code = getattr(getattr(exc, "orig", None), "pgcode", None)
+            if code == _PLAN_LOST:
+                with self._lock:
+                    self._prepared_on.discard(connection)
+            # In a transaction (now aborted) nothing more can be sent: a lost plan is prepared by
+            # the next call, a stale one (still there, still marked) deallocated by the next call
+            # outside a transaction.
+            if code not in (_PLAN_LOST, _PLAN_STALE) or connection.get_transaction_status() != TRANSACTION_STATUS_IDLE:
+                raise
+        if code == _PLAN_STALE:
+            database.execute_sql(f"DEALLOCATE {self.name}")
             with self._lock:
-                self._prepared_on.add(connection)
+                self._prepared_on.discard(connection)
+        self._prepare(connection)
         return database.execute_sql(self._execute, args).fetchall()
+
+    def _prepare(self, connection: Any) -> None:
+        database.execute_sql(self._definition)
+        with self._lock:
+            self._prepared_on.add(connection)
 
 
 def execute(sql: str, args: Sequence[Any] = ()) -> int:
