@@ -88,3 +88,14 @@ def test_a_fan_who_left_rejoins_at_the_back_of_the_line(db):
     again, created = join_in_db(str(tier.event_id), str(tier.id), "fan-1", 2, 5)
     assert created and again.id == entry.id and (again.status, again.quantity) == ("waiting", 2)
     assert again.rank > 9 and user_entries("fan-1", lines=WaitingLines())[0]["ahead"] == 1
+
+
+def test_a_fans_id_is_sent_as_a_bound_value_whatever_it_contains(db):
+    tier = make_tier()
+    odd = "o'brien?); DROP TABLE waitlist_entries; -- %s $1 \\"
+    entry = _entry(tier, odd, rank=1)
+    _entry(tier, "o'brien", rank=2)
+    assert [d["id"] for d in user_entries(odd, lines=WaitingLines())] == [str(entry.id)]
+    assert active_entry(str(tier.id), odd, lines=WaitingLines())["id"] == str(entry.id)
+    assert user_entries("' OR '1'='1", lines=WaitingLines()) == []
+    assert WaitlistEntry.select().count() == 2

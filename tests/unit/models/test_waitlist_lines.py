@@ -7,6 +7,9 @@ import threading
 import uuid
 from array import array
 
+import peewee
+import pytest
+
 from models.tables import WaitlistEntry
 from models.waitlist import lines as lines_module
 from models.waitlist.lines import Line, WaitingLines
@@ -100,3 +103,29 @@ def test_a_line_of_ten_thousand_fans_answers_each_fan_its_place(db):
                                     position=i + 1, rank=i + 1, status="waiting") for i in range(10_000)]).execute()
     lines = WaitingLines()
     assert [lines.ahead(tier.id, rank, uuid.uuid4()) for rank in (1, 2, 5_000, 10_000, 10_001)] == [0, 1, 4_999, 9_999, 10_000]
+
+
+def test_a_read_that_fails_fails_its_own_caller_only_and_the_next_caller_reads_again(db, monkeypatch):
+    tier, clock = make_tier(), Clock()
+    lines = WaitingLines(max_age_s=1.0, clock=clock)
+    fan = _entry(tier, "fan-1", rank=10)
+    read_line, failing = lines_module.read_line, [True]
+
+    def read_or_fail(*args):
+        if failing.pop() if failing else False:
+            raise peewee.OperationalError("the server went away")
+        return read_line(*args)
+
+    monkeypatch.setattr(lines_module, "read_line", read_or_fail)
+    with pytest.raises(peewee.OperationalError):
+        lines.ahead(tier.id, fan.rank, fan.id)  # the first read: nothing to answer from
+    assert not lines._reading.locked(), "no reader left marked as reading"
+    assert lines.ahead(tier.id, fan.rank, fan.id) == 0
+
+    _entry(tier, "fan-0", rank=5)
+    clock.now += 5
+    failing.append(True)
+    with pytest.raises(peewee.OperationalError):
+        lines.ahead(tier.id, fan.rank, fan.id)  # the re-read's own caller sees its failure
+    assert not lines._reading.locked(), "no reader left marked as reading"
+    assert lines.ahead(tier.id, fan.rank, fan.id) == 1, "the next caller read the line again"
