@@ -45,7 +45,7 @@ from models.waiting_room.room import RoomView
 from models.waiting_room.service import JoinResult, RoomService
 from models.waiting_room.store import RoomCounters
 from web import caching, responses
-from web.middleware import _finish
+from web.middleware import edge_headers
 
 PARTS = ("none", "token", "packed", "fields", "answer", "join", "all")
 #: Calls per measured run (a run of 0 calls is subtracted).
@@ -88,7 +88,7 @@ def _answer(result: JoinResult) -> bytes:
     response = responses.json(result.document(_EVENT), status=201 if result.created else 200,
                               headers=result.rate_fields)
     caching.private_headers(response.headers)
-    _finish(response, "0123456789abcdef0123456789abcdef", None, "POST")
+    edge_headers(response.headers, "0123456789abcdef0123456789abcdef", None, "POST")
     headers = response.headers
     headers[hdrs.CONTENT_LENGTH] = str(len(response.body))
     headers[hdrs.DATE] = rfc822_formatted_time()

@@ -21,7 +21,7 @@ from models.reservations.service import ReservationService
 from models.settings import Settings
 from models.waiting_room import RoomService
 from models.waiting_room.batching import CommandBatcher
-from web import eventroutes, identity, routes
+from web import eventroutes, hotpath, identity, routes
 from web.appkeys import (
     ACTORS,
     BATCHER,
@@ -81,6 +81,7 @@ def create_app(
     routes.setup(app)
     app.on_startup.append(eventroutes.seal_on_startup)
     app.on_startup.append(seal_on_startup)
+    app.on_startup.append(hotpath.install_on_startup)  # after the seal: the status poll below the router
     return app
 
 

@@ -47,9 +47,15 @@ def matches(if_none_match: str, etag: str) -> bool:
 
 def respond(request: web.Request, answer: Answer) -> web.Response:
     """200 with the document, or 304 (headers only) when the client's copy is still the same."""
+    status, headers, body = parts(request, answer)
+    return web.Response(status=status, headers=headers, body=body)
+
+
+def parts(request: web.Request, answer: Answer) -> tuple[int, dict[str, str], bytes | None]:
+    """:func:`respond`'s status, headers and body (None for a 304); web.hotpath writes them out itself."""
     headers = cache_headers(answer)
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None and matches(if_none_match, answer.etag):
-        return web.Response(status=304, headers=headers)
+        return 304, headers, None
     headers["Content-Type"] = "application/json"  # what responses.json sets, without its layers
-    return web.Response(body=responses.dumps(answer.document), headers=headers)
+    return 200, headers, responses.dumps(answer.document)

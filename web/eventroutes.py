@@ -61,6 +61,10 @@ class EventRoutes(RoutelessResource):
                     self._by_tail[tail] = resource
             earlier.append(resource)
 
+    def resource_of(self, tail: str) -> DynamicResource | None:
+        """The resource a path ``/events/<id><tail>`` resolves to (after :meth:`seal`), or None."""
+        return self._by_tail.get(tail)
+
     async def resolve(self, request: web.Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
         path = request.rel_url.path_safe
         if path == PREFIX and self._listing is not None:

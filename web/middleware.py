@@ -34,7 +34,7 @@ import functools
 import itertools
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -55,7 +55,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _X_REQUEST_ID = istr("X-Request-Id")
 _X_CONTENT_TYPE_OPTIONS = istr("X-Content-Type-Options")
 _CORS_HEADERS = "Authorization, Content-Type, X-User-Id, Idempotency-Key, Prefer, X-Request-Id, If-None-Match"
-_CORS_EXPOSE = ("Location, Retry-After, X-Request-Id, Idempotent-Replayed, RateLimit, RateLimit-Policy, "
+CORS_EXPOSE = ("Location, Retry-After, X-Request-Id, Idempotent-Replayed, RateLimit, RateLimit-Policy, "
                 "Preference-Applied, ETag")
 
 
@@ -72,14 +72,33 @@ class RequestIds:
         return "%s%016x" % (self._prefix, next(self._counter) & 0xFFFFFFFFFFFFFFFF)  # noqa: UP031
 
 
+class EdgeRules:
+    """What the edge decides from a request's headers alone, for an app built with ``settings``
+    (CORS origins read once, here): shared by the edge step and web.hotpath."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._allowed = frozenset(settings.cors_origins)
+        self._any_origin = "*" in self._allowed
+        self._ids = RequestIds()
+
+    def request_id(self, headers: Any) -> str:
+        """The caller's ``X-Request-Id`` when safe to log, else a new one."""
+        rid = headers.get(_X_REQUEST_ID)
+        return rid if rid is not None and is_safe_request_id(rid) else self._ids.new()
+
+    def cors_origin(self, headers: Any) -> str | None:
+        """The request's ``Origin`` if CORS headers answer it (an allowed origin), else None."""
+        origin = headers.get(hdrs.ORIGIN)
+        return origin if origin is not None and (self._any_origin or origin in self._allowed) else None
+
+
 def edge_step(settings: Settings) -> Callable[..., Handler]:
     """``wrap(handler, *, label, scope, private=False)``: ``handler`` inside the edge step of an
-    app built with ``settings`` (CORS origins are read once, here). ``label`` is the route's
-    metrics label; ``scope`` the rate-limit scope the edge counts before the handler (None:
-    none); ``private``: every answer, errors included, is marked private (web.caching)."""
-    allowed = frozenset(settings.cors_origins)
-    any_origin = "*" in allowed
-    ids = RequestIds()
+    app built with ``settings``. ``label`` is the route's metrics label; ``scope`` the rate-limit
+    scope the edge counts before the handler (None: none); ``private``: every answer, errors
+    included, is marked private (web.caching)."""
+    rules = EdgeRules(settings)
+    request_id, cors_origin = rules.request_id, rules.cors_origin
     private_headers = caching.private_headers
     perf_counter = time.perf_counter
     observe = TIMINGS.observe
@@ -88,13 +107,10 @@ def edge_step(settings: Settings) -> Callable[..., Handler]:
         async def edge(request: web.Request) -> web.StreamResponse:
             started = perf_counter()
             headers = request.headers
-            rid = headers.get(_X_REQUEST_ID)
-            if rid is None or not is_safe_request_id(rid):
-                rid = ids.new()
-            request[REQUEST_ID] = rid
+            rid = request[REQUEST_ID] = request_id(headers)
             context = request_id_var.set(rid)
-            origin = headers.get(hdrs.ORIGIN)
-            cors = origin is not None and (any_origin or origin in allowed)
+            origin = cors_origin(headers)
+            cors = origin is not None
             method = request.method
             try:
                 if cors and method == "OPTIONS" and "Access-Control-Request-Method" in headers:
@@ -111,7 +127,7 @@ def edge_step(settings: Settings) -> Callable[..., Handler]:
                 else:  # a redirect: aiohttp sends it; it still gets our headers and is timed
                     if private:
                         private_headers(exc.headers)
-                    _finish(exc, rid, origin if cors else None, method)
+                    edge_headers(exc.headers, rid, origin, method)
                     observe(method, label, exc.status, perf_counter() - started)
                     raise
             except Exception as exc:  # noqa: BLE001 - web.problems decides: a known error or a logged bug
@@ -120,7 +136,7 @@ def edge_step(settings: Settings) -> Callable[..., Handler]:
                 request_id_var.reset(context)
             if private:
                 private_headers(response.headers)
-            _finish(response, rid, origin if cors else None, method)
+            edge_headers(response.headers, rid, origin, method)
             observe(method, label, response.status, perf_counter() - started)
             return response
 
@@ -129,8 +145,10 @@ def edge_step(settings: Settings) -> Callable[..., Handler]:
     return wrap
 
 
-def _finish(response: web.StreamResponse, rid: str, origin: str | None, method: str) -> None:
-    h = response.headers
+def edge_headers(h: MutableMapping[str, str], rid: str, origin: str | None, method: str) -> None:
+    """Add the edge's headers to an answer's headers ``h`` (a response's, or the plain dict
+    web.hotpath writes out): the request id, ``nosniff``, and the CORS headers when ``origin`` is
+    an allowed one (preflight headers for OPTIONS)."""
     h[_X_REQUEST_ID] = rid
     if _X_CONTENT_TYPE_OPTIONS not in h:
         h[_X_CONTENT_TYPE_OPTIONS] = "nosniff"
@@ -139,7 +157,7 @@ def _finish(response: web.StreamResponse, rid: str, origin: str | None, method: 
         vary = h.get("Vary")
         h["Vary"] = f"{vary}, Origin" if vary and "Origin" not in vary else (vary or "Origin")
         h["Access-Control-Allow-Credentials"] = "true"
-        h["Access-Control-Expose-Headers"] = _CORS_EXPOSE
+        h["Access-Control-Expose-Headers"] = CORS_EXPOSE
         if method == "OPTIONS":
             h["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
             h["Access-Control-Allow-Headers"] = _CORS_HEADERS

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from models.errors import InvalidInput
-from models.waiting_room.service import MAX_HMACS_PAGE
+from models.waiting_room.service import MAX_HMACS_PAGE, Answer
 from web import edgecache, ratelimit, responses
 from web.appkeys import WAITING_ROOM
 from web.openapi import UNKNOWN_EVENT_FLOOD, doc
@@ -104,13 +104,19 @@ class HmacsResponse(BaseModel):
      responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown event, or a token not of this event",
                 429: UNKNOWN_EVENT_FLOOD})
 async def status(request: web.Request) -> web.Response:
+    return edgecache.respond(request, await status_answer(request))
+
+
+async def status_answer(request: web.Request) -> Answer:
+    """The status poll's answer, before HTTP: :func:`status` sends it through aiohttp's response,
+    web.hotpath (the same poll served below the router) writes it itself."""
     qs = request.query_string
     # The hot path: "token=<44 url-safe characters>" needs no MultiDict (a token never needs escaping).
     token = qs[6:] if qs.startswith("token=") and "&" not in qs and "%" not in qs else request.query.get("token")
     if not token:
         raise InvalidInput("The token query parameter is required", field="query.token")
     event = fresh_event(request) or await request_event(request)
-    return edgecache.respond(request, await request.app[WAITING_ROOM].status_answer(event, token))
+    return await request.app[WAITING_ROOM].status_answer(event, token)
 
 
 @routes.get("/events/{id}/waiting-room/progress")

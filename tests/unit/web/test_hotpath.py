@@ -1,0 +1,382 @@
+"""The status poll served below the router (web/hotpath.py) answers byte for byte what the usual
+path answers (the edge step, the router, aiohttp's response), and every other request takes the
+usual path unchanged.
+
+Two servers on the same Redis and database: ``usual`` is the tests' ordinary app (its OpenAPI
+check is an aiohttp middleware, so it serves the status poll the usual way, and checks those
+answers against the document), ``hot`` the same app as ``python -m web`` builds it. Each request
+goes to both over a raw socket; the answers must be the same bytes but for ``Date``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+import pytest
+from aiohttp import web
+
+from models.waiting_room import admit_waves
+from tests.conftest import make_settings
+from tests.openapi_conformance import VIOLATIONS
+from tests.unit.web.test_metrics import parse, value
+from tests.unit.web.test_waiting_room import fresh, join, make_event
+from web import caching, hooks, hotpath, ratelimit
+from web.appkeys import SYNC_REDIS
+from web.eventroutes import EventRoutes
+
+ORIGIN = "http://localhost:5173"
+RID = "trace-hot-1"
+_DATE = re.compile(rb"\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return make_settings(tmp_path, cors_origins=(ORIGIN,))
+
+
+@pytest.fixture
+def hot_app(settings, aredis, redis, db, stub_broker, runtime):
+    from web.app import create_app
+
+    app = create_app(settings, redis=aredis, broker=stub_broker, bind_db=False)
+    app[SYNC_REDIS] = redis
+    return app
+
+
+@pytest.fixture
+async def hot(aiohttp_client, hot_app):
+    return await aiohttp_client(hot_app)
+
+
+@pytest.fixture
+async def usual(client):
+    return client
+
+
+@pytest.fixture(autouse=True)
+def still_clock(monkeypatch):
+    """One instant for both servers: max-age, the ETA and the countdowns read the clock."""
+    import models.waiting_room.service as service
+
+    now = service._now_ms()
+    monkeypatch.setattr(service, "_now_ms", lambda: now)
+
+
+async def read_answer(reader: asyncio.StreamReader, method: str) -> bytes:
+    """One HTTP/1.x answer, whole: headers, then Content-Length bytes unless none may follow."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if status < 200:  # an interim answer (100 Continue): the final one follows
+        return head + await read_answer(reader, method)
+    length = re.search(rb"\r\nContent-Length: (\d+)\r\n", head)
+    if method == "HEAD" or status in (204, 304) or length is None:
+        return head
+    return head + await reader.readexactly(int(length.group(1)))
+
+
+async def exchange(client, requests: list[tuple[str, bytes]], *, closes: bool = False) -> list[bytes]:
+    """Send ``requests`` (method, raw bytes) on one connection, pipelined; their answers."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(b"".join(raw for _, raw in requests))
+        await writer.drain()
+        answers = [await read_answer(reader, method) for method, _ in requests]
+        if closes:
+            assert await asyncio.wait_for(reader.read(), 5) == b"", "the server should have closed the connection"
+        return answers
+    finally:
+        writer.close()
+
+
+def request(method: str, target: str, *headers: str, version: str = "1.1", body: bytes = b"") -> tuple[str, bytes]:
+    lines = [f"{method} {target} HTTP/{version}", "Host: test", *headers]
+    return method, ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def undated(answer: bytes) -> bytes:
+    assert _DATE.search(answer), answer
+    return _DATE.sub(b"\r\nDate: -\r\n", answer)
+
+
+async def same_answer(hot, usual, method: str, target: str, *headers: str, **kw) -> bytes:
+    """Ask both servers; assert the same bytes but for Date; return the hot path's answer."""
+    req = request(method, target, *headers, **kw)
+    (fast,), (slow,) = await exchange(hot, [req]), await exchange(usual, [req])
+    assert undated(fast) == undated(slow)
+    return fast
+
+
+@pytest.fixture
+async def poll_target(usual, db):
+    event = make_event(on_sale_in_s=-1)
+    _, joined = await join(usual, event, "fan-1")
+    return f"/events/{event.id}/waiting-room/status?token={joined['token']}"
+
+
+def handler_of(client):
+    return client.server.runner.server.request_handler
+
+
+# -- installed, and below the router -------------------------------------------------------------
+
+async def test_the_app_serves_the_status_poll_below_the_router_and_the_tests_usual_app_does_not(hot, usual):
+    # AppRunner gives its Server ``app._handle`` after on_startup: if aiohttp stops doing so this fails.
+    assert handler_of(hot).__module__ == "web.hotpath"
+    assert handler_of(usual) == usual.app._handle and handler_of(usual).__module__ != "web.hotpath"
+    assert hotpath.refusal(hot.app) is None
+    assert hotpath.refusal(usual.app) == "the app has aiohttp middlewares"
+
+
+async def test_a_status_poll_skips_the_router_and_other_requests_walk_it(hot, poll_target, monkeypatch):
+    resolved = []
+    original = EventRoutes.resolve
+
+    async def counted(self, request):
+        resolved.append(request.path)
+        return await original(self, request)
+
+    monkeypatch.setattr(EventRoutes, "resolve", counted)
+    assert (await hot.get(poll_target)).status == 200
+    assert resolved == []
+    progress = poll_target.split("/status")[0] + "/progress"
+    assert (await hot.get(progress)).status == 200
+    assert resolved == [progress]
+
+
+# -- the same answers as the usual path ----------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("case", ["plain", "allowed origin", "other origin", "http/1.0", "http/1.0 keep-alive",
+                                  "connection close", "token among other parameters", "token percent-escaped"])
+async def test_a_poll_is_answered_as_the_usual_path_answers_it(hot, usual, poll_target, method, case):
+    headers = [f"X-Request-Id: {RID}"]
+    target, version = poll_target, "1.1"
+    if case == "allowed origin":
+        headers.append(f"Origin: {ORIGIN}")
+    elif case == "other origin":
+        headers.append("Origin: https://evil.example")
+    elif case.startswith("http/1.0"):
+        version = "1.0"
+        if case.endswith("keep-alive"):
+            headers.append("Connection: keep-alive")
+    elif case == "connection close":
+        headers.append("Connection: close")
+    elif case == "token among other parameters":
+        target = poll_target.replace("?", "?lang=en&")
+    elif case == "token percent-escaped":
+        target = poll_target.replace("token=", "%74oken=")
+    answer = await same_answer(hot, usual, method, target, *headers, version=version)
+    assert answer.startswith(f"HTTP/{version} 200 OK\r\n".encode())
+    assert f"\r\nX-Request-Id: {RID}\r\n".encode() in answer
+    assert b"\r\nX-Content-Type-Options: nosniff\r\n" in answer
+    assert b"\r\nCache-Control: public, " in answer and b"\r\nETag: W/\"" in answer and b"\r\nVary: Origin\r\n" in answer
+    assert (f"\r\nAccess-Control-Allow-Origin: {ORIGIN}\r\n".encode() in answer) == (case == "allowed origin")
+    assert answer.endswith(b"\r\n\r\n") == (method == "HEAD")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_a_poll_with_the_current_etag_is_the_same_304(hot, usual, poll_target, method):
+    first = await hot.get(poll_target)
+    etag = first.headers["ETag"]
+    for tags in (etag, f'W/"other", {etag}', "*"):
+        answer = await same_answer(hot, usual, method, poll_target, f"If-None-Match: {tags}", f"X-Request-Id: {RID}",
+                                   f"Origin: {ORIGIN}")
+        assert answer.startswith(b"HTTP/1.1 304 Not Modified\r\n")
+        assert b"Content-Length" not in answer and answer.endswith(b"\r\n\r\n")
+    changed = await same_answer(hot, usual, method, poll_target, 'If-None-Match: W/"other"', f"X-Request-Id: {RID}")
+    assert changed.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+async def test_an_admission_is_seen_at_once_with_a_new_etag(hot, usual, db, runtime):
+    event = make_event(on_sale_in_s=-1, wave_size=1)
+    _, joined = await join(usual, event, "fan-1")
+    poll_target = f"/events/{event.id}/waiting-room/status?token={joined['token']}"
+    first = await hot.get(poll_target)
+    assert (await first.json())["admission"] == "queued"
+    admit_waves(runtime)
+    for client in (hot, usual):
+        fresh(client, event)
+    answer = await same_answer(hot, usual, "GET", poll_target, f"If-None-Match: {first.headers['ETag']}",
+                               f"X-Request-Id: {RID}")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"admission":"admitted"' in answer
+
+
+@pytest.mark.parametrize("case", ["no token", "empty token", "unknown token", "another event's token", "unknown event",
+                                  "not a uuid", "draft event"])
+async def test_a_refused_poll_is_the_same_problem_with_the_edges_headers(hot, usual, poll_target, db, case):
+    event_path, _, query = poll_target.partition("?")
+    other = make_event(on_sale_in_s=-1)
+    target = {
+        "no token": event_path,
+        "empty token": f"{event_path}?token=",
+        "unknown token": f"{event_path}?token={'A' * 44}",
+        "another event's token": f"/events/{other.id}/waiting-room/status?{query}",
+        "unknown event": f"/events/{uuid.uuid4()}/waiting-room/status?{query}",
+        "not a uuid": f"/events/not-a-uuid/waiting-room/status?{query}",
+        "draft event": f"/events/{make_event(status='draft').id}/waiting-room/status?{query}",
+    }[case]
+    answer = await same_answer(hot, usual, "GET", target, f"X-Request-Id: {RID}", f"Origin: {ORIGIN}")
+    assert re.match(rb"HTTP/1.1 4\d\d ", answer)
+    assert b"\r\nContent-Type: application/problem+json\r\n" in answer
+    assert f"\r\nX-Request-Id: {RID}\r\n".encode() in answer
+    assert f"\r\nAccess-Control-Allow-Origin: {ORIGIN}\r\n".encode() in answer
+
+
+async def test_an_unsafe_or_missing_request_id_gets_a_new_unique_one(hot, poll_target):
+    ids = set()
+    for headers in ([], ["X-Request-Id: has spaces"], ["X-Request-Id: " + "x" * 129]):
+        (answer,) = await exchange(hot, [request("GET", poll_target, *headers)])
+        ids.add(re.search(rb"\r\nX-Request-Id: ([0-9a-f]{32})\r\n", answer).group(1))
+    assert len(ids) == 3
+
+
+async def test_polls_pipelined_on_one_connection_are_each_answered_and_it_stays_open(hot, poll_target):
+    progress = poll_target.split("/status")[0] + "/progress"
+    answers = await exchange(hot, [request("GET", poll_target), request("HEAD", poll_target), request("GET", progress),
+                                   request("GET", poll_target, "Connection: close")], closes=True)
+    assert [a.split(b"\r\n", 1)[0] for a in answers] == [b"HTTP/1.1 200 OK"] * 4
+    assert b"Connection: close" in answers[3] and not any(b"Connection:" in a for a in answers[:3])
+
+
+async def test_the_poll_is_timed_under_its_route(hot, poll_target):
+    label = "/events/{id}/waiting-room/status"
+
+    async def count(method: str, status: str) -> float:
+        families = parse(await (await hot.get("/metrics")).text())
+        return value(families["ticketdrop_http_request_duration_seconds"], "ticketdrop_http_request_duration_seconds_count",
+                     route=label, method=method, status=status) or 0
+
+    before = [await count("GET", "200"), await count("HEAD", "200"), await count("GET", "304"), await count("GET", "400")]
+    etag = (await hot.get(poll_target)).headers["ETag"]
+    await hot.head(poll_target)
+    await hot.get(poll_target, headers={"If-None-Match": etag})
+    await hot.get(poll_target.split("?")[0])
+    after = [await count("GET", "200"), await count("HEAD", "200"), await count("GET", "304"), await count("GET", "400")]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1]
+
+
+# -- everything else as before -------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["progress", "trailing slash", "empty id", "escaped slash in the id", "id with braces",
+                                  "POST", "PUT", "preflight", "OPTIONS without preflight", "a body", "a body too large",
+                                  "Expect", "unknown tail", "no such route"])
+async def test_requests_the_hot_path_does_not_take_are_answered_as_before(hot, usual, poll_target, settings, case):
+    event_path, _, query = poll_target.partition("?")
+    prefix = event_path.removesuffix("/waiting-room/status")
+    method, target, headers, body = "GET", poll_target, [f"X-Request-Id: {RID}", f"Origin: {ORIGIN}"], b""
+    if case == "progress":
+        target = f"{prefix}/waiting-room/progress"
+    elif case == "trailing slash":
+        target = f"{event_path}/?{query}"
+    elif case == "empty id":
+        target = f"/events//waiting-room/status?{query}"
+    elif case == "escaped slash in the id":
+        target = f"/events/a%2Fb/waiting-room/status?{query}"
+    elif case == "id with braces":
+        target = f"/events/%7Bid%7D/waiting-room/status?{query}"
+    elif case in ("POST", "PUT"):
+        method = case
+        headers.append("Content-Length: 0")
+    elif case == "preflight":
+        method = "OPTIONS"
+        headers.append("Access-Control-Request-Method: GET")
+    elif case == "OPTIONS without preflight":
+        method = "OPTIONS"
+    elif case == "a body":
+        body = b"{}"
+        headers += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    elif case == "a body too large":
+        body = b"x" * (settings.max_body_bytes + 1)
+        headers += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    elif case == "Expect":
+        headers.append("Expect: 100-continue")
+        headers.append("Content-Length: 0")
+    elif case == "unknown tail":
+        target = f"{prefix}/waiting-room/statuses?{query}"
+    elif case == "no such route":
+        target = f"/eventsx{event_path[7:]}?{query}"
+    answer = await same_answer(hot, usual, method, target, *headers, body=body)
+    if case == "a body too large":
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        # The document names a 413 for no GET (any route answers one to an oversized body).
+        usual.app[VIOLATIONS].remove("GET /events/{id}/waiting-room/status -> 413: status not documented")
+
+
+async def test_a_route_that_shadows_the_status_path_keeps_it(settings, aredis, redis, db, stub_broker, runtime,
+                                                             aiohttp_client, poll_target):
+    from web.app import create_app
+
+    app = create_app(settings, redis=aredis, broker=stub_broker, bind_db=False)
+    app[SYNC_REDIS] = redis
+    event_path = poll_target.partition("?")[0]
+
+    async def special(request):
+        return web.json_response({"special": True})
+
+    app.router.add_get(event_path, special)
+    client = await aiohttp_client(app)
+    assert hotpath.refusal(app) is None
+    assert await (await client.get(poll_target)).json() == {"special": True}
+    other = poll_target.replace(event_path.split("/")[2], str(uuid.uuid4()))
+    assert (await client.get(other)).status == 404  # another event's poll: the hot path, an unknown event
+
+
+# -- when it steps aside -------------------------------------------------------------------------
+
+async def _started_refusal(aiohttp_client, app) -> tuple[str | None, object]:
+    client = await aiohttp_client(app)
+    return hotpath.refusal(app), handler_of(client)
+
+
+async def test_an_aiohttp_middleware_or_response_signal_keeps_the_usual_path(hot_app, aiohttp_client):
+    @web.middleware
+    async def stamp(request, handler):
+        return await handler(request)
+
+    hot_app.middlewares.append(stamp)
+    reason, handler = await _started_refusal(aiohttp_client, hot_app)
+    assert reason == "the app has aiohttp middlewares" and handler.__module__ != "web.hotpath"
+
+
+async def test_a_response_prepare_signal_keeps_the_usual_path(hot_app, aiohttp_client):
+    async def on_prepare(request, response):
+        pass
+
+    hot_app.on_response_prepare.append(on_prepare)
+    reason, handler = await _started_refusal(aiohttp_client, hot_app)
+    assert reason == "the app has on_response_prepare signals" and handler.__module__ != "web.hotpath"
+
+
+async def test_a_domain_sub_app_keeps_the_usual_path(hot_app, aiohttp_client):
+    hot_app.add_domain("example.com", web.Application())
+    reason, handler = await _started_refusal(aiohttp_client, hot_app)
+    assert reason == "the app has domain sub-apps" and handler.__module__ != "web.hotpath"
+
+
+async def test_a_hook_middleware_keeps_the_usual_path(hot_app, aiohttp_client, monkeypatch):
+    async def stamp(request, handler):
+        return await handler(request)
+
+    monkeypatch.setattr(hooks, "outer_middlewares", lambda: [stamp])
+    reason, handler = await _started_refusal(aiohttp_client, hot_app)
+    assert reason.endswith("is not the edge step around the status handler alone") and handler.__module__ != "web.hotpath"
+
+
+async def test_the_status_route_has_no_edge_rate_limit_and_one_would_keep_the_usual_path(hot_app, aiohttp_client,
+                                                                                          monkeypatch):
+    label = "/events/{id}/waiting-room/status"
+    assert ratelimit.edge_scope("GET", label) is None and ratelimit.edge_scope("HEAD", label) is None
+    monkeypatch.setattr(ratelimit, "edge_scope", lambda method, path: "join" if path == label else None)
+    reason, handler = await _started_refusal(aiohttp_client, hot_app)
+    assert reason == f"the edge counts a rate limit for GET {label}" and handler.__module__ != "web.hotpath"
+
+
+async def test_the_status_route_is_public_and_a_private_one_would_keep_the_usual_path(hot_app, aiohttp_client,
+                                                                                       monkeypatch):
+    from web.handlers.waiting_room import status
+
+    assert not caching.is_private(status)
+    monkeypatch.setattr(caching, "is_private", lambda handler: handler is status)
+    reason, handler = await _started_refusal(aiohttp_client, hot_app)
+    assert reason == "the status route is private" and handler.__module__ != "web.hotpath"
