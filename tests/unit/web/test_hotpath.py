@@ -380,3 +380,19 @@ async def test_the_status_route_is_public_and_a_private_one_would_keep_the_usual
     monkeypatch.setattr(caching, "is_private", lambda handler: handler is status)
     reason, handler = await _started_refusal(aiohttp_client, hot_app)
     assert reason == "the status route is private" and handler.__module__ != "web.hotpath"
+
+
+@pytest.mark.parametrize("keyed", ["jwks", "secret"])
+async def test_with_a_jwks_identitys_middleware_keeps_the_usual_path_and_with_a_secret_it_does_not(
+        settings, aredis, redis, db, stub_broker, runtime, aiohttp_client, tmp_path, keyed):
+    from tests.identity_keys import Provider, jwt_settings
+    from web.app import create_app
+
+    jwks_file = Provider().write_jwks(tmp_path / "jwks.json") if keyed == "jwks" else None
+    app = create_app(jwt_settings(settings, jwks_file=jwks_file), redis=aredis, broker=stub_broker, bind_db=False)
+    app[SYNC_REDIS] = redis
+    reason, handler = await _started_refusal(aiohttp_client, app)
+    if keyed == "jwks":
+        assert reason.endswith("is not the edge step around the status handler alone") and handler.__module__ != "web.hotpath"
+    else:
+        assert reason is None and handler.__module__ == "web.hotpath"
