@@ -23,6 +23,10 @@ router's last resource, whose handler is wrapped the same way. Order of the work
    ``X-Request-Id``, ``X-Content-Type-Options`` and CORS headers are added, and the request's
    latency is counted (web.metrics.TIMINGS).
 
+The status poll (the flood of a drop) is served below the router by web.hotpath, with this
+module's rules and headers (:class:`EdgeRules`, :func:`edge_headers`), when nothing else wraps
+its handler.
+
 Modules that need another cross-cutting step add it through web.hooks (and identity's JWKS
 refresh is one): those are middlewares in aiohttp's form, chained around each handler once, at
 start, inside this step (their errors become problem+json, their answers get the headers above).
@@ -55,7 +59,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _X_REQUEST_ID = istr("X-Request-Id")
 _X_CONTENT_TYPE_OPTIONS = istr("X-Content-Type-Options")
 _CORS_HEADERS = "Authorization, Content-Type, X-User-Id, Idempotency-Key, Prefer, X-Request-Id, If-None-Match"
-CORS_EXPOSE = ("Location, Retry-After, X-Request-Id, Idempotent-Replayed, RateLimit, RateLimit-Policy, "
+_CORS_EXPOSE = ("Location, Retry-After, X-Request-Id, Idempotent-Replayed, RateLimit, RateLimit-Policy, "
                 "Preference-Applied, ETag")
 
 
@@ -157,7 +161,7 @@ def edge_headers(h: MutableMapping[str, str], rid: str, origin: str | None, meth
         vary = h.get("Vary")
         h["Vary"] = f"{vary}, Origin" if vary and "Origin" not in vary else (vary or "Origin")
         h["Access-Control-Allow-Credentials"] = "true"
-        h["Access-Control-Expose-Headers"] = CORS_EXPOSE
+        h["Access-Control-Expose-Headers"] = _CORS_EXPOSE
         if method == "OPTIONS":
             h["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
             h["Access-Control-Allow-Headers"] = _CORS_HEADERS
