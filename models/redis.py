@@ -42,7 +42,12 @@ def lua_source(name: str) -> str:
     """The text of ``models/lua/<name>.lua``, each ``--#include NAME`` line replaced by the text
     of ``models/lua/NAME.lua`` (Redis scripts cannot call each other; shared Lua functions live
     in ``lib_*.lua`` files)."""
-    lines = (LUA_DIR / f"{name}.lua").read_text().splitlines(keepends=True)
+    return inline_includes((LUA_DIR / f"{name}.lua").read_text())
+
+
+def inline_includes(text: str) -> str:
+    """A script's ``text`` with each ``--#include NAME`` line replaced by :func:`lua_source` of NAME."""
+    lines = text.splitlines(keepends=True)
     return "".join(lua_source(line[len(_INCLUDE):].strip()) if line.startswith(_INCLUDE) else line for line in lines)
 
 
