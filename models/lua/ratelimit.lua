@@ -27,9 +27,6 @@ for i = 2 * #KEYS + 1, #ARGV do
   end
 end
 
-local allowed, retry, state = gcra(KEYS, 1, ARGV, 1, gcra_now(at), refund)
-local out = {allowed, retry}
-for i = 1, #state do
-  out[#out + 1] = state[i]
-end
+local out = {}
+gcra(KEYS, 1, ARGV, 1, gcra_now(at), refund, out)
 return out

@@ -26,32 +26,17 @@
 
 --#include lib_gcra
 
-local limits = nil
-if #KEYS > 4 then
-  local allowed, retry, state = gcra(KEYS, 5, ARGV, 7, gcra_now(ARGV[6]), false)
-  limits = {allowed, retry}
-  for i = 1, #state do
-    limits[#limits + 1] = state[i]
-  end
-end
-
-local function reply(created, position, pre, seq)
-  local out = {created, position, pre, seq}
-  if limits then
-    for i = 1, #limits do
-      out[#out + 1] = limits[i]
-    end
-  end
+-- The reply, its first four filled in last; the limits' part goes on from its fifth.
+local out = {0, 0, 0, 0}
+if #KEYS > 4 and gcra(KEYS, 5, ARGV, 7, gcra_now(ARGV[6]), false, out) == 0 then
+  out[1] = -2
   return out
-end
-
-if limits and limits[1] == 0 then
-  return reply(-2, 0, 0, 0)
 end
 local room, bucket, field = KEYS[1], KEYS[2], ARGV[1]
 local state = redis.call('HMGET', room, 'pre', 'seq', 'pclosed', 'live')
 if not state[4] then
-  return reply(-1, 0, 0, 0)
+  out[1] = -1
+  return out
 end
 -- A string becomes a number through the libc's strtod (about 2k instructions for a 13-digit
 -- instant under callgrind): only the numbers a path uses are converted, and the instants are
@@ -59,7 +44,8 @@ end
 local pre = tonumber(state[1]) or 0
 local existing = redis.call('HGET', bucket, field)
 if existing then
-  return reply(0, tonumber(existing), pre, tonumber(state[2]) or 0)
+  out[1], out[2], out[3], out[4] = 0, tonumber(existing), pre, tonumber(state[2]) or 0
+  return out
 end
 local position, seq
 if not state[3] and tonumber(ARGV[2]) < tonumber(ARGV[3]) then
@@ -87,4 +73,5 @@ redis.call('PEXPIREAT', bucket, ARGV[4])  -- nothing tells whether HSET created 
 if redis.call('RPUSH', KEYS[4], field .. ':' .. place) == 1 then
   redis.call('PEXPIREAT', KEYS[4], ARGV[4])  -- a new journal
 end
-return reply(1, position, pre, seq)
+out[1], out[2], out[3], out[4] = 1, position, pre, seq
+return out
