@@ -109,3 +109,28 @@ async def test_an_error_after_the_count_carries_the_ratelimit_fields(service, se
     with pytest.raises(RoomRestoring) as info:
         await service.join(event, "fan-1", limits=_limits("fan-1", per_user=2), now_ms=T0 + 1000)
     assert info.value.headers["RateLimit"] == '"join";r=1;t=30, "ip";r=599;t=1'
+
+
+async def test_a_steady_state_join_is_one_script_call_and_no_database_work(service, settings, redis, keys, monkeypatch):
+    # Issue 14: "one Redis round trip and no database work per join in steady state". The first
+    # join of a process opens the room and publishes the fairness commitment (database work);
+    # after it, with the room view fresh, a join (new or again) sends room_join.lua alone.
+    event = make_snapshot(settings)
+    await service.join(event, "fan-0", limits=_limits("fan-0"))
+    sent, blocking = [], []
+    add = service.batcher._add
+    monkeypatch.setattr(service.batcher, "_add", lambda command, script: sent.append(command_of(command)) or
+                        add(command, script))
+
+    async def no_database(fn, *args):
+        blocking.append(fn)
+        return fn(*args)
+
+    monkeypatch.setattr(service, "_run_blocking", no_database)
+    monkeypatch.setattr(service, "_redis", None)  # any Redis call outside the batcher would fail
+    monkeypatch.setattr(service.rooms, "_redis", None)
+    joined = [await service.join(event, fan, limits=_limits(fan)) for fan in ("fan-1", "fan-2", "fan-1")]
+    sha = service._join_script().sha
+    assert [command[:2] for command in sent] == [("EVALSHA", sha)] * 3
+    assert blocking == []
+    assert [(j.created, j.total) for j in joined] == [(True, 2), (True, 3), (False, 3)]
