@@ -93,6 +93,8 @@ class Written(web.StreamResponse):
 
 def refusal(app: web.Application) -> str | None:
     """Why the status poll must take the usual path in ``app`` (started up, routes sealed), or None."""
+    if not app[SETTINGS].status_hot_path:
+        return "STATUS_HOT_PATH is off"
     if app.middlewares:
         return "the app has aiohttp middlewares"
     if app.on_response_prepare:
@@ -120,7 +122,7 @@ def install(app: web.Application) -> bool:
     """Serve ``app``'s status polls below the router unless :func:`refusal` says why not."""
     reason = refusal(app)
     if reason is not None:
-        log.debug("status polls take the usual path", extra={"reason": reason})
+        log.info("status polls take the usual path", extra={"reason": reason})
         return False
     usual = app._handle
     rules = EdgeRules(app[SETTINGS])

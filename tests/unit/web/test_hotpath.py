@@ -329,6 +329,22 @@ async def _started_refusal(aiohttp_client, app) -> tuple[str | None, object]:
     return hotpath.refusal(app), handler_of(client)
 
 
+async def test_an_operator_turning_status_hot_path_off_keeps_the_usual_path_and_the_log_says_so(
+        settings, aredis, redis, db, stub_broker, runtime, aiohttp_client, poll_target, caplog):
+    from web.app import create_app
+
+    app = create_app(settings.model_copy(update={"status_hot_path": False}), redis=aredis, broker=stub_broker,
+                     bind_db=False)
+    app[SYNC_REDIS] = redis
+    with caplog.at_level("INFO", logger="ticketdrop.web"):
+        client = await aiohttp_client(app)
+    assert hotpath.refusal(app) == "STATUS_HOT_PATH is off" and handler_of(client).__module__ != "web.hotpath"
+    assert [r.reason for r in caplog.records if r.getMessage() == "status polls take the usual path"] == [
+        "STATUS_HOT_PATH is off"]
+    answer = await client.get(poll_target)
+    assert answer.status == 200 and (await answer.json())["admission"] == "queued"
+
+
 async def test_an_aiohttp_middleware_or_response_signal_keeps_the_usual_path(hot_app, aiohttp_client):
     @web.middleware
     async def stamp(request, handler):
