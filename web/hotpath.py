@@ -1,31 +1,41 @@
-"""The waiting-room status poll served below aiohttp's Application (issue 14).
+"""The waiting room's two floods served below aiohttp's Application (issue 14): the status poll
+and the join.
 
-Why: the status poll is the flood of a drop (every waiting fan, every 2 s), and after four
-passes over our own code it still cost about twice the trivial aiohttp handler's web CPU (1M
-room, one process: 79 µs for a first poll, 70 for a repeat poll against 42), spread 1-3 µs a
-piece over the router's resolve, ``Application._handle``, the edge step's coroutine, building
-the response's header multidict and aiohttp's prepare/serialize/write steps. Here a request
-whose path is ``/events/<id>/waiting-room/status`` (GET or HEAD, no body) skips the router
-and ``Application._handle``, runs the edge step's work inline, and its answer goes out as one
-bytes object written straight to aiohttp's stream writer. Everything else goes to
-``Application._handle`` as before. Measured in docs/benchmarks.md ("The status poll below the
-router").
+Why: the status poll is the flood of a drop (every waiting fan, every 2 s), the join its first
+wave (every fan, at once, as the on-sale nears). After four passes over our own code the poll
+still cost about twice the trivial aiohttp handler's web CPU (1M room, one process: 79 µs for a
+first poll, 70 for a repeat poll against 42), spread 1-3 µs a piece over the router's resolve,
+``Application._handle``, the edge step's coroutine, building the response's header multidict and
+aiohttp's prepare/serialize/write steps; the join paid the same steps. A request for one of
+:data:`ROUTES` (``/events/<id>/waiting-room/status``, GET or HEAD; ``.../join``, POST; no body)
+skips the router and ``Application._handle``, runs the edge step's work inline, and its answer
+goes out as one bytes object written straight to aiohttp's stream writer. Everything else goes
+to ``Application._handle`` as before. Measured in docs/benchmarks.md ("The status poll below the
+router", "The join below the router").
 
 What it keeps, each asserted against the usual path byte for byte by
-tests/unit/web/test_hotpath.py: the answer of web.handlers.waiting_room.status_answer and
-web.edgecache.parts (200 / 304, ETag, Cache-Control, Vary, HEAD without a body), the edge's
-headers from web.middleware.edge_headers (X-Request-Id, the caller's when safe; nosniff; CORS
-for allowed origins), errors as problem+json (web.problems, then the edge's headers), the
-route's latency in web.metrics.TIMINGS under its own label, keep-alive and ``Connection`` as
-aiohttp writes them, aiohttp's ``Date`` and ``Server``. What it leaves to the usual path:
-everything it does not recognise, a request with a body (the edge's body limits), an
-``Expect`` header, an id with ``%`` (web.eventroutes unquotes it), preflights (OPTIONS).
+tests/unit/web/test_hotpath.py: the route's answer before HTTP (web.handlers.waiting_room's
+``status_parts`` and ``join_parts``, which the usual handlers send through aiohttp's response):
+200 / 304 with ETag, Cache-Control and Vary, HEAD without a body; 201 / 200 with the RateLimit
+fields; a private route's marks (web.caching: the join's answers, errors included, are
+``no-store`` with ``Vary: X-User-Id, Authorization``); the edge's headers from
+web.middleware.edge_headers (X-Request-Id, the caller's when safe; nosniff; CORS for allowed
+origins), errors as problem+json (web.problems, then the same marks and headers: 404, 409, 429
+with Retry-After and the RateLimit fields), the route's latency in web.metrics.TIMINGS under its
+own label, keep-alive and ``Connection`` as aiohttp writes them, aiohttp's ``Date`` and
+``Server``. What it leaves to the usual path: everything it does not recognise, a request with a
+body (chunked included: the edge's body limits), an ``Expect`` header, an id with ``%``
+(web.eventroutes unquotes it), preflights (OPTIONS).
 
-It installs itself only when nothing else must run around the status handler (:func:`refusal`):
-no aiohttp middleware or ``on_response_prepare`` signal on the app (the tests' OpenAPI check is
-one: those apps serve the status poll the usual way), no hook or identity middleware (with a
-JWKS, identity has one: the usual path), the status route public, counted by no edge rate limit,
-first under ``/events`` (web.eventroutes) and shadowed by no other resource.
+HOT_PATH=false (models.settings) turns it off for both. Otherwise it installs itself only when
+nothing else must run around a route's handler (:func:`refusal` for
+the app, :func:`route_refusal` for each route; a route refused there takes the usual path and
+the other may still be served here): no aiohttp middleware or ``on_response_prepare`` signal on
+the app (the tests' OpenAPI check is one: those apps serve both the usual way), no hook or
+identity middleware (with a JWKS, identity has one: the usual path; in header mode and with an
+HS256 secret the join resolves its fan itself, as on the usual path), no rate limit the edge
+counts (the join counts its own, in its one Redis script), the dispatcher (web.eventroutes)
+first under ``/events`` and its path shadowed by no other resource.
 
 aiohttp has no public hook below the Application that every runner uses (run_app, AppRunner,
 the test server), so this relies on four of its internals, each pinned by a test that fails if
@@ -39,7 +49,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
+from typing import NamedTuple
 
 from aiohttp import hdrs, web
 from aiohttp.helpers import rfc822_formatted_time
@@ -47,20 +59,36 @@ from aiohttp.http import SERVER_SOFTWARE, HttpVersion10, HttpVersion11
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from models.context import request_id_var
-from web import caching, edgecache, problems, ratelimit
+from web import caching, problems, ratelimit
 from web.appkeys import REQUEST_ID, SETTINGS
 from web.eventroutes import EVENT_ROUTES, PREFIX
-from web.handlers.waiting_room import status, status_answer
+from web.handlers import waiting_room
 from web.metrics import TIMINGS
 from web.middleware import EdgeRules, edge_headers
 
 log = logging.getLogger("ticketdrop.web")
 
-#: The path's tail after ``/events/<id>``.
-TAIL = "/waiting-room/status"
-_METHODS = ("GET", "HEAD")
+#: An answer before HTTP: status, headers (in the order they go out), body (None: none, a 304).
+Parts = tuple[int, dict[str, str], bytes | None]
+
+
+class HotRoute(NamedTuple):
+    """A route served below the router: ``methods /events/<id><tail>``, whose ``handler`` (as the
+    route table registers it) sends what ``parts`` gives through aiohttp's response."""
+
+    tail: str
+    methods: tuple[str, ...]
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    parts: Callable[[web.Request], Awaitable[Parts]]
+
+
+#: The floods of a drop: every waiting fan's status poll, every arriving fan's join.
+ROUTES = (
+    HotRoute("/waiting-room/status", ("GET", "HEAD"), waiting_room.status, waiting_room.status_parts),
+    HotRoute("/waiting-room/join", ("POST",), waiting_room.join, waiting_room.join_parts),
+)
 _SERVER = f"Server: {SERVER_SOFTWARE}\r\n"
-_REASONS = {status: HTTPStatus(status).phrase for status in (200, 304)}
+_REASONS = {status: HTTPStatus(status).phrase for status in (200, 201, 304)}
 
 
 class Written(web.StreamResponse):
@@ -92,9 +120,9 @@ class Written(web.StreamResponse):
 
 
 def refusal(app: web.Application) -> str | None:
-    """Why the status poll must take the usual path in ``app`` (started up, routes sealed), or None."""
-    if not app[SETTINGS].status_hot_path:
-        return "STATUS_HOT_PATH is off"
+    """Why no route of ``app`` (started up, routes sealed) may be served below the router, or None."""
+    if not app[SETTINGS].hot_path:
+        return "HOT_PATH is off"
     if app.middlewares:
         return "the app has aiohttp middlewares"
     if app.on_response_prepare:
@@ -104,44 +132,74 @@ def refusal(app: web.Application) -> str | None:
         return "the app has domain sub-apps"
     if router._resource_index.get(PREFIX, [None])[0] is not app[EVENT_ROUTES]:
         return "the /events dispatcher is not the first resource under /events"
-    resource = app[EVENT_ROUTES].resource_of(TAIL)
-    if resource is None:
-        return f"no {PREFIX}/{{id}}{TAIL} resource the dispatcher takes"
-    for method in _METHODS:
-        route = resource._routes.get(method)
-        if route is None or getattr(route.handler, "__wrapped__", None) is not status:
-            return f"{method} {resource.canonical} is not the edge step around the status handler alone"
-        if ratelimit.edge_scope(method, resource.canonical) is not None:
-            return f"the edge counts a rate limit for {method} {resource.canonical}"
-    if caching.is_private(status):
-        return "the status route is private"
     return None
 
 
+def route_refusal(app: web.Application, route: HotRoute) -> str | None:
+    """Why ``route`` must take the usual path in ``app`` though :func:`refusal` allows the hot one, or None."""
+    resource = app[EVENT_ROUTES].resource_of(route.tail)
+    if resource is None:
+        return f"no {PREFIX}/{{id}}{route.tail} resource the dispatcher takes"
+    for method in route.methods:
+        registered = resource._routes.get(method)
+        if registered is None or getattr(registered.handler, "__wrapped__", None) is not route.handler:
+            return f"{method} {resource.canonical} is not the edge step around the {route.handler.__name__} handler alone"
+        if ratelimit.edge_scope(method, resource.canonical) is not None:
+            return f"the edge counts a rate limit for {method} {resource.canonical}"
+    return None
+
+
+def served(handler: object) -> tuple[str, ...]:
+    """The tails of the routes ``handler`` (a server's request handler) serves below the router."""
+    return getattr(handler, "hot_tails", ())
+
+
 def install(app: web.Application) -> bool:
-    """Serve ``app``'s status polls below the router unless :func:`refusal` says why not."""
+    """Serve ``app``'s :data:`ROUTES` below the router, each unless :func:`refusal` or
+    :func:`route_refusal` says why not; True if any is."""
     reason = refusal(app)
     if reason is not None:
-        log.info("status polls take the usual path", extra={"reason": reason})
+        # INFO: an operator who sees the web tier's CPU per poll or join up learns why at start-up.
+        log.info("the hot routes take the usual path", extra={"reason": reason})
+        return False
+    hot = []
+    for route in ROUTES:
+        reason = route_refusal(app, route)
+        if reason is None:
+            hot.append(route)
+        else:
+            log.info("a hot route takes the usual path", extra={"route": route.tail, "reason": reason})
+    if not hot:
         return False
     usual = app._handle
     rules = EdgeRules(app[SETTINGS])
     request_id, cors_origin = rules.request_id, rules.cors_origin
-    perf_counter, observe, parts = time.perf_counter, TIMINGS.observe, edgecache.parts
-    resource = app[EVENT_ROUTES].resource_of(TAIL)
-    routes = {method: resource._routes[method] for method in _METHODS}
-    label = resource.canonical
+    perf_counter, observe, private_headers = time.perf_counter, TIMINGS.observe, caching.private_headers
+    # Per method, what each of its hot routes needs per request (a plain tuple: unpacked, not looked up).
+    by_method: dict[str, list[tuple]] = {}
+    for route in hot:
+        resource = app[EVENT_ROUTES].resource_of(route.tail)
+        routes = {method: resource._routes[method] for method in route.methods}
+        for method in route.methods:
+            by_method.setdefault(method, []).append(
+                (route.tail, len(route.tail), routes[method], route.parts, resource.canonical,
+                 caching.is_private(route.handler)))
     # Resources indexed under a longer prefix (a static /events/<x>...) come before the dispatcher.
     shadows = tuple(key for key in app.router._resource_index if key.startswith(PREFIX + "/"))
     shadow_dirs = tuple(key + "/" for key in shadows)
-    cut = len(TAIL)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         method = request.method
-        if method != "GET" and method != "HEAD":
+        candidates = by_method.get(method)
+        if candidates is None:
             return await usual(request)
         path = request.rel_url.path_safe
-        if not path.endswith(TAIL) or not path.startswith("/events/"):
+        if not path.startswith("/events/"):
+            return await usual(request)
+        for tail, cut, matched, parts, label, private in candidates:  # noqa: B007 - used after the loop
+            if path.endswith(tail):
+                break
+        else:
             return await usual(request)
         ident = path[8:-cut]
         version = request.version
@@ -152,7 +210,7 @@ def install(app: web.Application) -> bool:
             return await usual(request)
 
         started = perf_counter()
-        match = UrlMappingMatchInfo({"id": ident}, routes[method])  # as Application._handle sets it
+        match = UrlMappingMatchInfo({"id": ident}, matched)  # as Application._handle sets it
         match.add_app(app)
         match.freeze()
         request._match_info = match
@@ -162,17 +220,20 @@ def install(app: web.Application) -> bool:
         origin = cors_origin(headers)
         failed: web.StreamResponse | None = None
         try:
-            answer = await status_answer(request)
-        except Exception as exc:  # noqa: BLE001 - as the edge step: web.problems decides (the answer never redirects)
+            code, fields, body = await parts(request)
+        except Exception as exc:  # noqa: BLE001 - as the edge step: web.problems decides (no answer redirects)
             failed = problems.from_exception(exc, request)
         finally:
             request_id_var.reset(context)
         if failed is not None:
+            if private:
+                private_headers(failed.headers)
             edge_headers(failed.headers, rid, origin, method)
             observe(method, label, failed.status, perf_counter() - started)
             return failed
 
-        code, fields, body = parts(request, answer)
+        if private:
+            private_headers(fields)
         edge_headers(fields, rid, origin, method)
         keep_alive = request.keep_alive
         # What aiohttp's prepare() adds, in its order: Content-Length (none on a 304), Date,
@@ -196,6 +257,7 @@ def install(app: web.Application) -> bool:
         observe(method, label, code, perf_counter() - started)
         return Written(code, data, keep_alive)
 
+    handle.hot_tails = tuple(route.tail for route in hot)
     with warnings.catch_warnings():  # aiohttp's debug mode warns of any attribute set on an app
         warnings.simplefilter("ignore", DeprecationWarning)
         app._handle = handle  # AppRunner gives its Server app._handle after on_startup (pinned by a test)

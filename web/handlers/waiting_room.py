@@ -107,9 +107,15 @@ async def status(request: web.Request) -> web.Response:
     return edgecache.respond(request, await status_answer(request))
 
 
+async def status_parts(request: web.Request) -> tuple[int, dict[str, str], bytes | None]:
+    """:func:`status`'s answer before HTTP (status, headers, body or None for a 304): web.hotpath
+    (the same poll served below the router) writes it itself."""
+    return edgecache.parts(request, await status_answer(request))
+
+
 async def status_answer(request: web.Request) -> Answer:
     """The status poll's answer, before HTTP: :func:`status` sends it through aiohttp's response,
-    web.hotpath (the same poll served below the router) writes it itself."""
+    :func:`status_parts` gives it to web.hotpath."""
     qs = request.query_string
     # The hot path: "token=<44 url-safe characters>" needs no MultiDict (a token never needs escaping).
     token = qs[6:] if qs.startswith("token=") and "&" not in qs and "%" not in qs else request.query.get("token")
@@ -138,10 +144,19 @@ async def progress(request: web.Request) -> web.Response:
      responses={200: "Joined before: the same token and place", 404: "Unknown or draft event",
                 409: "Event closed, canceled or sold out", 429: UNKNOWN_EVENT_FLOOD})
 async def join(request: web.Request) -> web.Response:
+    code, headers, body = await join_parts(request)
+    return web.Response(status=code, headers=headers, body=body)
+
+
+async def join_parts(request: web.Request) -> tuple[int, dict[str, str], bytes]:
+    """The join's answer, before HTTP (status, headers, body): :func:`join` sends it through
+    aiohttp's response, web.hotpath (the same join served below the router) writes it itself."""
     event = await request_event(request)
     limits = await ratelimit.subjects(request, "join")  # counted by the join's own script, per event
     result = await request.app[WAITING_ROOM].join(event, user_id(request, required=False), limits=limits)
-    return responses.json(result.document(event), status=201 if result.created else 200, headers=result.rate_fields)
+    headers = result.rate_fields or {}
+    headers["Content-Type"] = "application/json"  # what responses.json sets, without its layers
+    return 201 if result.created else 200, headers, responses.dumps(result.document(event))
 
 
 @routes.get("/events/{id}/waiting-room/fairness")

@@ -1,17 +1,20 @@
-"""The status poll served below the router (web/hotpath.py) answers byte for byte what the usual
-path answers (the edge step, the router, aiohttp's response), and every other request takes the
-usual path unchanged.
+"""The status poll and the join served below the router (web/hotpath.py) answer byte for byte what
+the usual path answers (the edge step, the router, aiohttp's response), and every other request
+takes the usual path unchanged.
 
 Two servers on the same Redis and database: ``usual`` is the tests' ordinary app (its OpenAPI
 check is an aiohttp middleware, so it serves the status poll the usual way, and checks those
 answers against the document), ``hot`` the same app as ``python -m web`` builds it. Each request
-goes to both over a raw socket; the answers must be the same bytes but for ``Date``."""
+goes to both over a raw socket; the answers must be the same bytes but for ``Date``. A join changes
+the room, so each server joins an event of its own, the two made alike (the token, made from the
+event's id, is the one other difference)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
@@ -27,12 +30,15 @@ from web.eventroutes import EventRoutes
 
 ORIGIN = "http://localhost:5173"
 RID = "trace-hot-1"
+JOINS_PER_MIN = 3
+STATUS, JOIN = "/waiting-room/status", "/waiting-room/join"
 _DATE = re.compile(rb"\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n")
 
 
 @pytest.fixture
 def settings(tmp_path):
-    return make_settings(tmp_path, cors_origins=(ORIGIN,))
+    # A fan's fourth join of an event within the minute is refused (429).
+    return make_settings(tmp_path, cors_origins=(ORIGIN,), rate_join_per_min=JOINS_PER_MIN)
 
 
 @pytest.fixture
@@ -94,6 +100,23 @@ def request(method: str, target: str, *headers: str, version: str = "1.1", body:
     return method, ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+#: The cases of a request's origin and connection both routes are asked in.
+EDGE_CASES = ["allowed origin", "other origin", "http/1.0", "http/1.0 keep-alive", "connection close"]
+
+
+def edge_case(case: str) -> tuple[list[str], str]:
+    """The headers and the HTTP version of one of :data:`EDGE_CASES` (none and 1.1 for any other)."""
+    return {"allowed origin": ([f"Origin: {ORIGIN}"], "1.1"), "other origin": (["Origin: https://evil.example"], "1.1"),
+            "http/1.0": ([], "1.0"), "http/1.0 keep-alive": (["Connection: keep-alive"], "1.0"),
+            "connection close": (["Connection: close"], "1.1")}.get(case, ([], "1.1"))
+
+
+def body_case(case: str, settings) -> tuple[list[str], bytes]:
+    """The headers and the body of "a body" (a small JSON one) or "a body too large" (over MAX_BODY_BYTES)."""
+    body = b"{}" if case == "a body" else b"x" * (settings.max_body_bytes + 1)
+    return ["Content-Type: application/json", f"Content-Length: {len(body)}"], body
+
+
 def undated(answer: bytes) -> bytes:
     assert _DATE.search(answer), answer
     return _DATE.sub(b"\r\nDate: -\r\n", answer)
@@ -120,49 +143,49 @@ def handler_of(client):
 
 # -- installed, and below the router -------------------------------------------------------------
 
-async def test_the_app_serves_the_status_poll_below_the_router_and_the_tests_usual_app_does_not(hot, usual):
+async def test_the_app_serves_the_poll_and_the_join_below_the_router_and_the_tests_usual_app_does_not(hot, usual):
     # AppRunner gives its Server ``app._handle`` after on_startup: if aiohttp stops doing so this fails.
-    assert handler_of(hot).__module__ == "web.hotpath"
-    assert handler_of(usual) == usual.app._handle and handler_of(usual).__module__ != "web.hotpath"
+    assert handler_of(hot).__module__ == "web.hotpath" and hotpath.served(handler_of(hot)) == (STATUS, JOIN)
+    assert handler_of(usual) == usual.app._handle and hotpath.served(handler_of(usual)) == ()
+    # The poll's answer is public (web.edgecache); the join's is private (it names the fan): both paths mark it.
+    assert [caching.is_private(route.handler) for route in hotpath.ROUTES] == [False, True]
     assert hotpath.refusal(hot.app) is None
     assert hotpath.refusal(usual.app) == "the app has aiohttp middlewares"
 
 
-async def test_a_status_poll_skips_the_router_and_other_requests_walk_it(hot, poll_target, monkeypatch):
-    resolved = []
+@pytest.fixture
+def resolved(monkeypatch) -> list[str]:
+    """The paths the /events dispatcher resolves from now on (the router's walk)."""
+    paths = []
     original = EventRoutes.resolve
 
     async def counted(self, request):
-        resolved.append(request.path)
+        paths.append(request.path)
         return await original(self, request)
 
     monkeypatch.setattr(EventRoutes, "resolve", counted)
+    return paths
+
+
+async def test_a_status_poll_and_a_join_skip_the_router_and_other_requests_walk_it(hot, poll_target, resolved):
     assert (await hot.get(poll_target)).status == 200
+    join_path = poll_target.split("/waiting-room/")[0] + JOIN
+    assert (await hot.post(join_path, headers={"X-User-Id": "fan-2"})).status == 201
     assert resolved == []
     progress = poll_target.split("/status")[0] + "/progress"
     assert (await hot.get(progress)).status == 200
-    assert resolved == [progress]
+    assert (await hot.post(join_path, data=b"{}", headers={"Content-Type": "application/json"})).status == 201
+    assert resolved == [progress, join_path]
 
 
 # -- the same answers as the usual path ----------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-@pytest.mark.parametrize("case", ["plain", "allowed origin", "other origin", "http/1.0", "http/1.0 keep-alive",
-                                  "connection close", "token among other parameters", "token percent-escaped"])
+@pytest.mark.parametrize("case", ["plain", *EDGE_CASES, "token among other parameters", "token percent-escaped"])
 async def test_a_poll_is_answered_as_the_usual_path_answers_it(hot, usual, poll_target, method, case):
-    headers = [f"X-Request-Id: {RID}"]
-    target, version = poll_target, "1.1"
-    if case == "allowed origin":
-        headers.append(f"Origin: {ORIGIN}")
-    elif case == "other origin":
-        headers.append("Origin: https://evil.example")
-    elif case.startswith("http/1.0"):
-        version = "1.0"
-        if case.endswith("keep-alive"):
-            headers.append("Connection: keep-alive")
-    elif case == "connection close":
-        headers.append("Connection: close")
-    elif case == "token among other parameters":
+    extra, version = edge_case(case)
+    headers, target = [f"X-Request-Id: {RID}", *extra], poll_target
+    if case == "token among other parameters":
         target = poll_target.replace("?", "?lang=en&")
     elif case == "token percent-escaped":
         target = poll_target.replace("token=", "%74oken=")
@@ -256,6 +279,138 @@ async def test_the_poll_is_timed_under_its_route(hot, poll_target):
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1]
 
 
+# -- the join: the same answers as the usual path --------------------------------------------------
+
+_TOKEN = re.compile(rb'"token":"[^"]{44}"')
+
+
+@pytest.fixture
+def twins(db):
+    """``twins(**fields)``: two events alike, one for each server (a join changes its room)."""
+    on_sale_at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+
+    def make(**fields):
+        return tuple(make_event(on_sale_at=on_sale_at, **fields) for _ in range(2))
+
+    return make
+
+
+async def same_join(hot, usual, pair, *headers: str, method: str = "POST", tail: str = JOIN, **kw) -> bytes:
+    """Ask the hot server about ``pair[0]``'s room and the usual one about ``pair[1]``'s; assert the
+    same bytes but for Date, the token and the event's id; return the hot path's answer."""
+    answers = []
+    for client, event in zip((hot, usual), pair, strict=True):
+        (answer,) = await exchange(client, [request(method, f"/events/{event.id}{tail}", *headers, **kw)])
+        answers.append(answer)
+    # A problem's instance names the event: the usual one's id spelled as the hot one's (same length).
+    slow = answers[1].replace(str(pair[1].id).encode(), str(pair[0].id).encode())
+    fast, slow = (_TOKEN.sub(b'"token":"-"', undated(answer)) for answer in (answers[0], slow))
+    assert fast == slow
+    return answers[0]
+
+
+def private_and_counted(answer: bytes, *, origin: bool = False, counted: bool = True) -> bool:
+    """The join's answer is private (web.caching), carries the edge's headers and (``counted``)
+    the RateLimit fields."""
+    vary = b"X-User-Id, Authorization, Origin" if origin else b"X-User-Id, Authorization"
+    fields = [b"\r\nCache-Control: no-store\r\n", b"\r\nVary: " + vary + b"\r\n", f"\r\nX-Request-Id: {RID}\r\n".encode(),
+              b"\r\nX-Content-Type-Options: nosniff\r\n"]
+    limits = (b"\r\nRateLimit: ", b"\r\nRateLimit-Policy: ")
+    return all(field in answer for field in fields) and all((field in answer) == counted for field in limits)
+
+
+@pytest.mark.parametrize("case", ["new fan", "joined before", "no X-User-Id", *EDGE_CASES, "Content-Length: 0"])
+async def test_a_join_is_answered_as_the_usual_path_answers_it(hot, usual, twins, case):
+    pair = twins(on_sale_in_s=-1)
+    extra, version = edge_case(case)
+    headers = [f"X-Request-Id: {RID}", "X-User-Id: fan-1", *extra]
+    if case == "no X-User-Id":
+        headers.remove("X-User-Id: fan-1")
+    elif case == "Content-Length: 0":
+        headers.append("Content-Length: 0")
+    elif case == "joined before":
+        assert (await same_join(hot, usual, pair, *headers)).startswith(b"HTTP/1.1 201 Created\r\n")
+    answer = await same_join(hot, usual, pair, *headers, version=version)
+    status = "200 OK" if case == "joined before" else "201 Created"
+    assert answer.startswith(f"HTTP/{version} {status}\r\n".encode())
+    assert b"\r\nContent-Type: application/json\r\n" in answer and b'"token":"' in answer
+    # an anonymous join names no fan: nothing is counted (as on the usual path)
+    assert private_and_counted(answer, origin=case == "allowed origin", counted=case != "no X-User-Id")
+    assert (f"\r\nAccess-Control-Allow-Origin: {ORIGIN}\r\n".encode() in answer) == (case == "allowed origin")
+    assert (b"Connection: close" in answer) == (case == "connection close")  # HTTP/1.0 closes by default
+
+
+async def test_a_fans_join_over_the_limit_is_the_same_429_with_retry_after(hot, usual, twins):
+    pair = twins(on_sale_in_s=-1)
+    headers = [f"X-Request-Id: {RID}", "X-User-Id: fan-1", f"Origin: {ORIGIN}"]
+    answers = [await same_join(hot, usual, pair, *headers) for _ in range(JOINS_PER_MIN + 1)]
+    assert [a.split(b"\r\n", 1)[0] for a in answers] == [b"HTTP/1.1 201 Created"] + [b"HTTP/1.1 200 OK"] * (
+        JOINS_PER_MIN - 1) + [b"HTTP/1.1 429 Too Many Requests"]
+    refused = answers[-1]
+    assert b"\r\nContent-Type: application/problem+json\r\n" in refused and b"\r\nRetry-After: " in refused
+    assert private_and_counted(refused, origin=True)
+    assert f"\r\nAccess-Control-Allow-Origin: {ORIGIN}\r\n".encode() in refused
+
+
+@pytest.mark.parametrize("case", ["unknown event", "not a uuid", "draft event", "closed event", "canceled event",
+                                  "malformed X-User-Id"])
+async def test_a_refused_join_is_the_same_problem_with_the_edges_headers(hot, usual, db, case):
+    event_id = {"unknown event": uuid.uuid4(), "not a uuid": "not-a-uuid",
+                "draft event": make_event(status="draft").id, "closed event": make_event(status="closed").id,
+                "canceled event": make_event(status="canceled").id}.get(case) or make_event(on_sale_in_s=-1).id
+    user = "has space" if case == "malformed X-User-Id" else "fan-1"
+    answer = await same_answer(hot, usual, "POST", f"/events/{event_id}{JOIN}", f"X-Request-Id: {RID}",
+                               f"Origin: {ORIGIN}", f"X-User-Id: {user}")
+    expected = {"closed event": 409, "canceled event": 409, "malformed X-User-Id": 400}.get(case, 404)
+    assert answer.startswith(f"HTTP/1.1 {expected} ".encode()) or (case == "not a uuid" and answer[9:12] == b"400")
+    assert b"\r\nContent-Type: application/problem+json\r\n" in answer
+    assert b"\r\nCache-Control: no-store\r\n" in answer and b"\r\nVary: X-User-Id, Authorization, Origin\r\n" in answer
+    assert f"\r\nX-Request-Id: {RID}\r\n".encode() in answer
+    assert f"\r\nAccess-Control-Allow-Origin: {ORIGIN}\r\n".encode() in answer
+
+
+@pytest.mark.parametrize("case", ["a body", "a body too large", "chunked", "Expect", "trailing slash", "GET", "PUT"])
+async def test_join_requests_the_hot_path_does_not_take_are_answered_as_before(hot, usual, twins, settings, resolved,
+                                                                                case):
+    pair = twins(on_sale_in_s=-1)
+    method, tail, headers, body = "POST", JOIN, [f"X-Request-Id: {RID}", f"Origin: {ORIGIN}", "X-User-Id: fan-1"], b""
+    if case in ("a body", "a body too large"):
+        extra, body = body_case(case, settings)
+        headers += extra
+    elif case == "chunked":
+        body = b"0\r\n\r\n"
+        headers.append("Transfer-Encoding: chunked")
+    elif case == "Expect":
+        headers += ["Expect: 100-continue", "Content-Length: 0"]
+    elif case == "trailing slash":
+        tail = JOIN + "/"
+    else:
+        method = case
+        headers.append("Content-Length: 0")
+    answer = await same_join(hot, usual, pair, *headers, method=method, tail=tail, body=body)
+    assert f"/events/{pair[0].id}{tail}" in resolved  # the hot server walked the router
+    if case == "a body too large":
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        # The document names a 413 for no join (any route answers one to an oversized body).
+        usual.app[VIOLATIONS].remove("POST /events/{id}/waiting-room/join -> 413: status not documented")
+
+
+async def test_the_join_is_timed_under_its_route(hot, db):
+    label = "/events/{id}/waiting-room/join"
+    event = make_event(on_sale_in_s=-1)
+
+    async def count(status: str) -> float:
+        families = parse(await (await hot.get("/metrics")).text())
+        return value(families["ticketdrop_http_request_duration_seconds"], "ticketdrop_http_request_duration_seconds_count",
+                     route=label, method="POST", status=status) or 0
+
+    before = [await count("201"), await count("200"), await count("404")]
+    for target in (f"/events/{event.id}{JOIN}", f"/events/{event.id}{JOIN}", f"/events/{uuid.uuid4()}{JOIN}"):
+        await hot.post(target, headers={"X-User-Id": "fan-1"})
+    after = [await count("201"), await count("200"), await count("404")]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]
+
+
 # -- everything else as before -------------------------------------------------------------------
 
 @pytest.mark.parametrize("case", ["progress", "trailing slash", "empty id", "escaped slash in the id", "id with braces",
@@ -283,12 +438,9 @@ async def test_requests_the_hot_path_does_not_take_are_answered_as_before(hot, u
         headers.append("Access-Control-Request-Method: GET")
     elif case == "OPTIONS without preflight":
         method = "OPTIONS"
-    elif case == "a body":
-        body = b"{}"
-        headers += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-    elif case == "a body too large":
-        body = b"x" * (settings.max_body_bytes + 1)
-        headers += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    elif case in ("a body", "a body too large"):
+        extra, body = body_case(case, settings)
+        headers += extra
     elif case == "Expect":
         headers.append("Expect: 100-continue")
         headers.append("Content-Length: 0")
@@ -329,20 +481,22 @@ async def _started_refusal(aiohttp_client, app) -> tuple[str | None, object]:
     return hotpath.refusal(app), handler_of(client)
 
 
-async def test_an_operator_turning_status_hot_path_off_keeps_the_usual_path_and_the_log_says_so(
-        settings, aredis, redis, db, stub_broker, runtime, aiohttp_client, poll_target, caplog):
+async def test_an_operator_turning_hot_path_off_keeps_the_usual_path_for_both_routes_and_the_log_says_so(
+        settings, aredis, redis, db, stub_broker, runtime, aiohttp_client, poll_target, resolved, caplog):
     from web.app import create_app
 
-    app = create_app(settings.model_copy(update={"status_hot_path": False}), redis=aredis, broker=stub_broker,
-                     bind_db=False)
+    app = create_app(settings.model_copy(update={"hot_path": False}), redis=aredis, broker=stub_broker, bind_db=False)
     app[SYNC_REDIS] = redis
     with caplog.at_level("INFO", logger="ticketdrop.web"):
         client = await aiohttp_client(app)
-    assert hotpath.refusal(app) == "STATUS_HOT_PATH is off" and handler_of(client).__module__ != "web.hotpath"
-    assert [r.reason for r in caplog.records if r.getMessage() == "status polls take the usual path"] == [
-        "STATUS_HOT_PATH is off"]
+    assert hotpath.refusal(app) == "HOT_PATH is off" and handler_of(client).__module__ != "web.hotpath"
+    assert [r.reason for r in caplog.records if r.getMessage() == "the hot routes take the usual path"] == [
+        "HOT_PATH is off"]
     answer = await client.get(poll_target)
     assert answer.status == 200 and (await answer.json())["admission"] == "queued"
+    join_path = poll_target.split("/waiting-room/")[0] + JOIN
+    assert (await client.post(join_path, headers={"X-User-Id": "fan-2"})).status == 201
+    assert resolved == [poll_target.split("?")[0], join_path]  # both walked the router
 
 
 async def test_an_aiohttp_middleware_or_response_signal_keeps_the_usual_path(hot_app, aiohttp_client):
@@ -370,32 +524,30 @@ async def test_a_domain_sub_app_keeps_the_usual_path(hot_app, aiohttp_client):
     assert reason == "the app has domain sub-apps" and handler.__module__ != "web.hotpath"
 
 
+def route_refusals(app) -> list[str | None]:
+    return [hotpath.route_refusal(app, route) for route in hotpath.ROUTES]
+
+
 async def test_a_hook_middleware_keeps_the_usual_path(hot_app, aiohttp_client, monkeypatch):
     async def stamp(request, handler):
         return await handler(request)
 
     monkeypatch.setattr(hooks, "outer_middlewares", lambda: [stamp])
     reason, handler = await _started_refusal(aiohttp_client, hot_app)
-    assert reason.endswith("is not the edge step around the status handler alone") and handler.__module__ != "web.hotpath"
+    assert reason is None and handler.__module__ != "web.hotpath"
+    assert [r.split(" is ")[1] for r in route_refusals(hot_app)] == [
+        "not the edge step around the status handler alone", "not the edge step around the join handler alone"]
 
 
 async def test_the_status_route_has_no_edge_rate_limit_and_one_would_keep_the_usual_path(hot_app, aiohttp_client,
                                                                                           monkeypatch):
     label = "/events/{id}/waiting-room/status"
     assert ratelimit.edge_scope("GET", label) is None and ratelimit.edge_scope("HEAD", label) is None
+    assert ratelimit.edge_scope("POST", "/events/{id}/waiting-room/join") is None  # the join counts its own
     monkeypatch.setattr(ratelimit, "edge_scope", lambda method, path: "join" if path == label else None)
     reason, handler = await _started_refusal(aiohttp_client, hot_app)
-    assert reason == f"the edge counts a rate limit for GET {label}" and handler.__module__ != "web.hotpath"
-
-
-async def test_the_status_route_is_public_and_a_private_one_would_keep_the_usual_path(hot_app, aiohttp_client,
-                                                                                       monkeypatch):
-    from web.handlers.waiting_room import status
-
-    assert not caching.is_private(status)
-    monkeypatch.setattr(caching, "is_private", lambda handler: handler is status)
-    reason, handler = await _started_refusal(aiohttp_client, hot_app)
-    assert reason == "the status route is private" and handler.__module__ != "web.hotpath"
+    assert reason is None and route_refusals(hot_app) == [f"the edge counts a rate limit for GET {label}", None]
+    assert hotpath.served(handler) == (JOIN,)  # the join alone below the router
 
 
 @pytest.mark.parametrize("keyed", ["jwks", "secret"])
@@ -408,7 +560,8 @@ async def test_with_a_jwks_identitys_middleware_keeps_the_usual_path_and_with_a_
     app = create_app(jwt_settings(settings, jwks_file=jwks_file), redis=aredis, broker=stub_broker, bind_db=False)
     app[SYNC_REDIS] = redis
     reason, handler = await _started_refusal(aiohttp_client, app)
+    assert reason is None
     if keyed == "jwks":
-        assert reason.endswith("is not the edge step around the status handler alone") and handler.__module__ != "web.hotpath"
+        assert all(r.endswith("handler alone") for r in route_refusals(app)) and handler.__module__ != "web.hotpath"
     else:
-        assert reason is None and handler.__module__ == "web.hotpath"
+        assert route_refusals(app) == [None, None] and hotpath.served(handler) == (STATUS, JOIN)
