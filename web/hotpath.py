@@ -238,7 +238,8 @@ def install(app: web.Application) -> bool:
         keep_alive = request.keep_alive
         # What aiohttp's prepare() adds, in its order: Content-Length (none on a 304), Date,
         # Server, and Connection when it differs from the version's default.
-        head = [f"HTTP/{version.major}.{version.minor} {code} {_REASONS[code]}\r\n"]
+        reason = _REASONS.get(code) or HTTPStatus(code).phrase  # a status a route adds later still goes out
+        head = [f"HTTP/{version.major}.{version.minor} {code} {reason}\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in fields.items()]
         if body is not None:
             head.append(f"Content-Length: {len(body)}\r\n")

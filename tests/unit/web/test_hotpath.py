@@ -565,3 +565,18 @@ async def test_with_a_jwks_identitys_middleware_keeps_the_usual_path_and_with_a_
         assert all(r.endswith("handler alone") for r in route_refusals(app)) and handler.__module__ != "web.hotpath"
     else:
         assert route_refusals(app) == [None, None] and hotpath.served(handler) == (STATUS, JOIN)
+
+
+async def test_a_status_a_route_adds_later_goes_out_with_its_reason_phrase(hot_app, aiohttp_client, poll_target,
+                                                                           monkeypatch):
+    status_route = hotpath.ROUTES[0]
+
+    async def accepted(request):
+        _, fields, body = await status_route.parts(request)
+        return 202, fields, body
+
+    monkeypatch.setattr(hotpath, "ROUTES", (status_route._replace(parts=accepted),))
+    client = await aiohttp_client(hot_app)
+    answer = await client.get(poll_target)
+    assert hotpath.served(handler_of(client)) == (status_route.tail,)
+    assert (answer.status, answer.reason) == (202, "Accepted")
