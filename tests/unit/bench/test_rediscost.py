@@ -63,6 +63,13 @@ def test_a_pid_that_is_not_here_or_not_redis_or_started_at_another_time_is_refus
         "127.0.0.1", INFO, proc=_fake_proc(tmp_path / "c", 4321, "redis-server", 0, 1_200), ticks_per_s=TICKS)[1]
 
 
+def test_a_wall_clock_that_drifted_from_the_boot_clock_by_seconds_still_finds_the_server(tmp_path):
+    # A machine resumed from a snapshot: /proc says the server started 30 s later than INFO does.
+    proc = _fake_proc(tmp_path, 4321, "redis-server", 0, 1_030)
+
+    assert local_pid("127.0.0.1", INFO, proc=proc, ticks_per_s=TICKS) == (4321, None)
+
+
 def test_the_client_address_is_its_host_or_its_unix_socket():
     assert address(redis_py.Redis(host="10.0.0.7", port=6380)) == "10.0.0.7"
     assert address(redis_py.Redis(unix_socket_path="/tmp/r.sock")) == "unix:/tmp/r.sock"
