@@ -73,8 +73,11 @@ def test_the_procfile_runs_from_the_documented_command_with_two_web_processes_on
         while "scheduler started" not in log_path.read_text():
             assert time.monotonic() < deadline, f"the scheduler never started:\n{log_path.read_text()}"
             time.sleep(0.5)
-        output = log_path.read_text()
-        listening = re.findall(rf"web\.1 +\| .*web listening port={port} pid=(\d+) reuse_port=True", output)
+        # /health answers once one process listens; the other may log its line a moment later.
+        while len(set(listening := re.findall(rf"web\.1 +\| .*web listening port={port} pid=(\d+) reuse_port=True",
+                                              output := log_path.read_text()))) < 2:
+            assert honcho.poll() is None and time.monotonic() < deadline, output
+            time.sleep(0.2)
         assert len(set(listening)) == 2, output
         assert "not found" not in output and "exited with code" not in output, output
     finally:
