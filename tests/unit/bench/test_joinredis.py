@@ -1,7 +1,3 @@
-import shutil
-
-import pytest
-
 from bench import joinredis
 from models.redis import LUA_DIR, inline_includes, lua_source
 
@@ -11,7 +7,6 @@ def test_a_variant_file_has_its_includes_inlined_as_the_registry_does():
     assert "--#include" not in lua_source("room_join")
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs a redis-server binary to start its own")
 def test_a_small_run_reports_every_variant_with_the_joins_commands(tmp_path, capsys):
     variant = tmp_path / "same.lua"
     variant.write_text((LUA_DIR / "room_join.lua").read_text())
