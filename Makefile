@@ -56,7 +56,7 @@ define ensure_deb
 	  (apt-get install -y -q $(2) >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(2) >/dev/null 2>&1)); } || true
 endef
 
-bench-waiting-room: venv ## waiting room: wrk req/s, p99 and CPU/request (web, Redis, wrk) and Redis commands/request of status and join vs a trivial handler (1 and 2 processes), Redis bytes per fan, tick time
+bench-waiting-room: venv ## waiting room: wrk req/s, p99 and CPU/request (web, Redis, wrk) and Redis commands/request of status, join and progress vs a trivial handler (1 and 2 processes), Redis bytes per fan, tick time
 	$(call ensure_deb,wrk,wrk)
 	$(PY) -m bench.waiting_room $(BENCH_ARGS)
 

@@ -6,12 +6,13 @@ pre-queue, fills the other half first come first served, and measures:
 
 - Redis memory per waiting fan (MEMORY USAGE of the event's keys, and the INFO used_memory delta);
 - the draw time, and the wave tick time (median of ``--ticks`` ticks: flat in queue size);
-- for sizes >= ``--http-min``: status/s (first polls, which read Redis, and repeat polls) and
-  join/s through HTTP against one real web process (``python -m web``), with the same load
-  generator (wrk, bench/wrk.py) and concurrency as the trivial aiohttp JSON handler of
-  bench/baseline.py, the yardstick. Each round measures the yardstick before and after every
-  route (yardstick, first polls, yardstick, repeat polls, yardstick, joins, yardstick; a
-  round's last yardstick is the next round's first), and a route is compared with the
+- for sizes >= ``--http-min``: status/s (first polls, which read Redis, and repeat polls),
+  join/s and progress/s (the room's document every fan's browser polls) through HTTP against
+  one real web process (``python -m web``), with the same load generator (wrk, bench/wrk.py)
+  and concurrency as the trivial aiohttp JSON handler of bench/baseline.py, the yardstick. Each
+  round measures the yardstick before and after every route (yardstick, first polls,
+  yardstick, repeat polls, yardstick, joins, yardstick, progress polls, yardstick; a round's
+  last yardstick is the next round's first), and a route is compared with the
   geometric mean of its two neighbours: the machine's speed drifts within seconds, and one
   yardstick per round biased every ratio of the round it drifted in.
   Ratios are given two ways: requests per second (what the load generator achieved) and server
@@ -240,8 +241,9 @@ def route_runs(procs: list[subprocess.Popen], port: int, event_id: str, first: l
     path, until the list wraps: from then its polls are repeat polls, which the ``note`` counts;
     at 100k fans and 5 rounds the list holds 19,800 fans against some 100,000 polls in 5 s, so an
     unwrapped first poll needs the 1M queue), repeat polls (REPEAT_FANS fans polling in turn: the
-    steady state, warmed up by the caller) and joins (a new user each). ``redis``: the Redis the
-    web processes use, for its CPU and commands per request.
+    steady state, warmed up by the caller), joins (a new user each) and progress polls (the
+    room's one document, as every waiting fan's browser polls it). ``redis``: the Redis the web
+    processes use, for its CPU and commands per request.
     ``profile``: a py-spy profile of each measurement, ``<profile>-<name>-<pid>.txt``."""
     base = f"http://127.0.0.1:{port}"
     pids = [p.pid for p in procs]
@@ -266,7 +268,13 @@ def route_runs(procs: list[subprocess.Popen], port: int, event_id: str, first: l
                        connections=connections, method="POST", user_id_prefix=f"join-{uuid.uuid4().hex[:6]}-",
                        profile=spy("join"), redis=redis).as_dict()
 
-    return {"status_first_poll": first_polls, "status_repeat_poll": repeat_polls, "join": joins}
+    def progress_polls() -> dict:
+        return wrk.run(base, [f"/events/{event_id}/waiting-room/progress"], pids, duration_s=duration_s,
+                       connections=connections, profile=spy("progress"), redis=redis).as_dict()
+
+    # The progress poll last: the routes measured before it keep their places in a round.
+    return {"status_first_poll": first_polls, "status_repeat_poll": repeat_polls, "join": joins,
+            "progress_poll": progress_polls}
 
 
 def baseline_figures(procs: list[subprocess.Popen], port: int, duration_s: float, connections: int,
@@ -387,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (2 threads)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds of (yardstick, first polls, yardstick, repeat polls, yardstick, joins, "
-                             "yardstick) per process count, a round's last yardstick the next one's first; "
+                             "yardstick, progress polls, yardstick) per process count, a round's last yardstick the next one's first; "
                              "the summary gives each ratio's median over them")
     parser.add_argument("--processes", default="1,2", help="web process counts to measure, comma-separated")
     parser.add_argument("--ticks", type=int, default=20, help="wave ticks timed per queue")
