@@ -81,7 +81,7 @@ def create_app(
     routes.setup(app)
     app.on_startup.append(eventroutes.seal_on_startup)
     app.on_startup.append(seal_on_startup)
-    app.on_startup.append(hotpath.install_on_startup)  # after the seal: the status poll below the router
+    app.on_startup.append(hotpath.install_on_startup)  # after the seal: the polls and the join below the router
     return app
 
 

@@ -1,24 +1,26 @@
-"""The waiting room's two floods served below aiohttp's Application (issue 14): the status poll
-and the join.
+"""The waiting room's floods served below aiohttp's Application (issue 14): the progress poll,
+the status poll and the join.
 
-Why: the status poll is the flood of a drop (every waiting fan, every 2 s), the join its first
-wave (every fan, at once, as the on-sale nears). After four passes over our own code the poll
-still cost about twice the trivial aiohttp handler's web CPU (1M room, one process: 79 µs for a
-first poll, 70 for a repeat poll against 42), spread 1-3 µs a piece over the router's resolve,
-``Application._handle``, the edge step's coroutine, building the response's header multidict and
-aiohttp's prepare/serialize/write steps; the join paid the same steps. A request for one of
-:data:`ROUTES` (``/events/<id>/waiting-room/status``, GET or HEAD; ``.../join``, POST; no body)
-skips the router and ``Application._handle``, runs the edge step's work inline, and its answer
-goes out as one bytes object written straight to aiohttp's stream writer. Everything else goes
-to ``Application._handle`` as before. Measured in docs/benchmarks.md ("The status poll below the
-router", "The join below the router").
+Why: the polls are the flood of a drop (every waiting fan's browser reads the room's progress
+every 2 s, and its own status when that may have changed: frontend/js/views/room.js), the join
+its first wave (every fan, at once, as the on-sale nears). After four passes over our own code
+the status poll still cost about twice the trivial aiohttp handler's web CPU (1M room, one
+process: 79 µs for a first poll, 70 for a repeat poll against 42), spread 1-3 µs a piece over
+the router's resolve, ``Application._handle``, the edge step's coroutine, building the
+response's header multidict and aiohttp's prepare/serialize/write steps; the progress poll and
+the join paid the same steps. A request for one of :data:`ROUTES`
+(``/events/<id>/waiting-room/status`` and ``.../progress``, GET or HEAD; ``.../join``, POST; no
+body) skips the router and ``Application._handle``, runs the edge step's work inline, and its
+answer goes out as one bytes object written straight to aiohttp's stream writer. Everything else
+goes to ``Application._handle`` as before. Measured in docs/benchmarks.md ("The status poll
+below the router", "The join below the router", "The progress poll below the router").
 
 What it keeps, each asserted against the usual path byte for byte by
 tests/unit/web/test_hotpath.py: the route's answer before HTTP (web.handlers.waiting_room's
-``status_parts`` and ``join_parts``, which the usual handlers send through aiohttp's response):
-200 / 304 with ETag, Cache-Control and Vary, HEAD without a body; 201 / 200 with the RateLimit
-fields; a private route's marks (web.caching: the join's answers, errors included, are
-``no-store`` with ``Vary: X-User-Id, Authorization``); the edge's headers from
+``status_parts``, ``progress_parts`` and ``join_parts``, which the usual handlers send through
+aiohttp's response): 200 / 304 with ETag, Cache-Control and Vary, HEAD without a body; 201 / 200
+with the RateLimit fields; a private route's marks (web.caching: the join's answers, errors
+included, are ``no-store`` with ``Vary: X-User-Id, Authorization``); the edge's headers from
 web.middleware.edge_headers (X-Request-Id, the caller's when safe; nosniff; CORS for allowed
 origins), errors as problem+json (web.problems, then the same marks and headers: 404, 409, 429
 with Retry-After and the RateLimit fields), the route's latency in web.metrics.TIMINGS under its
@@ -27,11 +29,11 @@ own label, keep-alive and ``Connection`` as aiohttp writes them, aiohttp's ``Dat
 body (chunked included: the edge's body limits), an ``Expect`` header, an id with ``%``
 (web.eventroutes unquotes it), preflights (OPTIONS).
 
-HOT_PATH=false (models.settings) turns it off for both. Otherwise it installs itself only when
-nothing else must run around a route's handler (:func:`refusal` for
-the app, :func:`route_refusal` for each route; a route refused there takes the usual path and
-the other may still be served here): no aiohttp middleware or ``on_response_prepare`` signal on
-the app (the tests' OpenAPI check is one: those apps serve both the usual way), no hook or
+HOT_PATH=false (models.settings) turns it off for every route. Otherwise it installs itself only
+when nothing else must run around a route's handler (:func:`refusal` for the app,
+:func:`route_refusal` for each route; a route refused there takes the usual path and the others
+may still be served here): no aiohttp middleware or ``on_response_prepare`` signal on the app
+(the tests' OpenAPI check is one: those apps serve every route the usual way), no hook or
 identity middleware (with a JWKS, identity has one: the usual path; in header mode and with an
 HS256 secret the join resolves its fan itself, as on the usual path), no rate limit the edge
 counts (the join counts its own, in its one Redis script), the dispatcher (web.eventroutes)
@@ -82,9 +84,10 @@ class HotRoute(NamedTuple):
     parts: Callable[[web.Request], Awaitable[Parts]]
 
 
-#: The floods of a drop: every waiting fan's status poll, every arriving fan's join.
+#: The floods of a drop: every waiting fan's status and progress polls, every arriving fan's join.
 ROUTES = (
     HotRoute("/waiting-room/status", ("GET", "HEAD"), waiting_room.status, waiting_room.status_parts),
+    HotRoute("/waiting-room/progress", ("GET", "HEAD"), waiting_room.progress, waiting_room.progress_parts),
     HotRoute("/waiting-room/join", ("POST",), waiting_room.join, waiting_room.join_parts),
 )
 _SERVER = f"Server: {SERVER_SOFTWARE}\r\n"

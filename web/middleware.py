@@ -23,9 +23,9 @@ router's last resource, whose handler is wrapped the same way. Order of the work
    ``X-Request-Id``, ``X-Content-Type-Options`` and CORS headers are added, and the request's
    latency is counted (web.metrics.TIMINGS).
 
-The status poll and the join (the floods of a drop) are served below the router by web.hotpath,
-with this module's rules and headers (:class:`EdgeRules`, :func:`edge_headers`), when nothing
-else wraps their handlers.
+The status and progress polls and the join (the floods of a drop) are served below the router by
+web.hotpath, with this module's rules and headers (:class:`EdgeRules`, :func:`edge_headers`), when
+nothing else wraps their handlers.
 
 Modules that need another cross-cutting step add it through web.hooks (and identity's JWKS
 refresh is one): those are middlewares in aiohttp's form, chained around each handler once, at

@@ -1,4 +1,5 @@
-"""Waiting room: join, status (the hottest route: fans poll it every 2 s), fairness proof."""
+"""Waiting room: join, progress and status (the hottest routes: fans poll progress every 2 s, their own
+status when it may have changed), fairness proof."""
 
 from __future__ import annotations
 
@@ -133,9 +134,21 @@ async def status_answer(request: web.Request) -> Answer:
      responses={304: "Not modified since the ETag in If-None-Match", 404: "Unknown or draft event",
                 429: UNKNOWN_EVENT_FLOOD})
 async def progress(request: web.Request) -> web.Response:
+    return edgecache.respond(request, await progress_answer(request))
+
+
+async def progress_parts(request: web.Request) -> tuple[int, dict[str, str], bytes | None]:
+    """:func:`progress`'s answer before HTTP (status, headers, body or None for a 304): web.hotpath
+    (the same poll served below the router) writes it itself."""
+    return edgecache.parts(request, await progress_answer(request))
+
+
+async def progress_answer(request: web.Request) -> Answer:
+    """The room's progress document, before HTTP: :func:`progress` sends it through aiohttp's
+    response, :func:`progress_parts` gives it to web.hotpath."""
     event = fresh_event(request) or await request_event(request)
     room = request.app[WAITING_ROOM]
-    return edgecache.respond(request, room.known_progress(event) or await room.progress(event))
+    return room.known_progress(event) or await room.progress(event)
 
 
 @routes.post("/events/{id}/waiting-room/join")

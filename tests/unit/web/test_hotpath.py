@@ -1,5 +1,5 @@
-"""The status poll and the join served below the router (web/hotpath.py) answer byte for byte what
-the usual path answers (the edge step, the router, aiohttp's response), and every other request
+"""The status and progress polls and the join served below the router (web/hotpath.py) answer
+byte for byte what the usual path answers (the edge step, the router, aiohttp's response), and every other request
 takes the usual path unchanged.
 
 Two servers on the same Redis and database: ``usual`` is the tests' ordinary app (its OpenAPI
@@ -31,7 +31,7 @@ from web.eventroutes import EventRoutes
 ORIGIN = "http://localhost:5173"
 RID = "trace-hot-1"
 JOINS_PER_MIN = 3
-STATUS, JOIN = "/waiting-room/status", "/waiting-room/join"
+STATUS, PROGRESS, JOIN = "/waiting-room/status", "/waiting-room/progress", "/waiting-room/join"
 _DATE = re.compile(rb"\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n")
 
 
@@ -137,18 +137,24 @@ async def poll_target(usual, db):
     return f"/events/{event.id}/waiting-room/status?token={joined['token']}"
 
 
+@pytest.fixture
+def progress_target(poll_target) -> str:
+    """The progress document of ``poll_target``'s event (one fan in its queue)."""
+    return poll_target.split(STATUS)[0] + PROGRESS
+
+
 def handler_of(client):
     return client.server.runner.server.request_handler
 
 
 # -- installed, and below the router -------------------------------------------------------------
 
-async def test_the_app_serves_the_poll_and_the_join_below_the_router_and_the_tests_usual_app_does_not(hot, usual):
+async def test_the_app_serves_the_polls_and_the_join_below_the_router_and_the_tests_usual_app_does_not(hot, usual):
     # AppRunner gives its Server ``app._handle`` after on_startup: if aiohttp stops doing so this fails.
-    assert handler_of(hot).__module__ == "web.hotpath" and hotpath.served(handler_of(hot)) == (STATUS, JOIN)
+    assert handler_of(hot).__module__ == "web.hotpath" and hotpath.served(handler_of(hot)) == (STATUS, PROGRESS, JOIN)
     assert handler_of(usual) == usual.app._handle and hotpath.served(handler_of(usual)) == ()
-    # The poll's answer is public (web.edgecache); the join's is private (it names the fan): both paths mark it.
-    assert [caching.is_private(route.handler) for route in hotpath.ROUTES] == [False, True]
+    # The polls' answers are public (web.edgecache); the join's is private (it names the fan): both paths mark it.
+    assert [caching.is_private(route.handler) for route in hotpath.ROUTES] == [False, False, True]
     assert hotpath.refusal(hot.app) is None
     assert hotpath.refusal(usual.app) == "the app has aiohttp middlewares"
 
@@ -167,15 +173,17 @@ def resolved(monkeypatch) -> list[str]:
     return paths
 
 
-async def test_a_status_poll_and_a_join_skip_the_router_and_other_requests_walk_it(hot, poll_target, resolved):
+async def test_the_polls_and_a_join_skip_the_router_and_other_requests_walk_it(hot, poll_target, progress_target,
+                                                                              resolved):
     assert (await hot.get(poll_target)).status == 200
+    assert (await hot.get(progress_target)).status == 200
     join_path = poll_target.split("/waiting-room/")[0] + JOIN
     assert (await hot.post(join_path, headers={"X-User-Id": "fan-2"})).status == 201
     assert resolved == []
-    progress = poll_target.split("/status")[0] + "/progress"
-    assert (await hot.get(progress)).status == 200
+    fairness = poll_target.split(STATUS)[0] + "/waiting-room/fairness"
+    assert (await hot.get(fairness)).status == 200
     assert (await hot.post(join_path, data=b"{}", headers={"Content-Type": "application/json"})).status == 201
-    assert resolved == [progress, join_path]
+    assert resolved == [fairness, join_path]
 
 
 # -- the same answers as the usual path ----------------------------------------------------------
@@ -199,30 +207,42 @@ async def test_a_poll_is_answered_as_the_usual_path_answers_it(hot, usual, poll_
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-async def test_a_poll_with_the_current_etag_is_the_same_304(hot, usual, poll_target, method):
-    first = await hot.get(poll_target)
+@pytest.mark.parametrize("route", ["status", "progress"])
+async def test_a_poll_with_the_current_etag_is_the_same_304(hot, usual, poll_target, progress_target, route, method):
+    target = poll_target if route == "status" else progress_target
+    first = await hot.get(target)
     etag = first.headers["ETag"]
     for tags in (etag, f'W/"other", {etag}', "*"):
-        answer = await same_answer(hot, usual, method, poll_target, f"If-None-Match: {tags}", f"X-Request-Id: {RID}",
+        answer = await same_answer(hot, usual, method, target, f"If-None-Match: {tags}", f"X-Request-Id: {RID}",
                                    f"Origin: {ORIGIN}")
         assert answer.startswith(b"HTTP/1.1 304 Not Modified\r\n")
         assert b"Content-Length" not in answer and answer.endswith(b"\r\n\r\n")
-    changed = await same_answer(hot, usual, method, poll_target, 'If-None-Match: W/"other"', f"X-Request-Id: {RID}")
+        assert f"\r\nETag: {etag}\r\n".encode() in answer and f"\r\nX-Request-Id: {RID}\r\n".encode() in answer
+        assert f"\r\nAccess-Control-Allow-Origin: {ORIGIN}\r\n".encode() in answer
+    changed = await same_answer(hot, usual, method, target, 'If-None-Match: W/"other"', f"X-Request-Id: {RID}")
     assert changed.startswith(b"HTTP/1.1 200 OK\r\n")
 
 
-async def test_an_admission_is_seen_at_once_with_a_new_etag(hot, usual, db, runtime):
+#: What a poll's document says of its fan (status) or of the queue (progress) before and after one admission.
+ADMISSION = {"status": ("admission", "queued", b'"admission":"admitted"'),
+             "progress": ("admittedThrough", 0, b'"admittedThrough":1,')}
+
+
+@pytest.mark.parametrize("route", ["status", "progress"])
+async def test_an_admission_is_seen_at_once_with_a_new_etag(hot, usual, db, runtime, route):
     event = make_event(on_sale_in_s=-1, wave_size=1)
     _, joined = await join(usual, event, "fan-1")
-    poll_target = f"/events/{event.id}/waiting-room/status?token={joined['token']}"
-    first = await hot.get(poll_target)
-    assert (await first.json())["admission"] == "queued"
+    target = f"/events/{event.id}/waiting-room/{route}" + (f"?token={joined['token']}" if route == "status" else "")
+    field, before, after = ADMISSION[route]
+    first = await hot.get(target)
+    assert (await first.json())[field] == before
     admit_waves(runtime)
     for client in (hot, usual):
         fresh(client, event)
-    answer = await same_answer(hot, usual, "GET", poll_target, f"If-None-Match: {first.headers['ETag']}",
+    answer = await same_answer(hot, usual, "GET", target, f"If-None-Match: {first.headers['ETag']}",
                                f"X-Request-Id: {RID}")
-    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"admission":"admitted"' in answer
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and after in answer
+    assert f"\r\nETag: {first.headers['ETag']}\r\n".encode() not in answer
 
 
 @pytest.mark.parametrize("case", ["no token", "empty token", "unknown token", "another event's token", "unknown event",
@@ -254,29 +274,67 @@ async def test_an_unsafe_or_missing_request_id_gets_a_new_unique_one(hot, poll_t
     assert len(ids) == 3
 
 
-async def test_polls_pipelined_on_one_connection_are_each_answered_and_it_stays_open(hot, poll_target):
-    progress = poll_target.split("/status")[0] + "/progress"
-    answers = await exchange(hot, [request("GET", poll_target), request("HEAD", poll_target), request("GET", progress),
-                                   request("GET", poll_target, "Connection: close")], closes=True)
+async def test_polls_pipelined_on_one_connection_are_each_answered_and_it_stays_open(hot, poll_target, progress_target):
+    answers = await exchange(hot, [request("GET", poll_target), request("HEAD", poll_target),
+                                   request("GET", progress_target), request("GET", poll_target, "Connection: close")],
+                             closes=True)
     assert [a.split(b"\r\n", 1)[0] for a in answers] == [b"HTTP/1.1 200 OK"] * 4
     assert b"Connection: close" in answers[3] and not any(b"Connection:" in a for a in answers[:3])
 
 
-async def test_the_poll_is_timed_under_its_route(hot, poll_target):
-    label = "/events/{id}/waiting-room/status"
+@pytest.mark.parametrize("route", ["status", "progress"])
+async def test_a_poll_is_timed_under_its_route(hot, poll_target, progress_target, route):
+    # A refused poll too: the status's without a token (400), the progress of an unknown event (404).
+    target, refused, error = ((poll_target, poll_target.split("?")[0], "400") if route == "status"
+                              else (progress_target, f"/events/{uuid.uuid4()}{PROGRESS}", "404"))
+    label = f"/events/{{id}}/waiting-room/{route}"
 
     async def count(method: str, status: str) -> float:
         families = parse(await (await hot.get("/metrics")).text())
         return value(families["ticketdrop_http_request_duration_seconds"], "ticketdrop_http_request_duration_seconds_count",
                      route=label, method=method, status=status) or 0
 
-    before = [await count("GET", "200"), await count("HEAD", "200"), await count("GET", "304"), await count("GET", "400")]
-    etag = (await hot.get(poll_target)).headers["ETag"]
-    await hot.head(poll_target)
-    await hot.get(poll_target, headers={"If-None-Match": etag})
-    await hot.get(poll_target.split("?")[0])
-    after = [await count("GET", "200"), await count("HEAD", "200"), await count("GET", "304"), await count("GET", "400")]
+    before = [await count("GET", "200"), await count("HEAD", "200"), await count("GET", "304"), await count("GET", error)]
+    etag = (await hot.get(target)).headers["ETag"]
+    await hot.head(target)
+    await hot.get(target, headers={"If-None-Match": etag})
+    await hot.get(refused)
+    after = [await count("GET", "200"), await count("HEAD", "200"), await count("GET", "304"), await count("GET", error)]
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1]
+
+
+# -- the progress poll: the same answers as the usual path -----------------------------------------
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("case", ["plain", *EDGE_CASES, "a query string"])
+async def test_a_progress_poll_is_answered_as_the_usual_path_answers_it(hot, usual, progress_target, method, case):
+    extra, version = edge_case(case)
+    target = f"{progress_target}?t=1733000000" if case == "a query string" else progress_target  # a cache buster
+    answer = await same_answer(hot, usual, method, target, f"X-Request-Id: {RID}", *extra, version=version)
+    assert answer.startswith(f"HTTP/{version} 200 OK\r\n".encode())
+    assert f"\r\nX-Request-Id: {RID}\r\n".encode() in answer
+    assert b"\r\nX-Content-Type-Options: nosniff\r\n" in answer and b"\r\nContent-Type: application/json\r\n" in answer
+    # public and the same for every fan: no private marks, a strong ETag
+    assert b"\r\nCache-Control: public, " in answer and b'\r\nETag: "' in answer and b"\r\nVary: Origin\r\n" in answer
+    assert (f"\r\nAccess-Control-Allow-Origin: {ORIGIN}\r\n".encode() in answer) == (case == "allowed origin")
+    assert (b"Connection: close" in answer) == (case == "connection close")  # HTTP/1.0 closes by default
+    assert answer.endswith(b"\r\n\r\n") == (method == "HEAD")
+    if method == "GET":
+        assert b'"total":1,' in answer and b'"admittedThrough":0,' in answer
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("case", ["unknown event", "not a uuid", "draft event"])
+async def test_a_refused_progress_poll_is_the_same_problem_with_the_edges_headers(hot, usual, db, method, case):
+    event_id = {"unknown event": uuid.uuid4(), "not a uuid": "not-a-uuid"}.get(case) or make_event(status="draft").id
+    answer = await same_answer(hot, usual, method, f"/events/{event_id}{PROGRESS}", f"X-Request-Id: {RID}",
+                               f"Origin: {ORIGIN}")
+    assert answer.startswith(b"HTTP/1.1 404 ") or (case == "not a uuid" and answer[9:12] == b"400")
+    assert b"\r\nContent-Type: application/problem+json\r\n" in answer
+    assert b"Cache-Control" not in answer  # a problem is not the room's document: no edge cache keeps it
+    assert f"\r\nX-Request-Id: {RID}\r\n".encode() in answer
+    assert f"\r\nAccess-Control-Allow-Origin: {ORIGIN}\r\n".encode() in answer
+    assert answer.endswith(b"\r\n\r\n") == (method == "HEAD")
 
 
 # -- the join: the same answers as the usual path --------------------------------------------------
@@ -413,23 +471,25 @@ async def test_the_join_is_timed_under_its_route(hot, db):
 
 # -- everything else as before -------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", ["progress", "trailing slash", "empty id", "escaped slash in the id", "id with braces",
-                                  "POST", "PUT", "preflight", "OPTIONS without preflight", "a body", "a body too large",
-                                  "Expect", "unknown tail", "no such route"])
-async def test_requests_the_hot_path_does_not_take_are_answered_as_before(hot, usual, poll_target, settings, case):
+@pytest.mark.parametrize("case", ["another route", "trailing slash", "empty id", "escaped slash in the id",
+                                  "id with braces", "POST", "PUT", "preflight", "OPTIONS without preflight", "a body",
+                                  "a body too large", "Expect", "unknown tail", "no such route"])
+@pytest.mark.parametrize("tail", [STATUS, PROGRESS])
+async def test_requests_the_hot_path_does_not_take_are_answered_as_before(hot, usual, poll_target, settings, tail, case):
     event_path, _, query = poll_target.partition("?")
-    prefix = event_path.removesuffix("/waiting-room/status")
-    method, target, headers, body = "GET", poll_target, [f"X-Request-Id: {RID}", f"Origin: {ORIGIN}"], b""
-    if case == "progress":
-        target = f"{prefix}/waiting-room/progress"
+    prefix = event_path.removesuffix(STATUS)
+    query = f"?{query}" if tail == STATUS else ""  # the progress document takes none
+    method, target, headers, body = "GET", f"{prefix}{tail}{query}", [f"X-Request-Id: {RID}", f"Origin: {ORIGIN}"], b""
+    if case == "another route":
+        target = f"{prefix}/waiting-room/fairness"
     elif case == "trailing slash":
-        target = f"{event_path}/?{query}"
+        target = f"{prefix}{tail}/{query}"
     elif case == "empty id":
-        target = f"/events//waiting-room/status?{query}"
+        target = f"/events/{tail}{query}"
     elif case == "escaped slash in the id":
-        target = f"/events/a%2Fb/waiting-room/status?{query}"
+        target = f"/events/a%2Fb{tail}{query}"
     elif case == "id with braces":
-        target = f"/events/%7Bid%7D/waiting-room/status?{query}"
+        target = f"/events/%7Bid%7D{tail}{query}"
     elif case in ("POST", "PUT"):
         method = case
         headers.append("Content-Length: 0")
@@ -445,32 +505,35 @@ async def test_requests_the_hot_path_does_not_take_are_answered_as_before(hot, u
         headers.append("Expect: 100-continue")
         headers.append("Content-Length: 0")
     elif case == "unknown tail":
-        target = f"{prefix}/waiting-room/statuses?{query}"
+        target = f"{prefix}{tail}es{query}"
     elif case == "no such route":
-        target = f"/eventsx{event_path[7:]}?{query}"
+        target = f"/eventsx{prefix[7:]}{tail}{query}"
     answer = await same_answer(hot, usual, method, target, *headers, body=body)
     if case == "a body too large":
         assert answer.startswith(b"HTTP/1.1 413 ")
         # The document names a 413 for no GET (any route answers one to an oversized body).
-        usual.app[VIOLATIONS].remove("GET /events/{id}/waiting-room/status -> 413: status not documented")
+        usual.app[VIOLATIONS].remove(f"GET /events/{{id}}{tail} -> 413: status not documented")
 
 
-async def test_a_route_that_shadows_the_status_path_keeps_it(settings, aredis, redis, db, stub_broker, runtime,
-                                                             aiohttp_client, poll_target):
+@pytest.mark.parametrize("tail", [STATUS, PROGRESS])
+async def test_a_route_that_shadows_a_polls_path_keeps_it(settings, aredis, redis, db, stub_broker, runtime,
+                                                          aiohttp_client, poll_target, tail):
     from web.app import create_app
 
     app = create_app(settings, redis=aredis, broker=stub_broker, bind_db=False)
     app[SYNC_REDIS] = redis
-    event_path = poll_target.partition("?")[0]
+    event_path, _, query = poll_target.partition("?")
+    shadowed = event_path.removesuffix(STATUS) + tail
+    target = f"{shadowed}?{query}"
 
     async def special(request):
         return web.json_response({"special": True})
 
-    app.router.add_get(event_path, special)
+    app.router.add_get(shadowed, special)
     client = await aiohttp_client(app)
     assert hotpath.refusal(app) is None
-    assert await (await client.get(poll_target)).json() == {"special": True}
-    other = poll_target.replace(event_path.split("/")[2], str(uuid.uuid4()))
+    assert await (await client.get(target)).json() == {"special": True}
+    other = target.replace(event_path.split("/")[2], str(uuid.uuid4()))
     assert (await client.get(other)).status == 404  # another event's poll: the hot path, an unknown event
 
 
@@ -481,8 +544,8 @@ async def _started_refusal(aiohttp_client, app) -> tuple[str | None, object]:
     return hotpath.refusal(app), handler_of(client)
 
 
-async def test_an_operator_turning_hot_path_off_keeps_the_usual_path_for_both_routes_and_the_log_says_so(
-        settings, aredis, redis, db, stub_broker, runtime, aiohttp_client, poll_target, resolved, caplog):
+async def test_an_operator_turning_hot_path_off_keeps_the_usual_path_for_every_route_and_the_log_says_so(
+        settings, aredis, redis, db, stub_broker, runtime, aiohttp_client, poll_target, progress_target, resolved, caplog):
     from web.app import create_app
 
     app = create_app(settings.model_copy(update={"hot_path": False}), redis=aredis, broker=stub_broker, bind_db=False)
@@ -494,9 +557,11 @@ async def test_an_operator_turning_hot_path_off_keeps_the_usual_path_for_both_ro
         "HOT_PATH is off"]
     answer = await client.get(poll_target)
     assert answer.status == 200 and (await answer.json())["admission"] == "queued"
+    answer = await client.get(progress_target)
+    assert answer.status == 200 and (await answer.json())["total"] == 1
     join_path = poll_target.split("/waiting-room/")[0] + JOIN
     assert (await client.post(join_path, headers={"X-User-Id": "fan-2"})).status == 201
-    assert resolved == [poll_target.split("?")[0], join_path]  # both walked the router
+    assert resolved == [poll_target.split("?")[0], progress_target, join_path]  # every one walked the router
 
 
 async def test_an_aiohttp_middleware_or_response_signal_keeps_the_usual_path(hot_app, aiohttp_client):
@@ -536,18 +601,22 @@ async def test_a_hook_middleware_keeps_the_usual_path(hot_app, aiohttp_client, m
     reason, handler = await _started_refusal(aiohttp_client, hot_app)
     assert reason is None and handler.__module__ != "web.hotpath"
     assert [r.split(" is ")[1] for r in route_refusals(hot_app)] == [
-        "not the edge step around the status handler alone", "not the edge step around the join handler alone"]
+        "not the edge step around the status handler alone", "not the edge step around the progress handler alone",
+        "not the edge step around the join handler alone"]
 
 
-async def test_the_status_route_has_no_edge_rate_limit_and_one_would_keep_the_usual_path(hot_app, aiohttp_client,
-                                                                                          monkeypatch):
-    label = "/events/{id}/waiting-room/status"
-    assert ratelimit.edge_scope("GET", label) is None and ratelimit.edge_scope("HEAD", label) is None
+@pytest.mark.parametrize("limited", ["status", "progress"])
+async def test_the_polls_have_no_edge_rate_limit_and_one_would_keep_its_route_on_the_usual_path(
+        hot_app, aiohttp_client, monkeypatch, limited):
+    labels = {tail: f"/events/{{id}}{tail}" for tail in (STATUS, PROGRESS)}
+    assert all(ratelimit.edge_scope(method, label) is None for label in labels.values() for method in ("GET", "HEAD"))
     assert ratelimit.edge_scope("POST", "/events/{id}/waiting-room/join") is None  # the join counts its own
-    monkeypatch.setattr(ratelimit, "edge_scope", lambda method, path: "join" if path == label else None)
+    tail = STATUS if limited == "status" else PROGRESS
+    monkeypatch.setattr(ratelimit, "edge_scope", lambda method, path: "join" if path == labels[tail] else None)
     reason, handler = await _started_refusal(aiohttp_client, hot_app)
-    assert reason is None and route_refusals(hot_app) == [f"the edge counts a rate limit for GET {label}", None]
-    assert hotpath.served(handler) == (JOIN,)  # the join alone below the router
+    refused = f"the edge counts a rate limit for GET {labels[tail]}"
+    assert reason is None and route_refusals(hot_app) == [refused if r.tail == tail else None for r in hotpath.ROUTES]
+    assert hotpath.served(handler) == tuple(r.tail for r in hotpath.ROUTES if r.tail != tail)  # the others still hot
 
 
 @pytest.mark.parametrize("keyed", ["jwks", "secret"])
@@ -564,7 +633,7 @@ async def test_with_a_jwks_identitys_middleware_keeps_the_usual_path_and_with_a_
     if keyed == "jwks":
         assert all(r.endswith("handler alone") for r in route_refusals(app)) and handler.__module__ != "web.hotpath"
     else:
-        assert route_refusals(app) == [None, None] and hotpath.served(handler) == (STATUS, JOIN)
+        assert route_refusals(app) == [None, None, None] and hotpath.served(handler) == (STATUS, PROGRESS, JOIN)
 
 
 async def test_a_status_a_route_adds_later_goes_out_with_its_reason_phrase(hot_app, aiohttp_client, poll_target,
