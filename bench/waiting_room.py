@@ -277,6 +277,18 @@ def route_runs(procs: list[subprocess.Popen], port: int, event_id: str, first: l
             "progress_poll": progress_polls}
 
 
+#: ``--routes`` names -> the route_runs entries they measure.
+ROUTE_NAMES = {"first": "status_first_poll", "repeat": "status_repeat_poll", "join": "join",
+               "progress": "progress_poll"}
+
+
+def chosen_routes(runs: dict[str, Callable[[], dict]], names: list[str]) -> dict[str, Callable[[], dict]]:
+    """The entries of ``runs`` (route_runs) that ``names`` (``--routes``) name, in the order
+    route_runs measures them."""
+    wanted = {ROUTE_NAMES[name] for name in names}
+    return {key: run for key, run in runs.items() if key in wanted}
+
+
 def baseline_figures(procs: list[subprocess.Popen], port: int, duration_s: float, connections: int,
                      profile: Path | None = None) -> dict:
     """wrk figures for the trivial handler; ``profile``: its py-spy profile, ``<profile>-baseline-<pid>.txt``
@@ -397,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="rounds of (yardstick, first polls, yardstick, repeat polls, yardstick, joins, "
                              "yardstick, progress polls, yardstick) per process count, a round's last yardstick the next one's first; "
                              "the summary gives each ratio's median over them")
+    parser.add_argument("--routes", default="first,repeat,join,progress",
+                        help="routes each round measures, comma-separated (first, repeat, join, progress): fewer routes, "
+                             "a shorter run; each is still bracketed by the yardstick")
     parser.add_argument("--processes", default="1,2", help="web process counts to measure, comma-separated")
     parser.add_argument("--ticks", type=int, default=20, help="wave ticks timed per queue")
     parser.add_argument("--rate-limits", action=argparse.BooleanOptionalAction, default=True,
@@ -409,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rounds must be at least 1")
     sizes = [int(s) for s in args.sizes.split(",") if s]
     counts = [int(n) for n in args.processes.split(",") if n]
+    routes = [r for r in args.routes.split(",") if r]
+    unknown = sorted(set(routes) - set(ROUTE_NAMES))
+    if unknown or not routes:
+        parser.error(f"--routes takes some of {', '.join(ROUTE_NAMES)}, not {args.routes!r}")
     print(f"command: python -m bench.waiting_room {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(f"wrk: {wrk.command_line(2, args.connections, args.duration)}")
     print(f"rate limiter: {'on (limits too high to refuse)' if args.rate_limits else 'off'}")
@@ -441,8 +460,9 @@ def main(argv: list[str] | None = None) -> int:
                     # Warm-up: both servers' connections and caches, and every repeat fan's first poll.
                     wrk.run(f"http://127.0.0.1:{base_port}", ["/"], [p.pid for p in baseline], duration_s=1.0,
                             connections=args.connections)
-                    wrk.run(f"http://127.0.0.1:{port}", repeat, [p.pid for p in web], duration_s=3.0,
-                            connections=args.connections)
+                    if "repeat" in routes:
+                        wrk.run(f"http://127.0.0.1:{port}", repeat, [p.pid for p in web], duration_s=3.0,
+                                connections=args.connections)
                     ratios: list[dict] = []
                     yardsticks: list[dict] = []  # the run's, in order: a round's last opens the next
                     measurements: dict[str, list[dict]] = {"baseline": yardsticks}
@@ -453,8 +473,8 @@ def main(argv: list[str] | None = None) -> int:
                             profile = args.profile / f"{q['size']}-{processes}p"
                         ys, fig = measure_round(
                             yardstick_runs(baseline, base_port, args.duration, args.connections, profile),
-                            route_runs(web, port, q["event_id"], first, repeat, args.duration, args.connections,
-                                       profile, redis_cost),
+                            chosen_routes(route_runs(web, port, q["event_id"], first, repeat, args.duration,
+                                                     args.connections, profile, redis_cost), routes),
                             yardsticks[-1] if yardsticks else None)
                         ratios.append(bracketed_ratios(ys, fig))
                         yardsticks += ys[1:] if yardsticks else ys

@@ -9,6 +9,7 @@ import pytest
 from bench.waiting_room import (
     REPEAT_FANS,
     bracketed_ratios,
+    chosen_routes,
     http_paths,
     measure_round,
     summary,
@@ -63,6 +64,14 @@ def test_the_next_round_opens_with_the_yardstick_that_closed_the_last_one_not_a_
 
     assert order == ["first", "yardstick", "join", "yardstick"]
     assert [y["rps"] for y in yardsticks] == [99, 2, 4]
+
+
+def test_routes_chosen_by_name_keep_the_order_a_round_measures_them_in():
+    runs = {"status_first_poll": 1, "status_repeat_poll": 2, "join": 3, "progress_poll": 4}
+
+    assert list(chosen_routes(runs, ["join"])) == ["join"]
+    assert list(chosen_routes(runs, ["progress", "join", "first"])) == ["status_first_poll", "join", "progress_poll"]
+    assert chosen_routes(runs, ["first", "repeat", "join", "progress"]) == runs
 
 
 def test_a_route_is_compared_with_the_geometric_mean_of_the_yardsticks_either_side_of_it():
