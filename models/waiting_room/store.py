@@ -156,7 +156,7 @@ class JoinCall:
     adds only its token's and its subjects' parts. Key names never change, so the web tier keeps
     one per event for good (RoomService)."""
 
-    __slots__ = ("_room", "_prequeue", "_journal", "_bucket", "_rate", "_keys", "_event_id", "_frames")
+    __slots__ = ("_room", "_prequeue", "_journal", "_bucket", "_rate", "_keys", "_event_id", "_frames", "_times")
 
     def __init__(self, keys: Keys, event_id: str) -> None:
         self._keys, self._event_id = keys, event_id
@@ -166,6 +166,8 @@ class JoinCall:
         self._rate: dict[str, str] = {}
         #: (sha, id of each policy) -> :meth:`packed`'s frame for them (it keeps the policies alive)
         self._frames: dict[Any, tuple[bytes, int, list[int], list[Policy]]] = {}
+        #: (on-sale ms, expiry ms, both packed): the same for every join of the event, nearly always
+        self._times: tuple[int, int, bytes] = (-1, -1, b"")
 
     def __call__(self, token: Token, now_ms: int, on_sale_ms: int, expire_at_ms: int,
                  limits: Sequence[tuple[Policy, str]] = (), limits_at_ms: int | None = None) -> tuple[list, list]:
@@ -210,9 +212,11 @@ class JoinCall:
         values[0] = bucket_len + len(bucket)
         for i, prefix_len in enumerate(rate_lens, 1):
             values[2 * i] += prefix_len  # a rate-limit key's length: its prefix's and its subject's
-        now, on_sale, expire_at = b"%d" % now_ms, b"%d" % on_sale_ms, b"%d" % expire_at_ms
-        values += (len(field), field, len(now), now, len(on_sale), on_sale, len(expire_at), expire_at,
-                   len(bucket), bucket)
+        times = self._times
+        if times[0] != on_sale_ms or times[1] != expire_at_ms:
+            times = self._times = (on_sale_ms, expire_at_ms, bulk(b"%d" % on_sale_ms) + bulk(b"%d" % expire_at_ms))
+        now = b"%d" % now_ms
+        values += (len(field), field, len(now), now, times[2], len(bucket), bucket)
         if limits:
             at = b"" if limits_at_ms is None else b"%d" % limits_at_ms
             values += (len(at), at)
@@ -233,7 +237,7 @@ class JoinCall:
         rates = [self._keys.event_rate_prefix(self._event_id, p.name).encode() for p in policies]
         template = (b"*%d\r\n" % (13 + 3 * count if count else 12) + fixed("EVALSHA", sha, 4 + count, self._room)
                     + completes(bucket) + fixed(self._prequeue, self._journal) + b"".join(map(completes, rates))
-                    + b"$%d\r\n%b\r\n" * (6 if count else 5)
+                    + b"$%d\r\n%b\r\n" * 2 + b"%b" + b"$%d\r\n%b\r\n" * (2 if count else 1)
                     + fixed(*[v for p in policies for v in p.gcra]))
         return template, len(bucket), [len(r) for r in rates], policies
 

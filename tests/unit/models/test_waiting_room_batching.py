@@ -255,6 +255,17 @@ def test_a_packed_join_is_the_evalsha_hiredis_packs_of_its_keys_and_args(prefix,
             assert call.packed(sha, *args) == packed  # the frame is reused (a join's two limits: no loops)
 
 
+def test_a_packed_join_follows_the_events_times_when_they_change():
+    # The on-sale and expiry times are packed once and kept while they stay the same.
+    call = store.JoinCall(Keys("td:"), "7")
+    token = tokens.issue(b"k" * 32, "7", "fan")
+    limits = [(Policy("join", 10), "fan"), (Policy("ip", 600), "127.0.0.1")]
+    for on_sale_ms, expire_at_ms in ((1_000, 90_000), (1_000, 95_000), (2_000, 95_000), (1_000, 90_000)):
+        keys, argv = call(token, 1_500, on_sale_ms, expire_at_ms, limits)
+        assert call.packed("f" * 40, token, 1_500, on_sale_ms, expire_at_ms, limits) == hiredis.pack_command(
+            ("EVALSHA", "f" * 40, len(keys), *keys, *argv))
+
+
 def test_a_packed_join_refuses_a_subject_that_is_no_utf8_as_hiredis_does():
     call, token = store.JoinCall(Keys("td:"), "7"), tokens.issue(b"k" * 32, "7", "u")
     with pytest.raises(UnicodeEncodeError):
