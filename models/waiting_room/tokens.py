@@ -106,35 +106,51 @@ class _PrefixedHmac:
         return mac.digest()
 
 
+class _EventKeys:
+    """One event's two keyed hashes: the place id's (``wr-id``) and the token MAC's (``wr-token``).
+    Looked up once per token (one cache lookup, not one per MAC: a join makes both MACs)."""
+
+    __slots__ = ("place", "token")
+
+    def __init__(self, secret: bytes, event_id: str) -> None:
+        self.place = _PrefixedHmac(secret, f"wr-id|{event_id}|".encode())
+        self.token = _PrefixedHmac(secret, f"wr-token|{event_id}|".encode())
+
+    def place_id(self, user_id: str) -> bytes:
+        return self.place.digest(user_id.encode())[:_ID_BYTES]
+
+    def compose(self, kind: int, token_id: bytes) -> Token:
+        head = bytes((kind,)) + token_id
+        return Token(_b64(head + self.token.digest(head)[:_MAC_BYTES]), kind, token_id)
+
+
 @functools.lru_cache(maxsize=256)
-def _keyed(secret: bytes, purpose: str, event_id: str) -> _PrefixedHmac:
-    """The keyed hash of one purpose ("wr-id", "wr-token") and event (a process serves a few events)."""
-    return _PrefixedHmac(secret, f"{purpose}|{event_id}|".encode())
+def _keyed(secret: bytes, event_id: str) -> _EventKeys:
+    """The event's keyed hashes (a process serves a few events)."""
+    return _EventKeys(secret, event_id)
 
 
 def user_place_id(secret: bytes, event_id: str, user_id: str) -> bytes:
     """The deterministic place id of ``user_id`` in the event's queue: HMAC(secret, "wr-id|event|user")."""
-    return _keyed(secret, "wr-id", event_id).digest(user_id.encode())[:_ID_BYTES]
+    return _keyed(secret, event_id).place_id(user_id)
 
 
 def _mac(secret: bytes, event_id: str, kind: int, token_id: bytes) -> bytes:
     """HMAC(secret, "wr-token|event|" || kind || id), cut to _MAC_BYTES."""
-    return _keyed(secret, "wr-token", event_id).digest(bytes((kind,)) + token_id)[:_MAC_BYTES]
+    return _keyed(secret, event_id).token.digest(bytes((kind,)) + token_id)[:_MAC_BYTES]
 
 
 def issue(secret: bytes, event_id: str, user_id: str | None) -> Token:
     """The token for ``user_id`` (the same one every time), or a fresh anonymous one if None."""
+    keys = _keyed(secret, event_id)
     if user_id is None:
-        kind, token_id = KIND_ANON, os.urandom(_ID_BYTES)
-    else:
-        kind, token_id = KIND_USER, user_place_id(secret, event_id, user_id)
-    return compose(secret, event_id, kind, token_id)
+        return keys.compose(KIND_ANON, os.urandom(_ID_BYTES))
+    return keys.compose(KIND_USER, keys.place_id(user_id))
 
 
 def compose(secret: bytes, event_id: str, kind: int, token_id: bytes) -> Token:
     """The token for a known kind and id (the fairness draw rebuilds tokens from bucket fields)."""
-    raw = bytes((kind,)) + token_id + _mac(secret, event_id, kind, token_id)
-    return Token(_b64(raw), kind, token_id)
+    return _keyed(secret, event_id).compose(kind, token_id)
 
 
 def text_of_field(secret: bytes, event_id: str, field: str) -> str:
