@@ -91,7 +91,8 @@ ROUTES = (
     HotRoute("/waiting-room/join", ("POST",), waiting_room.join, waiting_room.join_parts),
 )
 _SERVER = f"Server: {SERVER_SOFTWARE}\r\n"
-_REASONS = {status: HTTPStatus(status).phrase for status in (200, 201, 304)}
+#: Status -> reason phrase, as aiohttp's response writes it (its REASON_PHRASES: "" for a status without one).
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 class Written(web.StreamResponse):
@@ -241,8 +242,7 @@ def install(app: web.Application) -> bool:
         keep_alive = request.keep_alive
         # What aiohttp's prepare() adds, in its order: Content-Length (none on a 304), Date,
         # Server, and Connection when it differs from the version's default.
-        reason = _REASONS.get(code) or HTTPStatus(code).phrase  # a status a route adds later still goes out
-        head = [f"HTTP/{version.major}.{version.minor} {code} {reason}\r\n"]
+        head = [f"HTTP/{version.major}.{version.minor} {code} {_REASONS.get(code, '')}\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in fields.items()]
         if body is not None:
             head.append(f"Content-Length: {len(body)}\r\n")
