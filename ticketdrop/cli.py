@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 from models.db import bind_database, open_database
 from models.logs import configure_logging
 from models.runtime import build_runtime
@@ -24,6 +26,9 @@ SECRETS_FILE = VAR_DIR / "secrets.env"
 #: The origins a local run allows (the dev server of the pages, and the app itself); a deployment
 #: allows none unless CORS_ORIGINS says so.
 LOCAL_CORS_ORIGINS = "http://localhost:5173,http://localhost:8080"
+#: How long the launcher lets honcho stop the services after a Ctrl-C (honcho itself SIGKILLs what is
+#: left 5 s after its SIGTERMs) before it kills every process of the run itself.
+GRACEFUL_STOP_S = 15.0
 
 
 def _bind(settings: Settings) -> None:
@@ -82,16 +87,23 @@ def embedded_env(env: dict[str, str]) -> dict[str, str]:
 def cmd_run(concurrency: str | None) -> int:
     """Start embedded Redis if REDIS_URL is unset, prepare the database, run the Procfile."""
     env = embedded_env(dict(os.environ))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the run as Ctrl-C does
     redis_proc = None
     try:
         if not env.get("REDIS_URL"):
-            redis_proc, env["REDIS_URL"] = embedded_redis.start()
+            # Its own session: the terminal's Ctrl-C must not stop Redis under services still stopping.
+            redis_proc, env["REDIS_URL"] = embedded_redis.start(start_new_session=True)
             print(f"embedded Redis at {env['REDIS_URL']}")
         return _run_procfile(env, concurrency)
     finally:
         if redis_proc is not None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl-C must not leave it running
             redis_proc.terminate()
-            redis_proc.wait(timeout=10)
+            try:
+                redis_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                redis_proc.kill()
+                redis_proc.wait()
 
 
 def _run_procfile(env: dict[str, str], concurrency: str | None) -> int:
@@ -114,12 +126,49 @@ def _run_procfile(env: dict[str, str], concurrency: str | None) -> int:
         args += ["-c", concurrency]
     url = f"http://localhost:{env['PORT']}"
     print(f"\n  TicketDrop is starting at {url}   (admin: {url}/admin, token in {SECRETS_FILE})\n", flush=True)
-    honcho = subprocess.Popen(args, env=env)
-    signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGINT))
+    # Its own session, so that only the launcher passes Ctrl-C on: once, and honcho alone.
+    return supervise(subprocess.Popen(args, env=env, start_new_session=True))
+
+
+def supervise(honcho: subprocess.Popen, graceful_stop_s: float = GRACEFUL_STOP_S) -> int:
+    """Wait for honcho; on Ctrl-C (or SIGTERM) ask it to stop the services, and if a second Ctrl-C
+    comes or it has not stopped them in ``graceful_stop_s``, kill every process it started.
+
+    honcho starts each service in a session of its own (the terminal's Ctrl-C never reaches them),
+    and one Ctrl-C while it is still starting them can leave it waiting on services it never
+    stops; the launcher cannot hand a second Ctrl-C to it, so it ends them itself."""
     try:
         return honcho.wait()
     except KeyboardInterrupt:
-        return honcho.wait()
+        pass
+    try:
+        honcho.send_signal(signal.SIGINT)
+        return honcho.wait(timeout=graceful_stop_s)
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # nothing may interrupt the kill
+    print("\n  stopping every process of the run now (SIGKILL)\n", file=sys.stderr, flush=True)
+    kill_tree(honcho.pid)
+    honcho.wait()
+    return 130
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and all its descendants (found first, so none is reparented out of reach),
+    and the process group each leads."""
+    try:
+        root = psutil.Process(pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for proc in family:
+        try:
+            if os.getpgid(proc.pid) == proc.pid and proc.pid != os.getpgrp():
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
+        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+            pass
+    psutil.wait_procs(family, timeout=5)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ def server_binary() -> str:
     return found
 
 
-def start(socket_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+def start(socket_path: Path | None = None, *, start_new_session: bool = False) -> tuple[subprocess.Popen, str]:
     """Start a server; returns the process and its ``unix://`` URL once it answers PING."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     socket_path = socket_path or VAR_DIR / "redis.sock"
@@ -43,7 +43,7 @@ def start(socket_path: Path | None = None) -> tuple[subprocess.Popen, str]:
             server_binary(), "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
             "--save", "", "--appendonly", "no", "--dir", str(VAR_DIR), "--loglevel", "warning",
         ],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, start_new_session=start_new_session,
     )
     url = f"unix://{socket_path}"
     deadline = time.monotonic() + 10

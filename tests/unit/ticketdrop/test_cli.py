@@ -1,7 +1,17 @@
-"""The launcher keeps local secrets across restarts and the embedded Redis really runs."""
+"""The launcher keeps local secrets across restarts, the embedded Redis really runs, and Ctrl-C
+leaves no process of the run behind, however often it is pressed."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
 import redis as redis_lib
 
 from models.settings import Settings
@@ -41,3 +51,63 @@ def test_the_embedded_redis_server_answers_and_runs_lua(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+#: A stand-in for honcho stuck while starting services: it ignores Ctrl-C and SIGTERM, and its
+#: "service" (own session, as honcho starts them) ignores them too; it prints the service's pid.
+STUCK_HONCHO = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_IGN)
+service = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
+                           start_new_session=True)
+print(service.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _stuck_honcho() -> tuple[subprocess.Popen, int]:
+    honcho = subprocess.Popen([sys.executable, "-c", STUCK_HONCHO], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    return honcho, int(honcho.stdout.readline())
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_second_ctrl_c_while_the_services_stop_kills_every_process_of_the_run_and_returns():
+    honcho, service = _stuck_honcho()
+    ctrl_c = lambda: os.kill(os.getpid(), signal.SIGINT)  # noqa: E731
+    timers = [threading.Timer(0.2, ctrl_c), threading.Timer(0.6, ctrl_c)]
+    started = time.monotonic()
+    try:
+        for timer in timers:
+            timer.start()
+        try:
+            status = cli.supervise(honcho, graceful_stop_s=30)
+        except KeyboardInterrupt:
+            pytest.fail("the second Ctrl-C escaped the launcher while its services were still running")
+        assert status == 130 and time.monotonic() - started < 10
+        assert honcho.poll() is not None and _gone(service)
+    finally:
+        for timer in timers:
+            timer.cancel()
+        cli.kill_tree(honcho.pid)
+        cli.kill_tree(service)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_services_that_do_not_stop_after_one_ctrl_c_are_killed_after_the_grace_period():
+    honcho, service = _stuck_honcho()
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        assert cli.supervise(honcho, graceful_stop_s=0.5) == 130
+        assert _gone(service)
+    finally:
+        timer.cancel()
+        cli.kill_tree(honcho.pid)
+        cli.kill_tree(service)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
