@@ -37,7 +37,7 @@ from pathlib import Path
 from bench.drop.infra import provision_database
 from bench.drop.network import Host, Network, NetworkPlan, can_make_namespaces
 from bench.drop.procs import Service
-from bench.drop.system import QUIET_AND_UNLIMITED, System, SystemOptions
+from bench.drop.system import QUIET_AND_UNLIMITED, STOP_GRACE_S, System, SystemOptions
 from models.settings import ROOT, VAR_DIR
 
 log = logging.getLogger("bench.drop")
@@ -298,11 +298,11 @@ class HostedSystem(System):
             rows.append({"host": h.name, "namespace": h.namespace, "address": h.address, "runs": what})
         return rows
 
-    def stop(self, *, keep_database: bool = False) -> None:
+    def stop(self, *, keep_database: bool = False, grace_s: float = STOP_GRACE_S) -> None:
         """Stop the application's processes, then nginx and the data host's servers (the whole
         instance goes: nothing is kept)."""
         self.stopping.set()
-        self.stop_processes()
+        self.stop_processes(grace_s)
         for svc in reversed(self.daemons):
             # PostgreSQL: SIGTERM waits for clients; SIGINT is its fast shutdown.
             svc.signal_group(signal.SIGINT if svc.name == "postgres" else signal.SIGTERM)

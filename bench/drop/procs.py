@@ -76,8 +76,9 @@ class Service:
             except ProcessLookupError:
                 pass
 
-    def stop(self, timeout_s: float = 15.0) -> None:
-        """SIGTERM the process group, SIGKILL it after ``timeout_s``; waits for the exit."""
+    def stop(self, timeout_s: float = 15.0, *, stacks: bool = True) -> None:
+        """SIGTERM the process group, SIGKILL it after ``timeout_s``; waits for the exit. With
+        ``stacks``, one that outlives ``timeout_s`` first writes its threads' stacks (2 s more)."""
         self.supervised = False
         if self.proc is None:
             return
@@ -85,6 +86,10 @@ class Service:
         try:
             self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            if not stacks:
+                self.signal_group(signal.SIGKILL)
+                self.proc.wait(timeout=10)
+                return
             log.warning("%s ignored SIGTERM for %s s; its stacks go to %s", self.name, timeout_s, self.log_path)
             self.signal_group(signal.SIGABRT)  # PYTHONFAULTHANDLER=1: every thread's stack into the log
             try:

@@ -26,7 +26,7 @@ from bench.drop.event import TierSpec, create_event, default_tiers, open_sale
 from bench.drop.fans import Crowd, Fan, Plan
 from bench.drop.monitor import Monitor, redis_probe
 from bench.drop.prober import DEFAULT_PROBES, Prober
-from bench.drop.system import System, SystemOptions
+from bench.drop.system import INTERRUPTED_GRACE_S, STOP_GRACE_S, System, SystemOptions
 from bench.drop.verify import verify
 from bench.loadgen import make_session
 from models.keys import Keys
@@ -151,6 +151,7 @@ async def run_drop(cfg: DropConfig, make_system=System) -> tuple[int, Path]:
                       "ADMISSION_TTL_S": str(cfg.admission_ttl_s), "DB_MAX_CONNECTIONS": "12", "DB_THREADS": "12",
                       **({"OFFER_TTL_S": str(cfg.offer_ttl_s)} if cfg.offer_ttl_s else {})},
     ))
+    grace_s = STOP_GRACE_S
     try:
         log.info("starting the system in %s", run_dir)
         await _start(system)
@@ -159,8 +160,11 @@ async def run_drop(cfg: DropConfig, make_system=System) -> tuple[int, Path]:
         await asyncio.to_thread(system.stop_processes)
         results["invariants"] = await asyncio.to_thread(verify, system, results.pop("_fans"), results["event"]["id"])
         results["phases"] = analysis.phase_table(results.pop("_recorder"), results.pop("_phases"), base.rps)
+    except asyncio.CancelledError:  # Ctrl-C (asyncio.run cancels us): no report, nothing to verify
+        grace_s = INTERRUPTED_GRACE_S
+        raise
     finally:
-        await asyncio.to_thread(system.stop, keep_database=cfg.keep_db)
+        await asyncio.to_thread(system.stop, keep_database=cfg.keep_db, grace_s=grace_s)
     results.update(mode="chaos" if cfg.chaos else "drop", command=cfg.command, started_at=started_at, machine=_machine(),
                    baseline=base.as_dict(), config=_config_dict(cfg, system))
     if hasattr(system, "describe"):

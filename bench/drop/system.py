@@ -28,6 +28,12 @@ log = logging.getLogger("bench.drop")
 
 #: How long the system may take to become healthy, in seconds.
 STARTUP_TIMEOUT_S = 90.0
+#: How long each process gets after SIGTERM before SIGKILL when a run ends (a web process may take
+#: its whole graceful period); an interrupted run (Ctrl-C) verifies nothing and gives them
+#: INTERRUPTED_GRACE_S: a dramatiq worker whose consumers wait out their 3 s reconnect backoff
+#: (after a chaos Redis restart) held Ctrl-C up for 4-5 s.
+STOP_GRACE_S = 15.0
+INTERRUPTED_GRACE_S = 1.0
 #: Settings of every drop's processes: warnings only, and no rate limit (the simulated fans are
 #: many users behind a few addresses).
 QUIET_AND_UNLIMITED = {"LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "RATE_JOIN_PER_MIN": "0", "RATE_RESERVE_PER_MIN": "0",
@@ -178,14 +184,14 @@ class System:
         """Restart processes that died (what honcho/systemd do for operators)."""
         return restart_dead(self.services)
 
-    def stop_processes(self) -> None:
+    def stop_processes(self, grace_s: float = STOP_GRACE_S) -> None:
         """Stop every process, all at once (a web process may take its whole grace period)."""
         from concurrent.futures import ThreadPoolExecutor
 
         services = self.services
         if services:
             with ThreadPoolExecutor(max_workers=len(services)) as pool:
-                list(pool.map(lambda svc: svc.stop(), services))
+                list(pool.map(lambda svc: svc.stop(grace_s, stacks=grace_s >= STOP_GRACE_S), services))
 
     def drop_keys(self) -> int:
         """Delete every key of this run from a shared Redis (room buckets and holds carry TTLs of
@@ -206,11 +212,11 @@ class System:
             client.close()
         return removed
 
-    def stop(self, *, keep_database: bool = False) -> None:
-        """Stop every process, Redis we own (or our keys on a shared one), and drop the database we
-        created (unless kept: then the keys stay too, to be inspected)."""
+    def stop(self, *, keep_database: bool = False, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop every process (SIGKILL after ``grace_s``), Redis we own (or our keys on a shared one),
+        and drop the database we created (unless kept: then the keys stay too, to be inspected)."""
         self.stopping.set()
-        self.stop_processes()
+        self.stop_processes(grace_s)
         if self.redis is not None:
             self.redis.stop()
         elif self.redis_url and not keep_database:
