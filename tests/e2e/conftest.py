@@ -197,10 +197,36 @@ def browser(system):
     # these) until it stops.
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
+    with _driver_in_its_own_session():
+        p = sync_playwright().start()
+    try:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+    finally:
+        p.stop()
+
+
+@contextmanager
+def _driver_in_its_own_session() -> Iterator[None]:
+    """Playwright's driver (a node process; Chromium runs in a group of its own) starts in a session
+    of its own, so a Ctrl-C to the terminal's process group reaches pytest alone, which stops as
+    "Interrupted" (status 2) and closes the browser. In the group, the driver died of the same
+    Ctrl-C: every page, context and browser call, the fixtures' teardown too, raised
+    TargetClosedError (status 1), or the tests went on and failed. Playwright has no option for it.
+    Killed, pytest closes the driver's pipe, and the driver exits."""
+    import asyncio
+
+    real = asyncio.create_subprocess_exec
+
+    async def in_own_session(*args, **kwargs):
+        return await real(*args, start_new_session=True, **kwargs)
+
+    asyncio.create_subprocess_exec = in_own_session
+    try:
+        yield
+    finally:
+        asyncio.create_subprocess_exec = real
 
 
 @pytest.fixture
