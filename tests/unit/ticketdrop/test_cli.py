@@ -77,7 +77,16 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_a_second_ctrl_c_while_the_services_stop_kills_every_process_of_the_run_and_returns():
+@pytest.fixture
+def ctrl_c_interrupts():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt here, as in a terminal, whatever the run inherited:
+    a shell starts a background job with SIGINT ignored, and Python then keeps ignoring it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_second_ctrl_c_while_the_services_stop_kills_every_process_of_the_run_and_returns(ctrl_c_interrupts):
     honcho, service = _stuck_honcho()
     ctrl_c = lambda: os.kill(os.getpid(), signal.SIGINT)  # noqa: E731
     timers = [threading.Timer(0.2, ctrl_c), threading.Timer(0.6, ctrl_c)]
@@ -96,10 +105,9 @@ def test_a_second_ctrl_c_while_the_services_stop_kills_every_process_of_the_run_
             timer.cancel()
         cli.kill_tree(honcho.pid)
         cli.kill_tree(service)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def test_services_that_do_not_stop_after_one_ctrl_c_are_killed_after_the_grace_period():
+def test_services_that_do_not_stop_after_one_ctrl_c_are_killed_after_the_grace_period(ctrl_c_interrupts):
     honcho, service = _stuck_honcho()
     timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
     try:
@@ -110,4 +118,3 @@ def test_services_that_do_not_stop_after_one_ctrl_c_are_killed_after_the_grace_p
         timer.cancel()
         cli.kill_tree(honcho.pid)
         cli.kill_tree(service)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
