@@ -119,9 +119,13 @@ class _EventKeys:
     def place_id(self, user_id: str) -> bytes:
         return self.place.digest(user_id.encode())[:_ID_BYTES]
 
+    def mac(self, head: bytes) -> bytes:
+        """HMAC(secret, "wr-token|event|" || head), cut to _MAC_BYTES; head = kind || id."""
+        return self.token.digest(head)[:_MAC_BYTES]
+
     def compose(self, kind: int, token_id: bytes) -> Token:
         head = bytes((kind,)) + token_id
-        return Token(_b64(head + self.token.digest(head)[:_MAC_BYTES]), kind, token_id)
+        return Token(_b64(head + self.mac(head)), kind, token_id)
 
 
 @functools.lru_cache(maxsize=256)
@@ -137,7 +141,7 @@ def user_place_id(secret: bytes, event_id: str, user_id: str) -> bytes:
 
 def _mac(secret: bytes, event_id: str, kind: int, token_id: bytes) -> bytes:
     """HMAC(secret, "wr-token|event|" || kind || id), cut to _MAC_BYTES."""
-    return _keyed(secret, event_id).token.digest(bytes((kind,)) + token_id)[:_MAC_BYTES]
+    return _keyed(secret, event_id).mac(bytes((kind,)) + token_id)
 
 
 def issue(secret: bytes, event_id: str, user_id: str | None) -> Token:
