@@ -92,6 +92,16 @@ def test_get_requests_walk_the_paths_and_post_requests_send_a_new_user_each(run_
     assert gets.requests > 0 and posts.requests > 0 and gets.non_2xx_3xx == 0
 
 
+def test_new_users_go_on_past_those_formatted_before_the_run(run_dir, monkeypatch):
+    monkeypatch.setattr(wrk, "NEW_USERS_PER_S", 10)  # 5 a thread formatted ahead in a 1 s run
+    with _server() as (url, seen):
+        wrk.run(url, ["/join"], [os.getpid()], duration_s=1, connections=4, method="POST", user_id_prefix="fan-")
+
+    users = [user for *_, user in seen.requests]
+    assert len(users) > 10
+    assert len(set(users)) == len(users)
+
+
 def test_no_request_is_sent_before_the_last_thread_is_ready(run_dir):
     """wrk starts its first thread as soon as that thread's init() returns and counts requests from
     after the last one's: an early start would add requests the run's time does not hold."""
