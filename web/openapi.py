@@ -44,6 +44,10 @@ _BODY_STATUSES = {
          "state are stated in the field descriptions",
 }
 
+#: Statuses a route without a request body still answers when a request brings one: the edge
+#: reads it under the same limits (web.bodies) before the route runs.
+_ANY_BODY_STATUSES = {status: f"{_BODY_STATUSES[status]} (this route reads no body, but one was sent)" for status in (408, 413)}
+
 
 @dataclass
 class Doc:
@@ -113,6 +117,10 @@ def _statuses(method: str, path: str, d: Doc, parameters: list[dict]) -> dict[in
     statuses = dict(d.responses)
     if d.body is not None:
         for status, text in _BODY_STATUSES.items():
+            statuses.setdefault(status, text)
+    else:
+        # The edge reads any body a request brings, under the same limits, before the route runs.
+        for status, text in _ANY_BODY_STATUSES.items():
             statuses.setdefault(status, text)
     if d.query is not None:
         statuses.setdefault(400, "A query parameter is malformed or out of range (errors[].field names it)")

@@ -18,6 +18,7 @@ from models.errors import InvalidInput
 from models.identity import USER_ID_RE
 from tests.factories import make_event
 from tests.unit.web.catalog_helpers import create_event, create_tier, event_body
+from web.appkeys import SETTINGS
 from web.openapi import IDEMPOTENCY_KEY_SCHEMA, USER_ID_SCHEMA
 from web.schemas.catalog import EventCreate
 
@@ -92,6 +93,22 @@ async def test_a_bad_body_gets_a_documented_status_on_every_route_that_takes_one
                 undocumented.append(f"{method} {path} with {name}: {resp.status}")
         for status in ("408", "413", "415"):
             assert status in operation["responses"], f"{method} {path} does not document {status}"
+    assert undocumented == []
+
+
+async def test_a_body_too_large_gets_a_documented_413_on_every_route_that_takes_none(client, admin_headers):
+    """The edge reads any body a request brings, under MAX_BODY_BYTES, before the route runs."""
+    document = await _document(client)
+    too_large = b"x" * (client.server.app[SETTINGS].max_body_bytes + 1)
+    undocumented = []
+    for method, path, operation in _operations(document):
+        if "requestBody" in operation:
+            continue
+        resp = await client.request(method, _url(path), data=too_large, headers=_headers(operation, admin_headers))
+        assert resp.status == 413, f"{method} {path}: {resp.status}"
+        for status in ("408", "413"):
+            if status not in operation["responses"]:
+                undocumented.append(f"{method} {path}: {status}")
     assert undocumented == []
 
 
