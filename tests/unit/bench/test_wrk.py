@@ -1,5 +1,6 @@
-"""bench.wrk's generated script, run by the real wrk (skipped where it is not installed): what
-it sends, and that no thread starts before every thread is ready."""
+"""bench.wrk's generated script, run by the real wrk (skipped where it is not installed, required
+with CI=true as every program a test needs): what it sends, and that no thread starts before
+every thread is ready."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bench import wrk
+from tests.servers import unavailable
 
-pytestmark = pytest.mark.skipif(wrk.available() is None, reason=wrk.install_hint())
+
+@pytest.fixture
+def wrk_installed() -> None:
+    if wrk.available() is None:
+        unavailable(wrk.install_hint())
 
 
 class _Seen:
@@ -60,8 +66,8 @@ def _server():
 
 
 @pytest.fixture
-def run_dir(tmp_path, monkeypatch):
-    """wrk.run's folder (the paths, the script, the threads' ready files) kept where the test can read it."""
+def run_dir(wrk_installed, tmp_path, monkeypatch):
+    """The real wrk, and wrk.run's folder (the paths, the script, the threads' ready files) kept where the test can read it."""
 
     @contextlib.contextmanager
     def kept(prefix: str = ""):
