@@ -115,13 +115,9 @@ def _statuses(method: str, path: str, d: Doc, parameters: list[dict]) -> dict[in
     """Every status the route can answer besides its success: the handler's own (``d.responses``)
     and those the request's parsing, the edge step and the backing services add."""
     statuses = dict(d.responses)
-    if d.body is not None:
-        for status, text in _BODY_STATUSES.items():
-            statuses.setdefault(status, text)
-    else:
-        # The edge reads any body a request brings, under the same limits, before the route runs.
-        for status, text in _ANY_BODY_STATUSES.items():
-            statuses.setdefault(status, text)
+    # A route without a body still answers a body sent anyway: the edge reads it under the same limits.
+    for status, text in (_BODY_STATUSES if d.body is not None else _ANY_BODY_STATUSES).items():
+        statuses.setdefault(status, text)
     if d.query is not None:
         statuses.setdefault(400, "A query parameter is malformed or out of range (errors[].field names it)")
     headers = {p["name"] for p in parameters if p["in"] == "header"}
