@@ -116,8 +116,9 @@ class RoomService:
         self._committed: set[str] = set()
         #: event id -> the database read deciding whether its room is new (see _open_new_room).
         self._opening: dict[str, asyncio.Future] = {}
-        #: event id -> (room epoch, {token text -> position}); filled only with verified tokens.
-        self._positions: dict[str, tuple[int, OrderedDict[str, int]]] = {}
+        #: event id -> (room epoch, room generation, {token text -> position}); filled only with
+        #: verified tokens.
+        self._positions: dict[str, tuple[int, int, OrderedDict[str, int]]] = {}
         #: event id -> its fairness document's Answer: a revealed one for REVEALED_MAX_AGE_S (it
         #: never changes), one not revealed yet only for the burst of reads that shared its load.
         self._fairness: TTLCache[str, Answer] = TTLCache(REVEALED_MAX_AGE_S, REVEALED_CACHE_EVENTS)
@@ -169,13 +170,16 @@ class RoomService:
             # these fans reads its status at once to find out whether the room was rebuilt.
             self.rooms.forget(event_id)
             generation = (await self.rooms.get(event_id)).counters.live_since_ms
+        text = token.text
+        if position > int(pre):  # a first-come place: signed into the token (models.waiting_room.tokens)
+            text = tokens.placed(self._settings.secret_bytes, event_id, token, generation, position).text
         metrics.JOIN_TALLY.add("new" if created else "rejoin")
         if log.isEnabledFor(logging.DEBUG):
             # DEBUG, not INFO: a line per join cost a join 25 us of 360 (a formatted line and a write
             # per request) and says nothing the room's journal does not keep (who got which place).
             log.debug("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
                                     "outcome": "new" if created else "rejoin"})
-        return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms),
+        return JoinResult(text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms),
                           generation, limited)
 
     async def _join_opening(self, event: Any, call: store.JoinCall, token: tokens.Token, now_ms: int, expire_at: int,
@@ -289,28 +293,38 @@ class RoomService:
                 raise NotFound("No such waiting-room token for this event", field="token")
             await self._open_new_room(event, _now_ms())  # nobody joined yet: open it, then 404
             view = await self.rooms.get(event_id)
+        generation = view.counters.live_since_ms
         known = self._positions.get(event_id)
-        if known is None or known[0] != view.epoch:
+        if known is None or known[0] != view.epoch or known[1] != generation:
+            # A restore (a new generation) may give a lost join's position to a later join.
             if known is None and len(self._positions) >= POSITION_CACHE_EVENTS:
                 del self._positions[next(iter(self._positions))]
-            known = self._positions[event_id] = (view.epoch, OrderedDict())  # FIFO: see models/ttlcache.py
-        cache = known[1]
+            known = self._positions[event_id] = (view.epoch, generation, OrderedDict())  # FIFO: see models/ttlcache.py
+        cache = known[2]
         position = cache.get(token_text) if token_text else None
         if position is None:
             token = tokens.parse(self._settings.secret_bytes, event_id, token_text)
             if token is None:
                 raise NotFound("No such waiting-room token for this event", field="token")
-            value = await self.batcher.hget(store.bucket_key(self._keys, event_id, token), token.field)
-            if value is None:
-                if await self.batcher.hget(self._keys.room(event_id), "live") is None:
-                    raise RoomRestoring()  # lost with Redis since the cached view was read
-                raise NotFound("No such waiting-room token for this event", field="token")
-            position = int(value)
+            if token.position and token.generation == generation & tokens.GENERATION_MASK:
+                position = token.position  # signed at the join, in this generation: no lookup
+            else:
+                position = await self._stored_position(event_id, token)
             if position > 0:  # 0 = not drawn yet: it will change
                 if len(cache) >= POSITION_CACHE_SIZE:
                     cache.popitem(last=False)  # the oldest entry: polls come back every few seconds
                 cache[token.text] = position
         return answer(event, view, position, _now_ms() if now_ms is None else now_ms, self._settings.admission_ttl_s)
+
+    async def _stored_position(self, event_id: str, token: tokens.Token) -> int:
+        """The position Redis holds for ``token`` (0: in the pre-queue, not drawn yet). Raises
+        NotFound for a token the queue does not know, RoomRestoring if the room is gone."""
+        value = await self.batcher.hget(store.bucket_key(self._keys, event_id, token), token.field)
+        if value is None:
+            if await self.batcher.hget(self._keys.room(event_id), "live") is None:
+                raise RoomRestoring()  # lost with Redis since the cached view was read
+            raise NotFound("No such waiting-room token for this event", field="token")
+        return int(value)
 
     async def progress(self, event: Any, *, now_ms: int | None = None) -> Answer:
         """The room-wide progress document every fan of the event may poll (one edge cache entry)."""
