@@ -6,8 +6,7 @@ pre-queue, fills the other half first come first served, and measures:
 
 - Redis memory per waiting fan (MEMORY USAGE of the event's keys, and the INFO used_memory delta);
 - the draw time, and the wave tick time (median of ``--ticks`` ticks: flat in queue size);
-- for sizes >= ``--http-min``: status/s (first polls, each fan with the token its join gave it:
-  a pre-queue fan's reads Redis, a first-come fan's carries its place; and repeat polls),
+- for sizes >= ``--http-min``: status/s (first polls, which read Redis, and repeat polls),
   join/s and progress/s (the room's document every fan's browser polls) through HTTP against
   one real web process (``python -m web``), with the same load generator (wrk, bench/wrk.py)
   and concurrency as the trivial aiohttp JSON handler of bench/baseline.py, the yardstick. Each
@@ -221,39 +220,17 @@ def start_baseline(log_path: Path, processes: int = 1) -> tuple[list[subprocess.
     return procs, port
 
 
-def held_tokens(redis, keys: Keys, secret: bytes, event_id: str, first_come_from: int) -> Callable[[list[int]], list[str]]:
-    """The token texts ``user-<i>`` hold, as a join answers them: the plain token for a pre-queue
-    fan (i < ``first_come_from``: build_queue's first half), for a first-come fan the token with
-    its place signed in (models.waiting_room.tokens.placed) in the room's current generation (the
-    room was restored once since the fill: as the fan's join again would answer)."""
-    generation = int(redis.hget(keys.room(event_id), "live"))
-
-    def texts(users: list[int]) -> list[str]:
-        held = [tokens.issue(secret, event_id, f"user-{i}") for i in users]
-        first_come = [n for n, i in enumerate(users) if i >= first_come_from]
-        for start in range(0, len(first_come), FILL_CHUNK):
-            chunk = first_come[start:start + FILL_CHUNK]
-            pipe = redis.pipeline(transaction=False)
-            for n in chunk:
-                pipe.hget(store.bucket_key(keys, event_id, held[n]), held[n].field)
-            for n, position in zip(chunk, pipe.execute(), strict=True):
-                held[n] = tokens.placed(secret, event_id, held[n], generation, int(position))
-        return [token.text for token in held]
-
-    return texts
-
-
-def http_paths(event_id: str, size: int, token_texts: Callable[[list[int]], list[str]], duration_s: float,
-               rounds: int) -> tuple[list[list[str]], list[str]]:
+def http_paths(event_id: str, size: int, secret: bytes, duration_s: float, rounds: int) -> tuple[list[list[str]], list[str]]:
     """Status URLs: a list of fresh fans for each round's first polls (no fan polls twice in the
-    whole run: enough for up to 60k polls/s), and the REPEAT_FANS fans of the repeat polls, each
-    with the token ``token_texts`` says it holds (see :func:`held_tokens`)."""
+    whole run: enough for up to 60k polls/s), and the REPEAT_FANS fans of the repeat polls."""
     prefix = f"/events/{event_id}/waiting-room"
     per_round = max(1, min((size - REPEAT_FANS) // rounds, int(60_000 * duration_s)))
     picked = random.Random(size).sample(range(size), per_round * rounds + REPEAT_FANS)
-    urls = [f"{prefix}/status?token={text}" for text in token_texts(picked)]
-    repeat, fresh = urls[:REPEAT_FANS], urls[REPEAT_FANS:]
-    return [fresh[r * per_round:(r + 1) * per_round] for r in range(rounds)], repeat
+    def url(i: int) -> str:
+        return f"{prefix}/status?token={tokens.issue(secret, event_id, f'user-{i}').text}"
+    repeat = [url(i) for i in picked[:REPEAT_FANS]]
+    fresh = picked[REPEAT_FANS:]
+    return [[url(i) for i in fresh[r * per_round:(r + 1) * per_round]] for r in range(rounds)], repeat
 
 
 def route_runs(procs: list[subprocess.Popen], port: int, event_id: str, first: list[str], repeat: list[str],
@@ -261,7 +238,7 @@ def route_runs(procs: list[subprocess.Popen], port: int, event_id: str, first: l
                redis: rediscost.RedisCost | None = None) -> dict[str, Callable[[], dict]]:
     """The routes a round measures, in order, each a function that loads it with wrk once and
     returns its figures: first polls (every request a fan this process has not seen: the Redis
-    path for a pre-queue fan, the token's own place for a first-come fan; until the list wraps: from then its polls are repeat polls, which the ``note`` counts;
+    path, until the list wraps: from then its polls are repeat polls, which the ``note`` counts;
     at 100k fans and 5 rounds the list holds 19,800 fans against some 100,000 polls in 5 s, so an
     unwrapped first poll needs the 1M queue), repeat polls (REPEAT_FANS fans polling in turn: the
     steady state, warmed up by the caller), joins (a new user each) and progress polls (the
@@ -478,8 +455,8 @@ def main(argv: list[str] | None = None) -> int:
                                       rate_limits=args.rate_limits)
                 servers += web
                 for q in loaded:
-                    held = held_tokens(redis, keys, settings.secret_bytes, q["event_id"], q["size"] // 2)
-                    first_rounds, repeat = http_paths(q["event_id"], q["size"], held, args.duration, args.rounds)
+                    first_rounds, repeat = http_paths(q["event_id"], q["size"], settings.secret_bytes, args.duration,
+                                                      args.rounds)
                     # Warm-up: both servers' connections and caches, and every repeat fan's first poll.
                     wrk.run(f"http://127.0.0.1:{base_port}", ["/"], [p.pid for p in baseline], duration_s=1.0,
                             connections=args.connections)

@@ -170,16 +170,13 @@ class RoomService:
             # these fans reads its status at once to find out whether the room was rebuilt.
             self.rooms.forget(event_id)
             generation = (await self.rooms.get(event_id)).counters.live_since_ms
-        text = token.text
-        if position > int(pre):  # a first-come place: signed into the token (models.waiting_room.tokens)
-            text = tokens.placed(self._settings.secret_bytes, event_id, token, generation, position).text
         metrics.JOIN_TALLY.add("new" if created else "rejoin")
         if log.isEnabledFor(logging.DEBUG):
             # DEBUG, not INFO: a line per join cost a join 25 us of 360 (a formatted line and a write
             # per request) and says nothing the room's journal does not keep (who got which place).
             log.debug("join", extra={"event_id": event_id, "user_id": user_id, "position": position or None,
                                     "outcome": "new" if created else "rejoin"})
-        return JoinResult(text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms),
+        return JoinResult(token.text, created, position or None, int(pre) + int(seq), room_state(event, view, now_ms),
                           generation, limited)
 
     async def _join_opening(self, event: Any, call: store.JoinCall, token: tokens.Token, now_ms: int, expire_at: int,
@@ -306,25 +303,17 @@ class RoomService:
             token = tokens.parse(self._settings.secret_bytes, event_id, token_text)
             if token is None:
                 raise NotFound("No such waiting-room token for this event", field="token")
-            if token.position and token.generation == generation & tokens.GENERATION_MASK:
-                position = token.position  # signed at the join, in this generation: no lookup
-            else:
-                position = await self._stored_position(event_id, token)
+            value = await self.batcher.hget(store.bucket_key(self._keys, event_id, token), token.field)
+            if value is None:
+                if await self.batcher.hget(self._keys.room(event_id), "live") is None:
+                    raise RoomRestoring()  # lost with Redis since the cached view was read
+                raise NotFound("No such waiting-room token for this event", field="token")
+            position = int(value)
             if position > 0:  # 0 = not drawn yet: it will change
                 if len(cache) >= POSITION_CACHE_SIZE:
                     cache.popitem(last=False)  # the oldest entry: polls come back every few seconds
                 cache[token.text] = position
         return answer(event, view, position, _now_ms() if now_ms is None else now_ms, self._settings.admission_ttl_s)
-
-    async def _stored_position(self, event_id: str, token: tokens.Token) -> int:
-        """The position Redis holds for ``token`` (0: in the pre-queue, not drawn yet). Raises
-        NotFound for a token the queue does not know, RoomRestoring if the room is gone."""
-        value = await self.batcher.hget(store.bucket_key(self._keys, event_id, token), token.field)
-        if value is None:
-            if await self.batcher.hget(self._keys.room(event_id), "live") is None:
-                raise RoomRestoring()  # lost with Redis since the cached view was read
-            raise NotFound("No such waiting-room token for this event", field="token")
-        return int(value)
 
     async def progress(self, event: Any, *, now_ms: int | None = None) -> Answer:
         """The room-wide progress document every fan of the event may poll (one edge cache entry)."""

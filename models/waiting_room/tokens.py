@@ -9,14 +9,6 @@ A token is ``base64url(kind || id || mac)`` (33 bytes, 44 characters):
   identity (the seed's fallback);
 - ``mac`` = ``HMAC(secret, "wr-token|event|kind|id")[:16]`` binds the token to the event, so a
   forged token or another event's token is refused before any Redis lookup.
-
-A *placed* token, ``base64url(kind || id || generation || position || mac)`` (42 bytes, 56
-characters), also carries the place a first-come join was given and the room generation it was
-given in (the room's ``live`` time in ms, its low 40 bits), under a MAC over all of it. A place
-never changes within a generation, so a status poll of a placed token of the room's current
-generation needs no Redis lookup in any web process (issue 14). Only first-come places are
-signed into tokens: a pre-queue fan keeps the token whose HMAC the fairness draw published, so
-it can still check the draw. Both spellings name the same place (the same ``kind`` and ``id``).
 """
 
 from __future__ import annotations
@@ -40,20 +32,12 @@ KIND_USER = 1
 KIND_ANON = 2
 _ID_BYTES = 16
 _MAC_BYTES = 16
-_GENERATION_BYTES = 5
-_POSITION_BYTES = 4
 _RAW_BYTES = 1 + _ID_BYTES + _MAC_BYTES
 #: Length of an encoded token, in characters (33 bytes in unpadded base64url).
 TOKEN_CHARS = 44
-#: Length of an encoded placed token, in characters (42 bytes).
-PLACED_TOKEN_CHARS = 56
-#: A generation as a placed token carries it: the room's live time in ms, modulo 2^40 (34 years).
-GENERATION_MASK = (1 << (8 * _GENERATION_BYTES)) - 1
-#: The last position a placed token can carry (a later one gets a token without it).
-MAX_PLACED_POSITION = (1 << (8 * _POSITION_BYTES)) - 1
-#: A token's spelling: 44 (or 56) url-safe base64 characters carry exactly 33 (or 42) bytes (no
-#: spare bits, no padding), so every string of them decodes to one token and re-encodes to itself.
-_CANONICAL = re.compile(r"[A-Za-z0-9_-]{44}(?:[A-Za-z0-9_-]{12})?")
+#: A token's spelling: 44 url-safe base64 characters carry exactly 33 bytes (no spare bits, no
+#: padding), so every string of them decodes to one token and re-encodes to itself.
+_CANONICAL = re.compile(r"[A-Za-z0-9_-]{44}")
 #: The queue is kept in this many small Redis hashes, chosen by the id (see models.waiting_room.store).
 BUCKET_BITS = 14
 BUCKETS = 1 << BUCKET_BITS
@@ -67,10 +51,6 @@ class Token(NamedTuple):
     text: str
     kind: int
     id: bytes
-    #: A placed token's room generation (low 40 bits of its live time in ms); 0: not placed.
-    generation: int = 0
-    #: A placed token's position; 0: not placed (the place is looked up in Redis).
-    position: int = 0
 
     @property
     def field(self) -> str:
@@ -147,11 +127,6 @@ class _EventKeys:
         head = bytes((kind,)) + token_id
         return Token(_b64(head + self.mac(head)), kind, token_id)
 
-    def placed(self, token: Token, generation: int, position: int) -> Token:
-        head = (bytes((token.kind,)) + token.id + (generation & GENERATION_MASK).to_bytes(_GENERATION_BYTES, "big")
-                + position.to_bytes(_POSITION_BYTES, "big"))
-        return Token(_b64(head + self.mac(head)), token.kind, token.id, generation & GENERATION_MASK, position)
-
 
 @functools.lru_cache(maxsize=256)
 def _keyed(secret: bytes, event_id: str) -> _EventKeys:
@@ -175,15 +150,6 @@ def issue(secret: bytes, event_id: str, user_id: str | None) -> Token:
     if user_id is None:
         return keys.compose(KIND_ANON, os.urandom(_ID_BYTES))
     return keys.compose(KIND_USER, keys.place_id(user_id))
-
-
-def placed(secret: bytes, event_id: str, token: Token, generation: int, position: int) -> Token:
-    """``token`` with its first-come ``position`` in the room of ``generation`` (its live time in
-    ms) signed in; ``token`` itself when there is nothing to sign (no generation or position) or
-    the position does not fit."""
-    if generation <= 0 or not 0 < position <= MAX_PLACED_POSITION:
-        return token
-    return _keyed(secret, event_id).placed(token, generation, position)
 
 
 def compose(secret: bytes, event_id: str, kind: int, token_id: bytes) -> Token:
@@ -218,23 +184,18 @@ def from_field(secret: bytes, event_id: str, field: str) -> Token:
 
 
 def parse(secret: bytes, event_id: str, text: str | None) -> Token | None:
-    """The token if ``text`` is a well-formed token of this event, plain or placed, else None
-    (never raises)."""
+    """The token if ``text`` is a well-formed token of this event, else None (never raises)."""
     # b64decode tolerates '+', '/' and junk: only the canonical spelling is a token.
-    if not text or (len(text) != TOKEN_CHARS and len(text) != PLACED_TOKEN_CHARS) or _CANONICAL.fullmatch(text) is None:
+    if not text or len(text) != TOKEN_CHARS or _CANONICAL.fullmatch(text) is None:
         return None
     try:
         # base64.urlsafe_b64decode's own steps, without its three Python layers.
         raw = binascii.a2b_base64(text.encode().translate(_FROM_URLSAFE))
     except (binascii.Error, ValueError):
         return None
-    if raw[0] not in (KIND_USER, KIND_ANON):
+    if len(raw) != _RAW_BYTES or raw[0] not in (KIND_USER, KIND_ANON):
         return None
-    signed, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
-    if not hmac.compare_digest(mac, _keyed(secret, event_id).mac(signed)):
+    kind, token_id, mac = raw[0], raw[1:1 + _ID_BYTES], raw[1 + _ID_BYTES:]
+    if not hmac.compare_digest(mac, _mac(secret, event_id, kind, token_id)):
         return None
-    kind, token_id = raw[0], raw[1:1 + _ID_BYTES]
-    if len(raw) == _RAW_BYTES:
-        return Token(text, kind, token_id)
-    place = 1 + _ID_BYTES + _GENERATION_BYTES
-    return Token(text, kind, token_id, int.from_bytes(raw[1 + _ID_BYTES:place], "big"), int.from_bytes(raw[place:-_MAC_BYTES], "big"))
+    return Token(text, kind, token_id)

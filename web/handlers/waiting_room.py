@@ -26,8 +26,7 @@ _OPTIONAL_USER = [{"name": "X-User-Id", "in": "header", "required": False,
 
 
 class JoinResponse(BaseModel):
-    token: str = Field(description="44-character token (56 when it carries a first-come place); keep it to poll "
-                                   "status and to reserve")
+    token: str = Field(description="44-character token; keep it to poll status and to reserve")
     position: int | None = Field(description="Place in the queue; null while in the pre-queue (drawn at on-sale)")
     total: int
     state: Literal["waiting", "sale_open", "paused", "sold_out", "closed"]
@@ -119,7 +118,7 @@ async def status_answer(request: web.Request) -> Answer:
     """The status poll's answer, before HTTP: :func:`status` sends it through aiohttp's response,
     :func:`status_parts` gives it to web.hotpath."""
     qs = request.query_string
-    # The hot path: "token=<44 or 56 url-safe characters>" needs no MultiDict (a token never needs escaping).
+    # The hot path: "token=<44 url-safe characters>" needs no MultiDict (a token never needs escaping).
     token = qs[6:] if qs.startswith("token=") and "&" not in qs and "%" not in qs else request.query.get("token")
     if not token:
         raise InvalidInput("The token query parameter is required", field="query.token")

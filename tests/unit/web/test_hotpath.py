@@ -338,7 +338,7 @@ async def test_a_refused_progress_poll_is_the_same_problem_with_the_edges_header
 
 # -- the join: the same answers as the usual path --------------------------------------------------
 
-_TOKEN = re.compile(rb'"token":"[A-Za-z0-9_-]{44}(?:[A-Za-z0-9_-]{12})?"')
+_TOKEN = re.compile(rb'"token":"[^"]{44}"')
 
 
 @pytest.fixture
