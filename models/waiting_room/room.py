@@ -32,7 +32,8 @@ class RoomView:
     stock: Stock = Stock()
     waves: tuple[Wave, ...] = ()
     lasts: tuple[int, ...] = field(default=(), repr=False)
-    #: Bumped when the room was found reset under us (a Redis flush): cached positions are void.
+    #: Bumped when the room was found reset under us (a Redis flush) or rebuilt (a new generation,
+    #: whose restore may give a lost join's position to a later join): cached positions are void.
     epoch: int = 0
     #: Values derived from this view, computed once (the pace for a wave size and interval).
     memo: dict = field(default_factory=dict, compare=False, repr=False)
@@ -72,8 +73,10 @@ async def load_view(redis: Any, keys: Keys, event_id: str, previous: RoomView | 
     counters, stock = RoomCounters.parse(raw_room), Stock.parse(raw_stock)
     if previous is None:
         return RoomView().with_waves(counters, stock, [Wave.parse(m) for m in members])
-    if counters.up_to < known or counters.total < previous.counters.total:
-        # The room was reset under us (a flush): read every wave afresh, void cached positions.
+    rebuilt = previous.counters.live_since_ms not in (0, counters.live_since_ms)  # not its first opening
+    if counters.up_to < known or counters.total < previous.counters.total or rebuilt:
+        # The room was reset under us (a flush) or rebuilt, though joins since may have grown it
+        # back past what this view saw: read every wave afresh, void cached positions.
         members = await redis.zrangebyscore(keys.room_waves(event_id), "-inf", "+inf")
         return RoomView().with_waves(counters, stock, [Wave.parse(m) for m in members], previous.epoch + 1)
     return previous.with_waves(counters, stock, [Wave.parse(m) for m in members])

@@ -116,9 +116,8 @@ class RoomService:
         self._committed: set[str] = set()
         #: event id -> the database read deciding whether its room is new (see _open_new_room).
         self._opening: dict[str, asyncio.Future] = {}
-        #: event id -> (room epoch, room generation, {token text -> position}); filled only with
-        #: verified tokens.
-        self._positions: dict[str, tuple[int, int, OrderedDict[str, int]]] = {}
+        #: event id -> (room epoch, {token text -> position}); filled only with verified tokens.
+        self._positions: dict[str, tuple[int, OrderedDict[str, int]]] = {}
         #: event id -> its fairness document's Answer: a revealed one for REVEALED_MAX_AGE_S (it
         #: never changes), one not revealed yet only for the burst of reads that shared its load.
         self._fairness: TTLCache[str, Answer] = TTLCache(REVEALED_MAX_AGE_S, REVEALED_CACHE_EVENTS)
@@ -290,14 +289,12 @@ class RoomService:
                 raise NotFound("No such waiting-room token for this event", field="token")
             await self._open_new_room(event, _now_ms())  # nobody joined yet: open it, then 404
             view = await self.rooms.get(event_id)
-        generation = view.counters.live_since_ms
         known = self._positions.get(event_id)
-        if known is None or known[0] != view.epoch or known[1] != generation:
-            # A restore (a new generation) may give a lost join's position to a later join.
+        if known is None or known[0] != view.epoch:
             if known is None and len(self._positions) >= POSITION_CACHE_EVENTS:
                 del self._positions[next(iter(self._positions))]
-            known = self._positions[event_id] = (view.epoch, generation, OrderedDict())  # FIFO: see models/ttlcache.py
-        cache = known[2]
+            known = self._positions[event_id] = (view.epoch, OrderedDict())  # FIFO: see models/ttlcache.py
+        cache = known[1]
         position = cache.get(token_text) if token_text else None
         if position is None:
             token = tokens.parse(self._settings.secret_bytes, event_id, token_text)

@@ -241,7 +241,7 @@ async def test_a_full_position_cache_forgets_the_fan_remembered_first(service, s
     for joined in fans:
         await service.status(event, joined.token, now_ms=T0 + 10)
 
-    remembered = service._positions[str(event.id)][2]
+    remembered = service._positions[str(event.id)][1]
     assert list(remembered) == [f.token for f in fans[1:]]
     assert [remembered[f.token] for f in fans[1:]] == [f.position for f in fans[1:]]
 
