@@ -34,6 +34,8 @@ EVENT_LOOP_LAG = Histogram(
 JOINS = Counter("ticketdrop_waiting_room_joins_total", "Waiting-room joins", ["outcome"])  # new | rejoin (JOIN_TALLY)
 ADMITTED = Counter("ticketdrop_admitted_total", "Queue positions admitted by waves")
 ROOM_RESTORES = Counter("ticketdrop_waiting_room_restores_total", "Waiting rooms rebuilt from the database after a Redis loss")
+ROOM_ROLLBACKS = Counter("ticketdrop_waiting_room_rollbacks_total",
+                         "Live waiting rooms found behind the database (Redis came back with an earlier state)")
 ADMISSIONS_EXPIRED = Counter("ticketdrop_admissions_expired_total", "Admission windows that lapsed unused")
 RESERVATIONS = Counter("ticketdrop_reservations_total", "Reservation requests by outcome", ["outcome"])
 OVERSELL_ATTEMPTS = Counter("ticketdrop_oversell_attempts_total", "Reservation requests rejected for lack of stock")

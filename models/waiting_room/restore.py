@@ -17,6 +17,15 @@ evicted, the journal kept) still counts every place handed out; buckets are drop
 rewritten from the database.
 
 A step killed half way starts again from scratch on the next tick (the room is still not live).
+
+Redis can also come back *live but behind*: restarted from an AOF written every second, or
+failed over to a replica that lagged. Nothing is missing then, only newer; joins go on and give
+the lost places again. The tick checks, under the lease, that Redis still holds what the database
+was told: the newest copied place at its position (:func:`behind_the_database`), and before the
+draw every copied pre-queue fan (:func:`prequeue_behind_the_database`). If not, it takes the
+room offline (:func:`take_offline`), copies the joins that came meanwhile, and restores: every
+copied fan gets their place back, and a place given again meanwhile is held by both fans
+(neither is moved back; the wave that reaches it admits both).
 """
 
 from __future__ import annotations
@@ -34,6 +43,47 @@ from models.waiting_room import fairness, store, tokens
 from models.waiting_room.store import Wave
 
 log = logging.getLogger("ticketdrop.waiting_room")
+
+
+def behind_the_database(redis: Any, keys: Keys, event_id: str) -> str | None:
+    """"copied places" if a live room lost places the database holds, else None (sync; under
+    the room lease). Call it before the journal copy: the newest copied place must be in Redis
+    at its position (positions are given in order, so Redis then holds every place up to it; a
+    join that came after the loss may hold that position now, but under another field, which
+    the copy would add to the database)."""
+    if not redis.hexists(keys.room(event_id), "live"):
+        return None  # ensure_live restores it anyway
+    newest = (QueueEntry.select(QueueEntry.field, QueueEntry.position)
+              .where((QueueEntry.event == event_id) & (QueueEntry.position > 0))
+              .order_by(QueueEntry.position.desc()).limit(1).tuples().first())
+    if newest is None:
+        return None
+    field, position = newest
+    held = redis.hget(keys.room_bucket(event_id, tokens.bucket_of_field(field)), field)
+    return None if held == str(position) else "copied places"
+
+
+def prequeue_behind_the_database(redis: Any, keys: Keys, event_id: str) -> str | None:
+    """"pre-queue joins" if Redis lost pre-queue fans the database holds, else None. Call it
+    after the journal copy (the database then holds every pre-queue fan Redis holds, so more
+    rows than Redis's count means fans Redis lost) and before the draw, which must draw the set
+    the database will restore (a draw Redis lost is drawn again: the same set gives the same
+    order)."""
+    pre, opened = redis.hmget(keys.room(event_id), "pre", "opened")
+    if opened is not None:
+        return None
+    copied = QueueEntry.select().where((QueueEntry.event == event_id) & (QueueEntry.position == 0)).count()
+    return "pre-queue joins" if copied > int(pre or 0) else None
+
+
+def take_offline(redis: Any, keys: Keys, event_id: str, lost: str) -> None:
+    """Stop joins and admission checks on a room Redis rolled back (they answer 503 with
+    Retry-After until the restore, :func:`ensure_live`, puts it back)."""
+    redis.hdel(keys.room(event_id), "live")
+    metrics.ROOM_ROLLBACKS.inc()
+    log.error("Redis went back to an earlier state: the waiting room is rebuilt from the database",
+              extra={"event_id": event_id, "lost": lost})
+
 
 def room_is_new(event_id: str) -> bool:
     """True if the database knows no place and no wave of the event (blocking): a room that is

@@ -14,7 +14,7 @@ import pytest
 
 from models.ratelimit import Policy
 from models.redis import connect_async, connect_sync, scripts
-from models.tables import AdmissionWave, Event
+from models.tables import AdmissionWave, Event, QueueEntry
 from models.waiting_room import RoomService, admit_waves, store, tokens, waves
 from tests import factories
 from tests.unit.web.test_waiting_room import *  # noqa: F403  (the HTTP tests again, on real servers)
@@ -294,6 +294,60 @@ async def test_a_room_lost_with_redis_mid_sale_comes_back_with_every_place_while
         statuses = await asyncio.gather(*(services[i % CLIENTS].status(snapshot, tokens.issue(
             settings.secret_bytes, event_id, user).text) for i, user in enumerate(early + late)))
         assert [s["position"] for s in statuses] == before
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def test_a_redis_back_behind_mid_sale_gives_every_copied_place_back_while_joins_keep_arriving(
+        settings, keys, redis, aredis, db):
+    """Redis comes back with the state of an earlier instant (an AOF written every second, a
+    lagging replica) while clients keep joining and the scheduler ticks: every place the
+    database was told of comes back, the joins that took lost places keep them, and Redis and
+    the database agree on every fan."""
+    from tests.unit.models.test_waiting_room_restore import roll_back, snapshot
+
+    event = make_event(on_sale_in_s=-1, wave_size=40, wave_interval_s=30.0)
+    event_id = str(event.id)
+    rt = Runtime(settings, redis, keys)
+    clients, services = await _services(settings, keys)
+
+    async def join_all(users: list[str]) -> None:
+        for i, user in enumerate(users):
+            while True:
+                try:
+                    await services[i % CLIENTS].join(snapshot_, user)
+                    break
+                except Exception as error:  # noqa: BLE001 - only the restore's refusal is expected
+                    assert type(error).__name__ == "RoomRestoring"
+                    await asyncio.sleep(0.01)
+
+    try:
+        snapshot_ = Event.get_by_id(event.id)
+        kept, lost, again = ([f"{name}-{i}" for i in range(FANS // 2)] for name in ("kept", "lost", "again"))
+        await join_all(kept)
+        admit_waves(rt)
+        saved = snapshot(redis, keys)
+        await join_all(lost)
+        admit_waves(rt)
+        before = _positions(redis, keys, settings, event_id, kept + lost)
+        assert before == list(range(1, FANS + 1))
+
+        roll_back(redis, keys, saved)
+        ticking = asyncio.create_task(asyncio.to_thread(lambda: [admit_waves(rt) for _ in range(5)]))
+        await asyncio.gather(*(join_all(again[i::CLIENTS]) for i in range(CLIENTS)))
+        await ticking
+        admit_waves(rt)  # copy the last joins
+
+        assert _positions(redis, keys, settings, event_id, kept + lost) == before
+        given = _positions(redis, keys, settings, event_id, again)
+        assert len(set(given)) == len(given) and min(given) > len(kept)  # in arrival order, behind the kept fans
+        highest = store.read_counters(redis, keys, event_id).total
+        assert set(before + given) == set(range(1, highest + 1))  # no gap: a place lost and given again is shared
+        copied = dict(QueueEntry.select(QueueEntry.field, QueueEntry.position)
+                      .where(QueueEntry.event == event.id).tuples())
+        for user, position in zip(kept + lost + again, before + given, strict=True):
+            assert copied[tokens.issue(settings.secret_bytes, event_id, user).field] == position
     finally:
         for client in clients:
             await client.aclose()

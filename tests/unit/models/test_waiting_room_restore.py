@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from models import metrics
 from models.errors import RoomRestoring
 from models.redis import scripts
 from models.tables import AdmissionWave, QueueEntry, Reservation
@@ -22,6 +23,20 @@ def lose_redis(redis, keys) -> None:
     """What a Redis restart without persistence does to this deployment's keys."""
     for key in redis.scan_iter(match=f"{keys.prefix}*"):
         redis.delete(key)
+
+
+def snapshot(redis, keys) -> dict[str, tuple[int, bytes]]:
+    """Every key of this deployment as DUMP has it, with its time to live."""
+    return {key: (redis.pttl(key), redis.execute_command("DUMP", key, NEVER_DECODE=True))
+            for key in redis.scan_iter(match=f"{keys.prefix}*")}
+
+
+def roll_back(redis, keys, saved: dict[str, tuple[int, bytes]]) -> None:
+    """What a Redis restarted from an AOF written every second, or a failover to a replica that
+    lagged, does: every key as it was at an earlier instant, the room still live."""
+    lose_redis(redis, keys)
+    for key, (ttl_ms, dumped) in saved.items():
+        redis.execute_command("RESTORE", key, max(ttl_ms, 0), dumped)
 
 
 def places(redis, keys, event, fans) -> list[int | None]:
@@ -273,3 +288,111 @@ async def test_an_admission_check_on_a_half_restored_room_is_refused_with_retry(
     redis.hdel(keys.room(str(event.id)), "live")  # buckets written, counters not yet
     with pytest.raises(RoomRestoring):
         await check_admission(aredis, keys, settings, event, fan.text, "fan-0", now_ms=T0 + 300)
+
+
+# -- Redis back, but behind -----------------------------------------------------------------
+
+def test_a_redis_that_comes_back_behind_gives_every_copied_fan_their_place_back(redis, keys, settings, db, runtime):
+    event = make_event(wave_size=10, wave_interval_s=60.0)
+    first = [join(redis, keys, settings, event, f"first-{i}", T0 + i)[0] for i in range(3)]
+    admit_waves(runtime, now_ms=T0 + 100)  # copied, and admitted
+    saved = snapshot(redis, keys)
+    late = [join(redis, keys, settings, event, f"late-{i}", T0 + 200 + i)[0] for i in range(3)]
+    admit_waves(runtime, now_ms=T0 + 300)  # copied; no wave due
+    generation = store.read_counters(redis, keys, str(event.id)).live_since_ms
+
+    roll_back(redis, keys, saved)
+    assert places(redis, keys, event, late) == [None] * 3  # the room is live and knows nothing of them
+    admit_waves(runtime, now_ms=T0 + 400)
+
+    assert places(redis, keys, event, first + late) == [1, 2, 3, 4, 5, 6]
+    counters = store.read_counters(redis, keys, str(event.id))
+    assert counters.live_since_ms != generation  # web processes forget the positions they remember
+    assert (counters.up_to, counters.durable) == (3, 6)
+    assert join(redis, keys, settings, event, "newcomer", T0 + 500)[2] == 7
+
+
+def test_places_given_again_before_the_tick_noticed_are_held_by_both_fans(redis, keys, settings, db, runtime):
+    event = make_event(wave_size=10, wave_interval_s=60.0)
+    join(redis, keys, settings, event, "first", T0)
+    admit_waves(runtime, now_ms=T0 + 100)
+    saved = snapshot(redis, keys)
+    late = [join(redis, keys, settings, event, f"late-{i}", T0 + 200 + i)[0] for i in range(3)]
+    admit_waves(runtime, now_ms=T0 + 300)
+    roll_back(redis, keys, saved)
+    again = [join(redis, keys, settings, event, f"again-{i}", T0 + 350 + i)[0] for i in range(3)]
+    rolled_back = metrics.ROOM_ROLLBACKS._value.get()
+
+    admit_waves(runtime, now_ms=T0 + 400)
+
+    assert metrics.ROOM_ROLLBACKS._value.get() == rolled_back + 1
+    assert places(redis, keys, event, late) == [2, 3, 4]
+    assert places(redis, keys, event, again) == [2, 3, 4]  # shown to them already: nobody is moved back
+    assert join(redis, keys, settings, event, "newcomer", T0 + 500)[2] == 5
+
+
+def test_joins_wait_from_the_tick_that_finds_redis_behind_until_the_room_is_rebuilt(
+        redis, keys, settings, db, runtime, monkeypatch):
+    from models.waiting_room import restore
+
+    event = make_event(wave_size=10, wave_interval_s=60.0)
+    join(redis, keys, settings, event, "first", T0)
+    admit_waves(runtime, now_ms=T0 + 100)
+    saved = snapshot(redis, keys)
+    join(redis, keys, settings, event, "late", T0 + 200)
+    admit_waves(runtime, now_ms=T0 + 300)
+    roll_back(redis, keys, saved)
+
+    def dies(*args, **kwargs):
+        raise ConnectionError("the scheduler lost its database half way")
+
+    monkeypatch.setattr(restore, "restore", dies)
+    admit_waves(runtime, now_ms=T0 + 400)  # found behind, not rebuilt
+    call_keys, args = store.JoinCall(keys, str(event.id))(tokens.issue(settings.secret_bytes, str(event.id), "new"),
+                                      T0 + 450, T0, T0 + 86_400_000)
+    assert scripts(redis).get("room_join")(keys=call_keys, args=args)[0] == -1  # refused: the web answers 503
+    monkeypatch.undo()
+    admit_waves(runtime, now_ms=T0 + 500)
+    assert join(redis, keys, settings, event, "new", T0 + 600)[2] == 3
+
+
+def test_a_redis_behind_before_the_draw_draws_every_pre_queue_fan_the_database_holds(
+        redis, keys, settings, db, runtime):
+    event = make_event()
+    kept = [join(redis, keys, settings, event, f"kept-{i}", T0 - 9000 + i)[0] for i in range(4)]
+    admit_waves(runtime, now_ms=T0 - 5000)
+    saved = snapshot(redis, keys)
+    lost = [join(redis, keys, settings, event, f"lost-{i}", T0 - 4000 + i)[0] for i in range(3)]
+    admit_waves(runtime, now_ms=T0 - 3000)
+    roll_back(redis, keys, saved)
+    newcomer = join(redis, keys, settings, event, "newcomer", T0 - 2000)[0]
+
+    admit_waves(runtime, now_ms=T0)  # the draw
+
+    everyone = kept + lost + [newcomer]
+    document = public_document(str(event.id))
+    assert document["prequeue_size"] == 8
+    salt = bytes.fromhex(document["salt"])
+    by_hmac = sorted(everyone, key=lambda t: fairness_hmac(salt, t.text))
+    assert places(redis, keys, event, by_hmac) == list(range(1, 9))
+
+
+def test_a_room_redis_kept_is_never_rebuilt_though_a_copy_died_before_its_marks(
+        redis, keys, settings, db, runtime, monkeypatch):
+    from models.waiting_room import restore
+
+    monkeypatch.setattr(restore, "restore", lambda *args, **kwargs: pytest.fail("rebuilt a room Redis kept"))
+    event = make_event(wave_size=2, wave_interval_s=1.0)
+    early = [join(redis, keys, settings, event, f"early-{i}", T0 - 9000 + i)[0] for i in range(3)]
+    admit_waves(runtime, now_ms=T0 - 5000)
+    admit_waves(runtime, now_ms=T0)  # the draw, and a wave
+    late = [join(redis, keys, settings, event, f"late-{i}", T0 + 100 + i)[0] for i in range(3)]
+    # A copy that committed and died before it raised `dur` and trimmed the journal:
+    entries = redis.lrange(keys.room_journal(str(event.id)), 0, -1)
+    QueueEntry.insert_many([{"event": event.id, "field": t.field, "position": p}
+                            for t, p in zip(late, [4, 5, 6], strict=True)]).execute()
+    assert len(entries) == 3
+    for step in range(1, 6):
+        admit_waves(runtime, now_ms=T0 + 1000 * step)
+    assert sorted(places(redis, keys, event, early)) == [1, 2, 3] and places(redis, keys, event, late) == [4, 5, 6]
+    assert store.read_counters(redis, keys, str(event.id)).up_to == 6
