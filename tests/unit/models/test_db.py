@@ -1,4 +1,4 @@
-"""Schema creation: an older database gains the columns added since, keeping its rows."""
+"""Schema creation: an older database gains the columns and indexes added since, keeping its rows."""
 
 from __future__ import annotations
 
@@ -56,3 +56,18 @@ def test_a_row_written_without_a_time_zone_gets_the_sql_default(db):
         "VALUES ('9f1d8e52-8b7a-4c1e-a3c5-2f6a0b1d3e44', '2030-01-01 00:00:00', '2030-01-01 00:00:00', 'Raw', 'Hall', '', "
         "'2030-02-01 20:00:00', '2030-01-15 10:00:00', 'draft', 0)")
     assert Event.get(Event.name == "Raw").timezone == "UTC"
+
+
+def test_create_schema_adds_the_newest_place_index_to_a_queue_entries_table_made_without_it(old_db):
+    create_schema()
+
+    def newest_place_indexes() -> list[str]:
+        return [i.name for i in database.get_indexes("queue_entries") if i.columns == ["event_id", "position"]]
+
+    with database.connection_context():
+        [name] = newest_place_indexes()
+        database.execute_sql(f'DROP INDEX "{name}"')  # as a database made before the index was
+        assert newest_place_indexes() == []
+    create_schema()
+    with database.connection_context():
+        assert len(newest_place_indexes()) == 1
