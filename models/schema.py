@@ -1,4 +1,5 @@
-"""Creating the schema: every table and index, and the columns an older database lacks (``init-db``)."""
+"""Creating the schema: every table and index (an index added since is created on an older database
+too), and the columns an older database lacks (``init-db``)."""
 
 from __future__ import annotations
 
