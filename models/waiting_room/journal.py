@@ -9,6 +9,12 @@ so every admitted fan's place is in the database.
 
 Joins newer than the last copy (at most one tick, about a second) can be lost with Redis: their
 fans' tokens are then unknown and they join again (docs/ARCHITECTURE.md, "Known limit").
+
+A copy also notices a Redis that came back behind while it ran (restore.behind_the_database
+checks before it): a journal entry whose position the table already holds under another field
+is a place given twice, which only a Redis that lost the first can do. It then takes the room
+offline, copies the rest of the journal (joins are refused from then on) and raises
+PlacesGivenAgain; the next ensure_live restores the room.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 from peewee import chunked
 
+from models import metrics
 from models.db import database
 from models.keys import Keys
 from models.redis import scripts
@@ -25,6 +32,11 @@ from models.tables import QueueEntry
 from models.waiting_room.lease import Lease, LeaseLost
 
 log = logging.getLogger("ticketdrop.waiting_room")
+
+
+class PlacesGivenAgain(Exception):
+    """Redis gave places the database already holds to other fans: it came back behind. The
+    room is offline and its journal copied; ensure_live restores it."""
 
 #: Journal entries read per round trip and copied per transaction.
 JOURNAL_CHUNK = 10_000
@@ -45,15 +57,43 @@ def raise_durable(redis: Any, keys: Keys, event_id: str, position: int) -> None:
         redis.hset(room, "dur", position)
 
 
+def take_offline(redis: Any, keys: Keys, event_id: str, lost: str, lease: Lease | None = None) -> None:
+    """Stop joins and admission checks on a room Redis lost places of, though it kept the room
+    (they answer 503 with Retry-After until ensure_live restores it). Under the room lease: a
+    step that lost it must not touch a room another step may be restoring."""
+    if lease is not None:
+        lease.extend()  # raises LeaseLost
+    if not redis.hdel(keys.room(event_id), "live"):
+        return  # offline already (this step found it a moment ago, or a loss took the room)
+    metrics.ROOM_ROLLBACKS.inc()
+    log.error("Redis lost places the database holds: the waiting room is rebuilt from the database",
+              extra={"event_id": event_id, "lost": lost})
+
+
+def _given_again(event_id: str, rows: list[dict]) -> bool:
+    """True if the table holds one of ``rows``' places under another field. Positions grow, so
+    in a healthy room the range read is above every stored place and finds nothing (an index
+    range scan); a copy done again after a crash finds its own rows."""
+    mine = {(r["field"], r["position"]) for r in rows if r["position"] > 0}
+    if not mine:
+        return False
+    low, high = min(p for _, p in mine), max(p for _, p in mine)
+    held = (QueueEntry.select(QueueEntry.field, QueueEntry.position)
+            .where((QueueEntry.event == event_id) & QueueEntry.position.between(low, high)).tuples())
+    positions = {p for _, p in mine}
+    return any(p in positions and (f, p) not in mine for f, p in held)
+
+
 def flush_journal(redis: Any, keys: Keys, event_id: str, lease: Lease | None = None) -> int:
     """Copy the event's journal to queue_entries (sync). Call it under the room lease and pass
     it: each chunk's trim is checked against the lease (a backlog of millions outlasts one
     lease, and two copiers trimming the same list would drop entries nobody copied), and the
-    lease is extended after each chunk. Raises LeaseLost if the lease went to another process.
+    lease is extended after each chunk. Raises LeaseLost if the lease went to another process,
+    and PlacesGivenAgain, once the whole journal is copied, if it found places given twice.
     Returns how many joins were copied."""
     key = keys.room_journal(event_id)
     trim = scripts(redis).get("room_journal_trim")
-    copied = 0
+    copied, offline = 0, False
     while True:
         entries = redis.lrange(key, 0, JOURNAL_CHUNK - 1)
         if not entries:
@@ -63,6 +103,9 @@ def flush_journal(redis: Any, keys: Keys, event_id: str, lease: Lease | None = N
             field, position = parse_entry(entry)
             rows.append({"event": event_id, "field": field, "position": position})
             highest = max(highest, position)
+        if not offline and _given_again(event_id, rows):
+            take_offline(redis, keys, event_id, "places given again", lease)
+            offline = True  # copied all the same: those fans were shown these places too
         with database.atomic():
             for batch in chunked(rows, _ROWS_PER_INSERT):
                 QueueEntry.insert_many(batch).on_conflict_ignore().execute()
@@ -76,8 +119,10 @@ def flush_journal(redis: Any, keys: Keys, event_id: str, lease: Lease | None = N
             log.warning("journal trimmed by another copier", extra={"event_id": event_id})
             break
         copied += len(entries)
-        if len(entries) < JOURNAL_CHUNK:
+        if len(entries) < JOURNAL_CHUNK and not offline:
             break
         if lease is not None:
             lease.extend()
+    if offline:
+        raise PlacesGivenAgain(event_id)
     return copied

@@ -21,11 +21,15 @@ A step killed half way starts again from scratch on the next tick (the room is s
 Redis can also come back *live but behind*: restarted from an AOF written every second, or
 failed over to a replica that lagged. Nothing is missing then, only newer; joins go on and give
 the lost places again. The tick checks, under the lease, that Redis still holds what the database
-was told: the newest copied place at its position (:func:`behind_the_database`), and before the
-draw every copied pre-queue fan (:func:`prequeue_behind_the_database`). If not, it takes the
-room offline (:func:`take_offline`), copies the joins that came meanwhile, and restores: every
-copied fan gets their place back, and a place given again meanwhile is held by both fans
-(neither is moved back; the wave that reaches it admits both).
+was told: before its journal copy the newest copied place at its position
+(:func:`behind_the_database`), during it that no place it copies is held by another fan
+(models/waiting_room/journal.py), and before the draw every copied pre-queue fan
+(:func:`prequeue_behind_the_database`). If not, it takes the room offline (journal.take_offline),
+copies the joins that came meanwhile, and restores: every copied fan gets their place back, and
+a place given again meanwhile is held by both fans (neither is moved back; the wave that
+reaches it admits both). Before the draw, places given after on-sale while Redis counted too few
+pre-queue fans are moved behind the pre-queue (:func:`behind_the_prequeue`): the pre-queue goes
+first, and no one has been admitted yet.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from models import metrics
+from models.db import database
 from models.keys import Keys
 from models.redis import scripts
 from models.tables import AdmissionWave, FairnessRecord, QueueEntry, Reservation
@@ -76,13 +81,19 @@ def prequeue_behind_the_database(redis: Any, keys: Keys, event_id: str) -> str |
     return "pre-queue joins" if copied > int(pre or 0) else None
 
 
-def take_offline(redis: Any, keys: Keys, event_id: str, lost: str) -> None:
-    """Stop joins and admission checks on a room Redis rolled back (they answer 503 with
-    Retry-After until the restore, :func:`ensure_live`, puts it back)."""
-    redis.hdel(keys.room(event_id), "live")
-    metrics.ROOM_ROLLBACKS.inc()
-    log.error("Redis went back to an earlier state: the waiting room is rebuilt from the database",
-              extra={"event_id": event_id, "lost": lost})
+def behind_the_prequeue(event_id: str, places: dict[str, int], pre: int) -> dict[str, int]:
+    """Number the places given after on-sale from ``pre`` + 1, in the order they were given,
+    here and in the table (sync). For a room not drawn yet whose Redis lost pre-queue fans and
+    then gave later joins places the pre-queue takes: the draw would count those fans in."""
+    moved = {field: pre + i for i, field in enumerate(sorted(places, key=lambda f: (places[f], f)), start=1)}
+    with database.atomic():
+        for field, position in moved.items():
+            if places[field] != position:
+                (QueueEntry.update(position=position)
+                 .where((QueueEntry.event == event_id) & (QueueEntry.field == field)).execute())
+    log.warning("places given after on-sale moved behind the restored pre-queue",
+                extra={"event_id": event_id, "prequeue_size": pre, "moved": len(moved)})
+    return moved
 
 
 def room_is_new(event_id: str) -> bool:
@@ -133,6 +144,8 @@ def restore(redis: Any, keys: Keys, secret: bytes, event_id: str, wave_interval_
     prequeue = [(tokens.bucket_of_field(field), field) for field, position in entries if position == 0]
     places = {field: position for field, position in entries if position > 0}
     drawn = record is not None and record.revealed_at is not None
+    if not drawn and places and min(places.values()) <= len(prequeue):
+        places = behind_the_prequeue(event_id, places, len(prequeue))
     room = keys.room(event_id)
     redis.delete(room, keys.room_waves(event_id), keys.room_used(event_id), keys.room_hmacs(event_id),
                  keys.room_prequeue_buckets(event_id))

@@ -149,14 +149,19 @@ def _open_room(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot,
     expire_at = store.expire_at_ms(event.starts_at_ms, event.on_sale_ms, now_ms, settings.token_ttl_s)
     # Before the copy: it would add joins that took lost places again, under other fields.
     lost = restore.behind_the_database(redis, keys, event.id)
+    if lost is not None:
+        journal.take_offline(redis, keys, event.id, lost, lease)
     # Copy first: whether the room is new, and what a restore brings back, must count every
     # place already handed out (a partial loss can take the room hash but leave the journal).
-    journal.flush_journal(redis, keys, event.id, lease)
+    try:
+        journal.flush_journal(redis, keys, event.id, lease)
+    except journal.PlacesGivenAgain:
+        lost = "places given again"  # offline, journal copied
     if lost is None and drawing:
         lost = restore.prequeue_behind_the_database(redis, keys, event.id)
-    if lost is not None:
-        restore.take_offline(redis, keys, event.id, lost)
-        journal.flush_journal(redis, keys, event.id, lease)  # the joins that came before it went offline
+        if lost is not None:
+            journal.take_offline(redis, keys, event.id, lost, lease)
+            journal.flush_journal(redis, keys, event.id, lease)  # the joins that came before it went offline
     restore.ensure_live(redis, keys, settings.secret_bytes, event.id, event.wave_interval_s, now_ms, expire_at,
                         keep_alive=lease.extend)
     keep_expiry(redis, keys, event.id, expire_at)
@@ -216,6 +221,8 @@ def admit_waves(rt: Any, *, now_ms: int | None = None) -> int:
             admitted += step_event(rt.redis, rt.keys, s, event, now_ms)
         except LeaseLost:
             log.warning("room lease lost during a step", extra={"event_id": event.id})
+        except journal.PlacesGivenAgain:  # found by the draw's copy: the next tick restores the room
+            log.warning("room taken offline during a step", extra={"event_id": event.id})
         except Exception:  # noqa: BLE001 - one broken event must not stop the others' waves
             log.exception("wave step failed", extra={"event_id": event.id})
     return admitted

@@ -3,6 +3,7 @@ places are admitted, and the wave tick rebuilds the room with every place where 
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import timedelta
 
@@ -396,3 +397,66 @@ def test_a_room_redis_kept_is_never_rebuilt_though_a_copy_died_before_its_marks(
         admit_waves(runtime, now_ms=T0 + 1000 * step)
     assert sorted(places(redis, keys, event, early)) == [1, 2, 3] and places(redis, keys, event, late) == [4, 5, 6]
     assert store.read_counters(redis, keys, str(event.id)).up_to == 6
+
+
+@pytest.mark.parametrize(("given_again", "lease_kept"), [(3, True), (4, True), (3, False)])
+def test_a_redis_that_falls_behind_between_the_check_and_the_copy_is_caught_by_the_copy_or_the_next_tick(
+        redis, keys, settings, db, runtime, monkeypatch, given_again, lease_kept):
+    from models.waiting_room import journal
+
+    event = make_event(wave_size=10, wave_interval_s=60.0)
+    join(redis, keys, settings, event, "first", T0)
+    admit_waves(runtime, now_ms=T0 + 100)
+    saved = snapshot(redis, keys)
+    late = [join(redis, keys, settings, event, f"late-{i}", T0 + 200 + i)[0] for i in range(3)]
+    admit_waves(runtime, now_ms=T0 + 300)
+    copy = journal.flush_journal
+    again = []
+
+    def failover_then_copy(*args, **kwargs):  # the check has passed; Redis falls behind now
+        if not again:
+            lease = keys.room_lease(str(event.id))
+            held = redis.get(lease)
+            roll_back(redis, keys, saved)
+            if lease_kept:  # Redis fell back to an instant after this step took its lease
+                redis.set(lease, held, px=30_000)
+            again.extend(join(redis, keys, settings, event, f"again-{i}", T0 + 350 + i)[0] for i in range(given_again))
+        return copy(*args, **kwargs)
+
+    monkeypatch.setattr(journal, "flush_journal", failover_then_copy)
+    restores = metrics.ROOM_RESTORES._value.get()
+    admit_waves(runtime, now_ms=T0 + 400)  # without its lease the step stops before it copies
+    monkeypatch.undo()
+    admit_waves(runtime, now_ms=T0 + 1400)
+
+    assert metrics.ROOM_RESTORES._value.get() == restores + 1
+    assert places(redis, keys, event, late) == [2, 3, 4]
+    assert places(redis, keys, event, again) == [2, 3, 4, 5][:given_again]
+    assert join(redis, keys, settings, event, "newcomer", T0 + 1500)[2] == max(4, 1 + given_again) + 1
+
+
+def test_a_join_redis_placed_among_lost_pre_queue_fans_moves_behind_the_pre_queue_before_the_draw(
+        redis, keys, settings, db, runtime):
+    event = make_event(wave_size=100)
+    kept = [join(redis, keys, settings, event, f"kept-{i}", T0 - 9000 + i)[0] for i in range(8)]
+    admit_waves(runtime, now_ms=T0 - 5000)
+    saved = snapshot(redis, keys)
+    lost = [join(redis, keys, settings, event, f"lost-{i}", T0 - 4000 + i)[0] for i in range(2)]
+    admit_waves(runtime, now_ms=T0 - 3000)
+    roll_back(redis, keys, saved)
+    # After on-sale, one in a bucket the draw reads: Redis counts 8 in the pre-queue, so place 9.
+    user = next(f"after-{i}" for i in itertools.count()
+                if tokens.issue(settings.secret_bytes, str(event.id), f"after-{i}").bucket == kept[0].bucket)
+    after, _, given = join(redis, keys, settings, event, user, T0 + 100)
+    assert given == 9
+    restores_before = metrics.ROOM_RESTORES._value.get()
+
+    admit_waves(runtime, now_ms=T0 + 200)  # restore, draw, first wave
+    admit_waves(runtime, now_ms=T0 + 5200)  # and a tick that must find nothing to restore
+
+    assert public_document(str(event.id))["prequeue_size"] == 10
+    assert sorted(places(redis, keys, event, kept + lost)) == list(range(1, 11))
+    assert places(redis, keys, event, [after]) == [11]
+    assert QueueEntry.get(QueueEntry.field == after.field).position == 11
+    assert metrics.ROOM_RESTORES._value.get() - restores_before == 1
+    assert join(redis, keys, settings, event, "newcomer", T0 + 5300)[2] == 12
