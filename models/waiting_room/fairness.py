@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models.keys import Keys
-from models.tables import FairnessRecord
+from models.tables import FairnessRecord, QueueEntry
 from models.waiting_room import journal, store, tokens
 from models.waiting_room.lease import Lease
 
@@ -136,6 +136,12 @@ def open_prequeue(redis: Any, keys: Keys, secret: bytes, event_id: str, now_ms: 
     # Every pre-queue join must be in the database before the draw, so a restore after a Redis
     # loss draws the very same set (and therefore the same order).
     journal.flush_journal(redis, keys, event_id, lease)
+    # The table now holds every pre-queue fan Redis holds: more rows means Redis went back and
+    # lost some (docs/internals/waiting-room.md, "Redis back, but behind"). The draw must draw
+    # the set a restore would, so the room is restored first.
+    if QueueEntry.select().where((QueueEntry.event == event_id) & (QueueEntry.position == 0)).count() > size:
+        journal.take_offline(redis, keys, event_id, "pre-queue joins", lease)
+        raise journal.RoomTakenOffline(event_id)
     salt = bytes.fromhex(ensure_commitment(event_id).salt)
     fields = _prequeue_fields(redis, keys, event_id, size, keep_alive)
     if len(fields) != size:

@@ -12,9 +12,10 @@ fans' tokens are then unknown and they join again (docs/ARCHITECTURE.md, "Known 
 
 A copy also notices a Redis that came back behind while it ran (restore.behind_the_database
 checks before it): a journal entry whose position the table already holds under another field
-is a place given twice, which only a Redis that lost the first can do. It then takes the room
-offline, copies the rest of the journal (joins are refused from then on) and raises
-PlacesGivenAgain; the next ensure_live restores the room.
+is a place given twice, which only a Redis that lost the first can do; so is a journal whose
+copied entries changed between the read and the trim (room_journal_trim.lua). It then takes the
+room offline, copies the rest of the journal (joins are refused from then on) and raises
+RoomTakenOffline; the next ensure_live restores the room.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from models.waiting_room.lease import Lease, LeaseLost
 log = logging.getLogger("ticketdrop.waiting_room")
 
 
-class PlacesGivenAgain(Exception):
-    """Redis gave places the database already holds to other fans: it came back behind. The
-    room is offline and its journal copied; ensure_live restores it."""
+class RoomTakenOffline(Exception):
+    """Redis went back to an earlier state under a copy (it gave places the database holds to
+    other fans, or its journal changed under the copy, or it lost pre-queue fans before the
+    draw): the room is offline and its journal copied; the next ensure_live restores it."""
+
 
 #: Journal entries read per round trip and copied per transaction.
 JOURNAL_CHUNK = 10_000
@@ -89,7 +92,7 @@ def flush_journal(redis: Any, keys: Keys, event_id: str, lease: Lease | None = N
     it: each chunk's trim is checked against the lease (a backlog of millions outlasts one
     lease, and two copiers trimming the same list would drop entries nobody copied), and the
     lease is extended after each chunk. Raises LeaseLost if the lease went to another process,
-    and PlacesGivenAgain, once the whole journal is copied, if it found places given twice.
+    and RoomTakenOffline, once the whole journal is copied, if it found Redis behind.
     Returns how many joins were copied."""
     key = keys.room_journal(event_id)
     trim = scripts(redis).get("room_journal_trim")
@@ -112,9 +115,13 @@ def flush_journal(redis: Any, keys: Keys, event_id: str, lease: Lease | None = N
         if highest:
             raise_durable(redis, keys, event_id, highest)  # before the trim: a crash re-copies, never skips
         trimmed = int(trim(keys=[key, lease.key if lease else keys.room_lease(event_id)],
-                           args=[lease.nonce if lease else "", len(entries), entries[0]]))
-        if trimmed < 0:
+                           args=[lease.nonce if lease else "", len(entries), entries[0], entries[-1]]))
+        if trimmed == -1:
             raise LeaseLost(keys.room_lease(event_id))
+        if trimmed == -2:  # the journal went back under us: copy what it holds now, offline
+            take_offline(redis, keys, event_id, "journal rewritten", lease)
+            offline = True
+            continue
         if trimmed == 0:
             log.warning("journal trimmed by another copier", extra={"event_id": event_id})
             break
@@ -124,5 +131,5 @@ def flush_journal(redis: Any, keys: Keys, event_id: str, lease: Lease | None = N
         if lease is not None:
             lease.extend()
     if offline:
-        raise PlacesGivenAgain(event_id)
+        raise RoomTakenOffline(event_id)
     return copied

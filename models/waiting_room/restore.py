@@ -22,9 +22,10 @@ Redis can also come back *live but behind*: restarted from an AOF written every 
 failed over to a replica that lagged. Nothing is missing then, only newer; joins go on and give
 the lost places again. The tick checks, under the lease, that Redis still holds what the database
 was told: before its journal copy the newest copied place at its position
-(:func:`behind_the_database`), during it that no place it copies is held by another fan
-(models/waiting_room/journal.py), and before the draw every copied pre-queue fan
-(:func:`prequeue_behind_the_database`). If not, it takes the room offline (journal.take_offline),
+(:func:`behind_the_database`), during it that no place it copies is held by another fan and
+that the journal did not change under it (models/waiting_room/journal.py), and before the draw
+every copied pre-queue fan
+(fairness.open_prequeue). If not, it takes the room offline (journal.take_offline),
 copies the joins that came meanwhile, and restores: every copied fan gets their place back, and
 a place given again meanwhile is held by both fans (neither is moved back; the wave that
 reaches it admits both). Before the draw, places given after on-sale while Redis counted too few
@@ -66,19 +67,6 @@ def behind_the_database(redis: Any, keys: Keys, event_id: str) -> str | None:
     field, position = newest
     held = redis.hget(keys.room_bucket(event_id, tokens.bucket_of_field(field)), field)
     return None if held == str(position) else "copied places"
-
-
-def prequeue_behind_the_database(redis: Any, keys: Keys, event_id: str) -> str | None:
-    """"pre-queue joins" if Redis lost pre-queue fans the database holds, else None. Call it
-    after the journal copy (the database then holds every pre-queue fan Redis holds, so more
-    rows than Redis's count means fans Redis lost) and before the draw, which must draw the set
-    the database will restore (a draw Redis lost is drawn again: the same set gives the same
-    order)."""
-    pre, opened = redis.hmget(keys.room(event_id), "pre", "opened")
-    if opened is not None:
-        return None
-    copied = QueueEntry.select().where((QueueEntry.event == event_id) & (QueueEntry.position == 0)).count()
-    return "pre-queue joins" if copied > int(pre or 0) else None
 
 
 def behind_the_prequeue(event_id: str, places: dict[str, int], pre: int) -> dict[str, int]:

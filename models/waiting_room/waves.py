@@ -141,11 +141,10 @@ def _take_back(redis: Any, keys: Keys, event_id: str, row: dict) -> None:
                                   & (AdmissionWave.admitted_at == row["admitted_at"])).execute())
 
 
-def _open_room(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot, now_ms: int, lease: Any,
-               *, drawing: bool = False) -> int:
+def _open_room(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot, now_ms: int, lease: Any) -> int:
     """Make the room live (restoring it after a Redis loss, or when Redis came back behind the
     database), copy new joins to the database and give the room's keys the event's expire-at.
-    ``drawing``: the step may draw the pre-queue next. Returns that expire-at, in ms."""
+    Returns that expire-at, in ms."""
     expire_at = store.expire_at_ms(event.starts_at_ms, event.on_sale_ms, now_ms, settings.token_ttl_s)
     # Before the copy: it would add joins that took lost places again, under other fields.
     lost = restore.behind_the_database(redis, keys, event.id)
@@ -155,13 +154,8 @@ def _open_room(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot,
     # place already handed out (a partial loss can take the room hash but leave the journal).
     try:
         journal.flush_journal(redis, keys, event.id, lease)
-    except journal.PlacesGivenAgain:
-        lost = "places given again"  # offline, journal copied
-    if lost is None and drawing:
-        lost = restore.prequeue_behind_the_database(redis, keys, event.id)
-        if lost is not None:
-            journal.take_offline(redis, keys, event.id, lost, lease)
-            journal.flush_journal(redis, keys, event.id, lease)  # the joins that came before it went offline
+    except journal.RoomTakenOffline:
+        pass  # offline, its journal copied: restored below
     restore.ensure_live(redis, keys, settings.secret_bytes, event.id, event.wave_interval_s, now_ms, expire_at,
                         keep_alive=lease.extend)
     keep_expiry(redis, keys, event.id, expire_at)
@@ -192,7 +186,7 @@ def step_event(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot,
     with leased(redis, keys.room_lease(event.id)) as lease:
         if lease is None:
             return 0
-        expire_at = _open_room(redis, keys, settings, event, now_ms, lease, drawing=True)
+        expire_at = _open_room(redis, keys, settings, event, now_ms, lease)
         fairness.open_prequeue(redis, keys, settings.secret_bytes, event.id, now_ms, expire_at, lease=lease)
         expire_event(redis, keys, event.id, now_ms, settings.admission_ttl_s)
         admitted = _admit(redis, keys, event, now_ms, expire_at, lease)
@@ -221,7 +215,7 @@ def admit_waves(rt: Any, *, now_ms: int | None = None) -> int:
             admitted += step_event(rt.redis, rt.keys, s, event, now_ms)
         except LeaseLost:
             log.warning("room lease lost during a step", extra={"event_id": event.id})
-        except journal.PlacesGivenAgain:  # found by the draw's copy: the next tick restores the room
+        except journal.RoomTakenOffline:  # found before the draw: the next tick restores the room
             log.warning("room taken offline during a step", extra={"event_id": event.id})
         except Exception:  # noqa: BLE001 - one broken event must not stop the others' waves
             log.exception("wave step failed", extra={"event_id": event.id})

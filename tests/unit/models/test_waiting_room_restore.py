@@ -368,7 +368,9 @@ def test_a_redis_behind_before_the_draw_draws_every_pre_queue_fan_the_database_h
     roll_back(redis, keys, saved)
     newcomer = join(redis, keys, settings, event, "newcomer", T0 - 2000)[0]
 
-    admit_waves(runtime, now_ms=T0)  # the draw
+    admit_waves(runtime, now_ms=T0)  # the draw's copy finds fans Redis lost: offline, no draw
+    assert public_document(str(event.id))["prequeue_size"] is None
+    admit_waves(runtime, now_ms=T0 + 1000)  # restore, then the draw
 
     everyone = kept + lost + [newcomer]
     document = public_document(str(event.id))
@@ -451,12 +453,83 @@ def test_a_join_redis_placed_among_lost_pre_queue_fans_moves_behind_the_pre_queu
     assert given == 9
     restores_before = metrics.ROOM_RESTORES._value.get()
 
-    admit_waves(runtime, now_ms=T0 + 200)  # restore, draw, first wave
-    admit_waves(runtime, now_ms=T0 + 5200)  # and a tick that must find nothing to restore
+    admit_waves(runtime, now_ms=T0 + 200)  # the draw's copy finds fans Redis lost: offline
+    admit_waves(runtime, now_ms=T0 + 1200)  # restore, draw, first wave
+    admit_waves(runtime, now_ms=T0 + 6200)  # and a tick that must find nothing to restore
 
     assert public_document(str(event.id))["prequeue_size"] == 10
     assert sorted(places(redis, keys, event, kept + lost)) == list(range(1, 11))
     assert places(redis, keys, event, [after]) == [11]
     assert QueueEntry.get(QueueEntry.field == after.field).position == 11
     assert metrics.ROOM_RESTORES._value.get() - restores_before == 1
-    assert join(redis, keys, settings, event, "newcomer", T0 + 5300)[2] == 12
+    assert join(redis, keys, settings, event, "newcomer", T0 + 6300)[2] == 12
+
+
+def keep_the_lease(redis, keys, event, roll):
+    """Roll Redis back to an instant after this step took its lease (the lease survives)."""
+    lease = keys.room_lease(str(event.id))
+    held = redis.get(lease)
+    roll()
+    redis.set(lease, held, px=30_000)
+
+
+def test_a_redis_that_falls_behind_just_before_the_draw_still_draws_every_pre_queue_fan(
+        redis, keys, settings, db, runtime, monkeypatch):
+    event = make_event(wave_size=3, wave_interval_s=60.0)
+    kept = [join(redis, keys, settings, event, f"kept-{i}", T0 - 9000 + i)[0] for i in range(4)]
+    admit_waves(runtime, now_ms=T0 - 5000)
+    saved = snapshot(redis, keys)
+    lost = [join(redis, keys, settings, event, f"lost-{i}", T0 - 4000 + i)[0] for i in range(3)]
+    admit_waves(runtime, now_ms=T0 - 3000)
+    close = store.close_prequeue
+    after = []
+
+    def failover_then_close(*args, **kwargs):  # the tick's own checks have passed
+        if not after:
+            keep_the_lease(redis, keys, event, lambda: roll_back(redis, keys, saved))
+            after.append(join(redis, keys, settings, event, "after", T0 + 1)[0])
+        return close(*args, **kwargs)
+
+    monkeypatch.setattr(store, "close_prequeue", failover_then_close)
+    admit_waves(runtime, now_ms=T0)
+    monkeypatch.undo()
+    admit_waves(runtime, now_ms=T0 + 1000)
+
+    document = public_document(str(event.id))
+    assert document["prequeue_size"] == 7
+    salt = bytes.fromhex(document["salt"])
+    assert places(redis, keys, event, sorted(kept + lost, key=lambda t: fairness_hmac(salt, t.text))) \
+        == list(range(1, 8))
+    assert places(redis, keys, event, after) == [8]
+
+
+def test_a_redis_that_falls_behind_between_a_copy_and_its_trim_keeps_the_joins_it_had_not_copied(
+        redis, keys, settings, db, runtime, monkeypatch):
+    from models.waiting_room import journal
+
+    event = make_event(wave_size=10, wave_interval_s=1.0)
+    join(redis, keys, settings, event, "first", T0)
+    admit_waves(runtime, now_ms=T0 + 100)
+    join(redis, keys, settings, event, "a2", T0 + 200)
+    saved = snapshot(redis, keys)  # its journal holds a2 alone
+    a3 = join(redis, keys, settings, event, "a3", T0 + 250)[0]
+    check = journal._given_again
+    b3 = []
+
+    def check_then_failover(*args, **kwargs):  # the chunk [a2, a3] is read and checked
+        found = check(*args, **kwargs)
+        if not b3:
+            keep_the_lease(redis, keys, event, lambda: roll_back(redis, keys, saved))
+            b3.append(join(redis, keys, settings, event, "b3", T0 + 300)[0])  # journal [a2, b3]
+        return found
+
+    monkeypatch.setattr(journal, "_given_again", check_then_failover)
+    admit_waves(runtime, now_ms=T0 + 1100)
+    monkeypatch.undo()
+    admit_waves(runtime, now_ms=T0 + 2100)
+
+    assert places(redis, keys, event, [a3] + b3) == [3, 3]  # both were shown place 3
+    copied = dict(QueueEntry.select(QueueEntry.field, QueueEntry.position).tuples())
+    assert copied[a3.field] == copied[b3[0].field] == 3
+    up_to = store.read_counters(redis, keys, str(event.id)).up_to
+    assert up_to >= 3 and set(copied.values()) >= set(range(1, up_to + 1))  # every admitted place is stored
