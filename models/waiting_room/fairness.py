@@ -136,16 +136,16 @@ def open_prequeue(redis: Any, keys: Keys, secret: bytes, event_id: str, now_ms: 
     # Every pre-queue join must be in the database before the draw, so a restore after a Redis
     # loss draws the very same set (and therefore the same order).
     journal.flush_journal(redis, keys, event_id, lease)
-    # The table now holds every pre-queue fan Redis holds: more rows means Redis went back and
-    # lost some (docs/internals/waiting-room.md, "Redis back, but behind"). The draw must draw
-    # the set a restore would, so the room is restored first.
-    if QueueEntry.select().where((QueueEntry.event == event_id) & (QueueEntry.position == 0)).count() > size:
-        journal.take_offline(redis, keys, event_id, "pre-queue joins", lease)
-        raise journal.RoomTakenOffline(event_id)
-    salt = bytes.fromhex(ensure_commitment(event_id).salt)
     fields = _prequeue_fields(redis, keys, event_id, size, keep_alive)
     if len(fields) != size:
         log.error("pre-queue count differs from its members", extra={"event_id": event_id, "counted": size, "found": len(fields)})
+    # The table now holds every pre-queue fan Redis holds: more rows means Redis lost some (it
+    # went back to an earlier state, or buckets expired; docs/internals/waiting-room.md, "Redis
+    # back, but behind"). The draw must draw the set a restore would: the room is restored first.
+    if QueueEntry.select().where((QueueEntry.event == event_id) & (QueueEntry.position == 0)).count() > len(fields):
+        journal.take_offline(redis, keys, event_id, "pre-queue joins", lease)
+        raise journal.RoomTakenOffline(event_id)
+    salt = bytes.fromhex(ensure_commitment(event_id).salt)
     ordered = draw(secret, salt, event_id, fields, keep_alive)
     store_hmacs(redis, keys, event_id, ordered, expire_at_ms)
     store.write_places(redis, keys, event_id, drawn_places(ordered), expire_at_ms, keep_alive)

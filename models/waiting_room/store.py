@@ -9,7 +9,9 @@ Per event (every key shares the hash tag ``{event_id}``, so scripts touch one cl
   positions), ``up_to`` (last admitted position), ``next_due`` (ms the next wave is due),
   ``used`` / ``expired`` (admissions that reserved / lapsed unused), ``exp_pos`` (expiry cursor),
   ``dbw`` (waves copied to the admission_waves table), ``dur`` (positions 1..dur are in the
-  queue_entries table: only those may be admitted, so every admitted place survives Redis).
+  queue_entries table: only those may be admitted, so every admitted place survives Redis),
+  ``bexp`` (ms: the tick moves every bucket's expiry when the room's expire-at passes it,
+  waves.keep_expiry).
 - ``BUCKETS`` small ``bucket`` hashes: token field -> position (0 = pre-queue, not drawn yet).
   A few dozen entries each, so Redis keeps them listpack-encoded: about 30 bytes per fan.
 - ``waves`` sorted set: score = last position, member ``first:last:admitted_at_ms:capacity``.

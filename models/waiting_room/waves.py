@@ -23,13 +23,17 @@ from models.keys import Keys
 from models.redis import scripts
 from models.settings import Settings
 from models.tables import AdmissionWave
-from models.waiting_room import fairness, journal, restore, store
+from models.waiting_room import fairness, journal, restore, store, tokens
 from models.waiting_room.admission import expire_event
 from models.waiting_room.lease import Lease, LeaseLost, leased
 from models.waiting_room.sales import events_without_commitment, selling_events, upcoming_events
 from models.waiting_room.store import RoomCounters, Stock
 
 log = logging.getLogger("ticketdrop.waiting_room")
+
+#: How far past the room's expire-at the tick pushes every bucket's when it moves them all
+#: (keep_expiry): at most every half of it, and only while the expire-at moves.
+BUCKET_EXPIRY_AHEAD_MS = 3_600_000
 
 #: The scheduler ticks at least this often, in seconds, so per-event wave intervals shorter
 #: than WAVE_INTERVAL_S are honoured and the draw starts within a second of on-sale.
@@ -158,18 +162,40 @@ def _open_room(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot,
         pass  # offline, its journal copied: restored below
     restore.ensure_live(redis, keys, settings.secret_bytes, event.id, event.wave_interval_s, now_ms, expire_at,
                         keep_alive=lease.extend)
-    keep_expiry(redis, keys, event.id, expire_at)
+    keep_expiry(redis, keys, event.id, expire_at, min(BUCKET_EXPIRY_AHEAD_MS, settings.token_ttl_s * 1000))
     return expire_at
 
 
-def keep_expiry(redis: Any, keys: Keys, event_id: str, expire_at: int) -> None:
+def keep_expiry(redis: Any, keys: Keys, event_id: str, expire_at: int,
+                ahead_ms: int = BUCKET_EXPIRY_AHEAD_MS) -> None:
     """Give the room hash, its journal and its pre-queue set the event's current expire-at (one
     round trip). Joins set these only on a key they create (room_join.lua), so the tick is what
-    moves them when the event's times move, or with the clock once the event has started."""
+    moves them when the event's times move, or with the clock once the event has started.
+
+    Buckets too, but all 16,384 only when the expire-at passes the room's ``bexp`` mark: each
+    join gives its own bucket the expire-at of the moment, so without this a bucket nobody
+    joined into lately would expire before the room (an event postponed; a started event still
+    selling TOKEN_TTL_S later) and take its fans' places with it. The buckets are pushed
+    ``ahead_ms`` past the expire-at and the mark set half way, so a started event's tick
+    pushes them every ``ahead_ms / 2``."""
+    room = keys.room(event_id)
     pipe = redis.pipeline(transaction=False)
-    for key in (keys.room(event_id), keys.room_journal(event_id), keys.room_prequeue_buckets(event_id)):
+    for key in (room, keys.room_journal(event_id), keys.room_prequeue_buckets(event_id)):
         pipe.pexpireat(key, expire_at)
-    pipe.execute()
+    pipe.hget(room, "bexp")
+    mark = pipe.execute()[-1]
+    if mark is None:  # a new or restored room: its buckets got this expire-at from their writers
+        redis.hset(room, "bexp", expire_at)
+        return
+    if expire_at <= int(mark):
+        return
+    pushed = expire_at + ahead_ms
+    for start in range(0, tokens.BUCKETS, store.BUCKETS_PER_TRIP):
+        pipe = redis.pipeline(transaction=False)
+        for bucket in range(start, min(start + store.BUCKETS_PER_TRIP, tokens.BUCKETS)):
+            pipe.pexpireat(keys.room_bucket(event_id, bucket), pushed)  # a missing bucket: a no-op
+        pipe.execute()
+    redis.hset(room, "bexp", expire_at + ahead_ms // 2)
 
 
 def keep_event(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot, now_ms: int) -> None:

@@ -25,7 +25,7 @@ from models.waiting_room import (
 )
 from models.waiting_room.fairness import public_document
 from models.waiting_room.lease import leased
-from models.waiting_room.waves import keep_event, next_due_ms, persist_waves, wave_capacity
+from models.waiting_room.waves import BUCKET_EXPIRY_AHEAD_MS, keep_event, next_due_ms, persist_waves, wave_capacity
 from tests import factories
 from tests.factories import make_tier
 
@@ -103,6 +103,39 @@ def test_room_keys_expire_with_the_event_and_the_tick_moves_them_when_its_start_
                                   settings.token_ttl_s)
     # (the tick copied the journal away: a new one gets its expiry from the join that makes it)
     assert [redis.pexpiretime(key) for key in room_keys] == [expected, -2, expected]
+
+
+def test_a_postponed_event_keeps_every_bucket_as_long_as_its_room(redis, keys, settings, db, runtime):
+    event = make_event()
+    event_id = str(event.id)
+    keep_event(redis, keys, settings, load_snapshot(event_id, 10, 1.0), T0 - 3000)  # opens the room
+    bucket = store.bucket_key(keys, event_id, join(redis, keys, settings, event, "fan-1", T0 - 2000)[0])
+    joined = redis.pexpiretime(bucket)
+    keep_event(redis, keys, settings, load_snapshot(event_id, 10, 1.0), T0 - 1500)
+    assert redis.pexpiretime(bucket) == joined  # times unchanged: the tick leaves buckets alone
+
+    Event.update(starts_at=event.starts_at + timedelta(days=30)).where(Event.id == event.id).execute()
+    keep_event(redis, keys, settings, load_snapshot(event_id, 10, 1.0), T0 - 500)
+
+    room_expires = redis.pexpiretime(keys.room(event_id))
+    assert room_expires > joined + 29 * 86_400_000
+    assert redis.pexpiretime(bucket) == room_expires + BUCKET_EXPIRY_AHEAD_MS
+
+
+def test_a_started_event_still_selling_pushes_its_buckets_every_half_hour(redis, keys, settings, db, runtime):
+    event = make_event(wave_size=10, wave_interval_s=60.0)
+    event_id = str(event.id)
+    started = int(event.starts_at.timestamp() * 1000)
+    admit_waves(runtime, now_ms=started)
+    bucket = store.bucket_key(keys, event_id, join(redis, keys, settings, event, "late", started + 500)[0])
+    ttl_ms, half = settings.token_ttl_s * 1000, BUCKET_EXPIRY_AHEAD_MS // 2
+    admit_waves(runtime, now_ms=started + 1000)  # the room's expire-at moved with the clock
+    pushed = started + 1000 + ttl_ms + BUCKET_EXPIRY_AHEAD_MS
+    assert redis.pexpiretime(bucket) == pushed
+    admit_waves(runtime, now_ms=started + 1000 + half)  # half of the lead used up: not yet
+    assert redis.pexpiretime(bucket) == pushed
+    admit_waves(runtime, now_ms=started + 1001 + half)
+    assert redis.pexpiretime(bucket) == started + 1001 + half + ttl_ms + BUCKET_EXPIRY_AHEAD_MS
 
 
 # -- the draw -------------------------------------------------------------------------------

@@ -533,3 +533,19 @@ def test_a_redis_that_falls_behind_between_a_copy_and_its_trim_keeps_the_joins_i
     assert copied[a3.field] == copied[b3[0].field] == 3
     up_to = store.read_counters(redis, keys, str(event.id)).up_to
     assert up_to >= 3 and set(copied.values()) >= set(range(1, up_to + 1))  # every admitted place is stored
+
+
+def test_pre_queue_fans_whose_bucket_expired_before_the_draw_are_drawn_all_the_same(redis, keys, settings, db, runtime):
+    event = make_event()
+    fans = [join(redis, keys, settings, event, f"fan-{i}", T0 - 9000 + i)[0] for i in range(6)]
+    admit_waves(runtime, now_ms=T0 - 5000)
+    gone = store.bucket_key(keys, str(event.id), fans[0])
+    redis.delete(gone)  # expired: the pre-queue's count says 6, its members say fewer
+
+    admit_waves(runtime, now_ms=T0)  # the draw's copy finds fans Redis lost: offline, no draw
+    admit_waves(runtime, now_ms=T0 + 1000)  # restore, then the draw
+
+    document = public_document(str(event.id))
+    assert document["prequeue_size"] == 6
+    salt = bytes.fromhex(document["salt"])
+    assert places(redis, keys, event, sorted(fans, key=lambda t: fairness_hmac(salt, t.text))) == list(range(1, 7))
