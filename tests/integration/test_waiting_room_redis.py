@@ -135,7 +135,7 @@ def test_a_limited_join_writes_its_place_journal_line_and_limit_states_spelled_a
     assert expiries(redis, call_keys[1], keys.room_journal(event_id)) == [2**42] * 2
 
 
-def test_every_key_a_join_makes_expires_and_the_tick_moves_the_rooms_keys_with_the_event(settings, keys, redis, db):
+def test_every_key_a_join_makes_expires_and_the_tick_moves_the_rooms_keys_and_buckets_with_the_event(settings, keys, redis, db):
     event_id = str(make_event(on_sale_in_s=-1).id)
     room, journal, prequeue = keys.room(event_id), keys.room_journal(event_id), keys.room_prequeue_buckets(event_id)
     redis.hset(room, "live", 1)  # opened, as the first join through the web does, with its expiry
@@ -158,6 +158,10 @@ def test_every_key_a_join_makes_expires_and_the_tick_moves_the_rooms_keys_with_t
     later = 2**42 + 60_000
     waves.keep_expiry(redis, keys, event_id, later)
     assert expiries(redis, room, journal, prequeue, join("moved", 3_000, later)) == [later] * 4
+    # Past the room's mark (set by that first tick), every bucket is pushed past the room's.
+    postponed = later + 30 * 86_400_000
+    waves.keep_expiry(redis, keys, event_id, postponed)
+    assert expiries(redis, *early) == [postponed + waves.BUCKET_EXPIRY_AHEAD_MS] * 3
 
 
 async def test_buckets_stay_listpack_encoded_so_a_waiting_fan_costs_tens_of_bytes(settings, keys, redis, aredis, db):
