@@ -12,7 +12,9 @@
 --         and the pre-queue set only when it creates them (RPUSH answering 1, SADD adding a bucket
 --         number): the room hash got its expiry when it went live, and the wave tick moves the
 --         room's, the journal's and the set's to the event's current expire-at every step
---         (waves.keep_expiry), so a join does not (two commands less per join).
+--         (waves.keep_expiry), so a join does not (two commands less per join). The tick also
+--         pushes every bucket's past the room's when the room's moves far enough (a postponed
+--         event, a started one still selling): a bucket nobody joins into keeps the room's life.
 -- ARGV[5] the bucket's number
 -- ARGV[6], with KEYS[5..]: the limits' clock in ms ("" = Redis TIME, shared by every web process)
 -- ARGV[7..], with KEYS[5..]: each limit's requests per window and window in ms, in KEYS order
