@@ -11,7 +11,7 @@ Per event (every key shares the hash tag ``{event_id}``, so scripts touch one cl
   ``dbw`` (waves copied to the admission_waves table), ``dur`` (positions 1..dur are in the
   queue_entries table: only those may be admitted, so every admitted place survives Redis),
   ``bexp`` (ms: the tick moves every bucket's expiry when the room's expire-at passes it,
-  waves.keep_expiry).
+  waves.keep_expiry), ``bagain`` (ms: when that push is made once more).
 - ``BUCKETS`` small ``bucket`` hashes: token field -> position (0 = pre-queue, not drawn yet).
   A few dozen entries each, so Redis keeps them listpack-encoded: about 30 bytes per fan.
 - ``waves`` sorted set: score = last position, member ``first:last:admitted_at_ms:capacity``.

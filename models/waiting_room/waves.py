@@ -34,6 +34,12 @@ log = logging.getLogger("ticketdrop.waiting_room")
 #: How far past the room's expire-at the tick pushes every bucket's when it moves them all
 #: (keep_expiry): at most every half of it, and only while the expire-at moves.
 BUCKET_EXPIRY_AHEAD_MS = 3_600_000
+#: A push of every bucket's expiry is made once more this long after: longer than a web
+#: process keeps an event's snapshot (web/eventcache.py, 1 s) and a join takes.
+BUCKET_PUSH_AGAIN_MS = 10_000
+#: A room live for longer than this without a ``bexp`` mark predates the mark: its buckets are
+#: pushed at once (a room's first tick comes within a second or two of its opening).
+FIRST_MARK_GRACE_MS = 60_000
 
 #: The scheduler ticks at least this often, in seconds, so per-event wave intervals shorter
 #: than WAVE_INTERVAL_S are honoured and the draw starts within a second of on-sale.
@@ -162,11 +168,11 @@ def _open_room(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot,
         pass  # offline, its journal copied: restored below
     restore.ensure_live(redis, keys, settings.secret_bytes, event.id, event.wave_interval_s, now_ms, expire_at,
                         keep_alive=lease.extend)
-    keep_expiry(redis, keys, event.id, expire_at, min(BUCKET_EXPIRY_AHEAD_MS, settings.token_ttl_s * 1000))
+    keep_expiry(redis, keys, event.id, expire_at, now_ms, min(BUCKET_EXPIRY_AHEAD_MS, settings.token_ttl_s * 1000))
     return expire_at
 
 
-def keep_expiry(redis: Any, keys: Keys, event_id: str, expire_at: int,
+def keep_expiry(redis: Any, keys: Keys, event_id: str, expire_at: int, now_ms: int,
                 ahead_ms: int = BUCKET_EXPIRY_AHEAD_MS) -> None:
     """Give the room hash, its journal and its pre-queue set the event's current expire-at (one
     round trip). Joins set these only on a key they create (room_join.lua), so the tick is what
@@ -177,17 +183,28 @@ def keep_expiry(redis: Any, keys: Keys, event_id: str, expire_at: int,
     joined into lately would expire before the room (an event postponed; a started event still
     selling TOKEN_TTL_S later) and take its fans' places with it. The buckets are pushed
     ``ahead_ms`` past the expire-at and the mark set half way, so a started event's tick
-    pushes them every ``ahead_ms / 2``."""
+    pushes them every ``ahead_ms / 2``; each push is made once more BUCKET_PUSH_AGAIN_MS later,
+    because a web process whose event snapshot is older than the change may still give a
+    bucket the older expire-at meanwhile. An expire-at moved earlier than the mark allows for
+    just moves the mark down (the buckets live longer than needed)."""
     room = keys.room(event_id)
     pipe = redis.pipeline(transaction=False)
     for key in (room, keys.room_journal(event_id), keys.room_prequeue_buckets(event_id)):
         pipe.pexpireat(key, expire_at)
-    pipe.hget(room, "bexp")
-    mark = pipe.execute()[-1]
-    if mark is None:  # a new or restored room: its buckets got this expire-at from their writers
+    pipe.hmget(room, "bexp", "bagain", "live")
+    mark, again_at, live = pipe.execute()[-1]
+    if mark is None and (live is None or now_ms - int(live) < FIRST_MARK_GRACE_MS):
+        # A room this tick or a join opened a moment ago (or just restored): its buckets got
+        # this expire-at from their writers. One live for longer without a mark is older than
+        # the mark itself and may hold buckets that never moved: pushed below.
         redis.hset(room, "bexp", expire_at)
         return
-    if expire_at <= int(mark):
+    if mark is not None and expire_at < int(mark) - ahead_ms:  # the event moved earlier
+        redis.hset(room, "bexp", expire_at)
+        redis.hdel(room, "bagain")
+        return
+    again = again_at is not None and now_ms >= int(again_at)
+    if mark is not None and expire_at <= int(mark) and not again:
         return
     pushed = expire_at + ahead_ms
     for start in range(0, tokens.BUCKETS, store.BUCKETS_PER_TRIP):
@@ -195,7 +212,10 @@ def keep_expiry(redis: Any, keys: Keys, event_id: str, expire_at: int,
         for bucket in range(start, min(start + store.BUCKETS_PER_TRIP, tokens.BUCKETS)):
             pipe.pexpireat(keys.room_bucket(event_id, bucket), pushed)  # a missing bucket: a no-op
         pipe.execute()
-    redis.hset(room, "bexp", expire_at + ahead_ms // 2)
+    if again:
+        redis.hdel(room, "bagain")
+    else:
+        redis.hset(room, mapping={"bexp": expire_at + ahead_ms // 2, "bagain": now_ms + BUCKET_PUSH_AGAIN_MS})
 
 
 def keep_event(redis: Any, keys: Keys, settings: Settings, event: EventSnapshot, now_ms: int) -> None:

@@ -156,11 +156,11 @@ def test_every_key_a_join_makes_expires_and_the_tick_moves_the_rooms_keys_and_bu
     assert expiries(redis, journal, join("first", 2_000, 2**42)) == [2**42] * 2
     # The event's times move: the tick moves the room's keys, each join its bucket.
     later = 2**42 + 60_000
-    waves.keep_expiry(redis, keys, event_id, later)
+    waves.keep_expiry(redis, keys, event_id, later, 3_000)
     assert expiries(redis, room, journal, prequeue, join("moved", 3_000, later)) == [later] * 4
     # Past the room's mark (set by that first tick), every bucket is pushed past the room's.
     postponed = later + 30 * 86_400_000
-    waves.keep_expiry(redis, keys, event_id, postponed)
+    waves.keep_expiry(redis, keys, event_id, postponed, 4_000)
     assert expiries(redis, *early) == [postponed + waves.BUCKET_EXPIRY_AHEAD_MS] * 3
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -25,7 +26,14 @@ from models.waiting_room import (
 )
 from models.waiting_room.fairness import public_document
 from models.waiting_room.lease import leased
-from models.waiting_room.waves import BUCKET_EXPIRY_AHEAD_MS, keep_event, next_due_ms, persist_waves, wave_capacity
+from models.waiting_room.waves import (
+    BUCKET_EXPIRY_AHEAD_MS,
+    BUCKET_PUSH_AGAIN_MS,
+    keep_event,
+    next_due_ms,
+    persist_waves,
+    wave_capacity,
+)
 from tests import factories
 from tests.factories import make_tier
 
@@ -129,13 +137,62 @@ def test_a_started_event_still_selling_pushes_its_buckets_every_half_hour(redis,
     admit_waves(runtime, now_ms=started)
     bucket = store.bucket_key(keys, event_id, join(redis, keys, settings, event, "late", started + 500)[0])
     ttl_ms, half = settings.token_ttl_s * 1000, BUCKET_EXPIRY_AHEAD_MS // 2
+
+    def pushed_at(now_ms: int) -> int:
+        return now_ms + ttl_ms + BUCKET_EXPIRY_AHEAD_MS
+
     admit_waves(runtime, now_ms=started + 1000)  # the room's expire-at moved with the clock
-    pushed = started + 1000 + ttl_ms + BUCKET_EXPIRY_AHEAD_MS
-    assert redis.pexpiretime(bucket) == pushed
+    assert redis.pexpiretime(bucket) == pushed_at(started + 1000)
+    admit_waves(runtime, now_ms=started + 1000 + BUCKET_PUSH_AGAIN_MS)  # once more, for stale snapshots
+    assert redis.pexpiretime(bucket) == pushed_at(started + 1000 + BUCKET_PUSH_AGAIN_MS)
     admit_waves(runtime, now_ms=started + 1000 + half)  # half of the lead used up: not yet
-    assert redis.pexpiretime(bucket) == pushed
+    assert redis.pexpiretime(bucket) == pushed_at(started + 1000 + BUCKET_PUSH_AGAIN_MS)
     admit_waves(runtime, now_ms=started + 1001 + half)
-    assert redis.pexpiretime(bucket) == started + 1001 + half + ttl_ms + BUCKET_EXPIRY_AHEAD_MS
+    assert redis.pexpiretime(bucket) == pushed_at(started + 1001 + half)
+
+
+def test_a_join_with_the_times_from_before_a_postponement_cannot_shorten_its_bucket_for_long(
+        redis, keys, settings, db, runtime):
+    event = make_event()
+    event_id = str(event.id)
+    tick = partial(keep_event, redis, keys, settings)
+    tick(load_snapshot(event_id, 10, 1.0), T0 - 30_000)
+    token = join(redis, keys, settings, event, "fan-1", T0 - 29_000)[0]
+    bucket = store.bucket_key(keys, event_id, token)
+    Event.update(starts_at=event.starts_at + timedelta(days=30)).where(Event.id == event.id).execute()
+    tick(load_snapshot(event_id, 10, 1.0), T0 - 20_000)
+    pushed = redis.pexpiretime(bucket)
+    # A web process still holding the old snapshot joins a fan into the same bucket with the
+    # old expire-at, which the join gives the whole bucket.
+    old = redis.pexpiretime(keys.room(event_id)) - 30 * 86_400_000
+    stale = next(t for t in (tokens.issue(settings.secret_bytes, event_id, f"stale-{i}") for i in itertools.count())
+                 if t.bucket == token.bucket)
+    scripts(redis).get("room_join")(*store.JoinCall(keys, event_id)(stale, T0 - 19_000, T0, old))
+    assert redis.pexpiretime(bucket) == old
+    tick(load_snapshot(event_id, 10, 1.0), T0 - 20_000 + BUCKET_PUSH_AGAIN_MS)
+    assert redis.pexpiretime(bucket) == pushed
+
+
+def test_an_event_moved_earlier_gets_its_buckets_pushed_from_its_new_start(redis, keys, settings, db, runtime):
+    event = make_event(wave_size=10, wave_interval_s=60.0)
+    event_id = str(event.id)
+    admit_waves(runtime, now_ms=T0)
+    earlier = event.starts_at - timedelta(days=5)
+    Event.update(starts_at=earlier).where(Event.id == event.id).execute()
+    admit_waves(runtime, now_ms=T0 + 1000)
+    started = int(earlier.timestamp() * 1000)
+    bucket = store.bucket_key(keys, event_id, join(redis, keys, settings, event, "fan", started + 500)[0])
+    admit_waves(runtime, now_ms=started + 1000)
+    assert redis.pexpiretime(bucket) == started + 1000 + settings.token_ttl_s * 1000 + BUCKET_EXPIRY_AHEAD_MS
+
+
+def test_a_room_older_than_the_bucket_mark_gets_its_buckets_pushed_at_its_first_tick(redis, keys, settings, db, runtime):
+    event = make_event()
+    event_id = str(event.id)
+    token = join(redis, keys, settings, event, "fan-1", T0 - 600_000)[0]  # opened it ten minutes ago
+    keep_event(redis, keys, settings, load_snapshot(event_id, 10, 1.0), T0 - 500)
+    assert redis.pexpiretime(store.bucket_key(keys, event_id, token)) \
+        == redis.pexpiretime(keys.room(event_id)) + BUCKET_EXPIRY_AHEAD_MS
 
 
 # -- the draw -------------------------------------------------------------------------------
