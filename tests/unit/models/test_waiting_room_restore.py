@@ -313,13 +313,20 @@ def test_a_redis_that_comes_back_behind_gives_every_copied_fan_their_place_back(
     assert join(redis, keys, settings, event, "newcomer", T0 + 500)[2] == 7
 
 
-def test_places_given_again_before_the_tick_noticed_are_held_by_both_fans(redis, keys, settings, db, runtime):
+def copied_past_a_saved_state(redis, keys, settings, runtime, late_fans: int = 3):
+    """An on-sale room whose first fan, then ``late_fans`` more, were copied to the database,
+    with Redis's state saved between the two copies. Returns (event, saved, the late tokens)."""
     event = make_event(wave_size=10, wave_interval_s=60.0)
     join(redis, keys, settings, event, "first", T0)
     admit_waves(runtime, now_ms=T0 + 100)
     saved = snapshot(redis, keys)
-    late = [join(redis, keys, settings, event, f"late-{i}", T0 + 200 + i)[0] for i in range(3)]
+    late = [join(redis, keys, settings, event, f"late-{i}", T0 + 200 + i)[0] for i in range(late_fans)]
     admit_waves(runtime, now_ms=T0 + 300)
+    return event, saved, late
+
+
+def test_places_given_again_before_the_tick_noticed_are_held_by_both_fans(redis, keys, settings, db, runtime):
+    event, saved, late = copied_past_a_saved_state(redis, keys, settings, runtime)
     roll_back(redis, keys, saved)
     again = [join(redis, keys, settings, event, f"again-{i}", T0 + 350 + i)[0] for i in range(3)]
     rolled_back = metrics.ROOM_ROLLBACKS._value.get()
@@ -336,12 +343,7 @@ def test_joins_wait_from_the_tick_that_finds_redis_behind_until_the_room_is_rebu
         redis, keys, settings, db, runtime, monkeypatch):
     from models.waiting_room import restore
 
-    event = make_event(wave_size=10, wave_interval_s=60.0)
-    join(redis, keys, settings, event, "first", T0)
-    admit_waves(runtime, now_ms=T0 + 100)
-    saved = snapshot(redis, keys)
-    join(redis, keys, settings, event, "late", T0 + 200)
-    admit_waves(runtime, now_ms=T0 + 300)
+    event, saved, _ = copied_past_a_saved_state(redis, keys, settings, runtime, late_fans=1)
     roll_back(redis, keys, saved)
 
     def dies(*args, **kwargs):
@@ -406,12 +408,7 @@ def test_a_redis_that_falls_behind_between_the_check_and_the_copy_is_caught_by_t
         redis, keys, settings, db, runtime, monkeypatch, given_again, lease_kept):
     from models.waiting_room import journal
 
-    event = make_event(wave_size=10, wave_interval_s=60.0)
-    join(redis, keys, settings, event, "first", T0)
-    admit_waves(runtime, now_ms=T0 + 100)
-    saved = snapshot(redis, keys)
-    late = [join(redis, keys, settings, event, f"late-{i}", T0 + 200 + i)[0] for i in range(3)]
-    admit_waves(runtime, now_ms=T0 + 300)
+    event, saved, late = copied_past_a_saved_state(redis, keys, settings, runtime)
     copy = journal.flush_journal
     again = []
 
